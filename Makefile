@@ -1,0 +1,30 @@
+# Every target installs what it needs into .venv first, so each works on a fresh machine.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test bench sysdeps clean
+
+$(STAMP): pyproject.toml
+	@bash scripts/sysdeps.sh
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	touch $(STAMP)
+
+sysdeps:
+	@bash scripts/sysdeps.sh
+
+demo: $(STAMP)
+	mkdir -p out
+	$(VENV)/bin/citywalk render examples/demo.yaml -o out/demo.mp4
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+bench: $(STAMP)
+	$(PY) benchmarks/render_walk.py
+
+clean:
+	rm -rf $(VENV) out

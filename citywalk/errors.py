@@ -1,0 +1,42 @@
+"""One exception family for citywalk: every bad input raises a CitywalkError subclass whose
+message names the file, field or value at fault and what would be accepted."""
+
+from __future__ import annotations
+
+
+class CitywalkError(Exception):
+    """Base of all errors that the CLI reports as one line, without a traceback."""
+
+
+class ShotError(CitywalkError):
+    """A Shot (file, flags or prompt) is invalid: a field is out of range, unknown or malformed."""
+
+
+class StyleError(CitywalkError):
+    """A city style name or style file is unknown or invalid."""
+
+
+class SceneError(CitywalkError):
+    """A scene source could not be built or read (corrupt file, unsupported content)."""
+
+
+class RenderError(CitywalkError):
+    """The renderer could not start (no OpenGL) or failed while drawing."""
+
+
+class VideoError(CitywalkError):
+    """Encoding or writing output files failed (unwritable path, codec error)."""
+
+
+class NotBuiltYet(CitywalkError):
+    """A feature the Shot asks for exists in the design but is not implemented yet."""
+
+
+class MissingExtra(CitywalkError):
+    """An optional dependency is missing; the message names the pip extra that installs it."""
+
+    def __init__(self, module: str, extra: str, feature: str):
+        super().__init__(
+            f"{feature} needs the Python package '{module}': pip install 'citywalk[{extra}]'"
+        )
+        self.module, self.extra = module, extra

@@ -1,0 +1,129 @@
+"""Scene: plain data that every source produces and every renderer consumes.
+
+World frame: metres, right-handed, Z up, X east, Y north (local ENU around `origin`).
+Nothing here draws or loads anything; renderers pick a handler per content type.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+# Shading kinds understood by the renderer (Material.kind).
+PLAIN, FACADE, SHOPFRONT, EMISSIVE, ROAD, FOLIAGE = 0, 1, 2, 3, 4, 5
+
+
+@dataclass(frozen=True)
+class Material:
+    """Surface appearance: linear albedo tint, roughness, optional texture, emission.
+
+    `texture` names an entry of Scene.textures (sRGB RGBA8), multiplied by `albedo`.
+    `emissive` is radiance relative to the albedo (1 = as bright as a white surface at noon
+    would look under exposure for dusk); it is what makes signs and vending machines glow.
+    `kind` selects a shading path (FACADE draws windows from the UV grid, one cell per bay/floor).
+    """
+
+    name: str
+    albedo: tuple[float, float, float] = (0.5, 0.5, 0.5)
+    roughness: float = 0.8
+    texture: str | None = None
+    emissive: float = 0.0
+    kind: int = PLAIN
+
+
+@dataclass
+class Mesh:
+    """Triangles with one material. positions/normals: (N, 3) float32, uvs: (N, 2) float32,
+    indices: (M, 3) uint32. Optional per-vertex `colors` (N, 3) linear multiply the albedo and
+    `variation` (N,) in 0..1 keys procedural shading (e.g. one value per building)."""
+
+    positions: np.ndarray
+    normals: np.ndarray
+    uvs: np.ndarray
+    indices: np.ndarray
+    material: Material
+    colors: np.ndarray | None = None
+    variation: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        n = len(self.positions)
+        if self.normals.shape != (n, 3) or self.uvs.shape != (n, 2) or self.indices.ndim != 2:
+            raise ValueError(f"mesh '{self.material.name}': inconsistent array shapes")
+        if self.colors is not None and self.colors.shape != (n, 3):
+            raise ValueError(f"mesh '{self.material.name}': colors must be (N, 3)")
+        if self.variation is not None and self.variation.shape != (n,):
+            raise ValueError(f"mesh '{self.material.name}': variation must be (N,)")
+        if len(self.indices) and int(self.indices.max()) >= n:
+            raise ValueError(f"mesh '{self.material.name}': index out of range")
+
+    @property
+    def triangle_count(self) -> int:
+        return len(self.indices)
+
+
+@dataclass(frozen=True)
+class PointLight:
+    """A local light (street lamp): position (3,) m, linear colour, luminous intensity in
+    candela (illuminance at d metres = intensity / d² lux), and the range beyond which it is ignored."""
+
+    position: tuple[float, float, float]
+    color: tuple[float, float, float] = (1.0, 0.85, 0.6)
+    intensity: float = 2500.0
+    range_m: float = 18.0
+
+
+@dataclass
+class Street:
+    """A street's centre line (2D polyline (K, 2)), its carriageway width and sidewalk width
+    (0 for Japanese-style side streets without separate sidewalks)."""
+
+    name: str
+    kind: str  # "main" | "side"
+    centerline: np.ndarray
+    road_width_m: float
+    sidewalk_width_m: float
+
+
+@dataclass
+class WalkNetwork:
+    """Where people walk: nodes (N, 3) m and undirected edges (E, 2) into nodes, each edge
+    tagged with a kind ('sidewalk', 'street_edge', 'crossing') and the street it belongs to."""
+
+    nodes: np.ndarray
+    edges: np.ndarray
+    edge_kinds: list[str]
+    edge_streets: list[str]
+
+    def neighbours(self) -> dict[int, list[int]]:
+        adj: dict[int, list[int]] = {i: [] for i in range(len(self.nodes))}
+        for a, b in self.edges:
+            adj[int(a)].append(int(b))
+            adj[int(b)].append(int(a))
+        return adj
+
+
+@dataclass
+class Scene:
+    """Everything a renderer needs about the world, plus the walkable network for cameras."""
+
+    meshes: list[Mesh] = field(default_factory=list)
+    textures: dict[str, np.ndarray] = field(default_factory=dict)
+    lights: list[PointLight] = field(default_factory=list)
+    streets: list[Street] = field(default_factory=list)
+    network: WalkNetwork | None = None
+    origin_latlon: tuple[float, float] = (35.68, 139.76)
+    bounds_m: tuple[tuple[float, float, float], tuple[float, float, float]] = ((-1, -1, 0), (1, 1, 1))
+    gaussians: list = field(default_factory=list)
+    copyright: list[str] = field(default_factory=list)
+    style: str = ""
+    stats: dict = field(default_factory=dict)
+
+    @property
+    def triangle_count(self) -> int:
+        return sum(m.triangle_count for m in self.meshes)
+
+    def ground_height_m(self, x: float, y: float) -> float:
+        """Height of walkable ground under (x, y); procedural streets are flat at z = 0
+        (sidewalk kerbs are raised, see `sidewalk_height_m`)."""
+        return 0.0

@@ -1,0 +1,236 @@
+"""The Shot: one declarative description of a clip (scene, camera, actors, look, output).
+
+Every entry point (CLI flags, text prompt, YAML/JSON files, later the REST API) builds a Shot;
+rendering a Shot with the same seed gives the same frames on the same machine.  This module
+checks structure and hard limits; names (style, weather) are resolved by the stage that owns them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from .errors import ShotError
+
+MAX_DURATION_S = 600.0
+MAX_FPS = 60
+MAX_WIDTH, MAX_HEIGHT = 3840, 2160
+MIN_SIDE_PX = 16
+MAX_SHOT_FILE_BYTES = 1_000_000
+
+TIME_PRESETS = ("dawn", "morning", "noon", "afternoon", "golden_hour", "dusk", "night")
+CAMERA_RIGS = ("walk", "follow", "side", "front", "orbit", "drone", "keyframes")
+SCENE_SOURCES = ("procedural", "osm", "mesh", "kmz", "tiles", "splat")
+EXTRAS = ("depth", "camera_track", "frames")
+
+_HHMM = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class SceneSpec(_Model):
+    """Where the world comes from: a procedural style (default) or a file source."""
+
+    source: Literal[SCENE_SOURCES] = "procedural"  # type: ignore[valid-type]
+    style: str = "tokyo"
+    seed: int = Field(7, ge=0, le=2**31 - 1)
+    path: str | None = None
+
+    @model_validator(mode="after")
+    def _path_for_files(self) -> "SceneSpec":
+        if self.source != "procedural" and not self.path:
+            raise ValueError(f"scene.source '{self.source}' needs scene.path (the file to read)")
+        return self
+
+
+Waypoint = Annotated[list[float], Field(min_length=2, max_length=3)]
+
+
+class CameraSpec(_Model):
+    """Camera rig and walking dynamics; positions in scene metres (X east, Y north, Z up)."""
+
+    rig: Literal[CAMERA_RIGS] = "walk"  # type: ignore[valid-type]
+    route: Union[Literal["auto"], Annotated[list[Waypoint], Field(min_length=2, max_length=10_000)]] = "auto"
+    street: Literal["side", "main", "any"] = "side"
+    speed_mps: float = Field(1.4, gt=0.0, le=30.0)
+    eye_height_m: float = Field(1.65, gt=0.05, le=500.0)
+    fov_deg: float = Field(75.0, ge=10.0, le=150.0)  # horizontal field of view
+    step_hz: float = Field(1.95, ge=0.5, le=4.0)
+    bob_m: float = Field(0.03, ge=0.0, le=0.2)
+    sway_m: float = Field(0.015, ge=0.0, le=0.2)
+    look_ahead_m: float = Field(8.0, ge=1.0, le=100.0)
+
+
+class ActorSpec(_Model):
+    """A captured person placed in the shot (rendering them is a later stage)."""
+
+    likeness: str
+    placement: Literal["ahead", "beside", "toward", "fixed"] = "ahead"
+    distance_m: float = Field(3.0, ge=0.3, le=200.0)
+
+
+class LookSpec(_Model):
+    """Time, place and weather. `when` is an ISO date-time, 'HH:MM' or a preset such as 'dusk'."""
+
+    when: str = "dusk"
+    date: dt.date = dt.date(2026, 6, 21)
+    lat: float = Field(35.68, ge=-90.0, le=90.0)
+    lon: float = Field(139.76, ge=-180.0, le=180.0)
+    tz: str | None = None
+    weather: str = "clear"
+    exposure_ev: float = Field(0.0, ge=-10.0, le=10.0)
+
+    @field_validator("when")
+    @classmethod
+    def _when_syntax(cls, v: str) -> str:
+        key = v.strip().lower().replace(" ", "_").replace("-", "_")
+        if key in TIME_PRESETS:
+            return key
+        if _HHMM.match(v.strip()):
+            return v.strip()
+        try:
+            dt.datetime.fromisoformat(v.strip())
+        except ValueError:
+            raise ValueError(
+                f"'{v}' is not a time: use an ISO date-time (2026-06-21T19:30), HH:MM (19:30) "
+                f"or one of {', '.join(TIME_PRESETS)}"
+            ) from None
+        return v.strip()
+
+    @field_validator("tz")
+    @classmethod
+    def _tz_syntax(cls, v: str | None) -> str | None:
+        if v is None or re.match(r"^[+-]\d{1,2}(:\d{2})?$", v) or v.upper() == "UTC":
+            return v
+        from zoneinfo import ZoneInfo
+
+        try:
+            ZoneInfo(v)
+        except Exception:
+            raise ValueError(f"unknown time zone '{v}': use an IANA name (Asia/Tokyo) or an offset (+09:00)") from None
+        return v
+
+
+class OutputSpec(_Model):
+    """What to write: an MP4 plus optional depth PNGs, frame PNGs and a camera-track JSON."""
+
+    duration_s: float = Field(10.0, gt=0.0, le=MAX_DURATION_S)
+    fps: int = Field(24, ge=1, le=MAX_FPS)
+    size: tuple[int, int] = (1280, 720)
+    path: str = "walk.mp4"
+    extras: list[Literal[EXTRAS]] = Field(default_factory=list)  # type: ignore[valid-type]
+    crf: int = Field(20, ge=0, le=51)
+    samples: Literal[1, 2, 4, 8] = 4
+
+    @field_validator("size")
+    @classmethod
+    def _size_limits(cls, v: tuple[int, int]) -> tuple[int, int]:
+        w, h = v
+        if not (MIN_SIDE_PX <= w <= MAX_WIDTH and MIN_SIDE_PX <= h <= MAX_HEIGHT):
+            raise ValueError(
+                f"{w}x{h} is out of range: width {MIN_SIDE_PX}..{MAX_WIDTH}, height {MIN_SIDE_PX}..{MAX_HEIGHT}"
+            )
+        if w % 2 or h % 2:
+            raise ValueError(f"{w}x{h}: width and height must be even (H.264 yuv420p)")
+        return v
+
+    @property
+    def frame_count(self) -> int:
+        return max(1, round(self.duration_s * self.fps))
+
+
+class Shot(_Model):
+    """A whole clip: scene + camera + actors + look + output."""
+
+    scene: SceneSpec = Field(default_factory=SceneSpec)
+    camera: CameraSpec = Field(default_factory=CameraSpec)
+    actors: list[ActorSpec] = Field(default_factory=list, max_length=16)
+    look: LookSpec = Field(default_factory=LookSpec)
+    output: OutputSpec = Field(default_factory=OutputSpec)
+
+    # --- construction with readable errors -------------------------------------------------
+    @classmethod
+    def from_dict(cls, data: Any, source: str = "shot") -> "Shot":
+        """Validate a plain dict; errors name the dotted field, the problem and the bad value."""
+        if data is None:
+            data = {}
+        if not isinstance(data, dict):
+            raise ShotError(f"{source}: a Shot must be a mapping of sections, got {type(data).__name__}")
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            raise ShotError(f"{source}: {format_validation_error(exc)}") from None
+
+    def updated(self, changes: dict[str, Any], source: str = "options") -> "Shot":
+        """A copy with nested `changes` ({'look': {'weather': 'fog'}}) merged in and re-validated."""
+        return Shot.from_dict(_deep_merge(self.model_dump(mode="json"), changes), source)
+
+    # --- files ------------------------------------------------------------------------------
+    @classmethod
+    def load(cls, path: str | Path) -> "Shot":
+        """Read a Shot from YAML or JSON (chosen by extension; YAML accepts JSON too)."""
+        p = Path(path)
+        try:
+            if p.stat().st_size > MAX_SHOT_FILE_BYTES:
+                raise ShotError(f"{p}: a Shot file over {MAX_SHOT_FILE_BYTES} bytes is not a Shot")
+            text = p.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise ShotError(f"{p}: no such Shot file") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ShotError(f"{p}: cannot read Shot file ({exc})") from None
+        if p.suffix.lower() == ".json":
+            try:
+                data = json.loads(text)
+            except json.JSONDecodeError as exc:
+                raise ShotError(f"{p}: malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
+        else:
+            try:
+                data = yaml.safe_load(text)
+            except yaml.YAMLError as exc:
+                mark = getattr(exc, "problem_mark", None)
+                where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+                problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+                raise ShotError(f"{p}: malformed YAML{where}: {problem}") from None
+        return cls.from_dict(data, str(p))
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)
+
+    def to_json(self) -> str:
+        return json.dumps(self.model_dump(mode="json"), indent=2)
+
+    def save(self, path: str | Path) -> None:
+        p = Path(path)
+        p.write_text(self.to_json() if p.suffix.lower() == ".json" else self.to_yaml(), encoding="utf-8")
+
+
+def format_validation_error(exc: ValidationError) -> str:
+    """One line per problem: 'output.duration_s: Input should be ... (got 1000)'."""
+    parts = []
+    for err in exc.errors():
+        loc = ".".join(str(x) for x in err["loc"] if not (isinstance(x, str) and x.startswith(("literal[", "list["))))
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            msg = "unknown field"
+        got = err.get("input")
+        shown = "" if isinstance(got, (dict, list)) or err["type"] in ("missing",) else f" (got {got!r})"
+        parts.append(f"{loc or 'shot'}: {msg}{shown}")
+    return "; ".join(dict.fromkeys(parts))
+
+
+def _deep_merge(base: dict, changes: dict) -> dict:
+    out = dict(base)
+    for k, v in changes.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = _deep_merge(out[k], v)
+        else:
+            out[k] = v
+    return out
