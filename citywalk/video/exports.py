@@ -1,0 +1,276 @@
+"""Side outputs of a render: frame PNGs, 16-bit depth PNGs and a camera-track JSON.
+
+Every format here has a reader beside its writer so the round trip is testable.  Files are
+written to a temporary name and renamed, so a crash never leaves a truncated file behind.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from citywalk.errors import VideoError
+
+DEPTH_SCALE_KEY = "citywalk:depth_scale_m"
+DEPTH_MAX_UNITS = 65535
+DEFAULT_MAX_DEPTH_M = 655.35  # 1 cm per unit
+MAX_TRACK_FILE_BYTES = 256 * 1024 * 1024
+TRACK_CONVENTION = "opencv"
+TRACK_WORLD = "ENU metres, Z up"
+
+
+def _atomic_write(path: str | os.PathLike[str], write: Callable[[Path], None]) -> Path:
+    """Run `write(tmp)` on a temp file beside `path`, then rename it over `path`; VideoError on failure."""
+    target = Path(path)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.stem}.", suffix=".part" + target.suffix)
+    except OSError as exc:
+        raise VideoError(f"cannot write {target}: {exc.strerror or exc}") from None
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        write(tmp)
+        os.replace(tmp, target)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise VideoError(f"cannot write {target}: {exc.strerror or exc}") from None
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return target
+
+
+# -- colour frames -------------------------------------------------------------------------
+
+
+def write_png(path: str | os.PathLike[str], rgb_uint8: np.ndarray) -> Path:
+    """Write an (H, W, 3) or (H, W, 4) uint8 sRGB image as an 8-bit PNG."""
+    from PIL import Image
+
+    arr = np.asarray(rgb_uint8)
+    if arr.dtype != np.uint8 or arr.ndim != 3 or arr.shape[2] not in (3, 4):
+        raise VideoError(f"PNG {path}: expected an (H, W, 3|4) uint8 image, got {arr.shape} {arr.dtype}")
+    image = Image.fromarray(np.ascontiguousarray(arr))  # RGB or RGBA from the last axis
+    return _atomic_write(path, lambda tmp: image.save(tmp, format="PNG"))
+
+
+# -- depth ---------------------------------------------------------------------------------
+
+
+def write_depth_png16(
+    path: str | os.PathLike[str], depth_m: np.ndarray, max_depth_m: float = DEFAULT_MAX_DEPTH_M
+) -> Path:
+    """Write (H, W) metric depth as a 16-bit grey PNG: unit = max_depth_m / 65535 m (1 cm by default).
+
+    0 marks no depth (sky: inf, NaN, <= 0).  Depth beyond max_depth_m saturates at 65535; depth
+    that would round to 0 is stored as 1 so it stays valid.  The scale goes in a PNG text chunk.
+    """
+    from PIL import Image, PngImagePlugin
+
+    if not (isinstance(max_depth_m, (int, float)) and math.isfinite(max_depth_m) and max_depth_m > 0):
+        raise VideoError(f"depth PNG {path}: max_depth_m must be a positive finite number, got {max_depth_m!r}")
+    depth = np.asarray(depth_m)
+    if depth.ndim != 2 or not np.issubdtype(depth.dtype, np.floating):
+        raise VideoError(
+            f"depth PNG {path}: expected an (H, W) float depth map in metres, got {depth.shape} {depth.dtype}"
+        )
+    scale_m = max_depth_m / DEPTH_MAX_UNITS
+    valid = np.isfinite(depth) & (depth > 0)
+    units = np.zeros(depth.shape, dtype=np.uint16)
+    scaled = np.rint(np.where(valid, depth, 0.0).astype(np.float64) / scale_m)
+    units[valid] = np.clip(scaled[valid], 1, DEPTH_MAX_UNITS).astype(np.uint16)
+    image = Image.fromarray(units)  # mode I;16
+    info = PngImagePlugin.PngInfo()
+    info.add_text(DEPTH_SCALE_KEY, repr(float(scale_m)))
+    return _atomic_write(path, lambda tmp: image.save(tmp, format="PNG", pnginfo=info))
+
+
+def read_depth_png16(path: str | os.PathLike[str]) -> np.ndarray:
+    """Read a depth PNG written by write_depth_png16 → (H, W) float32 metres; no-depth pixels are +inf."""
+    from PIL import Image, UnidentifiedImageError
+
+    p = Path(path)
+    try:
+        with Image.open(p) as image:
+            image.load()
+            text = dict(getattr(image, "text", {}) or {})
+            mode = image.mode
+            units = np.array(image)
+    except FileNotFoundError:
+        raise VideoError(f"cannot read depth PNG {p}: no such file") from None
+    except (OSError, UnidentifiedImageError, Image.DecompressionBombError) as exc:
+        raise VideoError(f"cannot read depth PNG {p}: {exc}") from None
+    if mode not in ("I;16", "I;16B", "I") or units.ndim != 2:
+        raise VideoError(f"depth PNG {p}: expected 16-bit greyscale, got PIL mode {mode}")
+    raw_scale = text.get(DEPTH_SCALE_KEY)
+    try:
+        scale_m = float(raw_scale) if raw_scale is not None else float("nan")
+    except ValueError:
+        scale_m = float("nan")
+    if not (math.isfinite(scale_m) and scale_m > 0):
+        raise VideoError(
+            f"depth PNG {p}: text chunk '{DEPTH_SCALE_KEY}' is missing or invalid ({raw_scale!r}); "
+            "expected metres per unit as written by citywalk"
+        )
+    units = units.astype(np.float64)
+    depth = (units * scale_m).astype(np.float32)
+    depth[units == 0] = np.inf
+    return depth
+
+
+# -- per-frame files -----------------------------------------------------------------------
+
+
+class FrameSink:
+    """Writes frame PNGs to `out_dir/frames/000000.png` and depth PNGs to `out_dir/depth/000000.png`.
+
+    Only the kinds asked for are written; passing an array for a kind not asked for is ignored.
+    """
+
+    def __init__(self, out_dir: str | os.PathLike[str], frames: bool = False, depth: bool = False,
+                 max_depth_m: float = DEFAULT_MAX_DEPTH_M):
+        self.out_dir = Path(out_dir)
+        self.frames, self.depth, self.max_depth_m = frames, depth, max_depth_m
+        self.count = 0
+        for kind, wanted in (("frames", frames), ("depth", depth)):
+            if wanted:
+                folder = self.out_dir / kind
+                try:
+                    folder.mkdir(parents=True, exist_ok=True)
+                except OSError as exc:
+                    raise VideoError(f"cannot create {folder}: {exc.strerror or exc}") from None
+
+    def frame_path(self, index: int) -> Path:
+        return self.out_dir / "frames" / f"{index:06d}.png"
+
+    def depth_path(self, index: int) -> Path:
+        return self.out_dir / "depth" / f"{index:06d}.png"
+
+    def write(self, index: int, rgb: np.ndarray | None = None, depth_m: np.ndarray | None = None) -> None:
+        """Write frame `index`'s (H, W, 3) uint8 colour and/or (H, W) float depth in metres."""
+        if index < 0 or index > 999_999:
+            raise VideoError(f"frame index {index} is out of range 0..999999")
+        if self.frames:
+            if rgb is None:
+                raise VideoError(f"frame {index}: frame PNGs were requested but no colour image was given")
+            write_png(self.frame_path(index), rgb)
+        if self.depth:
+            if depth_m is None:
+                raise VideoError(f"frame {index}: depth PNGs were requested but no depth map was given")
+            write_depth_png16(self.depth_path(index), depth_m, self.max_depth_m)
+        self.count += 1
+
+
+# -- camera track --------------------------------------------------------------------------
+
+_TRACK_FIELDS = {"K": (3, 3), "R_w2c": (3, 3), "t_w2c": (3,), "position_m": (3,)}
+
+
+def _matrix(value: Any, shape: tuple[int, ...], where: str) -> np.ndarray:
+    """`value` as a finite float64 array of `shape`, or VideoError naming `where`."""
+    try:
+        arr = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise VideoError(f"{where}: expected numbers of shape {shape}, got {value!r:.80}") from None
+    if arr.shape != shape:
+        raise VideoError(f"{where}: expected shape {shape}, got {arr.shape}")
+    if not np.all(np.isfinite(arr)):
+        raise VideoError(f"{where}: values must be finite")
+    return arr
+
+
+def _check_track_frame(frame: Any, i: int, where: str) -> dict[str, Any]:
+    """Validate one per-frame record; position_m defaults to the camera centre -R^T t."""
+    if not isinstance(frame, dict):
+        raise VideoError(f"{where} frame {i}: expected an object with index, time_s, K, R_w2c, t_w2c")
+    out: dict[str, Any] = {}
+    for key in ("index", "time_s"):
+        if key not in frame:
+            raise VideoError(f"{where} frame {i}: missing '{key}'")
+    index, time_s = frame["index"], frame["time_s"]
+    if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or index < 0:
+        raise VideoError(f"{where} frame {i}: 'index' must be a non-negative integer, got {index!r}")
+    if isinstance(time_s, bool) or not isinstance(time_s, (int, float, np.floating)) or not math.isfinite(time_s):
+        raise VideoError(f"{where} frame {i}: 'time_s' must be a finite number, got {time_s!r}")
+    out["index"], out["time_s"] = int(index), float(time_s)
+    for key, shape in _TRACK_FIELDS.items():
+        if key not in frame:
+            if key == "position_m" and "R_w2c" in out and "t_w2c" in out:
+                out[key] = -out["R_w2c"].T @ out["t_w2c"]
+                continue
+            raise VideoError(f"{where} frame {i}: missing '{key}'")
+        out[key] = _matrix(frame[key], shape, f"{where} frame {i} '{key}'")
+    return out
+
+
+def _check_header(fps: Any, width: Any, height: Any, where: str) -> None:
+    for name, value in (("fps", fps), ("width", width), ("height", height)):
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) or not value > 0:
+            raise VideoError(f"{where}: '{name}' must be a positive number, got {value!r}")
+
+
+def write_camera_track(
+    path: str | os.PathLike[str], frames: list[dict[str, Any]], *, fps: float, width: int, height: int
+) -> Path:
+    """Write per-frame OpenCV cameras (K 3x3, R_w2c 3x3, t_w2c 3, position_m 3) as JSON.
+
+    x_cam = R_w2c @ x_world + t_w2c, world ENU metres with Z up; position_m may be omitted
+    (it is then -R_w2c^T t_w2c).
+    """
+    where = f"camera track {path}"
+    _check_header(fps, width, height, where)
+    records = []
+    for i, frame in enumerate(frames):
+        rec = _check_track_frame(frame, i, where)
+        records.append({k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in rec.items()})
+    doc = {
+        "convention": TRACK_CONVENTION,
+        "world": TRACK_WORLD,
+        "fps": float(fps) if not float(fps).is_integer() else int(fps),
+        "width": int(width),
+        "height": int(height),
+        "frames": records,
+    }
+    text = json.dumps(doc, indent=None, separators=(",", ":"))
+    return _atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+
+def read_camera_track(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read a camera-track JSON → the header fields plus 'frames' with float64 numpy arrays."""
+    p = Path(path)
+    where = f"camera track {p}"
+    try:
+        size = p.stat().st_size
+        if size > MAX_TRACK_FILE_BYTES:
+            raise VideoError(f"{where}: {size} bytes is larger than the {MAX_TRACK_FILE_BYTES} byte limit")
+        doc = json.loads(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise VideoError(f"cannot read {where}: no such file") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise VideoError(f"cannot read {where}: {exc}") from None
+    if not isinstance(doc, dict):
+        raise VideoError(f"{where}: expected a JSON object")
+    if doc.get("convention") != TRACK_CONVENTION or doc.get("world") != TRACK_WORLD:
+        raise VideoError(
+            f"{where}: convention/world are {doc.get('convention')!r}/{doc.get('world')!r}, "
+            f"expected {TRACK_CONVENTION!r}/{TRACK_WORLD!r}"
+        )
+    _check_header(doc.get("fps"), doc.get("width"), doc.get("height"), where)
+    frames = doc.get("frames")
+    if not isinstance(frames, list):
+        raise VideoError(f"{where}: 'frames' must be a list")
+    return {
+        "convention": doc["convention"],
+        "world": doc["world"],
+        "fps": doc["fps"],
+        "width": int(doc["width"]),
+        "height": int(doc["height"]),
+        "frames": [_check_track_frame(f, i, where) for i, f in enumerate(frames)],
+    }
