@@ -1,0 +1,153 @@
+"""Safe readers for untrusted inputs: zip archives (KMZ), XML (KML, COLLADA) and relative
+paths inside a data folder (glTF buffers, 3D Tiles content).
+
+Every refusal raises `SceneError` naming the file, the entry and what would be accepted.
+"""
+
+from __future__ import annotations
+
+import re
+import stat
+import zipfile
+from pathlib import Path, PurePosixPath
+from xml.etree import ElementTree
+
+from citywalk.errors import SceneError
+
+GIB = 1 << 30
+_DRIVE = re.compile(r"^[A-Za-z]:")
+_FORBIDDEN_XML = (b"<!doctype", b"<!entity")
+
+
+def _check_entry_name(name: str, archive: Path) -> None:
+    """Refuse zip entry names that are absolute, use backslashes or drive letters, or climb
+    out with '..' (zip-slip)."""
+    bad = (
+        not name
+        or "\\" in name
+        or "\x00" in name
+        or name.startswith("/")
+        or _DRIVE.match(name) is not None
+        or ".." in PurePosixPath(name).parts
+    )
+    if bad:
+        raise SceneError(
+            f"{archive}: archive entry '{name}' is not a plain relative path "
+            "(absolute paths, '..', backslashes and drive letters are refused)"
+        )
+
+
+def _is_symlink(info: zipfile.ZipInfo) -> bool:
+    """True when a zip entry carries Unix symlink mode bits."""
+    return info.create_system == 3 and stat.S_ISLNK(info.external_attr >> 16)
+
+
+def open_zip_safely(
+    path: str | Path,
+    max_files: int = 10_000,
+    max_total_bytes: int = 2 * GIB,
+    max_ratio: float = 200.0,
+) -> zipfile.ZipFile:
+    """Open a zip archive after checking every entry: plain relative names, no symlinks, at
+    most `max_files` entries, at most `max_total_bytes` uncompressed in total, and no entry
+    whose uncompressed/compressed ratio exceeds `max_ratio` (zip bombs).
+
+    The caller owns the returned ZipFile and should close it (it is a context manager)."""
+    path = Path(path)
+    try:
+        archive = zipfile.ZipFile(path)
+    except (OSError, zipfile.BadZipFile) as exc:
+        raise SceneError(f"{path}: not a readable zip archive ({exc})") from exc
+    try:
+        infos = archive.infolist()
+        if len(infos) > max_files:
+            raise SceneError(f"{path}: {len(infos)} entries; at most {max_files} are accepted")
+        total = 0
+        for info in infos:
+            _check_entry_name(info.filename, path)
+            if _is_symlink(info):
+                raise SceneError(f"{path}: entry '{info.filename}' is a symlink; symlinks are refused")
+            total += info.file_size
+            if total > max_total_bytes:
+                raise SceneError(
+                    f"{path}: uncompressed contents exceed {max_total_bytes} bytes (the limit)"
+                )
+            if info.file_size > 1024 and info.file_size > max_ratio * max(info.compress_size, 1):
+                raise SceneError(
+                    f"{path}: entry '{info.filename}' expands {info.file_size} / "
+                    f"{info.compress_size} bytes, a ratio over {max_ratio:g}; refused as a zip bomb"
+                )
+    except BaseException:
+        archive.close()
+        raise
+    return archive
+
+
+def read_zip_entry(archive: zipfile.ZipFile, name: str, max_bytes: int = 512 << 20) -> bytes:
+    """Read one entry, reading no more than `max_bytes` even if the header lies about size."""
+    try:
+        info = archive.getinfo(name)
+    except KeyError as exc:
+        raise SceneError(f"{archive.filename}: no entry '{name}' in the archive") from exc
+    if info.file_size > max_bytes:
+        raise SceneError(f"{archive.filename}: entry '{name}' is over {max_bytes} bytes")
+    with archive.open(info) as fh:
+        data = fh.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise SceneError(f"{archive.filename}: entry '{name}' is over {max_bytes} bytes")
+    return data
+
+
+def safe_join(root: str | Path, relative: str) -> Path:
+    """Join a relative path (as found inside a data file) to `root`, refusing any result that
+    escapes `root` after resolving '..' and symlinks; URIs with a scheme are refused too."""
+    root_resolved = Path(root).resolve()
+    rel = str(relative)
+    if not rel or "\x00" in rel or re.match(r"^[A-Za-z][A-Za-z0-9+.-]+:", rel):
+        raise SceneError(
+            f"{root}: reference '{relative}' is not a relative file path inside the folder"
+        )
+    candidate = (root_resolved / rel.replace("\\", "/")).resolve()
+    if not candidate.is_relative_to(root_resolved):
+        raise SceneError(
+            f"{root}: reference '{relative}' points outside the folder {root_resolved}; "
+            "only files inside it are read"
+        )
+    return candidate
+
+
+def check_xml_bytes(data: bytes, source: str) -> None:
+    """Refuse XML that declares a DOCTYPE or ENTITY (billion laughs, external entities).
+    NUL bytes are dropped first so UTF-16/32 encodings are caught as well."""
+    folded = data.replace(b"\x00", b"").lower()
+    for token in _FORBIDDEN_XML:
+        if token in folded:
+            raise SceneError(
+                f"{source}: XML with a DOCTYPE or ENTITY declaration is refused "
+                "(entity expansion and external entities are unsafe)"
+            )
+
+
+def parse_xml_safely(
+    bytes_or_path: bytes | str | Path, max_bytes: int = 256 << 20
+) -> ElementTree.Element:
+    """Parse XML from bytes or a file into an ElementTree root, refusing DOCTYPE/ENTITY
+    declarations and documents over `max_bytes`; malformed XML raises SceneError."""
+    if isinstance(bytes_or_path, (bytes, bytearray)):
+        data, source = bytes(bytes_or_path), "XML data"
+    else:
+        source = str(bytes_or_path)
+        try:
+            size = Path(bytes_or_path).stat().st_size
+            if size > max_bytes:
+                raise SceneError(f"{source}: {size} bytes; XML over {max_bytes} bytes is refused")
+            data = Path(bytes_or_path).read_bytes()
+        except OSError as exc:
+            raise SceneError(f"{source}: cannot read ({exc})") from exc
+    if len(data) > max_bytes:
+        raise SceneError(f"{source}: XML over {max_bytes} bytes is refused")
+    check_xml_bytes(data, source)
+    try:
+        return ElementTree.fromstring(data)
+    except ElementTree.ParseError as exc:
+        raise SceneError(f"{source}: malformed XML ({exc})") from exc

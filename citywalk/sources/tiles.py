@@ -1,0 +1,563 @@
+"""Local 3D Tiles (1.0 and 1.1) → Scene, loading only the tiles a camera path needs.
+
+A tileset.json is read into plain `Tile` data: bounding volume (region, box or sphere) turned
+into world-space bounds, the chained `transform` (column-major 4×4, parent @ child), refine mode
+(ADD/REPLACE, inherited) and content files (checked to stay inside the tileset folder).
+`select_tiles` applies screen-space-error refinement for every camera and unions the result.
+Content: binary glTF (.glb), glTF JSON (.gltf) and Batched 3D Model (.b3dm, with RTC_CENTER);
+glTF content is Y-up, so (x, y, z) → (x, −z, y) before the tile transform; then ECEF → local
+ENU around the tileset centre (ellipsoid height 0, so world z ≈ height above the ellipsoid).
+Other formats (i3dm, pnts, cmpt) are skipped and counted in Scene.stats.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import struct
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import unquote
+
+import numpy as np
+
+from citywalk.errors import NotBuiltYet, SceneError
+from citywalk.scene import Scene
+from citywalk.sources.geo import EnuFrame, ecef_to_geodetic, geodetic_to_ecef
+from citywalk.sources.meshes import (
+    Y_UP_TO_Z_UP,
+    glb_json,
+    load_trimesh_scene,
+    scene_bounds,
+    trimesh_scene_to_meshes,
+)
+from citywalk.sources.safeio import safe_join
+
+SUPPORTED_VERSIONS = ("0.0", "1.0", "1.1")
+MAX_JSON_BYTES = 64 << 20
+MAX_CONTENT_BYTES = 512 << 20
+MAX_EXTERNAL_DEPTH = 8
+MAX_TREE_DEPTH = 64
+B3DM_HEADER_BYTES = 28
+# Tile frames whose centre lies this far from the Earth's centre are taken as ECEF.
+_ECEF_MIN_RADIUS_M, _ECEF_MAX_RADIUS_M = 6.0e6, 7.0e6
+
+
+@dataclass
+class Bounds:
+    """A bounding volume in world metres: an oriented box (centre (3,), half-axis columns
+    (3, 3)) or, when `axes` is None, a sphere of `radius_m`."""
+
+    center: np.ndarray
+    axes: np.ndarray | None
+    radius_m: float
+
+    def distance_m(self, point: np.ndarray) -> float:
+        """Distance from a world point (3,) to the volume; 0 inside."""
+        d = np.asarray(point, dtype=np.float64) - self.center
+        if self.axes is None:
+            return max(0.0, float(np.linalg.norm(d)) - self.radius_m)
+        closest = self.center.copy()
+        for i in range(3):
+            a = self.axes[:, i]
+            length2 = float(a @ a)
+            if length2 > 0.0:
+                closest += a * float(np.clip((d @ a) / length2, -1.0, 1.0))
+        return float(np.linalg.norm(np.asarray(point, dtype=np.float64) - closest))
+
+
+@dataclass
+class Tile:
+    """One node of the tileset tree. `transform` (4, 4) float64 is the tile's computed
+    transform into the tileset frame (ECEF for georeferenced sets); `contents` are resolved
+    file paths; `id` is the tile's path in the tree, e.g. 'root/1/0'."""
+
+    id: str
+    geometric_error: float
+    refine: str
+    transform: np.ndarray
+    bounds: Bounds
+    contents: list[Path] = field(default_factory=list)
+    children: list["Tile"] = field(default_factory=list)
+    depth: int = 0
+
+
+@dataclass
+class Tileset:
+    """A parsed tileset: its root tile, the tileset-frame → world (ENU) matrix (4, 4), the
+    scene origin, copyright strings, glTF up axis and whether it is georeferenced."""
+
+    path: Path
+    root: Tile
+    to_world: np.ndarray
+    origin_latlon: tuple[float, float]
+    geometric_error: float
+    copyright: list[str]
+    gltf_up_axis: str = "Y"
+    georeferenced: bool = True
+    tile_count: int = 0
+
+
+def _error(where: str, message: str) -> SceneError:
+    return SceneError(f"{where}: {message}")
+
+
+def _read_json(path: Path, where: str) -> dict:
+    """Read a tileset JSON file with a size limit; malformed JSON raises SceneError."""
+    try:
+        size = path.stat().st_size
+        if size > MAX_JSON_BYTES:
+            raise _error(where, f"{size} bytes; tileset JSON over {MAX_JSON_BYTES} bytes is refused")
+        return json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise _error(where, f"cannot read ({exc})") from exc
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise _error(where, f"malformed JSON ({exc})") from exc
+
+
+def _numbers(value, count: int, where: str, name: str) -> np.ndarray:
+    """A list of exactly `count` finite numbers as float64, else SceneError."""
+    try:
+        array = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise _error(where, f"'{name}' must be {count} numbers, got {value!r}") from exc
+    if array.shape != (count,) or not np.all(np.isfinite(array)):
+        raise _error(where, f"'{name}' must be {count} finite numbers, got {value!r}")
+    return array
+
+
+def _tile_matrix(tile_json: dict, where: str) -> np.ndarray:
+    """The tile's own `transform` (column-major 16 numbers) as a (4, 4) matrix; identity if absent."""
+    if "transform" not in tile_json:
+        return np.eye(4)
+    return _numbers(tile_json["transform"], 16, where, "transform").reshape(4, 4).T
+
+
+def _region_points_ecef(region: np.ndarray, samples: int = 5) -> np.ndarray:
+    """Sample a region [west, south, east, north, minh, maxh] (radians, metres) as ECEF
+    points (samples² × 2, 3), enough to bound its curved surface."""
+    west, south, east, north, h0, h1 = region
+    if east < west:  # crosses the antimeridian
+        east += 2.0 * math.pi
+    lon = np.degrees(np.linspace(west, east, samples))
+    lat = np.degrees(np.linspace(south, north, samples))
+    lat_g, lon_g, h_g = np.meshgrid(lat, lon, [h0, h1], indexing="ij")
+    return geodetic_to_ecef(lat_g.ravel(), lon_g.ravel(), h_g.ravel())
+
+
+def _volume_center_frame(volume: dict, transform: np.ndarray, where: str) -> np.ndarray:
+    """Centre (3,) of a bounding volume in the tileset frame (ECEF for georeferenced sets)."""
+    if "region" in volume:
+        pts = _region_points_ecef(_numbers(volume["region"], 6, where, "boundingVolume.region"))
+        return (pts.min(axis=0) + pts.max(axis=0)) / 2.0
+    if "box" in volume:
+        c = _numbers(volume["box"], 12, where, "boundingVolume.box")[:3]
+    elif "sphere" in volume:
+        c = _numbers(volume["sphere"], 4, where, "boundingVolume.sphere")[:3]
+    else:
+        raise _error(where, f"boundingVolume needs 'region', 'box' or 'sphere', got keys {sorted(volume)}")
+    return transform[:3, :3] @ c + transform[:3, 3]
+
+
+def _bounds(volume: dict, transform: np.ndarray, to_world: np.ndarray, where: str) -> Bounds:
+    """A tile's bounding volume as world-space Bounds. Regions are geographic (not affected by
+    tile transforms); boxes and spheres live in the tile's frame."""
+    if not isinstance(volume, dict):
+        raise _error(where, "boundingVolume is missing or not an object")
+    if "region" in volume:
+        pts = _region_points_ecef(_numbers(volume["region"], 6, where, "boundingVolume.region"))
+        pts = pts @ to_world[:3, :3].T + to_world[:3, 3]
+        lo, hi = pts.min(axis=0), pts.max(axis=0)
+        half = (hi - lo) / 2.0
+        return Bounds(center=lo + half, axes=np.diag(half), radius_m=float(np.linalg.norm(half)))
+    m = to_world @ transform
+    if "box" in volume:
+        box = _numbers(volume["box"], 12, where, "boundingVolume.box")
+        center = m[:3, :3] @ box[:3] + m[:3, 3]
+        axes = m[:3, :3] @ box[3:].reshape(3, 3).T  # columns: the three half-axes
+        return Bounds(center=center, axes=axes, radius_m=float(np.linalg.norm(axes.sum(axis=1))))
+    if "sphere" in volume:
+        sphere = _numbers(volume["sphere"], 4, where, "boundingVolume.sphere")
+        scale = float(np.max(np.linalg.norm(m[:3, :3], axis=0)))
+        return Bounds(center=m[:3, :3] @ sphere[:3] + m[:3, 3], axes=None, radius_m=abs(sphere[3]) * scale)
+    raise _error(where, f"boundingVolume needs 'region', 'box' or 'sphere', got keys {sorted(volume)}")
+
+
+def _content_uris(tile_json: dict, where: str) -> list[str]:
+    """Content URIs of a tile: 1.1 `contents` array, 1.0 `content.uri` or pre-1.0 `content.url`."""
+    items = []
+    if isinstance(tile_json.get("content"), dict):
+        items.append(tile_json["content"])
+    if isinstance(tile_json.get("contents"), list):
+        items.extend(c for c in tile_json["contents"] if isinstance(c, dict))
+    uris = []
+    for item in items:
+        uri = item.get("uri", item.get("url"))
+        if not isinstance(uri, str) or not uri:
+            raise _error(where, f"content has no 'uri' string: {item!r}")
+        uris.append(uri)
+    return uris
+
+
+@dataclass
+class _ReadState:
+    """Shared state while reading a tileset tree (and its external tilesets)."""
+
+    root_dir: Path
+    to_world: np.ndarray
+    max_tiles: int
+    copyright: list[str]
+    count: int = 0
+
+
+def _resolve(state: _ReadState, base_dir: Path, uri: str) -> Path:
+    """Resolve a content/child URI relative to the JSON file that names it, refusing any
+    path that leaves the top tileset folder."""
+    clean = unquote(uri.split("?", 1)[0].split("#", 1)[0])
+    relative = os.path.relpath(base_dir / clean.replace("\\", "/"), state.root_dir)
+    if clean.startswith("/") or "://" in clean:
+        relative = clean
+    return safe_join(state.root_dir, relative)
+
+
+def _add_copyright(state: _ReadState, asset: dict) -> None:
+    text = asset.get("copyright") if isinstance(asset, dict) else None
+    if isinstance(text, str) and text.strip():
+        for line in (s.strip() for s in text.split(";")):
+            if line and line not in state.copyright:
+                state.copyright.append(line)
+
+
+def _read_tile(
+    tile_json: dict,
+    parent_transform: np.ndarray,
+    parent_refine: str | None,
+    tile_id: str,
+    depth: int,
+    base_dir: Path,
+    state: _ReadState,
+    externals: tuple[Path, ...],
+) -> Tile:
+    """Recursively read a tile object (and external tilesets it points to)."""
+    where = f"{base_dir}: tile {tile_id}"
+    if not isinstance(tile_json, dict):
+        raise _error(where, "is not a JSON object")
+    state.count += 1
+    if state.count > state.max_tiles:
+        raise _error(where, f"more than {state.max_tiles} tiles (max_tiles); refused")
+    if depth > MAX_TREE_DEPTH:
+        raise _error(where, f"tree deeper than {MAX_TREE_DEPTH} levels; refused")
+    if "implicitTiling" in tile_json:
+        raise NotBuiltYet(f"{where}: implicit tiling (3D Tiles 1.1 'implicitTiling') is not supported yet")
+    refine = str(tile_json.get("refine", parent_refine or "")).upper()
+    if refine not in ("ADD", "REPLACE"):
+        raise _error(where, f"refine is '{tile_json.get('refine')}', expected 'ADD' or 'REPLACE'")
+    geometric_error = tile_json.get("geometricError")
+    if not isinstance(geometric_error, (int, float)) or not 0 <= geometric_error < math.inf:
+        raise _error(where, f"geometricError is {geometric_error!r}, expected a number ≥ 0")
+    transform = parent_transform @ _tile_matrix(tile_json, where)
+    tile = Tile(
+        id=tile_id,
+        geometric_error=float(geometric_error),
+        refine=refine,
+        transform=transform,
+        bounds=_bounds(tile_json.get("boundingVolume"), transform, state.to_world, where),
+        depth=depth,
+    )
+    for uri in _content_uris(tile_json, where):
+        content = _resolve(state, base_dir, uri)
+        if content.suffix.lower() == ".json":
+            tile.children.append(
+                _read_external(content, transform, refine, f"{tile_id}/ext", depth + 1, state, externals)
+            )
+        else:
+            tile.contents.append(content)
+    children = tile_json.get("children", [])
+    if not isinstance(children, list):
+        raise _error(where, "'children' must be a list")
+    for i, child in enumerate(children):
+        tile.children.append(
+            _read_tile(child, transform, refine, f"{tile_id}/{i}", depth + 1, base_dir, state, externals)
+        )
+    return tile
+
+
+def _read_external(
+    path: Path,
+    transform: np.ndarray,
+    refine: str,
+    tile_id: str,
+    depth: int,
+    state: _ReadState,
+    externals: tuple,
+) -> Tile:
+    """An external tileset named as content: its root becomes a child of the referring tile."""
+    if path in externals or len(externals) >= MAX_EXTERNAL_DEPTH:
+        raise _error(str(path), f"external tilesets nest more than {MAX_EXTERNAL_DEPTH} deep or form a cycle")
+    data = _read_json(path, str(path))
+    _check_version(data, str(path))
+    _add_copyright(state, data.get("asset", {}))
+    root = data.get("root")
+    return _read_tile(root, transform, refine, tile_id, depth, path.parent, state, externals + (path,))
+
+
+def _check_version(data: dict, where: str) -> None:
+    asset = data.get("asset") if isinstance(data, dict) else None
+    version = asset.get("version") if isinstance(asset, dict) else None
+    if str(version) not in SUPPORTED_VERSIONS:
+        raise _error(where, f"asset.version is {version!r}; supported: {', '.join(SUPPORTED_VERSIONS)}")
+    if not isinstance(data.get("root"), dict):
+        raise _error(where, "has no 'root' tile object")
+
+
+def read_tileset(
+    path: str | Path, origin_latlon: tuple[float, float] | None = None, max_tiles: int = 5000
+) -> Tileset:
+    """Parse a local tileset.json (and external tilesets) into a Tileset whose tile bounds are
+    in world metres (ENU around `origin_latlon`, default the root volume's centre)."""
+    path = Path(path)
+    where = str(path)
+    data = _read_json(path, where)
+    _check_version(data, where)
+    asset = data["asset"]
+    root_json = data["root"]
+    root_transform = _tile_matrix(root_json, f"{where}: root")
+    center = _volume_center_frame(root_json.get("boundingVolume") or {}, root_transform, f"{where}: root")
+    radius = float(np.linalg.norm(center))
+    georeferenced = "region" in (root_json.get("boundingVolume") or {}) or (
+        _ECEF_MIN_RADIUS_M < radius < _ECEF_MAX_RADIUS_M
+    )
+    if georeferenced:
+        if origin_latlon is None:
+            lat, lon, _ = ecef_to_geodetic(center)
+            origin_latlon = (float(lat), float(lon))
+        to_world = EnuFrame(float(origin_latlon[0]), float(origin_latlon[1]), 0.0).ecef_to_enu_matrix()
+    else:  # a local, already Z-up metric tileset
+        to_world = np.eye(4)
+        origin_latlon = tuple(origin_latlon) if origin_latlon is not None else Scene().origin_latlon
+    up = str(asset.get("gltfUpAxis", "Y")).upper()
+    if up not in ("Y", "Z"):
+        raise _error(where, f"asset.gltfUpAxis is '{up}'; supported: 'Y', 'Z'")
+    state = _ReadState(root_dir=path.parent.resolve(), to_world=to_world, max_tiles=max_tiles, copyright=[])
+    _add_copyright(state, asset)
+    root = _read_tile(root_json, np.eye(4), None, "root", 0, path.parent.resolve(), state, (path.resolve(),))
+    geometric_error = data.get("geometricError", root.geometric_error)
+    return Tileset(
+        path=path,
+        root=root,
+        to_world=to_world,
+        origin_latlon=(float(origin_latlon[0]), float(origin_latlon[1])),
+        geometric_error=float(geometric_error)
+        if isinstance(geometric_error, (int, float))
+        else root.geometric_error,
+        copyright=state.copyright,
+        gltf_up_axis=up,
+        georeferenced=georeferenced,
+        tile_count=state.count,
+    )
+
+
+def screen_space_error_px(
+    geometric_error_m: float, distance_m: float, fov_y_deg: float, height_px: int
+) -> float:
+    """Projected size in pixels of a geometric error at a distance for a perspective camera."""
+    if distance_m <= 1e-9:
+        return math.inf
+    return geometric_error_m * height_px / (2.0 * distance_m * math.tan(math.radians(fov_y_deg) / 2.0))
+
+
+def _select_for_camera(tile: Tile, camera, max_sse_px: float, selected: dict, refined: set) -> None:
+    """Depth-first SSE refinement for one camera: a tile refines when its screen-space error
+    exceeds `max_sse_px` (or it has no content of its own) and it has children."""
+    position, fov_y_deg, height_px = camera
+    sse = screen_space_error_px(tile.geometric_error, tile.bounds.distance_m(position), fov_y_deg, height_px)
+    wants_refine = tile.children and (sse > max_sse_px or not tile.contents)
+    if not wants_refine:
+        if tile.contents:
+            selected[tile.id] = tile
+        return
+    refined.add(tile.id)
+    if tile.refine == "ADD" and tile.contents:
+        selected[tile.id] = tile
+    for child in tile.children:
+        _select_for_camera(child, camera, max_sse_px, selected, refined)
+
+
+def select_tiles(tileset: Tileset, cameras, max_sse_px: float = 16.0) -> list[Tile]:
+    """Tiles with content that the cameras need, each camera given as
+    (position_world (3,) m, fov_y_deg, height_px); the union over cameras.
+
+    A REPLACE tile that some camera refines is dropped from the union: its children cover it
+    at finer detail, and drawing both would overlap. With no cameras, the coarsest tiles that
+    have content are returned."""
+    selected: dict[str, Tile] = {}
+    refined: set[str] = set()
+    cams = list(cameras) if cameras is not None else []
+    if not cams:
+        cams = [(np.full(3, 1e12), 60.0, 1)]  # so far away that nothing refines by error
+    for position, fov_y_deg, height_px in cams:
+        camera = (np.asarray(position, dtype=np.float64).reshape(3), float(fov_y_deg), int(height_px))
+        _select_for_camera(tileset.root, camera, float(max_sse_px), selected, refined)
+    return [t for t in selected.values() if not (t.refine == "REPLACE" and t.id in refined)]
+
+
+def write_b3dm(glb: bytes, feature_table: dict | None = None, batch_table: dict | None = None) -> bytes:
+    """Pack a GLB into a Batched 3D Model: 28-byte header, JSON tables padded with spaces to
+    8-byte boundaries, then the GLB padded with zeros to an 8-byte boundary."""
+
+    def padded_json(obj: dict | None, start: int) -> bytes:
+        if obj is None:
+            return b""
+        raw = json.dumps(obj, separators=(",", ":")).encode("utf-8")
+        return raw + b" " * ((8 - (start + len(raw)) % 8) % 8)
+
+    ft = padded_json(feature_table if feature_table is not None else {"BATCH_LENGTH": 0}, B3DM_HEADER_BYTES)
+    bt = padded_json(batch_table, B3DM_HEADER_BYTES + len(ft))
+    body = glb + b"\0" * ((8 - len(glb) % 8) % 8)
+    total = B3DM_HEADER_BYTES + len(ft) + len(bt) + len(body)
+    header = struct.pack("<4sIIIIII", b"b3dm", 1, total, len(ft), 0, len(bt), 0)
+    return header + ft + bt + body
+
+
+def parse_b3dm(data: bytes, where: str) -> tuple[bytes, dict, np.ndarray | None]:
+    """Split a b3dm blob into (glb bytes, feature table JSON, RTC_CENTER (3,) or None),
+    refusing headers whose lengths do not add up exactly to the blob."""
+    if len(data) < B3DM_HEADER_BYTES:
+        raise _error(where, f"b3dm is {len(data)} bytes, shorter than its {B3DM_HEADER_BYTES}-byte header")
+    magic, version, byte_length, ft_json, ft_bin, bt_json, bt_bin = struct.unpack_from("<4sIIIIII", data, 0)
+    if magic != b"b3dm" or version != 1:
+        raise _error(where, f"b3dm header has magic {magic!r} version {version}; expected b'b3dm' version 1")
+    if byte_length != len(data):
+        raise _error(where, f"b3dm byteLength is {byte_length} but the file has {len(data)} bytes")
+    glb_start = B3DM_HEADER_BYTES + ft_json + ft_bin + bt_json + bt_bin
+    if glb_start + 20 > byte_length:
+        raise _error(
+            where,
+            f"b3dm table lengths ({ft_json}+{ft_bin}+{bt_json}+{bt_bin}) leave no room for the glTF "
+            f"in {byte_length} bytes",
+        )
+    glb = data[glb_start:]
+    glb_length = struct.unpack_from("<I", glb, 8)[0] if glb[:4] == b"glTF" else -1
+    if glb_length < 0 or glb_length > len(glb) or len(glb) - glb_length >= 8:
+        raise _error(
+            where,
+            f"b3dm lengths do not add up: the glTF should fill the last {len(glb)} bytes "
+            f"(after {glb_start} bytes of header and tables) but its header says {glb_length}",
+        )
+    feature_table: dict = {}
+    if ft_json:
+        try:
+            feature_table = json.loads(data[B3DM_HEADER_BYTES : B3DM_HEADER_BYTES + ft_json].decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise _error(where, f"b3dm feature table JSON is malformed ({exc})") from exc
+    rtc = feature_table.get("RTC_CENTER") if isinstance(feature_table, dict) else None
+    rtc_center = None
+    if isinstance(rtc, list):
+        rtc_center = _numbers(rtc, 3, where, "RTC_CENTER")
+    elif isinstance(rtc, dict):
+        offset = rtc.get("byteOffset", 0)
+        binary = data[B3DM_HEADER_BYTES + ft_json : B3DM_HEADER_BYTES + ft_json + ft_bin]
+        if not isinstance(offset, int) or offset < 0 or offset + 12 > len(binary):
+            raise _error(where, f"RTC_CENTER byteOffset {offset!r} is outside the feature table binary")
+        rtc_center = np.frombuffer(binary, dtype="<f4", count=3, offset=offset).astype(np.float64)
+    return glb[:glb_length], feature_table, rtc_center
+
+
+def _content_matrix(tileset: Tileset, tile: Tile, rtc_center: np.ndarray | None) -> np.ndarray:
+    """glTF node space → world: ENU @ tile transform @ RTC translation @ (Y-up → Z-up)."""
+    rtc = np.eye(4)
+    if rtc_center is not None:
+        rtc[:3, 3] = rtc_center
+    up = Y_UP_TO_Z_UP if tileset.gltf_up_axis == "Y" else np.eye(4)
+    return tileset.to_world @ tile.transform @ rtc @ up
+
+
+def _gltf_rtc(gltf: dict) -> np.ndarray | None:
+    """CESIUM_RTC extension centre (3,) from glTF JSON, if present."""
+    ext = (gltf.get("extensions") or {}).get("CESIUM_RTC") if isinstance(gltf, dict) else None
+    if isinstance(ext, dict) and "center" in ext:
+        return _numbers(ext["center"], 3, "glTF", "CESIUM_RTC.center")
+    return None
+
+
+def _load_content(tileset: Tileset, tile: Tile, path: Path, textures: dict, copyright: list, budget: int):
+    """Meshes of one content file, or None for formats that are skipped (i3dm, pnts, cmpt)."""
+    where = str(path)
+    try:
+        size = path.stat().st_size
+        if size > MAX_CONTENT_BYTES:
+            raise _error(where, f"{size} bytes; tile content over {MAX_CONTENT_BYTES} bytes is refused")
+        data = path.read_bytes()
+    except OSError as exc:
+        raise _error(where, f"cannot read tile content ({exc})") from exc
+    magic = data[:4]
+    rtc_center = None
+    if magic == b"b3dm":
+        glb, _, rtc_center = parse_b3dm(data, where)
+        gltf, tm_source, file_type = glb_json(glb, where), glb, "glb"
+    elif magic == b"glTF":
+        gltf, tm_source, file_type = glb_json(data, where), data, "glb"
+    elif data.lstrip()[:1] == b"{":
+        try:
+            gltf = json.loads(data.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise _error(where, f"tile content JSON is malformed ({exc})") from exc
+        tm_source, file_type = path, "gltf"
+    else:
+        return None
+    asset = gltf.get("asset", {}) if isinstance(gltf, dict) else {}
+    text = asset.get("copyright") if isinstance(asset, dict) else None
+    if isinstance(text, str):
+        for line in (s.strip() for s in text.split(";")):
+            if line and line not in copyright:
+                copyright.append(line)
+    gltf_rtc = _gltf_rtc(gltf)
+    if gltf_rtc is not None:
+        rtc_center = gltf_rtc if rtc_center is None else rtc_center + gltf_rtc
+    tm_scene = load_trimesh_scene(tm_source, file_type, where)
+    return trimesh_scene_to_meshes(
+        tm_scene, _content_matrix(tileset, tile, rtc_center), textures, prefix=f"{tile.id}:{path.name}:",
+        max_triangles=budget, source=where,
+    )
+
+
+def load_tiles(
+    path: str | Path,
+    cameras=None,
+    origin_latlon: tuple[float, float] | None = None,
+    max_sse_px: float = 16.0,
+    max_tiles: int = 5000,
+    max_triangles: int = 5_000_000,
+) -> Scene:
+    """Read a local 3D Tiles tileset into a Scene holding only the tiles `cameras` need
+    (see `select_tiles`); world metres in the ENU frame around the tileset centre or
+    `origin_latlon`. Copyright strings from the tileset and glTF assets are collected."""
+    tileset = read_tileset(path, origin_latlon=origin_latlon, max_tiles=max_tiles)
+    tiles = select_tiles(tileset, cameras, max_sse_px=max_sse_px)
+    textures: dict[str, np.ndarray] = {}
+    copyright = list(tileset.copyright)
+    meshes, skipped = [], 0
+    for tile in tiles:
+        for content in tile.contents:
+            budget = max_triangles - sum(m.triangle_count for m in meshes)
+            loaded = _load_content(tileset, tile, content, textures, copyright, budget)
+            if loaded is None:
+                skipped += 1
+            else:
+                meshes.extend(loaded)
+    return Scene(
+        meshes=meshes,
+        textures=textures,
+        origin_latlon=tileset.origin_latlon,
+        bounds_m=scene_bounds(meshes),
+        copyright=copyright,
+        style="tiles",
+        stats={
+            "source": str(path),
+            "tiles_total": tileset.tile_count,
+            "tiles_selected": [t.id for t in tiles],
+            "contents_skipped": skipped,
+            "triangles": sum(m.triangle_count for m in meshes),
+        },
+    )
