@@ -1,0 +1,193 @@
+"""Procedural textures made at run time: every layer is an (S, S, 4) uint8 sRGB array.
+
+Nothing is loaded from disk; the same rng gives the same textures.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+SIZE_PX = 256
+
+
+def hex_to_srgb(color: str) -> tuple[int, int, int]:
+    """'#rrggbb' → (r, g, b) 0..255."""
+    c = color.lstrip("#")
+    if len(c) != 6:
+        raise ValueError(f"colour '{color}' is not #rrggbb")
+    return int(c[0:2], 16), int(c[2:4], 16), int(c[4:6], 16)
+
+
+def srgb_to_linear(rgb255: tuple[int, int, int]) -> tuple[float, float, float]:
+    """sRGB 0..255 → linear 0..1 (IEC 61966-2-1)."""
+    out = []
+    for v in rgb255:
+        c = v / 255.0
+        out.append(c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4)
+    return tuple(out)  # type: ignore[return-value]
+
+
+def _noise(rng: np.random.Generator, octaves: int = 4, size: int = SIZE_PX) -> np.ndarray:
+    """Tileable value noise in 0..1: sum of upsampled random grids, (size, size) float32."""
+    out = np.zeros((size, size), np.float32)
+    amp, total = 1.0, 0.0
+    for o in range(octaves):
+        cells = 4 * 2**o
+        grid = rng.random((cells, cells)).astype(np.float32)
+        rep = size // cells
+        # bilinear upsampling with wrap-around keeps the texture tileable
+        g = np.kron(grid, np.ones((rep, rep), np.float32))
+        shifted = (g + np.roll(g, rep // 2, 0) + np.roll(g, rep // 2, 1) + np.roll(np.roll(g, rep // 2, 0), rep // 2, 1)) / 4
+        out += amp * shifted
+        total += amp
+        amp *= 0.5
+    return out / total
+
+
+def _rgba(gray_or_rgb: np.ndarray) -> np.ndarray:
+    a = np.clip(gray_or_rgb, 0, 255).astype(np.uint8)
+    if a.ndim == 2:
+        a = np.repeat(a[..., None], 3, axis=2)
+    alpha = np.full(a.shape[:2] + (1,), 255, np.uint8)
+    return np.concatenate([a, alpha], axis=2)
+
+
+def asphalt(rng: np.random.Generator) -> np.ndarray:
+    n = _noise(rng, 5)
+    grain = rng.random((SIZE_PX, SIZE_PX)).astype(np.float32)
+    v = 70 + 40 * n + 22 * (grain - 0.5)
+    return _rgba(v)
+
+
+def sidewalk(rng: np.random.Generator) -> np.ndarray:
+    """Square concrete pavers, 4 per texture repeat."""
+    n = _noise(rng, 4)
+    y, x = np.mgrid[0:SIZE_PX, 0:SIZE_PX]
+    cell = SIZE_PX // 4
+    joints = ((x % cell) < 3) | ((y % cell) < 3)
+    tone = rng.uniform(-12, 12, (4, 4))[y // cell, x // cell]
+    v = 150 + 30 * n + tone
+    v = np.where(joints, 95, v)
+    return _rgba(v)
+
+
+def wall(rng: np.random.Generator, kind: str) -> np.ndarray:
+    """White-ish wall textures (tinted per building): tile, tile_small, concrete, panel, brick."""
+    n = _noise(rng, 5)
+    y, x = np.mgrid[0:SIZE_PX, 0:SIZE_PX]
+    v = 215 + 30 * (n - 0.5)
+    if kind in ("tile", "tile_small"):
+        cell = 16 if kind == "tile" else 8
+        joints = ((x % cell) == 0) | ((y % (cell // 2 if kind == "tile" else cell)) == 0)
+        v = np.where(joints, v - 45, v + rng.uniform(-6, 6, (SIZE_PX, SIZE_PX)))
+    elif kind == "panel":
+        joints = ((x % 128) < 2) | ((y % 64) < 2)
+        v = np.where(joints, v - 60, v)
+    elif kind == "brick":
+        row = y // 16
+        off = (row % 2) * 16
+        joints = ((y % 16) < 2) | (((x + off) % 32) < 2)
+        tone = rng.uniform(-18, 18, (SIZE_PX // 16 + 1, SIZE_PX // 32 + 2))[row, (x + off) // 32]
+        v = np.where(joints, 230, v - 20 + tone)
+    else:  # concrete: soft vertical rain streaks
+        streak = _noise(rng, 3)[0:1, :].repeat(SIZE_PX, 0)
+        v = v - 25 * streak * (y / SIZE_PX)
+    return _rgba(v)
+
+
+def shutter(rng: np.random.Generator) -> np.ndarray:
+    y = np.arange(SIZE_PX)[:, None] * np.ones((1, SIZE_PX))
+    ridges = 0.5 + 0.5 * np.cos(y / SIZE_PX * 2 * np.pi * 24)
+    v = 150 + 60 * ridges + 15 * (_noise(rng, 3) - 0.5)
+    return _rgba(v)
+
+
+def awning(rng: np.random.Generator, striped: bool) -> np.ndarray:
+    x = np.arange(SIZE_PX)[None, :] * np.ones((SIZE_PX, 1))
+    v = 235 + 12 * (_noise(rng, 3) - 0.5)
+    if striped:
+        v = np.where((x // 32) % 2 == 0, v, v * 0.55)
+    y = np.arange(SIZE_PX)[:, None] * np.ones((1, SIZE_PX))
+    v = np.where(y > SIZE_PX - 20, v * 0.8, v)  # hem
+    return _rgba(v)
+
+
+def _glyph(draw: ImageDraw.ImageDraw, x0: float, y0: float, s: float, rng: np.random.Generator, color) -> None:
+    """A kanji-like mark: a few straight strokes and boxes on a 4x4 lattice of the cell."""
+    w = max(2, int(s / 9))
+    g = lambda a: a * s / 4  # noqa: E731 - lattice to pixels
+    for _ in range(int(rng.integers(3, 7))):
+        kind = rng.integers(0, 5)
+        a, b = rng.integers(0, 5, 2)
+        if kind == 0:  # horizontal
+            draw.line([(x0 + g(min(a, b)), y0 + g(rng.integers(0, 5))), (x0 + g(max(a, b) or 4), y0 + g(rng.integers(0, 5)))], fill=color, width=w)
+        elif kind == 1:  # vertical
+            c = rng.integers(0, 5)
+            draw.line([(x0 + g(c), y0 + g(min(a, b))), (x0 + g(c), y0 + g(max(a, b) or 4))], fill=color, width=w)
+        elif kind == 2:  # box
+            draw.rectangle([x0 + g(1), y0 + g(1 + a % 2), x0 + g(3), y0 + g(3)], outline=color, width=w)
+        elif kind == 3:  # sweep
+            draw.line([(x0 + g(2), y0 + g(1)), (x0 + g(a % 2), y0 + g(4))], fill=color, width=w)
+        else:
+            draw.line([(x0 + g(2), y0 + g(2)), (x0 + g(4), y0 + g(4))], fill=color, width=w)
+
+
+def sign(rng: np.random.Generator, colors: list[tuple[int, int, int]], vertical: bool) -> np.ndarray:
+    """A sign face with glyph-like lettering; vertical signs hold a column of 5 glyphs that are
+    drawn square and squashed so they look square again on a 1:5 board."""
+    bg_i, fg_i = rng.choice(len(colors), 2, replace=False)
+    bg, fg = colors[bg_i], colors[fg_i]
+    if sum(bg) / 3 > 150 and sum(fg) / 3 > 150:
+        fg = (25, 25, 25)
+    n_glyphs = int(rng.integers(3, 6)) if vertical else int(rng.integers(3, 7))
+    cell = 128
+    img = Image.new("RGB", (cell, cell * n_glyphs) if vertical else (cell * n_glyphs, cell), bg)
+    draw = ImageDraw.Draw(img)
+    border = tuple(int(c * 0.6) for c in bg)
+    draw.rectangle([0, 0, img.width - 1, img.height - 1], outline=border, width=6)
+    for i in range(n_glyphs):
+        x0, y0 = (0, i * cell) if vertical else (i * cell, 0)
+        _glyph(draw, x0 + 22, y0 + 22, cell - 44, rng, fg)
+    img = img.resize((SIZE_PX, SIZE_PX), Image.BILINEAR)
+    return _rgba(np.asarray(img, np.float32))
+
+
+def vending(rng: np.random.Generator) -> np.ndarray:
+    """Front of a drink vending machine: coloured body, 3 rows of bottles, lit panel, slot."""
+    body = [(235, 235, 235), (200, 30, 40), (30, 80, 170), (40, 140, 80)][int(rng.integers(0, 4))]
+    img = Image.new("RGB", (SIZE_PX, SIZE_PX), body)
+    d = ImageDraw.Draw(img)
+    d.rectangle([16, 12, SIZE_PX - 16, 150], fill=(245, 245, 240))
+    palette = [(220, 40, 40), (40, 90, 200), (240, 200, 40), (60, 170, 70), (250, 250, 250), (120, 60, 30), (250, 130, 30)]
+    for row in range(3):
+        y = 20 + row * 44
+        for col in range(8):
+            x = 22 + col * 27
+            c = palette[int(rng.integers(0, len(palette)))]
+            d.rectangle([x, y + 6, x + 16, y + 34], fill=c)
+            d.rectangle([x + 4, y, x + 12, y + 6], fill=(90, 90, 90))
+        d.rectangle([22, y + 36, SIZE_PX - 22, y + 40], fill=(70, 70, 70))
+    d.rectangle([60, 170, 196, 200], fill=(30, 30, 30))
+    d.rectangle([150, 215, 210, 240], fill=(20, 20, 20))
+    return _rgba(np.asarray(img, np.float32))
+
+
+def make_textures(style_sign_colors: list[str], rng: np.random.Generator, n_signs: int = 8) -> dict[str, np.ndarray]:
+    """All layers a procedural street uses, keyed by name."""
+    colors = [hex_to_srgb(c) for c in style_sign_colors]
+    tex: dict[str, np.ndarray] = {
+        "asphalt": asphalt(rng),
+        "sidewalk": sidewalk(rng),
+        "shutter": shutter(rng),
+        "awning": awning(rng, False),
+        "awning_striped": awning(rng, True),
+    }
+    for kind in ("tile", "tile_small", "concrete", "panel", "brick"):
+        tex[kind] = wall(rng, kind)
+    for i in range(n_signs):
+        tex[f"sign_v{i}"] = sign(rng, colors, True)
+        tex[f"sign_h{i}"] = sign(rng, colors, False)
+    for i in range(3):
+        tex[f"vending{i}"] = vending(rng)
+    return tex

@@ -1,0 +1,108 @@
+"""The procedural street: follows its style file, deterministic by seed, and walkable."""
+
+import numpy as np
+import pytest
+
+from citywalk.errors import StyleError
+from citywalk.scene import FACADE, SHOPFRONT
+from citywalk.sources.procedural import generate_street, load_style
+
+
+@pytest.fixture(scope="module")
+def tokyo():
+    return load_style("tokyo")
+
+
+@pytest.fixture(scope="module")
+def scene(tokyo):
+    return generate_street(tokyo, seed=7, extent_m=160)
+
+
+def _digest(scene):
+    return [(m.material.name, m.positions.tobytes(), m.indices.tobytes()) for m in scene.meshes]
+
+
+def test_same_seed_same_street_other_seed_other_street(tokyo, scene):
+    again = generate_street(tokyo, seed=7, extent_m=160)
+    assert _digest(again) == _digest(scene)
+    for name in scene.textures:
+        assert np.array_equal(again.textures[name], scene.textures[name])
+    other = generate_street(tokyo, seed=8, extent_m=160)
+    assert _digest(other) != _digest(scene)
+
+
+def test_buildings_follow_the_style(tokyo, scene):
+    b = scene.stats["buildings"]
+    storeys = np.array([x["storeys"] for x in b])
+    widths = np.array([x["width_m"] for x in b])
+    assert len(b) > 100
+    assert storeys.min() >= tokyo.buildings.storeys_min and storeys.max() <= tokyo.buildings.storeys_max
+    assert storeys.max() >= 7, "a Tokyo street has some tall buildings"
+    side = np.array([x["storeys"] for x in b if x["street"] == "side"])
+    # storeys are drawn from a triangular distribution over [min, max] peaking at the mode
+    bs = tokyo.buildings
+    expected_mean = ((bs.storeys_min - 0.49) + bs.storeys_mode + (bs.storeys_max + 0.49)) / 3
+    assert side.mean() == pytest.approx(expected_mean, abs=0.6)
+    assert np.bincount(side).argmax() in (bs.storeys_mode, bs.storeys_mode + 1)
+    lo, hi = tokyo.buildings.width_m
+    # widths come from the range; the last lot of a frontage may stretch a little to end flush
+    assert np.mean((widths >= lo - 1e-6) & (widths <= hi * 1.6)) > 0.97
+    assert np.median(widths) == pytest.approx((lo + hi) / 2, abs=1.5)
+
+
+def test_street_widths_follow_the_style(tokyo, scene):
+    side = [s.road_width_m for s in scene.streets if s.kind == "side"]
+    main = [s for s in scene.streets if s.kind == "main"]
+    lo, hi = tokyo.network.side_road_width_m
+    assert side and all(lo <= w <= hi for w in side)
+    assert all(s.sidewalk_width_m == 0 for s in scene.streets if s.kind == "side")
+    assert main and main[0].road_width_m == tokyo.network.main_road_width_m
+    assert main[0].sidewalk_width_m == tokyo.network.main_sidewalk_width_m
+
+
+def test_street_has_its_parts(scene):
+    names = {m.material.name for m in scene.meshes}
+    kinds = {m.material.kind for m in scene.meshes}
+    for part in ("road", "sidewalk", "paint", "pole", "wire", "awning", "shutter", "lamp", "vending_body"):
+        assert part in names, part
+    assert any(n.startswith("sign_v") for n in names) and any(n.startswith("sign_h") for n in names)
+    assert FACADE in kinds and SHOPFRONT in kinds
+    assert len(scene.lights) > 20
+    wires = next(m for m in scene.meshes if m.material.name == "wire")
+    assert wires.positions[:, 2].max() > 7.0, "wires hang high on the poles"
+
+
+def test_walk_network_is_connected_with_an_intersection(scene):
+    net = scene.network
+    adj = net.neighbours()
+    assert max(len(v) for v in adj.values()) >= 3, "at least one junction"
+    seen, todo = {0}, [0]
+    while todo:
+        for n in adj[todo.pop()]:
+            if n not in seen:
+                seen.add(n)
+                todo.append(n)
+    assert len(seen) == len(net.nodes)
+    assert {"sidewalk", "street_edge", "crossing"} <= set(net.edge_kinds)
+
+
+def test_unknown_style_names_the_choices():
+    with pytest.raises(StyleError) as e:
+        load_style("tokio")
+    assert "tokio" in str(e.value) and "tokyo" in str(e.value)
+
+
+def test_bad_style_file_names_key_and_line(tmp_path):
+    src = (load_style.__globals__["STYLE_DIR"] / "tokyo.toml").read_text()
+    bad = tmp_path / "bad.toml"
+    bad.write_text(src.replace("storeys_max = 10", "storeys_max = -3"))
+    with pytest.raises(StyleError) as e:
+        load_style(str(bad))
+    msg = str(e.value)
+    assert "buildings.storeys_max" in msg and "line" in msg
+    line = int(msg.split("line ")[1].split(")")[0])
+    assert "storeys_max" in bad.read_text().splitlines()[line - 1]
+    broken = tmp_path / "broken.toml"
+    broken.write_text("name = 'x'\n[network\n")
+    with pytest.raises(StyleError, match="malformed TOML"):
+        load_style(str(broken))
