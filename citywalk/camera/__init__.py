@@ -1,0 +1,41 @@
+"""Camera rigs and paths. Only the first-person walk rig is built so far."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import NotBuiltYet
+from ..scene import Scene
+from .route import auto_route, waypoint_route
+from .track import CameraFrame, intrinsics, look_at
+from .walk import WalkDynamics, walk_distance_m, walk_frames
+
+__all__ = ["CameraFrame", "intrinsics", "look_at", "WalkDynamics", "camera_frames", "plan_route"]
+
+
+def dynamics_from_spec(cam) -> WalkDynamics:
+    return WalkDynamics(speed_mps=cam.speed_mps, eye_height_m=cam.eye_height_m, step_hz=cam.step_hz,
+                        bob_m=cam.bob_m, sway_m=cam.sway_m, look_ahead_m=cam.look_ahead_m)
+
+
+def plan_route(scene: Scene, shot) -> np.ndarray:
+    """The ground route (K, 3) of a Shot: waypoints from the Shot, or an automatic walk."""
+    dyn = dynamics_from_spec(shot.camera)
+    if shot.camera.route != "auto":
+        return waypoint_route(shot.camera.route)
+    walk_m = walk_distance_m(shot.output.duration_s, dyn)
+    rng = np.random.default_rng(shot.scene.seed + 1)
+    return auto_route(scene.network, walk_m, rng, street=shot.camera.street, approach_m=dyn.look_ahead_m,
+                      margin_m=dyn.look_ahead_m + 2.0)
+
+
+def camera_frames(scene: Scene, shot, route: np.ndarray | None = None) -> list[CameraFrame]:
+    """Per-frame cameras for a Shot on a Scene."""
+    if shot.camera.rig != "walk":
+        raise NotBuiltYet(
+            f"camera.rig '{shot.camera.rig}' is not built yet; only 'walk' works in this version"
+        )
+    if route is None:
+        route = plan_route(scene, shot)
+    out = shot.output
+    return walk_frames(route, dynamics_from_spec(shot.camera), out.fps, out.frame_count, tuple(out.size), shot.camera.fov_deg)

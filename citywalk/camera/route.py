@@ -1,0 +1,100 @@
+"""Routes on a walkable network: an automatic walk of a needed length, or user waypoints."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import ShotError
+from ..scene import WalkNetwork
+
+
+def polyline_length(points: np.ndarray) -> float:
+    return float(np.linalg.norm(np.diff(points, axis=0), axis=1).sum())
+
+
+def auto_route(net: WalkNetwork, walk_m: float, rng: np.random.Generator, street: str = "side",
+               approach_m: float = 8.0, margin_m: float = 10.0) -> np.ndarray:
+    """A route (K, 3) for a walk of `walk_m` plus `margin_m` beyond its end (for the gaze).
+    It starts on a walk line of the wanted street kind and heads toward the junction with
+    another street, so the walk ends `approach_m` before it with the crossing street in view;
+    it then continues through junctions, preferring straight on."""
+    if net is None or len(net.edges) == 0:
+        raise ShotError("camera.route: the scene has no walkable network; give camera.route waypoints")
+    adj = net.neighbours()
+    kinds = {}
+    for (a, b), k, s in zip(net.edges, net.edge_kinds, net.edge_streets):
+        kinds[(int(a), int(b))] = kinds[(int(b), int(a))] = (k, s)
+    wanted = {"side": ("street_edge",), "main": ("sidewalk",), "any": ("street_edge", "sidewalk")}[street]
+    centre = net.nodes[:, :2].mean(0)
+    cand = [i for i, (e, k) in enumerate(zip(net.edges, net.edge_kinds)) if k in wanted]
+    if not cand:
+        cand = list(range(len(net.edges)))
+    mid = net.nodes[net.edges[cand]][:, :, :2].mean(1)
+    order = np.argsort(np.linalg.norm(mid - centre, axis=1))
+    e = cand[int(order[int(rng.integers(0, min(4, len(order))))])]
+    a, b = (int(x) for x in net.edges[e])
+    # walk the chosen street line backwards to find its far end, so we approach a junction
+    street_name = net.edge_streets[e]
+    if np.linalg.norm(net.nodes[a, :2]) < np.linalg.norm(net.nodes[b, :2]):
+        a, b = b, a  # head toward the scene centre (the main street)
+    path = [a, b]
+    # extend forward until the route is long enough
+    total_needed = walk_m + margin_m + approach_m
+    guard = 0
+    while polyline_length(net.nodes[path]) < total_needed + 40.0 and guard < 10_000:
+        guard += 1
+        prev, cur = path[-2], path[-1]
+        options = [n for n in adj[cur] if n != prev] or [prev]
+        heading = net.nodes[cur, :2] - net.nodes[prev, :2]
+        heading /= max(np.linalg.norm(heading), 1e-9)
+
+        def straightness(n):
+            d = net.nodes[n, :2] - net.nodes[cur, :2]
+            return float(d @ heading / max(np.linalg.norm(d), 1e-9))
+
+        options.sort(key=straightness, reverse=True)
+        same_street = [n for n in options if kinds[(cur, n)][1] == street_name and straightness(n) > 0.9]
+        if same_street:
+            nxt = same_street[0]
+        else:
+            turnable = [n for n in options if kinds[(cur, n)][0] != "crossing"] or options
+            nxt = turnable[int(rng.integers(0, len(turnable)))] if rng.random() < 0.5 else turnable[0]
+        path.append(nxt)
+    pts = net.nodes[path].astype(float)
+    # start so that the walk ends `approach_m` before the first junction where the street changes
+    first_turn_s = _first_change_s(net, path, street_name)
+    start_s = max(0.0, first_turn_s - approach_m - walk_m) if first_turn_s is not None else 0.0
+    return trim_start(pts, start_s)
+
+
+def _first_change_s(net: WalkNetwork, path: list[int], street_name: str) -> float | None:
+    s = 0.0
+    edge_street = {}
+    for (a, b), st in zip(net.edges, net.edge_streets):
+        edge_street[(int(a), int(b))] = edge_street[(int(b), int(a))] = st
+    for u, v in zip(path[:-1], path[1:]):
+        if edge_street[(u, v)] != street_name:
+            return s
+        s += float(np.linalg.norm(net.nodes[v] - net.nodes[u]))
+    return None
+
+
+def trim_start(points: np.ndarray, start_s: float) -> np.ndarray:
+    """The polyline from arc length `start_s` on."""
+    seg = np.linalg.norm(np.diff(points, axis=0), axis=1)
+    cum = np.concatenate([[0.0], np.cumsum(seg)])
+    i = int(np.searchsorted(cum, start_s, side="right") - 1)
+    i = min(max(i, 0), len(points) - 2)
+    u = (start_s - cum[i]) / max(seg[i], 1e-9)
+    p = points[i] + (points[i + 1] - points[i]) * u
+    return np.vstack([p, points[i + 1:]])
+
+
+def waypoint_route(waypoints: list[list[float]], ground_z_m: float = 0.0) -> np.ndarray:
+    """User waypoints [[x, y] or [x, y, z], ...] in scene metres → route (K, 3)."""
+    pts = np.array([(w[0], w[1], w[2] if len(w) > 2 else ground_z_m) for w in waypoints], float)
+    if not np.isfinite(pts).all():
+        raise ShotError("camera.route: waypoints must be finite numbers")
+    if polyline_length(pts) < 0.1:
+        raise ShotError("camera.route: waypoints must span at least 0.1 m")
+    return pts
