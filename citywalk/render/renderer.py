@@ -1,0 +1,364 @@
+"""The moderngl renderer: sky, meshes with a sun shadow map and lamps, fog, tone mapping.
+
+One interleaved vertex buffer and one draw call hold every mesh of the scene; textures are one
+2D array. Per frame: a main pass into a multisampled HDR target, a resolve, a post pass to
+sRGB 8-bit, and a read-back (colour, and depth when asked).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import RenderError
+from ..look.lighting import Lighting
+from ..scene import Scene
+from .gl import check_gl, create_context, shader_source
+
+MAX_LIGHTS = 12
+TEX_SIZE_PX = 256
+SHADOW_SIZE_PX = 4096
+NEAR_M, FAR_M = 0.1, 1500.0
+METER_SIZE_PX = (64, 36)
+EXPOSURE_KEY = 0.18        # mid-grey the metered scene maps to (before partial adaptation)
+ADAPTATION = 0.75          # 1 = full adaptation; less keeps dusk and night darker than noon
+REFERENCE_LUMINANCE = 2.0  # kcd/m²: a typical daylit street, the partial-adaptation anchor
+ADAPTATION_TIME_S = 0.7    # camera auto-exposure time constant
+
+
+def gl_projection(K: np.ndarray, size_px: tuple[int, int], near: float = NEAR_M, far: float = FAR_M) -> np.ndarray:
+    """OpenGL clip matrix (4, 4) for an OpenCV pinhole K applied to GL camera coordinates."""
+    w, h = size_px
+    fx, fy, cx, cy = K[0, 0], K[1, 1], K[0, 2], K[1, 2]
+    return np.array([
+        [2 * fx / w, 0, 1 - 2 * cx / w, 0],
+        [0, 2 * fy / h, 2 * cy / h - 1, 0],
+        [0, 0, -(far + near) / (far - near), -2 * far * near / (far - near)],
+        [0, 0, -1, 0],
+    ])
+
+
+def gl_view(R: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """World → GL camera (4, 4): the OpenCV pose with y and z flipped."""
+    m = np.eye(4)
+    m[:3, :3] = R
+    m[:3, 3] = t
+    return np.diag([1.0, -1.0, -1.0, 1.0]) @ m
+
+
+def _set(prog, name: str, value) -> None:
+    """Set a uniform if the linked program kept it (unused uniforms are optimised away)."""
+    if name in prog:
+        prog[name].value = value
+
+
+def _write(prog, name: str, data: bytes) -> None:
+    if name in prog:
+        prog[name].write(data)
+
+
+def _mat(m: np.ndarray) -> bytes:
+    return np.asarray(m, np.float32).T.copy().tobytes()  # GL wants column-major
+
+
+def interleave(scene: Scene, layers: dict[str, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Vertex array (N, 16) float32: pos, normal, uv, colour, (layer, kind, emissive, variation),
+    roughness; and index array (M,) uint32 — all meshes in one buffer."""
+    verts, idx, base = [], [], 0
+    for mesh in scene.meshes:
+        n = len(mesh.positions)
+        mat = mesh.material
+        col = np.asarray(mat.albedo, np.float32)[None, :] * (mesh.colors if mesh.colors is not None else 1.0)
+        col = np.broadcast_to(col, (n, 3))
+        var = mesh.variation if mesh.variation is not None else np.zeros(n, np.float32)
+        layer = layers.get(mat.texture, 0) if mat.texture else 0
+        m4 = np.empty((n, 4), np.float32)
+        m4[:, 0], m4[:, 1], m4[:, 2], m4[:, 3] = layer, mat.kind, mat.emissive, var
+        v = np.concatenate([mesh.positions, mesh.normals, mesh.uvs, col, m4, np.full((n, 1), mat.roughness, np.float32)], 1)
+        verts.append(v.astype(np.float32))
+        idx.append(mesh.indices.reshape(-1).astype(np.uint32) + base)
+        base += n
+    if not verts:
+        return np.zeros((0, 16), np.float32), np.zeros(0, np.uint32)
+    return np.concatenate(verts), np.concatenate(idx)
+
+
+def _texture_layers(scene: Scene) -> tuple[np.ndarray, dict[str, int]]:
+    """Stack scene textures (resized to 256²) after a white layer 0; (L, S, S, 4) uint8."""
+    from PIL import Image
+
+    names = sorted(scene.textures)
+    stack = [np.full((TEX_SIZE_PX, TEX_SIZE_PX, 4), 255, np.uint8)]
+    for name in names:
+        a = np.asarray(scene.textures[name])
+        if a.ndim != 3 or a.shape[2] not in (3, 4):
+            raise RenderError(f"texture '{name}' must be (H, W, 3|4) uint8, got {a.shape}")
+        if a.shape[2] == 3:
+            a = np.concatenate([a, np.full(a.shape[:2] + (1,), 255, np.uint8)], 2)
+        if a.shape[:2] != (TEX_SIZE_PX, TEX_SIZE_PX):
+            a = np.asarray(Image.fromarray(a.astype(np.uint8)).resize((TEX_SIZE_PX, TEX_SIZE_PX), Image.BILINEAR))
+        stack.append(a.astype(np.uint8))
+    return np.stack(stack), {n: i + 1 for i, n in enumerate(names)}
+
+
+class Renderer:
+    """Renders a Scene under a Lighting from CameraFrames. Create once per shot, then call
+    `render(frame)`; `close()` releases the GL context."""
+
+    def __init__(self, scene: Scene, lighting: Lighting, size_px: tuple[int, int], samples: int = 4,
+                 focus_points: np.ndarray | None = None, auto_exposure: bool = True, exposure_ev: float = 0.0):
+        import moderngl
+
+        self.scene, self.size = scene, (int(size_px[0]), int(size_px[1]))
+        self.auto_exposure, self.exposure_ev = auto_exposure, exposure_ev
+        self.ctx = ctx = create_context()
+        self.samples = min(samples, ctx.max_samples) if samples > 1 else 0
+        self.mesh_prog = ctx.program(vertex_shader=shader_source("mesh.vert"), fragment_shader=shader_source("mesh.frag"))
+        self.shadow_prog = ctx.program(vertex_shader=shader_source("shadow.vert"), fragment_shader=shader_source("shadow.frag"))
+        self.sky_prog = ctx.program(vertex_shader=shader_source("fullscreen.vert"), fragment_shader=shader_source("sky.frag"))
+        self.post_prog = ctx.program(vertex_shader=shader_source("fullscreen.vert"), fragment_shader=shader_source("post.frag"))
+        self.empty_vao = ctx.vertex_array(self.sky_prog, [])
+        self.post_vao = ctx.vertex_array(self.post_prog, [])
+        self.meter_prog = ctx.program(vertex_shader=shader_source("fullscreen.vert"), fragment_shader=shader_source("meter.frag"))
+        self.meter_vao = ctx.vertex_array(self.meter_prog, [])
+        self.meter_fbo = ctx.framebuffer(ctx.renderbuffer(METER_SIZE_PX, 4, dtype="f4"))
+        self.exposure: float | None = None
+        self._last_time_s: float | None = None
+
+        tex, self.layers = _texture_layers(scene)
+        self.tex = ctx.texture_array((TEX_SIZE_PX, TEX_SIZE_PX, len(tex)), 4, tex.tobytes())
+        self.tex.build_mipmaps()
+        self.tex.filter = (moderngl.LINEAR_MIPMAP_LINEAR, moderngl.LINEAR)
+        verts, idx = interleave(scene, self.layers)
+        self.n_vertices = len(verts)
+        self.vbo = ctx.buffer(verts.tobytes())
+        self.ibo = ctx.buffer(idx.tobytes())
+        fmt = "3f 3f 2f 3f 4f 1f"
+        attrs = ["in_pos", "in_nrm", "in_uv", "in_col", "in_mat", "in_rough"]
+        self.mesh_vao = ctx.vertex_array(self.mesh_prog, [(self.vbo, fmt, *attrs)], self.ibo)
+        self.shadow_vao = ctx.vertex_array(self.shadow_prog, [(self.vbo, "3f 52x", "in_pos")], self.ibo)
+
+        w, h = self.size
+        if self.samples:
+            self.msaa_fbo = ctx.framebuffer(ctx.renderbuffer((w, h), 4, samples=self.samples, dtype="f2"),
+                                            ctx.depth_renderbuffer((w, h), samples=self.samples))
+        self.hdr_tex = ctx.texture((w, h), 4, dtype="f2")
+        self.depth_tex = ctx.depth_texture((w, h))
+        self.hdr_fbo = ctx.framebuffer(self.hdr_tex, self.depth_tex)
+        self.out_fbo = ctx.framebuffer(ctx.renderbuffer((w, h), 4))
+        self.set_lighting(lighting, focus_points)
+        check_gl(ctx, "renderer set-up")
+
+    # ---- lighting -------------------------------------------------------------------------
+    def set_lighting(self, lighting: Lighting, focus_points: np.ndarray | None = None) -> None:
+        """Upload sky, sun and fog parameters and (re)build the sun shadow map."""
+        import moderngl
+
+        ctx, L = self.ctx, lighting
+        self.lighting = L
+        sky = np.ascontiguousarray(L.sky_texture, np.float32)
+        self.sky_tex = ctx.texture((sky.shape[1], sky.shape[0]), 3, sky.tobytes(), dtype="f4")
+        self.sky_tex.repeat_x, self.sky_tex.repeat_y = True, False
+        self.sky_tex.filter = (moderngl.LINEAR, moderngl.LINEAR)
+        ground_albedo = 0.2
+        e_ground = ground_albedo * (L.sun_illuminance * max(L.sun_dir[2], 0.0) + L.ambient_up)
+        p = self.mesh_prog
+        _set(p, "u_sun_dir", tuple(map(float, L.sun_dir)))
+        _set(p, "u_sun_E", tuple(map(float, L.sun_illuminance)))
+        _set(p, "u_amb_up", tuple(map(float, L.ambient_up)))
+        _set(p, "u_amb_ground", tuple(map(float, e_ground)))
+        _set(p, "u_lights_on", float(L.lights_on))
+        _set(p, "u_lit_share", float(self.scene.stats.get("lit_window_share", 0.5)))
+        _set(p, "u_moon_dir", tuple(map(float, L.moon_dir)))
+        _set(p, "u_moon_E", float(L.moon_illuminance))
+        s = self.sky_prog
+        _set(s, "u_sun_dir", tuple(map(float, L.sun_dir)))
+        _set(s, "u_sun_E", tuple(map(float, L.sun_illuminance)))
+        _set(s, "u_moon_dir", tuple(map(float, L.moon_dir)))
+        _set(s, "u_moon_phase", float(min(1.0, L.moon_illuminance / 0.0003 + 0.2)))
+        _set(s, "u_star_scale", float(1e-5 * max(0.0, -L.sun_altitude_deg - 8.0) / 10.0 * (1 - L.weather.cloud_cover)))
+        self.extinction = self._extinction(L)
+        self._build_shadow_map(focus_points)
+
+    @staticmethod
+    def _extinction(L: Lighting) -> float:
+        """Fog plus clear-air haze: visibility ≈ 60 km / turbidity on a clear day."""
+        haze = 3.912 / (60_000.0 / max(L.weather.haze_turbidity, 1.0))
+        return float(L.weather.extinction_per_m() + haze)
+
+    def _build_shadow_map(self, focus_points: np.ndarray | None) -> None:
+        import moderngl
+
+        ctx, L = self.ctx, self.lighting
+        self.use_shadow = bool(L.sun_illuminance[1] > 0 and L.sun_dir[2] > 0.0)
+        if not hasattr(self, "shadow_tex"):
+            self.shadow_tex = ctx.depth_texture((SHADOW_SIZE_PX, SHADOW_SIZE_PX))
+            self.shadow_tex.compare_func = "<="
+            self.shadow_tex.filter = (moderngl.LINEAR, moderngl.LINEAR)
+            self.shadow_fbo = ctx.framebuffer(depth_attachment=self.shadow_tex)
+        if not self.use_shadow:
+            self.light_mat = np.eye(4)
+            return
+        (x0, y0, z0), (x1, y1, z1) = self.scene.bounds_m
+        if focus_points is not None and len(focus_points):
+            c = focus_points.mean(0)
+            radius = float(np.linalg.norm(focus_points - c, axis=1).max()) + 90.0
+        else:
+            c = np.array([(x0 + x1) / 2, (y0 + y1) / 2, 0.0])
+            radius = float(np.hypot(x1 - x0, y1 - y0)) / 2
+        top = max(z1, 10.0)
+        d = L.sun_dir / np.linalg.norm(L.sun_dir)
+        up = np.array([0, 0, 1.0]) if abs(d[2]) < 0.99 else np.array([0, 1.0, 0])
+        f = -d
+        r = np.cross(f, up); r /= np.linalg.norm(r)
+        u = np.cross(r, f)
+        eye = c + d * (top + radius * 2)
+        view = np.eye(4)
+        view[0, :3], view[1, :3], view[2, :3] = r, u, -f
+        view[:3, 3] = -view[:3, :3] @ eye
+        depth = (top + radius * 2) * 2 + radius
+        proj = np.diag([1 / radius, 1 / radius, -2 / depth, 1.0])
+        proj[2, 3] = -1.0
+        self.light_mat = proj @ view
+        self.shadow_fbo.use()
+        self.shadow_fbo.clear(depth=1.0)
+        ctx.enable(moderngl.DEPTH_TEST)
+        ctx.disable(moderngl.CULL_FACE)
+        self.shadow_prog["u_light_mat"].write(_mat(self.light_mat))
+        self.shadow_vao.render()
+        check_gl(ctx, "shadow pass")
+
+    # ---- frames ---------------------------------------------------------------------------
+    def _lights_near(self, focus: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+        """The MAX_LIGHTS lights that matter most around `focus` (a point just ahead of the camera):
+        nearest first, measured to the edge of each light's range."""
+        lights = self.scene.lights
+        pos = np.zeros((MAX_LIGHTS, 4), np.float32)
+        col = np.zeros((MAX_LIGHTS, 4), np.float32)
+        if not lights or self.lighting.lights_on <= 0:
+            return pos, col, 0
+        p = np.array([l.position for l in lights])
+        reach = np.array([l.range_m for l in lights])
+        gap = np.linalg.norm(p - focus, axis=1) - reach
+        order = np.argsort(gap, kind="stable")[:MAX_LIGHTS]
+        for k, i in enumerate(order):
+            light = lights[i]
+            pos[k] = (*light.position, light.range_m)
+            col[k, :3] = np.asarray(light.color) * light.intensity / 1000.0
+        return pos, col, len(order)
+
+    def render(self, frame, want_depth: bool = False) -> dict[str, np.ndarray]:
+        """Render one CameraFrame. Returns {'rgb': (H, W, 3) uint8 sRGB, top row first} and,
+        with want_depth, {'depth': (H, W) float32 metres along the ray, inf for sky}."""
+        import moderngl
+
+        ctx = self.ctx
+        if tuple(frame.size_px) != self.size:
+            raise RenderError(f"frame size {frame.size_px} differs from the renderer's {self.size}")
+        proj = gl_projection(frame.K, self.size)
+        view = gl_view(frame.R, frame.t)
+        vp = proj @ view
+        cam = frame.position
+        target = self.msaa_fbo if self.samples else self.hdr_fbo
+        target.use()
+        ctx.enable(moderngl.DEPTH_TEST)
+        ctx.disable(moderngl.CULL_FACE)
+        target.clear(0.0, 0.0, 0.0, 1.0, depth=1.0)
+        # depth pre-pass: each pixel is then shaded once, whatever the draw order
+        self.shadow_prog["u_light_mat"].write(_mat(vp))
+        self.shadow_vao.render()
+        ctx.depth_func = "<="
+        p = self.mesh_prog
+        _write(p, "u_view_proj", _mat(vp))
+        _set(p, "u_cam_pos", tuple(map(float, cam)))
+        _write(p, "u_shadow_mat", _mat(self.light_mat))
+        _set(p, "u_use_shadow", 1.0 if self.use_shadow else 0.0)
+        lpos, lcol, n = self._lights_near(cam + frame.forward * 6.0)
+        _set(p, "u_n_lights", n)
+        _write(p, "u_light_pos", lpos.tobytes())
+        _write(p, "u_light_col", lcol.tobytes())
+        self.tex.use(0)
+        self.sky_tex.use(1)
+        self.shadow_tex.use(2)
+        _set(p, "u_tex", 0)
+        _set(p, "u_sky", 1)
+        _set(p, "u_shadow", 2)
+        self.mesh_vao.render()
+        # sky where nothing was drawn
+        s = self.sky_prog
+        _write(s, "u_inv_view_proj", _mat(np.linalg.inv(vp)))
+        _set(s, "u_sky", 1)
+        _set(s, "u_clip_depth", 1.0)
+        self.empty_vao.render(moderngl.TRIANGLES, vertices=3)
+        ctx.depth_func = "<"
+        if self.samples:
+            ctx.copy_framebuffer(self.hdr_fbo, self.msaa_fbo)
+        exposure = self._expose(frame.time_s) * 2.0 ** self.exposure_ev
+        # post
+        self.out_fbo.use()
+        ctx.disable(moderngl.DEPTH_TEST)
+        self.hdr_tex.use(3)
+        self.depth_tex.use(4)
+        q = self.post_prog
+        _set(q, "u_hdr", 3)
+        _set(q, "u_near", NEAR_M)
+        _set(q, "u_far", FAR_M)
+        w, h = self.size
+        _set(q, "u_tan_half", (w / 2 / frame.K[0, 0], h / 2 / frame.K[1, 1]))
+        _set(q, "u_exposure", float(exposure))
+        _set(q, "u_extinction", self.extinction)
+        fog_col = self.lighting.ambient_horizon * 0.9
+        _set(q, "u_fog_color", tuple(map(float, fog_col)))
+        _set(q, "u_frame", float(frame.index % 64))
+        _set(q, "u_depth", 4)
+        self.post_vao.render(moderngl.TRIANGLES, vertices=3)
+        rgb = np.frombuffer(self.out_fbo.read(components=3), np.uint8).reshape(h, w, 3)[::-1]
+        out = {"rgb": np.ascontiguousarray(rgb)}
+        if want_depth:
+            z = np.frombuffer(self.depth_tex.read(), np.float32).reshape(h, w)[::-1]
+            out["depth"] = depth_to_distance(z, frame.K, self.size)
+        check_gl(ctx, "frame render")
+        return out
+
+    def metered_luminance(self) -> float:
+        """Log-average luminance (kcd/m²) of the HDR frame just drawn."""
+        import moderngl
+
+        self.meter_fbo.use()
+        self.ctx.disable(moderngl.DEPTH_TEST)
+        self.hdr_tex.use(3)
+        _set(self.meter_prog, "u_hdr", 3)
+        self.meter_vao.render(moderngl.TRIANGLES, vertices=3)
+        rgb = np.frombuffer(self.meter_fbo.read(components=3, dtype="f4"), np.float32).reshape(-1, 3)
+        lum = rgb @ np.array([0.2126, 0.7152, 0.0722], np.float32)
+        return float(np.exp(np.mean(np.log(np.maximum(lum, 0.0) + 1e-6))))
+
+    def _expose(self, time_s: float) -> float:
+        """Camera auto-exposure: meter this frame, adapt partially (dusk stays darker than noon)
+        and smoothly over time (no flicker). Deterministic for a given frame sequence."""
+        if not self.auto_exposure:
+            return float(self.lighting.exposure)
+        lum = max(self.metered_luminance(), 1e-7)
+        target = EXPOSURE_KEY / (lum**ADAPTATION * REFERENCE_LUMINANCE ** (1 - ADAPTATION))
+        if self.exposure is None or self._last_time_s is None or time_s <= self._last_time_s:
+            self.exposure = target
+        else:
+            k = 1.0 - np.exp(-(time_s - self._last_time_s) / ADAPTATION_TIME_S)
+            self.exposure = float(np.exp(np.log(self.exposure) + k * (np.log(target) - np.log(self.exposure))))
+        self._last_time_s = time_s
+        return self.exposure
+
+    def close(self) -> None:
+        self.ctx.release()
+
+
+def depth_to_distance(z01: np.ndarray, K: np.ndarray, size_px: tuple[int, int]) -> np.ndarray:
+    """GL window depth (H, W) in 0..1 (row 0 = top) → distance along each pixel's ray, metres."""
+    h, w = z01.shape
+    zn = z01.astype(np.float64) * 2 - 1
+    view_z = 2 * NEAR_M * FAR_M / (FAR_M + NEAR_M - zn * (FAR_M - NEAR_M))
+    u = (np.arange(w) + 0.5 - K[0, 2]) / K[0, 0]
+    v = (np.arange(h) + 0.5 - K[1, 2]) / K[1, 1]
+    ray = np.sqrt(1 + u[None, :] ** 2 + v[:, None] ** 2)
+    d = (view_z * ray).astype(np.float32)
+    d[z01 >= 1.0] = np.inf
+    return d

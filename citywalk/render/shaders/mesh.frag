@@ -1,0 +1,172 @@
+#version 330
+// Forward shading in linear kcd/m²: sun with shadow map, sky ambient, nearby lamps,
+// emission, procedural facade windows and shopfronts. Output: HDR radiance.
+#define PI 3.14159265
+#define MAX_LIGHTS 12
+#define FACADE 1
+#define SHOPFRONT 2
+#define EMISSIVE 3
+#define ROAD 4
+
+in vec3 v_pos;
+in vec3 v_nrm;
+in vec2 v_uv;
+in vec3 v_col;
+flat in vec4 v_mat;
+in float v_rough;
+
+uniform sampler2DArray u_tex;
+uniform sampler2D u_sky;
+uniform sampler2DShadow u_shadow;
+uniform mat4 u_shadow_mat;
+uniform float u_use_shadow;
+uniform vec3 u_cam_pos;
+uniform vec3 u_sun_dir;
+uniform vec3 u_sun_E;
+uniform vec3 u_amb_up;
+uniform vec3 u_amb_ground;
+uniform float u_lights_on;
+uniform float u_lit_share;
+uniform int u_n_lights;
+uniform vec4 u_light_pos[MAX_LIGHTS];   // xyz, range_m
+uniform vec4 u_light_col[MAX_LIGHTS];   // rgb * intensity (kcd)
+uniform vec3 u_moon_dir;
+uniform float u_moon_E;
+
+out vec4 f_color;
+
+float hash12(vec2 p) {
+    vec3 p3 = fract(vec3(p.xyx) * 0.1031);
+    p3 += dot(p3, p3.yzx + 33.33);
+    return fract((p3.x + p3.y) * p3.z);
+}
+
+vec3 sky_lookup(vec3 d) {
+    float az = atan(d.x, d.y);
+    if (az < 0.0) az += 2.0 * PI;
+    float el = asin(clamp(d.z, -1.0, 1.0));
+    return texture(u_sky, vec2(az / (2.0 * PI), el / PI + 0.5)).rgb;
+}
+
+float sun_shadow(vec3 p, vec3 n) {
+    if (u_use_shadow < 0.5) return 1.0;
+    vec4 s = u_shadow_mat * vec4(p + n * 0.04, 1.0);
+    vec3 c = s.xyz / s.w * 0.5 + 0.5;
+    if (c.x < 0.0 || c.x > 1.0 || c.y < 0.0 || c.y > 1.0 || c.z > 1.0) return 1.0;
+    return texture(u_shadow, vec3(c.xy, c.z - 0.0008));
+}
+
+// Blinn-Phong lobe normalised to energy, with Schlick Fresnel (F0 = f0).
+vec3 specular(vec3 n, vec3 v, vec3 l, vec3 E, float rough, float f0) {
+    vec3 h = normalize(v + l);
+    float shin = 2.0 / max(rough * rough * rough * rough, 1e-3) - 2.0;
+    float f = f0 + (1.0 - f0) * pow(1.0 - max(dot(h, v), 0.0), 5.0);
+    return E * f * (shin + 8.0) / (8.0 * PI) * pow(max(dot(n, h), 0.0), shin) * max(dot(n, l), 0.0);
+}
+
+void main() {
+    vec3 n = normalize(v_nrm);
+    if (!gl_FrontFacing) n = -n;
+    vec3 v = normalize(u_cam_pos - v_pos);
+    int layer = int(v_mat.x + 0.5);
+    int kind = int(v_mat.y + 0.5);
+    float emissive = v_mat.z * 0.1;  // material emission is in 100 cd/m²
+    float variation = v_mat.w;
+    float rough = v_rough;
+    float f0 = 0.04;
+
+    vec3 tex = pow(texture(u_tex, vec3(v_uv, float(layer))).rgb, vec3(2.2));
+    vec3 albedo = tex * v_col;
+    vec3 emit = vec3(0.0);
+    float reflectivity = 0.0;   // extra mirror-like sky reflection (glass)
+
+    if (kind == FACADE) {
+        vec2 cell = floor(v_uv);
+        vec2 f = fract(v_uv);
+        int wstyle = int(floor(variation * 4.0));
+        vec4 r = wstyle == 0 ? vec4(0.22, 0.28, 0.78, 0.82) : (wstyle == 1 ? vec4(0.03, 0.34, 0.97, 0.80) : vec4(0.03, 0.05, 0.97, 0.95));
+        bool window = cell.y >= 0.0 && f.x > r.x && f.x < r.z && f.y > r.y && f.y < r.w;
+        if (window) {
+            float frame = min(min(f.x - r.x, r.z - f.x), min(f.y - r.y, r.w - f.y));
+            float h = hash12(cell + variation * 97.0);
+            if (frame < 0.025) {
+                albedo = vec3(0.12, 0.12, 0.13);
+            } else {
+                albedo = vec3(0.02);
+                rough = 0.08;
+                reflectivity = 1.0;
+                f0 = 0.06;
+                if (h < u_lit_share * u_lights_on) {
+                    float k = hash12(cell.yx + 13.1 + variation);
+                    vec3 warm = k < 0.7 ? vec3(1.0, 0.72, 0.42) : vec3(0.78, 0.88, 1.0);
+                    float curtain = 0.55 + 0.45 * smoothstep(0.3, 0.7, fract(f.x * 1.7 + k));
+                    emit = warm * 0.035 * curtain * (0.6 + 0.8 * hash12(cell * 3.7));
+                }
+            }
+        } else if (cell.y >= 0.0 && f.y < 0.1) {
+            albedo *= 0.8;  // floor band
+        }
+    } else if (kind == SHOPFRONT) {
+        // recessed glass in front of a lit interior; uv in metres: shelves every 0.45 m,
+        // goods in 0.22 m slots, mullions every 1.6 m
+        vec2 f = v_uv;
+        float row = floor(f.y / 0.45);
+        float shelf = smoothstep(0.0, 0.04, fract(f.y / 0.45)) * (f.y > 0.35 ? 1.0 : 0.4);
+        float goods = 0.25 + 0.75 * hash12(vec2(floor(f.x / 0.22), row) + variation * 31.0);
+        bool mullion = fract(f.x / 1.6) < 0.035 || f.y < 0.06;
+        if (mullion) {
+            albedo = vec3(0.12);
+        } else {
+            albedo = vec3(0.03);
+            rough = 0.06;
+            reflectivity = 0.8;
+            f0 = 0.05;
+            float hue = hash12(vec2(variation * 53.0, row));
+            vec3 interior = mix(vec3(1.0, 0.85, 0.65), vec3(0.85, 0.95, 1.0), step(0.6, hash12(vec2(variation * 7.0, 1.0))));
+            interior *= mix(vec3(1.0), vec3(0.9 + 0.3 * hue, 1.0, 1.2 - 0.4 * hue), 0.5);
+            emit = interior * emissive * shelf * goods;
+        }
+        emissive = 0.0;
+    } else if (kind == ROAD) {
+        rough = 0.9;
+    }
+    if (kind == EMISSIVE) {
+        emit = albedo * emissive * mix(0.25, 1.0, u_lights_on);
+    }
+
+    // sun and moon
+    float ndl = max(dot(n, u_sun_dir), 0.0);
+    vec3 light = vec3(0.0);
+    vec3 spec = vec3(0.0);
+    if (u_sun_E.g > 0.0 && ndl > 0.0) {
+        float sh = sun_shadow(v_pos, n);
+        light += u_sun_E * ndl * sh;
+        spec += specular(n, v, u_sun_dir, u_sun_E, max(rough, 0.08), f0) * sh;
+    }
+    if (u_moon_E > 0.0) light += vec3(0.75, 0.82, 1.0) * u_moon_E * max(dot(n, u_moon_dir), 0.0);
+    // sky and ground bounce; street canyons see less sky near the ground
+    float canyon = mix(0.7, 1.0, smoothstep(0.0, 12.0, v_pos.z));
+    light += mix(u_amb_ground, u_amb_up, 0.5 + 0.5 * n.z) * canyon;
+    // lamps
+    for (int i = 0; i < u_n_lights; i++) {
+        vec3 d = u_light_pos[i].xyz - v_pos;
+        float dist2 = max(dot(d, d), 0.04);
+        float range = u_light_pos[i].w;
+        if (dist2 > range * range) continue;
+        float win = 1.0 - dist2 / (range * range);
+        win *= win;
+        vec3 l = d * inversesqrt(dist2);
+        float ndl_i = dot(n, l);
+        if (ndl_i <= 0.0) continue;
+        vec3 E = u_light_col[i].rgb * (u_lights_on / dist2) * win;
+        light += E * ndl_i;
+        if (rough < 0.5) spec += specular(n, v, l, E, max(rough, 0.12), f0);
+    }
+    vec3 radiance = albedo / PI * light + spec + emit;
+    if (reflectivity > 0.0) {
+        vec3 rdir = reflect(-v, n);
+        float fres = f0 + (1.0 - f0) * pow(1.0 - max(dot(n, v), 0.0), 5.0);
+        radiance += sky_lookup(rdir) * fres * reflectivity * 0.8;
+    }
+    f_color = vec4(radiance, 1.0);
+}
