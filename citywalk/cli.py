@@ -1,0 +1,209 @@
+"""The `citywalk` command. Every subcommand builds a Shot (from a prompt, a file and flags) and
+hands it to the pipeline; bad input ends in one line on stderr and exit code 2."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from . import __version__
+from .errors import CitywalkError, ShotError
+
+SHOT_SUFFIXES = (".yaml", ".yml", ".json")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors in citywalk's format (no usage dump)."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(2, f"citywalk: error: {message} (see '{self.prog} --help')\n")
+
+
+def _size(text: str) -> list[int]:
+    try:
+        w, h = text.lower().split("x")
+        return [int(w), int(h)]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not WIDTHxHEIGHT (e.g. 1280x720)") from None
+
+
+def _add_shot_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("source", nargs="?", help="a Shot file (.yaml/.json) or a text prompt in quotes")
+    p.add_argument("--style", help="city style: tokyo, or a path to a style .toml")
+    p.add_argument("--seed", type=int, help="random seed of the procedural street")
+    p.add_argument("--time", dest="when", help="ISO date-time, HH:MM, or dawn|morning|noon|afternoon|golden_hour|dusk|night")
+    p.add_argument("--date", help="date for HH:MM and presets (YYYY-MM-DD)")
+    p.add_argument("--lat", type=float, help="latitude in degrees (for the sun)")
+    p.add_argument("--lon", type=float, help="longitude in degrees")
+    p.add_argument("--tz", help="time zone: IANA name or offset like +09:00 (default: from longitude)")
+    p.add_argument("--weather", help="weather preset: clear, cloudy, overcast, fog, ... (e.g. hard_rain_night)")
+    p.add_argument("--exposure-ev", type=float, help="exposure compensation in stops")
+    p.add_argument("--duration", type=float, help="clip length in seconds (max 600)")
+    p.add_argument("--fps", type=int, help="frames per second (max 60)")
+    p.add_argument("--size", type=_size, help="WIDTHxHEIGHT, e.g. 1280x720")
+    p.add_argument("--camera", dest="rig", help="camera rig: walk (others are not built yet)")
+    p.add_argument("--street", choices=["side", "main", "any"], help="which street the automatic walk takes")
+    p.add_argument("--speed", type=float, dest="speed_mps", help="walking speed in m/s")
+    p.add_argument("--fov", type=float, dest="fov_deg", help="horizontal field of view in degrees")
+    p.add_argument("--samples", type=int, help="anti-aliasing samples per pixel: 1, 2, 4 or 8")
+    p.add_argument("--extras", help="comma list of depth,camera_track,frames")
+    p.add_argument("--crf", type=int, help="H.264 quality (0 best .. 51 worst, default 20)")
+
+
+def build_shot(args: argparse.Namespace) -> tuple["Shot", list[str]]:
+    """The Shot the arguments describe, and warnings (unknown prompt words) to show the user."""
+    from .shot import Shot
+
+    warnings: list[str] = []
+    src = args.source
+    if src and (Path(src).suffix.lower() in SHOT_SUFFIXES):
+        shot = Shot.load(src)
+    elif src:
+        from .prompt import parse_prompt
+
+        result = parse_prompt(src)
+        shot = result.shot
+        if result.unknown:
+            warnings.append("words not understood: " + ", ".join(result.unknown))
+        warnings.extend(result.notes)
+    else:
+        shot = Shot()
+    changes: dict = {"scene": {}, "camera": {}, "look": {}, "output": {}}
+    for key, section in (("style", "scene"), ("seed", "scene"), ("when", "look"), ("date", "look"),
+                         ("lat", "look"), ("lon", "look"), ("tz", "look"), ("weather", "look"),
+                         ("exposure_ev", "look"), ("rig", "camera"), ("street", "camera"),
+                         ("speed_mps", "camera"), ("fov_deg", "camera"), ("fps", "output"),
+                         ("size", "output"), ("samples", "output"), ("crf", "output")):
+        value = getattr(args, key, None)
+        if value is not None:
+            changes[section][key] = value
+    if getattr(args, "duration", None) is not None:
+        changes["output"]["duration_s"] = args.duration
+    if getattr(args, "extras", None):
+        changes["output"]["extras"] = [e.strip() for e in args.extras.split(",") if e.strip()]
+    weather = changes["look"].get("weather")
+    if weather:
+        from .look.weather import split_preset
+
+        name, when = split_preset(weather)
+        changes["look"]["weather"] = name
+        if when and "when" not in changes["look"]:
+            changes["look"]["when"] = when
+    out = getattr(args, "output", None)
+    if out:
+        changes["output"]["path"] = out
+    shot = shot.updated({k: v for k, v in changes.items() if v}, source="command line")
+    return shot, warnings
+
+
+def cmd_render(args) -> int:
+    from .pipeline import render_shot
+
+    shot, warnings = build_shot(args)
+    for w in warnings:
+        print(f"citywalk: warning: {w}", file=sys.stderr)
+    result = render_shot(shot)
+    t = result.timings_s
+    print(f"wrote {result.video} ({result.frames} frames, {shot.output.size[0]}x{shot.output.size[1]}, "
+          f"{shot.output.fps} fps) in {t['total_s']:.1f} s — render {t['render_fps']:.1f} fps, "
+          f"{t['realtime_factor']:.2f}x real time")
+    for key, path in result.extras.items():
+        print(f"wrote {key}: {path}")
+    return 0
+
+
+def cmd_still(args) -> int:
+    from .pipeline import render_still
+    from .video import write_png
+
+    shot, warnings = build_shot(args)
+    for w in warnings:
+        print(f"citywalk: warning: {w}", file=sys.stderr)
+    img = render_still(shot, args.at)
+    out = args.output or "still.png"
+    write_png(out, img)
+    print(f"wrote {out}")
+    return 0
+
+
+def cmd_shot(args) -> int:
+    shot, warnings = build_shot(args)
+    for w in warnings:
+        print(f"citywalk: warning: {w}", file=sys.stderr)
+    sys.stdout.write(shot.to_json() + "\n" if args.json else shot.to_yaml())
+    return 0
+
+
+def cmd_styles(args) -> int:
+    from .sources.procedural.style import builtin_styles, load_style
+
+    if args.action == "list":
+        for name in builtin_styles():
+            print(f"{name:12s} {load_style(name).description}")
+    elif args.action == "show":
+        if not args.name:
+            raise ShotError("citywalk styles show NAME: give a style name")
+        print(json.dumps(load_style(args.name).model_dump(), indent=2))
+    return 0
+
+
+def cmd_likeness(args) -> int:
+    from .likeness.capture import capture_to_file
+
+    out = capture_to_file(args.source, args.height_m, args.output, method=args.method)
+    print(f"wrote {out}")
+    return 0
+
+
+def make_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="citywalk", description="Walking videos through city streets.")
+    p.add_argument("--version", action="version", version=f"citywalk {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    r = sub.add_parser("render", help="render a Shot to an MP4")
+    _add_shot_flags(r)
+    r.add_argument("-o", "--output", help="output .mp4 (default: the Shot's output.path)")
+    r.set_defaults(func=cmd_render)
+    s = sub.add_parser("still", help="render one frame of a Shot to a PNG")
+    _add_shot_flags(s)
+    s.add_argument("--at", type=float, default=0.0, help="time into the clip, seconds")
+    s.add_argument("-o", "--output", help="output .png (default still.png)")
+    s.set_defaults(func=cmd_still)
+    h = sub.add_parser("shot", help="print the Shot a prompt and flags describe (YAML)")
+    _add_shot_flags(h)
+    h.add_argument("--json", action="store_true", help="print JSON instead of YAML")
+    h.set_defaults(func=cmd_shot)
+    st = sub.add_parser("styles", help="list or show city styles")
+    st.add_argument("action", choices=["list", "show"])
+    st.add_argument("name", nargs="?")
+    st.set_defaults(func=cmd_styles)
+    lk = sub.add_parser("likeness", help="capture yourself from a clip or photo")
+    lk_sub = lk.add_subparsers(dest="likeness_command", required=True, parser_class=_Parser)
+    cap = lk_sub.add_parser("capture", help="video or photo of a person → .actor package")
+    cap.add_argument("source")
+    cap.add_argument("--height-m", type=float, required=True, help="the person's height in metres")
+    cap.add_argument("--method", default="auto", choices=["auto", "mediapipe", "chroma", "background"])
+    cap.add_argument("-o", "--output", required=True, help="output .actor file")
+    cap.set_defaults(func=cmd_likeness)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = make_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    try:
+        return int(args.func(args) or 0)
+    except CitywalkError as exc:
+        print(f"citywalk: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("citywalk: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

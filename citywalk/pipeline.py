@@ -1,0 +1,131 @@
+"""Shot → Scene → cameras → frames → video: the one function every front end calls.
+
+Sits right of every stage it drives (sources, camera, look, render, video) and left of the
+front ends (cli, studio, farm).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from .shot import Shot
+
+
+@dataclass
+class RenderResult:
+    """What a render produced: the video path, side outputs, and seconds per stage."""
+
+    video: Path
+    frames: int
+    extras: dict[str, Path] = field(default_factory=dict)
+    timings_s: dict[str, float] = field(default_factory=dict)
+    copyright: list[str] = field(default_factory=list)
+
+
+
+def scene_extent_m(shot: Shot) -> float:
+    """How big a procedural neighbourhood the walk needs (metres along the main street)."""
+    walk_m = shot.camera.speed_mps * shot.output.duration_s
+    return float(np.clip(walk_m * 0.5 + 150.0, 160.0, 500.0))
+
+
+def prepare(shot: Shot):
+    """Scene, lighting and per-frame cameras for a Shot (no GL yet)."""
+    from .camera import camera_frames, plan_route
+    from .look.lighting import resolve_lighting
+    from .sources import build_scene
+
+    scene = build_scene(shot.scene, min_extent_m=scene_extent_m(shot))
+    lighting = resolve_lighting(shot.look)
+    route = plan_route(scene, shot)
+    frames = camera_frames(scene, shot, route)
+    return scene, lighting, route, frames
+
+
+def side_paths(video: Path) -> dict[str, Path]:
+    """Where the extras go, beside the video: walk.mp4 → walk.camera.json, walk_depth/, walk_frames/."""
+    stem = video.with_suffix("")
+    return {"camera_track": Path(f"{stem}.camera.json"), "depth": Path(f"{stem}_depth"), "frames": Path(f"{stem}_frames")}
+
+
+def render_shot(shot: Shot, out_path: str | Path | None = None,
+                on_fraction: Callable[[float], None] | None = None) -> RenderResult:
+    """Render a Shot to an MP4 (and the extras it asks for). Deterministic for a given Shot."""
+    from .render.renderer import Renderer
+    from .video import VideoWriter, progress, write_camera_track
+
+    t0 = time.perf_counter()
+    out = shot.output
+    video = Path(out_path or out.path)
+    timings: dict[str, float] = {}
+    writer = VideoWriter(video, out.fps, tuple(out.size), crf=out.crf)  # fails fast on a bad path
+    try:
+        t = time.perf_counter()
+        scene, lighting, route, frames = prepare(shot)
+        timings["scene_s"] = time.perf_counter() - t
+        t = time.perf_counter()
+        renderer = Renderer(scene, lighting, tuple(out.size), out.samples, focus_points=route,
+                            exposure_ev=shot.look.exposure_ev)
+        timings["gl_setup_s"] = time.perf_counter() - t
+        paths = side_paths(video)
+        want_depth = "depth" in out.extras
+        per_frame_files = want_depth or "frames" in out.extras
+        render_s = 0.0
+        with progress(len(frames), "rendering", on_fraction=on_fraction) as bar:
+            for cam in frames:
+                t = time.perf_counter()
+                img = renderer.render(cam, want_depth=want_depth)
+                render_s += time.perf_counter() - t
+                writer.write(img["rgb"])
+                if per_frame_files:
+                    _write_extras(paths, out.extras, cam.index, img)
+                bar.update()
+        renderer.close()
+        t = time.perf_counter()
+        writer.close()
+        timings["encode_flush_s"] = time.perf_counter() - t
+    except BaseException:
+        writer.abort()
+        raise
+    extras = {}
+    if "camera_track" in out.extras:
+        write_camera_track(paths["camera_track"], [c.to_dict() for c in frames], fps=out.fps,
+                           width=out.size[0], height=out.size[1])
+        extras["camera_track"] = paths["camera_track"]
+    for key in ("depth", "frames"):
+        if key in out.extras:
+            extras[key] = paths[key]
+    timings["render_s"] = render_s
+    timings["render_fps"] = len(frames) / max(render_s, 1e-9)
+    timings["encode_s"] = float(writer.stats.get("encode_s", 0.0))
+    timings["total_s"] = time.perf_counter() - t0
+    timings["realtime_factor"] = out.duration_s / timings["total_s"]
+    return RenderResult(video, len(frames), extras, timings, list(scene.copyright))
+
+
+def _write_extras(paths: dict[str, Path], extras: list[str], index: int, img: dict) -> None:
+    from .video import write_depth_png16, write_png
+
+    if "frames" in extras:
+        write_png(paths["frames"] / f"{index:06d}.png", img["rgb"])
+    if "depth" in extras:
+        write_depth_png16(paths["depth"] / f"{index:06d}.png", img["depth"])
+
+
+def render_still(shot: Shot, time_s: float = 0.0) -> np.ndarray:
+    """One frame (H, W, 3) uint8 of a Shot at `time_s`, exposed as if the clip had started there."""
+    from .render.renderer import Renderer
+
+    scene, lighting, route, frames = prepare(shot)
+    i = int(np.clip(round(time_s * shot.output.fps), 0, len(frames) - 1))
+    r = Renderer(scene, lighting, tuple(shot.output.size), shot.output.samples, focus_points=route,
+                 exposure_ev=shot.look.exposure_ev)
+    try:
+        return r.render(frames[i])["rgb"]
+    finally:
+        r.close()

@@ -1,0 +1,92 @@
+"""End to end: Shot → MP4 + extras, the CLI's commands and its one-line errors."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import yaml
+
+from citywalk.cli import main
+from citywalk.pipeline import render_shot
+from citywalk.shot import Shot
+from citywalk.video import probe_video, read_camera_track, read_depth_png16
+
+
+def test_render_shot_encodes_decodable_video_with_extras(tmp_path):
+    shot = Shot.from_dict({"output": {"duration_s": 1.0, "fps": 24, "size": [160, 90], "samples": 1,
+                                      "extras": ["depth", "camera_track", "frames"]}})
+    res = render_shot(shot, tmp_path / "walk.mp4")
+    info = probe_video(res.video)
+    assert (info.frame_count, info.width, info.height, info.fps) == (24, 160, 90, 24)
+    assert info.duration_s == pytest.approx(1.0, abs=0.05)
+    track = read_camera_track(res.extras["camera_track"])
+    assert len(track["frames"]) == 24 and track["convention"] == "opencv"
+    pos = np.array([f["position_m"] for f in track["frames"]])
+    assert np.linalg.norm(pos[-1, :2] - pos[0, :2]) == pytest.approx(1.4 * 23 / 24, rel=0.08)
+    depths = sorted((tmp_path / "walk_depth").glob("*.png"))
+    assert len(depths) == 24 and len(list((tmp_path / "walk_frames").glob("*.png"))) == 24
+    d = read_depth_png16(depths[0])
+    assert d.shape == (90, 160) and np.isfinite(d).mean() > 0.3
+    assert res.timings_s["render_fps"] > 0 and res.timings_s["realtime_factor"] > 0
+
+
+def _run(argv, capsys):
+    code = main(argv)
+    err = capsys.readouterr().err
+    return code, err
+
+
+@pytest.mark.parametrize("argv_tail, words", [
+    (["--style", "tokio"], "unknown style 'tokio'"),
+    (["--duration", "-3"], "output.duration_s"),
+    (["--size", "100000x100000"], "output.size"),
+    (["--size", "big"], "WIDTHxHEIGHT"),
+    (["--weather", "lava"], "lava"),
+    (["--time", "teatime"], "look.when"),
+])
+def test_cli_bad_input_is_one_line_exit_2(tmp_path, capsys, argv_tail, words):
+    opts = {"--duration": "0.2", "--size": "64x36"}
+    opts.update(dict(zip(argv_tail[::2], argv_tail[1::2])))
+    argv = ["render", *[x for kv in opts.items() for x in kv], "-o", str(tmp_path / "x.mp4")]
+    code, err = _run(argv, capsys)
+    assert code == 2
+    assert err.startswith("citywalk: error:") and words in err and err.count("\n") == 1, err
+    assert not (tmp_path / "x.mp4").exists()
+
+
+def test_cli_malformed_yaml_and_unwritable_output(tmp_path, capsys):
+    bad = tmp_path / "shot.yaml"
+    bad.write_text("output: {duration_s: 3\nlook: [\n")
+    code, err = _run(["render", str(bad)], capsys)
+    assert code == 2 and "malformed YAML" in err and "shot.yaml" in err
+    code, err = _run(["render", "--duration", "0.2", "--size", "64x36", "-o", "/proc/walk.mp4"], capsys)
+    assert code == 2 and "/proc/walk.mp4" in err and err.count("\n") == 1
+
+
+def test_console_script_prints_no_traceback(tmp_path):
+    out = subprocess.run([sys.executable, "-m", "citywalk.cli", "render", "--style", "tokio", "-o", str(tmp_path / "a.mp4")],
+                         capture_output=True, text=True)
+    assert out.returncode == 2 and "Traceback" not in out.stderr and "tokio" in out.stderr
+
+
+def test_shot_command_prints_an_editable_shot(tmp_path, capsys):
+    assert main(["shot", "a walk down a Tokyo side street at dusk"]) == 0
+    text = capsys.readouterr().out
+    data = yaml.safe_load(text)
+    shot = Shot.from_dict(data)
+    assert shot.look.when == "dusk" and shot.scene.style == "tokyo" and shot.camera.street == "side"
+    (tmp_path / "shot.yaml").write_text(text)
+    assert Shot.load(tmp_path / "shot.yaml") == shot
+
+
+def test_prompt_unknown_words_are_warned(tmp_path, capsys):
+    assert main(["shot", "a walk in tokyo with purple elephants"]) == 0
+    err = capsys.readouterr().err
+    assert "purple" in err and "elephants" in err
+
+
+def test_weather_with_time_suffix_sets_both(capsys):
+    assert main(["shot", "--weather", "hard_rain_night"]) == 0
+    data = yaml.safe_load(capsys.readouterr().out)
+    assert data["look"]["weather"] == "hard_rain" and data["look"]["when"] == "night"
