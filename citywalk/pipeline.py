@@ -85,6 +85,8 @@ def render_shot(shot: Shot, out_path: str | Path | None = None,
                 if per_frame_files:
                     _write_extras(paths, out.extras, cam.index, img)
                 bar.update()
+        timings["draw_s"] = renderer.stats["draw_s"]
+        timings["readback_s"] = renderer.stats["readback_s"]
         renderer.close()
         t = time.perf_counter()
         writer.close()

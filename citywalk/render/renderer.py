@@ -7,6 +7,8 @@ sRGB 8-bit, and a read-back (colour, and depth when asked).
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 
 from ..errors import RenderError
@@ -122,6 +124,7 @@ class Renderer:
         self.meter_vao = ctx.vertex_array(self.meter_prog, [])
         self.meter_fbo = ctx.framebuffer(ctx.renderbuffer(METER_SIZE_PX, 4, dtype="f4"))
         self.exposure: float | None = None
+        self.stats = {"frames": 0, "draw_s": 0.0, "readback_s": 0.0}
         self._last_time_s: float | None = None
 
         tex, self.layers = _texture_layers(scene)
@@ -252,6 +255,7 @@ class Renderer:
         import moderngl
 
         ctx = self.ctx
+        t_start = time.perf_counter()
         if tuple(frame.size_px) != self.size:
             raise RenderError(f"frame size {frame.size_px} differs from the renderer's {self.size}")
         proj = gl_projection(frame.K, self.size)
@@ -311,12 +315,17 @@ class Renderer:
         _set(q, "u_frame", float(frame.index % 64))
         _set(q, "u_depth", 4)
         self.post_vao.render(moderngl.TRIANGLES, vertices=3)
+        ctx.finish()
+        t_drawn = time.perf_counter()
         rgb = np.frombuffer(self.out_fbo.read(components=3), np.uint8).reshape(h, w, 3)[::-1]
         out = {"rgb": np.ascontiguousarray(rgb)}
         if want_depth:
             z = np.frombuffer(self.depth_tex.read(), np.float32).reshape(h, w)[::-1]
             out["depth"] = depth_to_distance(z, frame.K, self.size)
         check_gl(ctx, "frame render")
+        self.stats["frames"] += 1
+        self.stats["draw_s"] += t_drawn - t_start
+        self.stats["readback_s"] += time.perf_counter() - t_drawn
         return out
 
     def metered_luminance(self) -> float:
