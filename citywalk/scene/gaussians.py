@@ -200,9 +200,9 @@ class GaussianCloud:
         r = a / s
         if np.abs(r @ r.T - np.eye(3)).max() > 1e-4:
             raise SceneError("transform: the 3x3 part is not a rotation times a uniform scale")
-        means = self.means.astype(np.float64) @ a.T + m[:3, 3]
         if np.any(np.abs(m[3] - [0, 0, 0, 1]) > 1e-9):
             raise SceneError(f"transform: last row {m[3].tolist()}; expected [0, 0, 0, 1]")
+        means = self.means.astype(np.float64) @ a.T + m[:3, 3]
         q = quaternion_multiply(matrix_to_quaternion(r)[None], self.rotations)
         sh = self.sh
         if self.sh_degree > 0:

@@ -1,0 +1,277 @@
+"""SplatPass: 3D Gaussian splats drawn with moderngl (llvmpipe or GPU), matching splat_reference.
+
+Per frame the CPU culls (near/far and a conservative screen bound) and depth-sorts the Gaussians
+with 16-bit log-depth keys (NumPy's stable sort on uint16 is a radix sort; relative depth step
+ln(far/near)/65535, 1.6e-4 for 0.05..2000 m) and uploads the order as a storage buffer. Each
+splat is one primitive, drawn in depth order: a point sprite when it surely fits in 255 px (one
+vertex: ~2.5× cheaper on llvmpipe), else an indexed quad (not instanced: llvmpipe shades instances
+one at a time), in at most MAX_RUNS draw calls. The vertex shader projects the covariance (EWA
+with the 3DGS 1.3×-FOV Jacobian clamp, + 0.3 px² dilation), evaluates SH colour for the view, and
+covers exactly the pixels where alpha ≥ 1/255; the fragment shader evaluates the Gaussian;
+blending is back-to-front "over" with premultiplied alpha (ONE, ONE_MINUS_SRC_ALPHA).
+
+Output contract (target framebuffer, which the caller owns):
+  colour attachment 0 (RGBA16F/32F): premultiplied *linear* RGB and alpha; the SH colour is taken
+    as sRGB-encoded display colour and decoded to linear per splat before blending;
+  colour attachment 1 (R32F or RGBA32F): .r = alpha-weighted camera z in metres, so the expected
+    depth of the splat layer is att1.r / att0.a.
+Image rows: the image's top row is the framebuffer's top row (GL y up), so `np.flipud` a readback
+to get OpenCV row order. `scene_depth` (R32F camera z in metres, same size and layout as the
+target) hides splat fragments behind opaque geometry.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+from citywalk.errors import MissingExtra, RenderError
+from citywalk.scene.gaussians import GaussianCloud
+
+_SHADERS = Path(__file__).with_name("shaders")
+DILATION_PX2 = 0.3
+_SORT_BITS = 16
+
+
+def _require_moderngl():
+    try:
+        import moderngl
+    except ImportError:  # pragma: no cover - depends on the environment
+        raise MissingExtra("moderngl", "render", "Gaussian splat rendering") from None
+    return moderngl
+
+
+def pack_gaussians(cloud: GaussianCloud) -> tuple[np.ndarray, np.ndarray, int]:
+    """Per-Gaussian GPU records → (geo (N, 12) float32: mean, opacity, covariance xx xy xz yy yz zz,
+    padding; sh (N, 4·stride) uint32 of packed half floats; stride in uvec4 per Gaussian)."""
+    n = cloud.count
+    geo = np.zeros((n, 12), np.float32)
+    geo[:, 0:3] = cloud.means
+    geo[:, 3] = cloud.opacities
+    cov = cloud.covariances()
+    geo[:, 4:10] = cov[:, [0, 0, 0, 1, 1, 2], [0, 1, 2, 1, 2, 2]]
+    halves = np.clip(cloud.sh.reshape(n, 3 * cloud.sh.shape[1]), -65504, 65504).astype(np.float16)
+    per = halves.shape[1]
+    stride = -(-per // 8)  # uvec4 holds 8 halves
+    padded = np.zeros((n, stride * 8), np.float16)
+    padded[:, :per] = halves
+    return geo, padded.view(np.uint32), stride
+
+
+def sort_back_to_front(z_m: np.ndarray, near_m: float, far_m: float) -> np.ndarray:
+    """Indices ordering depths (M,) far → near, using 16-bit keys on log z (relative step
+    ≈ ln(far/near)/65536, e.g. 1.6e-4 for 0.05..2000 m) and a stable radix sort."""
+    if len(z_m) == 0:
+        return np.zeros(0, np.int64)
+    lz = np.log(np.clip(z_m, near_m, far_m))
+    lo, hi = np.log(near_m), np.log(far_m)
+    key = ((hi - lz) * ((2 ** _SORT_BITS - 1) / (hi - lo))).astype(np.uint16)
+    return np.argsort(key, kind="stable")
+
+
+class SplatPass:
+    """Draws one GaussianCloud into a caller-owned framebuffer; see the module doc for outputs.
+
+    `primitive`: "auto" draws small splats as point sprites (one vertex each, ~2.5× faster on
+    llvmpipe) and splats that may exceed MAX_POINT_PX as quads, in depth-ordered runs; "quads"
+    draws every splat as a quad (the fallback when the two kinds interleave too often)."""
+
+    MAX_POINT_PX = 255.0  # llvmpipe's largest point size; also a safe value on GPUs
+    GUARD_PX = 128.0  # viewport guard band: a point is clipped by its centre
+    MAX_RUNS = 64  # at most this many draw calls; short point runs between quads become quads
+
+    def __init__(self, ctx, cloud: GaussianCloud, colors_are_srgb: bool = True,
+                 primitive: str = "auto"):
+        moderngl = _require_moderngl()
+        if primitive not in ("auto", "quads"):
+            raise RenderError(f"SplatPass primitive={primitive!r}; accepted 'auto' or 'quads'")
+        self.ctx, self.cloud, self.count = ctx, cloud, cloud.count
+        self.colors_are_srgb, self.primitive = colors_are_srgb, primitive
+        geo, sh, stride = pack_gaussians(cloud)
+        self.sh_stride = stride
+        defines = f"#define SH_DEGREE {cloud.sh_degree}\n#define SH_STRIDE {stride}\n"
+        vert = (_SHADERS / "splat.vert").read_text().replace(
+            "#version 430\n", "#version 430\n" + defines, 1)
+        frag = (_SHADERS / "splat.frag").read_text()
+        points_vert = vert.replace("#version 430\n", "#version 430\n#define SPLAT_POINTS\n", 1)
+        try:
+            self.program = ctx.program(vertex_shader=vert, fragment_shader=frag)
+            self.point_program = ctx.program(vertex_shader=points_vert, fragment_shader=frag)
+        except moderngl.Error as exc:
+            raise RenderError(f"splat shaders failed to compile/link: {exc}") from None
+        self.geo_buffer = ctx.buffer(geo.tobytes() if len(geo) else bytes(48))
+        self.sh_buffer = ctx.buffer(sh.tobytes() if len(sh) else bytes(16))
+        self.order_buffer = ctx.buffer(reserve=max(4, 4 * self.count), dynamic=True)
+        quad = np.array([0, 1, 2, 2, 1, 3], np.uint32)
+        corners = (np.arange(max(self.count, 1), dtype=np.uint32)[:, None] * 4 + quad).ravel()
+        self.index_buffer = ctx.buffer(corners.tobytes())
+        self.vao = ctx.vertex_array(self.program, [], index_buffer=self.index_buffer,
+                                    index_element_size=4)
+        self.point_vao = ctx.vertex_array(self.point_program, [])
+        self._mx, self._my, self._mz = (np.ascontiguousarray(cloud.means[:, i]) for i in range(3))
+        # Conservative world radius beyond which alpha < 1/255 (k sigma of the largest axis).
+        op = np.maximum(cloud.opacities.astype(np.float64), 1.0 / 255.0)
+        self._k_sigma = np.sqrt(np.maximum(2.0 * np.log(255.0 * op), 0.0)).astype(np.float32)
+        self._radius_m = (self._k_sigma * cloud.scales.max(axis=1, initial=0.0)).astype(np.float32)
+        self._visible = cloud.opacities >= 1.0 / 255.0
+        self.timings_ms: dict[str, float] = {}
+        self.last_stats: dict[str, int] = {}
+        self._dummy_depth = ctx.texture((1, 1), 1, dtype="f4")
+
+    def release(self) -> None:
+        """Free GL objects."""
+        for obj in (self.vao, self.point_vao, self.index_buffer, self.order_buffer, self.sh_buffer,
+                    self.geo_buffer, self.program, self.point_program, self._dummy_depth):
+            obj.release()
+
+    def visible_order(self, R_w2c, t_w2c, K, size_px, near_m: float,
+                      far_m: float) -> tuple[np.ndarray, np.ndarray]:
+        """Culled, back-to-front sorted Gaussian indices (M,) uint32 for this view, and a (M,)
+        bool mask of those that may need more than MAX_POINT_PX pixels (drawn as quads)."""
+        r = np.asarray(R_w2c, np.float32)
+        t = np.asarray(t_w2c, np.float32)
+        k = np.asarray(K, np.float64)
+        mx, my, mz = self._mx, self._my, self._mz  # contiguous columns: fast 1D passes
+        z = mx * r[2, 0] + my * r[2, 1] + mz * r[2, 2] + t[2]
+        cand = np.flatnonzero((z > near_m) & (z < far_m) & self._visible)
+        cx_, cy_, cz_ = mx[cand], my[cand], mz[cand]
+        iz = 1.0 / z[cand]
+        xz = (cx_ * r[0, 0] + cy_ * r[0, 1] + cz_ * r[0, 2] + t[0]) * iz
+        yz = (cx_ * r[1, 0] + cy_ * r[1, 1] + cz_ * r[1, 2] + t[1]) * iz
+        rad = self._radius_m[cand] * iz
+        # |J d| ≤ f/z · r · (1 + |x/z|) per axis (linearised projection, x/z clamped as in the
+        # shader), plus the dilation.
+        margin = np.float32(2.0 * float(self._k_sigma.max(initial=0.0)) * np.sqrt(DILATION_PX2) + 1.0)
+        fx, fy = np.float32(k[0, 0]), np.float32(k[1, 1])
+        cx, cy = np.float32(k[0, 2]), np.float32(k[1, 2])
+        w, h = size_px
+        lim_x, lim_y = np.float32(0.65 * w / fx), np.float32(0.65 * h / fy)  # Jacobian clamp
+        ru = fx * rad * (1.0 + np.minimum(np.abs(xz), lim_x)) + margin
+        rv = fy * rad * (1.0 + np.minimum(np.abs(yz), lim_y)) + margin
+        u = fx * xz + cx
+        v = fy * yz + cy
+        on = np.flatnonzero((u + ru > -0.5) & (u - ru < w - 0.5) & (v + rv > -0.5) & (v - rv < h - 0.5))
+        u, v, ru, rv = u[on], v[on], ru[on], rv[on]  # increasing indices: cache-friendly gathers
+        # A point needs side 2·k·sqrt(λmax) + 1 ≤ 2·|(ru, rv)| + 1; its centre must lie in the guard.
+        g = self.GUARD_PX
+        big = ((ru * ru + rv * rv > (0.5 * (self.MAX_POINT_PX - 1.0)) ** 2)
+               | (u < -g) | (u > w + g) | (v < -g) | (v > h + g))
+        order = sort_back_to_front(1.0 / iz[on], near_m, far_m)
+        return cand[on].astype(np.uint32)[order], big[order]
+
+    def _runs(self, big: np.ndarray) -> list[tuple[bool, int, int]]:
+        """Depth-ordered (as_quads, first, count) draw runs, at most MAX_RUNS of them: short
+        point runs between quad runs are drawn as quads too (quads can draw any splat)."""
+        n = len(big)
+        if n == 0:
+            return []
+        if self.primitive == "quads" or big.all():
+            return [(True, 0, n)]
+        quads = big.copy()
+        min_len = 0
+        while True:
+            cuts = np.flatnonzero(quads[1:] != quads[:-1]) + 1
+            starts = np.concatenate([[0], cuts])
+            lengths = np.diff(np.concatenate([starts, [n]]))
+            if len(starts) <= self.MAX_RUNS:
+                break
+            min_len = max(16, 2 * min_len)
+            short = (~quads[starts]) & (lengths < min_len)
+            for a, c in zip(starts[short], lengths[short]):
+                quads[a:a + c] = True
+        return [(bool(quads[a]), int(a), int(c)) for a, c in zip(starts, lengths)]
+
+    def _set_uniforms(self, prog, r, t, k, w, h, near_m, far_m, use_depth: bool) -> None:
+        values = {
+            "u_t": tuple(t), "u_intr": (k[0, 0], k[1, 1], k[0, 2], k[1, 2]), "u_size": (w, h),
+            "u_height": h, "u_guard": self.GUARD_PX, "u_cam_pos": tuple(-r.T @ t),
+            "u_near": near_m, "u_far": far_m, "u_to_linear": int(self.colors_are_srgb),
+            "u_use_scene_depth": int(use_depth), "u_scene_depth": 0}
+        prog["u_R"].write(r.T.astype(np.float32).tobytes())  # GLSL mat3 is column-major
+        for name, value in values.items():
+            if name in prog:  # a driver may drop uniforms a variant does not use
+                prog[name].value = value
+
+    def draw(self, R_w2c, t_w2c, K, size_px, target, scene_depth=None,
+             near_m: float = 0.05, far_m: float = 2000.0, clear: bool = True) -> int:
+        """Render the cloud for an OpenCV camera (R_w2c (3, 3), t_w2c (3,), K (3, 3), size_px
+        (w, h)) into `target` (attachments as in the module doc); returns the splats drawn.
+        Per-stage times (ms) land in `self.timings_ms` ('sort', 'upload', 'raster')."""
+        moderngl = _require_moderngl()
+        w, h = int(size_px[0]), int(size_px[1])
+        if tuple(target.size) != (w, h):
+            raise RenderError(f"SplatPass.draw: target is {target.size}, size_px is {(w, h)}")
+        if scene_depth is not None and tuple(scene_depth.size) != (w, h):
+            raise RenderError(f"SplatPass.draw: scene_depth is {scene_depth.size}; expected {(w, h)}")
+        t0 = time.perf_counter()
+        order, big = self.visible_order(R_w2c, t_w2c, K, (w, h), near_m, far_m)
+        runs = self._runs(big)
+        t1 = time.perf_counter()
+        if len(order):
+            self.order_buffer.write(order.tobytes())
+        t2 = time.perf_counter()
+        r = np.asarray(R_w2c, np.float64)
+        t = np.asarray(t_w2c, np.float64)
+        k = np.asarray(K, np.float64)
+        for prog in (self.program, self.point_program):
+            self._set_uniforms(prog, r, t, k, w, h, near_m, far_m, scene_depth is not None)
+        (scene_depth if scene_depth is not None else self._dummy_depth).use(location=0)
+        ctx = self.ctx
+        previous_fbo = ctx.fbo
+        target.use()
+        if clear:
+            target.clear(0.0, 0.0, 0.0, 0.0)
+        g = int(self.GUARD_PX)
+        ctx.viewport = (-g, -g, w + 2 * g, h + 2 * g)
+        ctx.disable(moderngl.DEPTH_TEST | moderngl.CULL_FACE)
+        ctx.enable(moderngl.BLEND | moderngl.PROGRAM_POINT_SIZE)
+        ctx.blend_func = moderngl.ONE, moderngl.ONE_MINUS_SRC_ALPHA
+        ctx.blend_equation = moderngl.FUNC_ADD
+        self.geo_buffer.bind_to_storage_buffer(0)
+        self.sh_buffer.bind_to_storage_buffer(1)
+        self.order_buffer.bind_to_storage_buffer(2)
+        for as_quads, first, count in runs:
+            if as_quads:
+                self.vao.render(moderngl.TRIANGLES, vertices=6 * count, first=6 * first)
+            else:
+                self.point_vao.render(moderngl.POINTS, vertices=count, first=first)
+        ctx.finish()
+        ctx.disable(moderngl.BLEND | moderngl.PROGRAM_POINT_SIZE)
+        ctx.viewport = (0, 0, w, h)
+        if _is_live_framebuffer(previous_fbo):
+            previous_fbo.use()  # leave the binding as found
+        t3 = time.perf_counter()
+        self.timings_ms = {"sort": 1e3 * (t1 - t0), "upload": 1e3 * (t2 - t1),
+                           "raster": 1e3 * (t3 - t2)}
+        self.last_stats = {"drawn": len(order), "as_quads": int(sum(c for q, _, c in runs if q)),
+                           "runs": len(runs)}
+        err = ctx.error  # reading clears it
+        if err != "GL_NO_ERROR":
+            raise RenderError(f"SplatPass.draw: OpenGL error {err}")
+        return len(order)
+
+
+def _is_live_framebuffer(fbo) -> bool:
+    return (fbo is not None and type(fbo).__name__ == "Framebuffer"
+            and type(getattr(fbo, "mglo", None)).__name__ != "InvalidObject")
+
+
+def make_splat_target(ctx, size_px, depth_components: int = 1):
+    """A framebuffer satisfying the SplatPass contract: (fbo, colour RGBA32F, depth-sum R32F)."""
+    w, h = int(size_px[0]), int(size_px[1])
+    color = ctx.texture((w, h), 4, dtype="f4")
+    zsum = ctx.texture((w, h), depth_components, dtype="f4")
+    return ctx.framebuffer(color_attachments=[color, zsum]), color, zsum
+
+
+def read_splat_target(color, zsum) -> dict[str, np.ndarray]:
+    """Read a target back in OpenCV row order → {'rgb' premultiplied (H, W, 3), 'alpha' (H, W),
+    'depth' expected camera z (H, W), 0 where alpha = 0}."""
+    w, h = color.size
+    rgba = np.flipud(np.frombuffer(color.read(), np.float32).reshape(h, w, 4))
+    zs = np.flipud(np.frombuffer(zsum.read(), np.float32).reshape(h, w, zsum.components))[..., 0]
+    alpha = rgba[..., 3]
+    depth = np.where(alpha > 1e-6, zs / np.maximum(alpha, 1e-6), 0.0).astype(np.float32)
+    return {"rgb": rgba[..., :3].copy(), "alpha": alpha.copy(), "depth": depth}
