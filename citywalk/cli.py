@@ -32,6 +32,16 @@ def _size(text: str) -> list[int]:
 def _add_shot_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("source", nargs="?", help="a Shot file (.yaml/.json) or a text prompt in quotes")
     p.add_argument("--style", help="city style: tokyo, or a path to a style .toml")
+    world = p.add_mutually_exclusive_group()
+    world.add_argument("--splat", help="walk through a Gaussian splat scene (.ply, .splat, .spz)")
+    world.add_argument("--osm", help="walk through an OpenStreetMap extract (.osm, .osm.pbf), dressed in --style")
+    world.add_argument("--mesh", help="walk through a mesh (.glb, .gltf, .obj, .ply)")
+    world.add_argument("--kmz", help="walk through Google Earth-style KMZ models")
+    world.add_argument("--tiles", help="walk through local 3D Tiles (tileset.json)")
+    p.add_argument("--up", choices=["auto", "z", "y", "-y"], help="up axis of the file (auto: estimate, for splats)")
+    p.add_argument("--scale", type=float, help="multiply the file's units by this to get metres")
+    p.add_argument("--path", dest="path_file", help="waypoints JSON: [[x, y], ...] in scene metres")
+    p.add_argument("--route", dest="route_latlon", help='waypoints as "lat,lon;lat,lon;..."')
     p.add_argument("--seed", type=int, help="random seed of the procedural street")
     p.add_argument("--time", dest="when", help="ISO date-time, HH:MM, or dawn|morning|noon|afternoon|golden_hour|dusk|night")
     p.add_argument("--date", help="date for HH:MM and presets (YYYY-MM-DD)")
@@ -83,6 +93,16 @@ def build_shot(args: argparse.Namespace) -> tuple["Shot", list[str]]:
         changes["output"]["duration_s"] = args.duration
     if getattr(args, "extras", None):
         changes["output"]["extras"] = [e.strip() for e in args.extras.split(",") if e.strip()]
+    for source in ("splat", "osm", "mesh", "kmz", "tiles"):
+        if getattr(args, source, None):
+            changes["scene"].update(source=source, path=getattr(args, source))
+    for key in ("up", "scale"):
+        if getattr(args, key, None) is not None:
+            changes["scene"][key] = getattr(args, key)
+    if getattr(args, "path_file", None):
+        changes["camera"]["route"] = _read_waypoints(args.path_file)
+    if getattr(args, "route_latlon", None):
+        changes["camera"]["route_latlon"] = _parse_latlon_route(args.route_latlon)
     weather = changes["look"].get("weather")
     if weather:
         from .look.weather import split_preset
@@ -96,6 +116,34 @@ def build_shot(args: argparse.Namespace) -> tuple["Shot", list[str]]:
         changes["output"]["path"] = out
     shot = shot.updated({k: v for k, v in changes.items() if v}, source="command line")
     return shot, warnings
+
+
+def _read_waypoints(path: str) -> list:
+    """Waypoints from JSON: [[x, y(, z)], ...] or {"waypoints": [...]}, in scene metres."""
+    p = Path(path)
+    try:
+        if p.stat().st_size > 10_000_000:
+            raise ShotError(f"{p}: waypoint file larger than 10 MB")
+        data = json.loads(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ShotError(f"--path {p}: no such file") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ShotError(f"--path {p}: not a waypoint JSON file ({exc})") from None
+    if isinstance(data, dict):
+        data = data.get("waypoints")
+    if not isinstance(data, list):
+        raise ShotError(f"--path {p}: expected a list of [x, y] waypoints or {{\"waypoints\": [...]}}")
+    return data
+
+
+def _parse_latlon_route(text: str) -> list[list[float]]:
+    try:
+        pts = [[float(v) for v in part.split(",")] for part in text.split(";") if part.strip()]
+    except ValueError:
+        raise ShotError(f"--route '{text}': expected \"lat,lon;lat,lon;...\"") from None
+    if any(len(p) != 2 for p in pts):
+        raise ShotError(f"--route '{text}': each point is lat,lon")
+    return pts
 
 
 def cmd_render(args) -> int:
@@ -116,7 +164,7 @@ def cmd_render(args) -> int:
 
 def cmd_still(args) -> int:
     from .pipeline import render_still
-    from .video import write_png
+    from .video.exports import write_png
 
     shot, warnings = build_shot(args)
     for w in warnings:

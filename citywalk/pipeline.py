@@ -44,6 +44,12 @@ def prepare(shot: Shot):
     lighting = resolve_lighting(shot.look)
     route = plan_route(scene, shot)
     frames = camera_frames(scene, shot, route)
+    if shot.scene.source == "tiles":
+        # reload with only the tiles (and the detail) that the walk's cameras need
+        step = max(1, len(frames) // 64)
+        cams = [(f.position, float(np.degrees(2 * np.arctan(f.size_px[1] / 2 / f.K[1, 1]))), f.size_px[1])
+                for f in frames[::step]]
+        scene = build_scene(shot.scene, cameras=cams)
     return scene, lighting, route, frames
 
 
@@ -57,7 +63,9 @@ def render_shot(shot: Shot, out_path: str | Path | None = None,
                 on_fraction: Callable[[float], None] | None = None) -> RenderResult:
     """Render a Shot to an MP4 (and the extras it asks for). Deterministic for a given Shot."""
     from .render.renderer import Renderer
-    from .video import VideoWriter, progress, write_camera_track
+    from .video.encode import VideoWriter
+    from .video.exports import write_camera_track
+    from .video.progress import progress
 
     t0 = time.perf_counter()
     out = shot.output
@@ -75,11 +83,14 @@ def render_shot(shot: Shot, out_path: str | Path | None = None,
         paths = side_paths(video)
         want_depth = "depth" in out.extras
         per_frame_files = want_depth or "frames" in out.extras
+        notice = _copyright_overlay(scene, tuple(out.size))
         render_s = 0.0
         with progress(len(frames), "rendering", on_fraction=on_fraction) as bar:
             for cam in frames:
                 t = time.perf_counter()
                 img = renderer.render(cam, want_depth=want_depth)
+                if notice is not None:
+                    img["rgb"] = notice.apply(img["rgb"])
                 render_s += time.perf_counter() - t
                 writer.write(img["rgb"])
                 if per_frame_files:
@@ -110,8 +121,17 @@ def render_shot(shot: Shot, out_path: str | Path | None = None,
     return RenderResult(video, len(frames), extras, timings, list(scene.copyright))
 
 
+def _copyright_overlay(scene, size_px):
+    """Providers' terms ask for their copyright on screen: burn it into the corner."""
+    if not scene.copyright:
+        return None
+    from .video.overlay import CornerText
+
+    return CornerText(scene.copyright, size_px)
+
+
 def _write_extras(paths: dict[str, Path], extras: list[str], index: int, img: dict) -> None:
-    from .video import write_depth_png16, write_png
+    from .video.exports import write_depth_png16, write_png
 
     if "frames" in extras:
         write_png(paths["frames"] / f"{index:06d}.png", img["rgb"])
@@ -128,6 +148,8 @@ def render_still(shot: Shot, time_s: float = 0.0) -> np.ndarray:
     r = Renderer(scene, lighting, tuple(shot.output.size), shot.output.samples, focus_points=route,
                  exposure_ev=shot.look.exposure_ev)
     try:
-        return r.render(frames[i])["rgb"]
+        rgb = r.render(frames[i])["rgb"]
+        notice = _copyright_overlay(scene, tuple(shot.output.size))
+        return notice.apply(rgb) if notice is not None else rgb
     finally:
         r.close()

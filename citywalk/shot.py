@@ -36,13 +36,23 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
+Vec3 = tuple[float, float, float]
+
+
 class SceneSpec(_Model):
-    """Where the world comes from: a procedural style (default) or a file source."""
+    """Where the world comes from: a procedural style (default) or a file source, and how a file's
+    content is placed: which axis is up ('auto' estimates it for splats), a uniform scale to metres,
+    a turn about Z, a shift, and an optional crop box (applied last, in scene metres)."""
 
     source: Literal[SCENE_SOURCES] = "procedural"  # type: ignore[valid-type]
     style: str = "tokyo"
     seed: int = Field(7, ge=0, le=2**31 - 1)
     path: str | None = None
+    up: Literal["auto", "z", "y", "-y"] = "auto"
+    scale: float = Field(1.0, gt=0.0, le=10_000.0)
+    rotate_z_deg: float = Field(0.0, ge=-360.0, le=360.0)
+    translate_m: Vec3 = (0.0, 0.0, 0.0)
+    crop_m: tuple[Vec3, Vec3] | None = None
 
     @model_validator(mode="after")
     def _path_for_files(self) -> "SceneSpec":
@@ -59,6 +69,7 @@ class CameraSpec(_Model):
 
     rig: Literal[CAMERA_RIGS] = "walk"  # type: ignore[valid-type]
     route: Union[Literal["auto"], Annotated[list[Waypoint], Field(min_length=2, max_length=10_000)]] = "auto"
+    route_latlon: Annotated[list[Annotated[list[float], Field(min_length=2, max_length=2)]], Field(min_length=2, max_length=10_000)] | None = None
     street: Literal["side", "main", "any"] = "side"
     speed_mps: float = Field(1.4, gt=0.0, le=30.0)
     eye_height_m: float = Field(1.65, gt=0.05, le=500.0)

@@ -6,7 +6,7 @@ import numpy as np
 
 from ..errors import NotBuiltYet
 from ..scene import Scene
-from .route import auto_route, waypoint_route
+from .route import auto_route, drape, straight_route, waypoint_route
 from .track import CameraFrame, intrinsics, look_at
 from .walk import WalkDynamics, walk_distance_m, walk_frames
 
@@ -19,14 +19,29 @@ def dynamics_from_spec(cam) -> WalkDynamics:
 
 
 def plan_route(scene: Scene, shot) -> np.ndarray:
-    """The ground route (K, 3) of a Shot: waypoints from the Shot, or an automatic walk."""
+    """The ground route (K, 3) of a Shot: waypoints in metres or lat/lon from the Shot, else an
+    automatic walk on the scene's walk network, else straight through the middle of the scene.
+    On worlds with a ground function (imported meshes) the route is draped over the ground."""
     dyn = dynamics_from_spec(shot.camera)
-    if shot.camera.route != "auto":
-        return waypoint_route(shot.camera.route)
     walk_m = walk_distance_m(shot.output.duration_s, dyn)
-    rng = np.random.default_rng(shot.scene.seed + 1)
-    return auto_route(scene.network, walk_m, rng, street=shot.camera.street, approach_m=dyn.look_ahead_m,
-                      margin_m=dyn.look_ahead_m + 2.0)
+    cam = shot.camera
+    if cam.route_latlon is not None:
+        from ..sources.geo import EnuFrame
+
+        frame = EnuFrame(*scene.origin_latlon)
+        enu = frame.from_geodetic(np.array([p[0] for p in cam.route_latlon]), np.array([p[1] for p in cam.route_latlon]), 0.0)
+        route = waypoint_route([[float(x), float(y)] for x, y in np.asarray(enu)[:, :2]])
+    elif cam.route != "auto":
+        route = waypoint_route(cam.route)
+    elif scene.network is not None and len(scene.network.edges):
+        rng = np.random.default_rng(shot.scene.seed + 1)
+        return auto_route(scene.network, walk_m, rng, street=cam.street, approach_m=dyn.look_ahead_m,
+                          margin_m=dyn.look_ahead_m + 2.0)
+    else:
+        route = straight_route(scene.bounds_m, walk_m, dyn.look_ahead_m + 2.0)
+    if scene.ground_fn is not None:
+        route = drape(route, scene.ground_fn)
+    return route
 
 
 def camera_frames(scene: Scene, shot, route: np.ndarray | None = None) -> list[CameraFrame]:

@@ -98,3 +98,25 @@ def waypoint_route(waypoints: list[list[float]], ground_z_m: float = 0.0) -> np.
     if polyline_length(pts) < 0.1:
         raise ShotError("camera.route: waypoints must span at least 0.1 m")
     return pts
+
+
+def straight_route(bounds_m, walk_m: float, margin_m: float) -> np.ndarray:
+    """A straight walk (2, 3) through the middle of the scene's bounds along its longer horizontal
+    side, centred, long enough for `walk_m` plus `margin_m` (for worlds without a walk network)."""
+    lo, hi = np.asarray(bounds_m[0], float), np.asarray(bounds_m[1], float)
+    c = (lo + hi) / 2
+    axis = np.array([1.0, 0, 0]) if hi[0] - lo[0] >= hi[1] - lo[1] else np.array([0, 1.0, 0])
+    half = (walk_m + margin_m) / 2
+    a, b = c - axis * half, c + axis * half
+    a[2] = b[2] = 0.0
+    return np.stack([a, b])
+
+
+def drape(route: np.ndarray, ground_fn, step_m: float = 1.0) -> np.ndarray:
+    """Resample a route every `step_m` and set each point's z to the ground under it."""
+    seg = np.linalg.norm(np.diff(route[:, :2], axis=0), axis=1)
+    cum = np.concatenate([[0.0], np.cumsum(seg)])
+    s = np.unique(np.concatenate([np.arange(0.0, cum[-1], step_m), [cum[-1]]]))
+    xy = np.stack([np.interp(s, cum, route[:, i]) for i in range(2)], 1)
+    z = np.array([ground_fn(x, y) for x, y in xy])
+    return np.column_stack([xy, z])

@@ -79,8 +79,8 @@ def interleave(scene: Scene, layers: dict[str, int]) -> tuple[np.ndarray, np.nda
         verts.append(v.astype(np.float32))
         idx.append(mesh.indices.reshape(-1).astype(np.uint32) + base)
         base += n
-    if not verts:
-        return np.zeros((0, 16), np.float32), np.zeros(0, np.uint32)
+    if not verts:  # a world of splats only: one degenerate triangle keeps the passes uniform
+        return np.zeros((3, 16), np.float32), np.zeros(3, np.uint32)
     return np.concatenate(verts), np.concatenate(idx)
 
 
@@ -146,10 +146,42 @@ class Renderer:
                                             ctx.depth_renderbuffer((w, h), samples=self.samples))
         self.hdr_tex = ctx.texture((w, h), 4, dtype="f2")
         self.depth_tex = ctx.depth_texture((w, h))
+        self.depth_tex.compare_func = ""  # sampled as plain depth values (fog, splat occlusion)
         self.hdr_fbo = ctx.framebuffer(self.hdr_tex, self.depth_tex)
         self.out_fbo = ctx.framebuffer(ctx.renderbuffer((w, h), 4))
+        self.splats = None
+        if scene.gaussians:
+            self._setup_splats(scene.gaussians)
         self.set_lighting(lighting, focus_points)
         check_gl(ctx, "renderer set-up")
+
+    def _setup_splats(self, clouds) -> None:
+        """A SplatPass for the scene's Gaussian clouds (merged, so one depth sort covers all), its
+        target, and the mesh camera-z texture that hides splats behind geometry."""
+        from ..scene.gaussians import GaussianCloud
+        from .splat_gl import SplatPass, make_splat_target
+
+        cloud = clouds[0] if len(clouds) == 1 else GaussianCloud.concatenate(clouds)
+        ctx, size = self.ctx, self.size
+        self.splats = SplatPass(ctx, cloud)
+        self.splat_fbo, self.splat_color, self.splat_z = make_splat_target(ctx, size)
+        self.zmesh_tex = ctx.texture(size, 1, dtype="f4")
+        self.zmesh_fbo = ctx.framebuffer(self.zmesh_tex)
+        self.zlin_prog = ctx.program(vertex_shader=shader_source("fullscreen.vert"), fragment_shader=shader_source("linear_depth.frag"))
+        self.zlin_vao = ctx.vertex_array(self.zlin_prog, [])
+
+    def _draw_splats(self, frame) -> None:
+        import moderngl
+
+        self.zmesh_fbo.use()
+        self.ctx.disable(moderngl.DEPTH_TEST)
+        self.depth_tex.use(4)
+        _set(self.zlin_prog, "u_depth", 4)
+        _set(self.zlin_prog, "u_near", NEAR_M)
+        _set(self.zlin_prog, "u_far", FAR_M)
+        self.zlin_vao.render(moderngl.TRIANGLES, vertices=3)
+        self.splats.draw(frame.R, frame.t, frame.K, self.size, self.splat_fbo, scene_depth=self.zmesh_tex,
+                         near_m=NEAR_M, far_m=FAR_M)
 
     # ---- lighting -------------------------------------------------------------------------
     def set_lighting(self, lighting: Lighting, focus_points: np.ndarray | None = None) -> None:
@@ -297,6 +329,8 @@ class Renderer:
         if self.samples:
             ctx.copy_framebuffer(self.hdr_fbo, self.msaa_fbo)
         exposure = self._expose(frame.time_s) * 2.0 ** self.exposure_ev
+        if self.splats is not None:
+            self._draw_splats(frame)
         # post
         self.out_fbo.use()
         ctx.disable(moderngl.DEPTH_TEST)
@@ -314,6 +348,12 @@ class Renderer:
         _set(q, "u_fog_color", tuple(map(float, fog_col)))
         _set(q, "u_frame", float(frame.index % 64))
         _set(q, "u_depth", 4)
+        _set(q, "u_has_splats", 1.0 if self.splats is not None else 0.0)
+        if self.splats is not None:
+            self.splat_color.use(5)
+            self.splat_z.use(6)
+            _set(q, "u_splat", 5)
+            _set(q, "u_splat_z", 6)
         self.post_vao.render(moderngl.TRIANGLES, vertices=3)
         ctx.finish()
         t_drawn = time.perf_counter()
@@ -322,6 +362,12 @@ class Renderer:
         if want_depth:
             z = np.frombuffer(self.depth_tex.read(), np.float32).reshape(h, w)[::-1]
             out["depth"] = depth_to_distance(z, frame.K, self.size)
+            if self.splats is not None:
+                from .splat_gl import read_splat_target
+
+                sp = read_splat_target(self.splat_color, self.splat_z)
+                solid = sp["alpha"] > 0.5
+                out["depth"][solid] = (sp["depth"] * _ray_lengths(frame.K, self.size))[solid]
         check_gl(ctx, "frame render")
         self.stats["frames"] += 1
         self.stats["draw_s"] += t_drawn - t_start
@@ -360,14 +406,18 @@ class Renderer:
         self.ctx.release()
 
 
-def depth_to_distance(z01: np.ndarray, K: np.ndarray, size_px: tuple[int, int]) -> np.ndarray:
-    """GL window depth (H, W) in 0..1 (row 0 = top) → distance along each pixel's ray, metres."""
-    h, w = z01.shape
-    zn = z01.astype(np.float64) * 2 - 1
-    view_z = 2 * NEAR_M * FAR_M / (FAR_M + NEAR_M - zn * (FAR_M - NEAR_M))
+def _ray_lengths(K: np.ndarray, size_px: tuple[int, int]) -> np.ndarray:
+    """Length of each pixel's ray per metre of camera z, (H, W)."""
+    w, h = size_px
     u = (np.arange(w) + 0.5 - K[0, 2]) / K[0, 0]
     v = (np.arange(h) + 0.5 - K[1, 2]) / K[1, 1]
-    ray = np.sqrt(1 + u[None, :] ** 2 + v[:, None] ** 2)
-    d = (view_z * ray).astype(np.float32)
+    return np.sqrt(1 + u[None, :] ** 2 + v[:, None] ** 2)
+
+
+def depth_to_distance(z01: np.ndarray, K: np.ndarray, size_px: tuple[int, int]) -> np.ndarray:
+    """GL window depth (H, W) in 0..1 (row 0 = top) → distance along each pixel's ray, metres."""
+    zn = z01.astype(np.float64) * 2 - 1
+    view_z = 2 * NEAR_M * FAR_M / (FAR_M + NEAR_M - zn * (FAR_M - NEAR_M))
+    d = (view_z * _ray_lengths(K, size_px)).astype(np.float32)
     d[z01 >= 1.0] = np.inf
     return d

@@ -7,6 +7,7 @@ Nothing here draws or loads anything; renderers pick a handler per content type.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 
@@ -118,12 +119,13 @@ class Scene:
     copyright: list[str] = field(default_factory=list)
     style: str = ""
     stats: dict = field(default_factory=dict)
+    ground_fn: Callable[[float, float], float] | None = None
 
     @property
     def triangle_count(self) -> int:
         return sum(m.triangle_count for m in self.meshes)
 
     def ground_height_m(self, x: float, y: float) -> float:
-        """Height of walkable ground under (x, y); procedural streets are flat at z = 0
-        (sidewalk kerbs are raised, see `sidewalk_height_m`)."""
-        return 0.0
+        """Height of walkable ground under (x, y): from `ground_fn` (e.g. a ray cast onto an
+        imported mesh) when set, else 0 (procedural streets are flat)."""
+        return float(self.ground_fn(x, y)) if self.ground_fn is not None else 0.0

@@ -174,6 +174,16 @@ class GaussianCloud:
         return GaussianCloud(self.means[index], self.scales[index], self.rotations[index],
                              self.opacities[index], self.sh[index], self.sh_degree)
 
+    @staticmethod
+    def concatenate(clouds: "list[GaussianCloud]") -> "GaussianCloud":
+        """One cloud holding all of `clouds`; SH is zero-padded to the highest degree."""
+        degree = max(c.sh_degree for c in clouds)
+        k = (degree + 1) ** 2
+        sh = [np.pad(c.sh, ((0, 0), (0, k - c.sh.shape[1]), (0, 0))) for c in clouds]
+        return GaussianCloud(np.concatenate([c.means for c in clouds]), np.concatenate([c.scales for c in clouds]),
+                             np.concatenate([c.rotations for c in clouds]),
+                             np.concatenate([c.opacities for c in clouds]), np.concatenate(sh), degree)
+
     def cropped(self, box_min, box_max) -> "GaussianCloud":
         """Gaussians whose means lie inside the axis-aligned box [box_min, box_max] (3,) m."""
         lo, hi = np.asarray(box_min, np.float32), np.asarray(box_max, np.float32)

@@ -10,6 +10,9 @@ uniform float u_exposure;
 uniform float u_extinction;   // 1/m, Koschmieder: 3.912 / visibility
 uniform vec3 u_fog_color;     // kcd/m² in-scattered radiance at infinite depth
 uniform float u_frame;
+uniform float u_has_splats;
+uniform sampler2D u_splat;     // premultiplied display-linear splat colour + alpha
+uniform sampler2D u_splat_z;   // alpha-weighted camera z
 out vec4 f_color;
 
 vec3 aces(vec3 x) {
@@ -40,6 +43,16 @@ void main() {
         c = mix(c, u_fog_color, 1.0 - exp(-u_extinction * 1500.0));  // the sky fades into fog too
     }
     c = aces(c * u_exposure);
+    if (u_has_splats > 0.5) {
+        // splats carry baked, display-referred light: composite after tone mapping, fogged by depth
+        vec4 s = texture(u_splat, uv);
+        if (s.a > 1e-4) {
+            float zs = texture(u_splat_z, uv).r / s.a;
+            float ts = exp(-u_extinction * zs * length(vec3(v_ndc * u_tan_half, 1.0)));
+            vec3 fog = aces(u_fog_color * u_exposure);
+            c = s.rgb * ts + fog * (1.0 - ts) * s.a + (1.0 - s.a) * c;
+        }
+    }
     c = to_srgb(c);
     c += (hash12(gl_FragCoord.xy + u_frame * 7.31) - 0.5) / 255.0;
     f_color = vec4(c, 1.0);

@@ -1,0 +1,123 @@
+"""Walking through imported worlds from the CLI: OSM, meshes, KMZ, 3D Tiles and Gaussian splats."""
+
+import json
+
+import numpy as np
+import pytest
+
+from citywalk.cli import main
+from citywalk.pipeline import prepare, render_shot
+from citywalk.shot import Shot
+from citywalk.video import probe_video
+
+FAST = ["--duration", "0.5", "--fps", "12", "--size", "96x54", "--samples", "1"]
+
+
+def _render(argv, out, capsys):
+    code = main(["render", *argv, *FAST, "-o", str(out)])
+    err = capsys.readouterr().err
+    assert code == 0, err
+    info = probe_video(out)
+    assert (info.frame_count, info.width, info.height) == (6, 96, 54)
+    return info
+
+
+def test_osm_extract_walk(tmp_path, capsys):
+    from test_osm import _city
+
+    path = tmp_path / "city.osm"
+    path.write_text(_city().xml())
+    _render(["--osm", str(path), "--style", "tokyo"], tmp_path / "osm.mp4", capsys)
+    shot = Shot.from_dict({"scene": {"source": "osm", "path": str(path)}})
+    scene, _, route, frames = prepare(shot)
+    nodes = scene.network.nodes
+    assert np.min(np.linalg.norm(nodes[:, :2] - route[0, :2], axis=1)) < 0.5, "the walk starts on the network"
+
+
+def test_mesh_walk_keeps_eye_height_over_the_ground(tmp_path, capsys):
+    trimesh = pytest.importorskip("trimesh")
+    ground = trimesh.creation.box(extents=(80, 80, 1.0))
+    ground.apply_translation((0, 0, 2.5))  # top surface at y_gltf = 3 after the z-up swap below
+    ground.apply_transform(trimesh.transformations.rotation_matrix(-np.pi / 2, (1, 0, 0)))
+    path = tmp_path / "city.glb"
+    trimesh.Scene([ground]).export(path)
+    _render(["--mesh", str(path)], tmp_path / "mesh.mp4", capsys)
+    shot = Shot.from_dict({"scene": {"source": "mesh", "path": str(path)}, "output": {"duration_s": 2}})
+    scene, _, route, frames = prepare(shot)
+    top = max(m.positions[:, 2].max() for m in scene.meshes)
+    assert top == pytest.approx(3.0, abs=0.01)
+    eye = np.array([f.position[2] for f in frames])
+    assert np.all(np.abs(eye - (top + 1.65)) < 0.05)
+
+
+def test_kmz_walk(tmp_path, capsys):
+    pytest.importorskip("collada")
+    from test_kmz import _good_kmz
+
+    path = _good_kmz(tmp_path)
+    _render(["--kmz", str(path)], tmp_path / "kmz.mp4", capsys)
+
+
+def test_tiles_walk_burns_in_copyright(tmp_path, capsys):
+    pytest.importorskip("trimesh")
+    from test_tiles import _write_tileset
+
+    path = _write_tileset(tmp_path / "ts")
+    _render(["--tiles", str(path)], tmp_path / "tiles.mp4", capsys)
+    shot = Shot.from_dict({"scene": {"source": "tiles", "path": str(path)}, "output": {"size": [320, 180], "duration_s": 0.5, "samples": 1}})
+    scene, *_ = prepare(shot)
+    assert "Tileset (c) City" in scene.copyright
+    from citywalk.pipeline import render_still
+
+    with_notice = render_still(shot)
+    scene.copyright.clear()
+    assert with_notice[-20:, -120:].std() > 10, "text in the bottom-right corner"
+
+
+def _synthetic_splat_street(path, rng):
+    """A ground layer of flat splats and two walls of coloured splats, Y-up like many captures."""
+    from citywalk.scene.gaussians import GaussianCloud
+    from citywalk.sources.splats import write_ply
+
+    n_ground, n_wall = 3000, 2000
+    g = np.column_stack([rng.uniform(-20, 20, n_ground), rng.uniform(-4, 4, n_ground), np.zeros(n_ground)])
+    w = np.column_stack([rng.uniform(-20, 20, n_wall), np.repeat([-4.0, 4.0], n_wall // 2), rng.uniform(0, 8, n_wall)])
+    means_zup = np.vstack([g, w])
+    means = means_zup[:, [0, 2, 1]] * [1, 1, -1]  # to Y-up
+    n = len(means)
+    scales = np.where(np.arange(n)[:, None] < n_ground, [0.4, 0.02, 0.4], [0.35, 0.35, 0.05]).astype(np.float32)
+    rot = np.tile([1.0, 0, 0, 0], (n, 1))
+    sh = np.zeros((n, 1, 3), np.float32)
+    sh[:n_ground, 0] = -0.9
+    sh[n_ground:, 0] = rng.uniform(-1.5, 1.5, (n_wall, 3))
+    cloud = GaussianCloud(means.astype(np.float32), scales, rot.astype(np.float32), np.full(n, 0.9, np.float32), sh, 0)
+    write_ply(path, cloud)
+
+
+def test_splat_walk_with_path_and_fog_by_depth(tmp_path, capsys):
+    path = tmp_path / "street.ply"
+    _synthetic_splat_street(path, np.random.default_rng(0))
+    wp = tmp_path / "waypoints.json"
+    wp.write_text(json.dumps({"waypoints": [[-15, 0], [15, 0]]}))
+    _render(["--splat", str(path), "--path", str(wp)], tmp_path / "splat.mp4", capsys)
+    _render(["--splat", str(path)], tmp_path / "splat_auto.mp4", capsys)  # automatic path
+    base = {"scene": {"source": "splat", "path": str(path)}, "camera": {"route": [[-15, 0], [15, 0]]},
+            "output": {"size": [160, 90], "duration_s": 0.5, "samples": 1, "extras": ["depth"]}}
+    clear = render_shot(Shot.from_dict(base), tmp_path / "c.mp4")
+    from citywalk.pipeline import render_still
+
+    a = render_still(Shot.from_dict(base)).astype(float)
+    fog = render_still(Shot.from_dict({**base, "look": {"weather": "fog"}})).astype(float)
+    from citywalk.render.renderer import Renderer  # noqa: F401 - depth comes from the renderer
+    scene, lighting, route, frames = prepare(Shot.from_dict(base))
+    r = Renderer(scene, lighting, (160, 90), 1, focus_points=route)
+    depth = r.render(frames[0], want_depth=True)["depth"]
+    r.close()
+    assert np.isfinite(depth).mean() > 0.5, "splats give depth"
+    near = np.isfinite(depth) & (depth < 6)
+    far = np.isfinite(depth) & (depth > 15)
+    assert near.sum() > 50 and far.sum() > 50
+    # fog changes far pixels more than near ones
+    change = np.abs(fog - a).mean(-1)
+    assert change[far].mean() > change[near].mean() + 5
+    assert clear.frames == 12
