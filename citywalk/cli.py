@@ -53,7 +53,7 @@ def _add_shot_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--duration", type=float, help="clip length in seconds (max 600)")
     p.add_argument("--fps", type=int, help="frames per second (max 60)")
     p.add_argument("--size", type=_size, help="WIDTHxHEIGHT, e.g. 1280x720")
-    p.add_argument("--camera", dest="rig", help="camera rig: walk (others are not built yet)")
+    p.add_argument("--camera", dest="rig", help="walk | follow | side | front | orbit | drone | keys.json (keyframes)")
     p.add_argument("--street", choices=["side", "main", "any"], help="which street the automatic walk takes")
     p.add_argument("--speed", type=float, dest="speed_mps", help="walking speed in m/s")
     p.add_argument("--fov", type=float, dest="fov_deg", help="horizontal field of view in degrees")
@@ -93,6 +93,12 @@ def build_shot(args: argparse.Namespace) -> tuple["Shot", list[str]]:
         changes["output"]["duration_s"] = args.duration
     if getattr(args, "extras", None):
         changes["output"]["extras"] = [e.strip() for e in args.extras.split(",") if e.strip()]
+    rig = changes["camera"].get("rig")
+    if rig and rig.lower().endswith(".json"):
+        from .camera.paths_io import read_keyframes
+
+        changes["camera"]["rig"] = "keyframes"
+        changes["camera"]["keyframes"] = [k.to_dict() for k in read_keyframes(rig)]
     for source in ("splat", "osm", "mesh", "kmz", "tiles"):
         if getattr(args, source, None):
             changes["scene"].update(source=source, path=getattr(args, source))

@@ -78,6 +78,14 @@ class CameraSpec(_Model):
     bob_m: float = Field(0.03, ge=0.0, le=0.2)
     sway_m: float = Field(0.015, ge=0.0, le=0.2)
     look_ahead_m: float = Field(8.0, ge=1.0, le=100.0)
+    rig_params: dict[str, Union[float, str]] = Field(default_factory=dict, max_length=16)
+    keyframes: Annotated[list[dict[str, Any]], Field(min_length=2, max_length=10_000)] | None = None
+
+    @model_validator(mode="after")
+    def _keyframes_for_keyframes(self) -> "CameraSpec":
+        if self.rig == "keyframes" and not self.keyframes:
+            raise ValueError("camera.rig 'keyframes' needs camera.keyframes (a list of keys, or --camera keys.json)")
+        return self
 
 
 class ActorSpec(_Model):

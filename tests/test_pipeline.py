@@ -1,5 +1,6 @@
 """End to end: Shot → MP4 + extras, the CLI's commands and its one-line errors."""
 
+import json
 import subprocess
 import sys
 
@@ -90,3 +91,30 @@ def test_weather_with_time_suffix_sets_both(capsys):
     assert main(["shot", "--weather", "hard_rain_night"]) == 0
     data = yaml.safe_load(capsys.readouterr().out)
     assert data["look"]["weather"] == "hard_rain" and data["look"]["when"] == "night"
+
+
+@pytest.mark.parametrize("rig", ["follow", "side", "front", "orbit", "drone"])
+def test_every_rig_renders_from_the_cli(tmp_path, capsys, rig):
+    out = tmp_path / f"{rig}.mp4"
+    code = main(["render", "--camera", rig, "--duration", "0.25", "--size", "64x36", "-o", str(out)])
+    assert code == 0, capsys.readouterr().err
+    assert probe_video(out).frame_count == 6
+
+
+def test_keyframe_file_drives_the_camera(tmp_path, capsys):
+    keys = {"keys": [{"t_s": 0, "position": [0, -30, 20], "look_at": [0, 0, 0], "fov_deg": 60},
+                     {"t_s": 1, "position": [10, -20, 10], "look_at": [0, 0, 5], "fov_deg": 40, "ease": "ease_in_out"}]}
+    path = tmp_path / "keys.json"
+    path.write_text(json.dumps(keys))
+    assert main(["shot", "--camera", str(path)]) == 0
+    shot = Shot.from_dict(yaml.safe_load(capsys.readouterr().out))
+    assert shot.camera.rig == "keyframes" and len(shot.camera.keyframes) == 2
+    from citywalk.pipeline import prepare
+
+    _, _, _, frames = prepare(shot.updated({"output": {"duration_s": 1.0, "size": [64, 36]}}))
+    assert frames[0].position == pytest.approx([0, -30, 20])
+    assert frames[0].K[0, 0] == pytest.approx(32 / np.tan(np.radians(30)))
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"keys": [keys["keys"][0], {**keys["keys"][1], "fov_deg": 500}]}))
+    assert main(["shot", "--camera", str(bad)]) == 2
+    assert "fov_deg" in capsys.readouterr().err

@@ -1,10 +1,9 @@
-"""Camera rigs and paths. Only the first-person walk rig is built so far."""
+"""Camera rigs and paths: the first-person walk, rigs around the walker, keyframes."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from ..errors import NotBuiltYet
 from ..scene import Scene
 from .route import auto_route, drape, straight_route, waypoint_route
 from .track import CameraFrame, intrinsics, look_at
@@ -45,12 +44,20 @@ def plan_route(scene: Scene, shot) -> np.ndarray:
 
 
 def camera_frames(scene: Scene, shot, route: np.ndarray | None = None) -> list[CameraFrame]:
-    """Per-frame cameras for a Shot on a Scene."""
-    if shot.camera.rig != "walk":
-        raise NotBuiltYet(
-            f"camera.rig '{shot.camera.rig}' is not built yet; only 'walk' works in this version"
-        )
+    """Per-frame cameras for a Shot on a Scene: the first-person walk, a rig around the walker
+    (follow, side, front, orbit, drone) or keyframes."""
+    out, cam = shot.output, shot.camera
+    if cam.rig == "keyframes":
+        from .keyframes import keyframe_frames
+
+        return keyframe_frames(cam.keyframes, out.fps, out.frame_count, tuple(out.size), where="camera.keyframes")
     if route is None:
         route = plan_route(scene, shot)
-    out = shot.output
-    return walk_frames(route, dynamics_from_spec(shot.camera), out.fps, out.frame_count, tuple(out.size), shot.camera.fov_deg)
+    dyn = dynamics_from_spec(cam)
+    if cam.rig == "walk":
+        return walk_frames(route, dyn, out.fps, out.frame_count, tuple(out.size), cam.fov_deg)
+    from .rigs import rig_frames
+
+    frames, _walker = rig_frames(cam.rig, route, dyn, out.fps, out.frame_count, tuple(out.size), cam.fov_deg,
+                                 **cam.rig_params)
+    return frames
