@@ -25,6 +25,9 @@ EXPOSURE_KEY = 0.18        # mid-grey the metered scene maps to (before partial 
 ADAPTATION = 0.75          # 1 = full adaptation; less keeps dusk and night darker than noon
 REFERENCE_LUMINANCE = 2.0  # kcd/m²: a typical daylit street, the partial-adaptation anchor
 ADAPTATION_TIME_S = 0.7    # camera auto-exposure time constant
+BLOOM_THRESHOLD = 1.5      # exposed value above which light glows (signs, lamps, the sun)
+HIGHLIGHT_EXPOSED = 2.5    # the metered 95th-percentile luminance is kept at or below this
+BLOOM_STRENGTH = 0.5
 
 
 def gl_projection(K: np.ndarray, size_px: tuple[int, int], near: float = NEAR_M, far: float = FAR_M) -> np.ndarray:
@@ -148,12 +151,53 @@ class Renderer:
         self.depth_tex = ctx.depth_texture((w, h))
         self.depth_tex.compare_func = ""  # sampled as plain depth values (fog, splat occlusion)
         self.hdr_fbo = ctx.framebuffer(self.hdr_tex, self.depth_tex)
-        self.out_fbo = ctx.framebuffer(ctx.renderbuffer((w, h), 4))
+        self.out_tex = ctx.texture((w, h), 4)
+        self.out_tex.filter = (moderngl.LINEAR, moderngl.LINEAR)
+        self.out_fbo = ctx.framebuffer(self.out_tex)
+        self.final_fbo = ctx.framebuffer(ctx.renderbuffer((w, h), 4))
+        self.fxaa = self.samples == 0
+        self.fxaa_prog = self._fullscreen_program("fxaa.frag")
+        bw, bh = max(1, w // 4), max(1, h // 4)
+        self.bloom_tex = [ctx.texture((bw, bh), 4, dtype="f2") for _ in range(2)]
+        for t in self.bloom_tex:
+            t.filter = (moderngl.LINEAR, moderngl.LINEAR)
+            t.repeat_x = t.repeat_y = False
+        self.bloom_fbo = [ctx.framebuffer(t) for t in self.bloom_tex]
+        self.bloom_down_prog = self._fullscreen_program("bloom_down.frag")
+        self.blur_prog = self._fullscreen_program("blur.frag")
         self.splats = None
         if scene.gaussians:
             self._setup_splats(scene.gaussians)
         self.set_lighting(lighting, focus_points)
         check_gl(ctx, "renderer set-up")
+
+    def _fullscreen_program(self, frag: str):
+        prog = self.ctx.program(vertex_shader=shader_source("fullscreen.vert"), fragment_shader=shader_source(frag))
+        return prog, self.ctx.vertex_array(prog, [])
+
+    def _fullscreen(self, prog_vao, fbo, textures: dict, uniforms: dict) -> None:
+        """Draw a full-screen pass into `fbo` with textures bound to units 8.. and uniforms set."""
+        import moderngl
+
+        prog, vao = prog_vao
+        fbo.use()
+        self.ctx.disable(moderngl.DEPTH_TEST)
+        for unit, (name, tex) in enumerate(textures.items(), start=8):
+            tex.use(unit)
+            _set(prog, name, unit)
+        for name, value in uniforms.items():
+            _set(prog, name, value)
+        vao.render(moderngl.TRIANGLES, vertices=3)
+
+    def _bloom(self, exposure: float) -> None:
+        """Quarter-resolution glow of what is brighter than BLOOM_THRESHOLD after exposure."""
+        w, h = self.size
+        bw, bh = self.bloom_tex[0].size
+        self._fullscreen(self.bloom_down_prog, self.bloom_fbo[0], {"u_hdr": self.hdr_tex},
+                         {"u_texel": (1.0 / w, 1.0 / h), "u_exposure": exposure, "u_threshold": BLOOM_THRESHOLD})
+        for _ in range(2):
+            self._fullscreen(self.blur_prog, self.bloom_fbo[1], {"u_src": self.bloom_tex[0]}, {"u_dir": (1.0 / bw, 0.0)})
+            self._fullscreen(self.blur_prog, self.bloom_fbo[0], {"u_src": self.bloom_tex[1]}, {"u_dir": (0.0, 1.0 / bh)})
 
     def _setup_splats(self, clouds) -> None:
         """A SplatPass for the scene's Gaussian clouds (merged, so one depth sort covers all), its
@@ -331,6 +375,7 @@ class Renderer:
         exposure = self._expose(frame.time_s) * 2.0 ** self.exposure_ev
         if self.splats is not None:
             self._draw_splats(frame)
+        self._bloom(exposure)
         # post
         self.out_fbo.use()
         ctx.disable(moderngl.DEPTH_TEST)
@@ -349,15 +394,22 @@ class Renderer:
         _set(q, "u_frame", float(frame.index % 64))
         _set(q, "u_depth", 4)
         _set(q, "u_has_splats", 1.0 if self.splats is not None else 0.0)
+        self.bloom_tex[0].use(7)
+        _set(q, "u_bloom", 7)
+        _set(q, "u_bloom_strength", BLOOM_STRENGTH)
         if self.splats is not None:
             self.splat_color.use(5)
             self.splat_z.use(6)
             _set(q, "u_splat", 5)
             _set(q, "u_splat_z", 6)
         self.post_vao.render(moderngl.TRIANGLES, vertices=3)
+        result_fbo = self.out_fbo
+        if self.fxaa:
+            self._fullscreen(self.fxaa_prog, self.final_fbo, {"u_ldr": self.out_tex}, {"u_texel": (1.0 / w, 1.0 / h)})
+            result_fbo = self.final_fbo
         ctx.finish()
         t_drawn = time.perf_counter()
-        rgb = np.frombuffer(self.out_fbo.read(components=3), np.uint8).reshape(h, w, 3)[::-1]
+        rgb = np.frombuffer(result_fbo.read(components=3), np.uint8).reshape(h, w, 3)[::-1]
         out = {"rgb": np.ascontiguousarray(rgb)}
         if want_depth:
             z = np.frombuffer(self.depth_tex.read(), np.float32).reshape(h, w)[::-1]
@@ -374,8 +426,8 @@ class Renderer:
         self.stats["readback_s"] += time.perf_counter() - t_drawn
         return out
 
-    def metered_luminance(self) -> float:
-        """Log-average luminance (kcd/m²) of the HDR frame just drawn."""
+    def metered_luminance(self) -> tuple[float, float]:
+        """Log-average and 95th-percentile luminance (kcd/m²) of the HDR frame just drawn."""
         import moderngl
 
         self.meter_fbo.use()
@@ -384,16 +436,18 @@ class Renderer:
         _set(self.meter_prog, "u_hdr", 3)
         self.meter_vao.render(moderngl.TRIANGLES, vertices=3)
         rgb = np.frombuffer(self.meter_fbo.read(components=3, dtype="f4"), np.float32).reshape(-1, 3)
-        lum = rgb @ np.array([0.2126, 0.7152, 0.0722], np.float32)
-        return float(np.exp(np.mean(np.log(np.maximum(lum, 0.0) + 1e-6))))
+        lum = np.maximum(rgb @ np.array([0.2126, 0.7152, 0.0722], np.float32), 0.0)
+        return float(np.exp(np.mean(np.log(lum + 1e-6)))), float(np.percentile(lum, 95))
 
     def _expose(self, time_s: float) -> float:
         """Camera auto-exposure: meter this frame, adapt partially (dusk stays darker than noon)
         and smoothly over time (no flicker). Deterministic for a given frame sequence."""
         if not self.auto_exposure:
             return float(self.lighting.exposure)
-        lum = max(self.metered_luminance(), 1e-7)
+        mean, p95 = self.metered_luminance()
+        lum = max(mean, 1e-7)
         target = EXPOSURE_KEY / (lum**ADAPTATION * REFERENCE_LUMINANCE ** (1 - ADAPTATION))
+        target = min(target, HIGHLIGHT_EXPOSED / max(p95, 1e-7))  # keep sunlit streets from burning out
         if self.exposure is None or self._last_time_s is None or time_s <= self._last_time_s:
             self.exposure = target
         else:

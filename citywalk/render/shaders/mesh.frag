@@ -107,24 +107,30 @@ void main() {
             albedo *= 0.8;  // floor band
         }
     } else if (kind == SHOPFRONT) {
-        // recessed glass in front of a lit interior; uv in metres: shelves every 0.45 m,
-        // goods in 0.22 m slots, mullions every 1.6 m
+        // glass in front of a lit shop (uv in metres from the glass's lower corner): shelves of
+        // small coloured goods, a bright ceiling strip, mullions every 1.6 m
         vec2 f = v_uv;
-        float row = floor(f.y / 0.45);
-        float shelf = smoothstep(0.0, 0.04, fract(f.y / 0.45)) * (f.y > 0.35 ? 1.0 : 0.4);
-        float goods = 0.25 + 0.75 * hash12(vec2(floor(f.x / 0.22), row) + variation * 31.0);
-        bool mullion = fract(f.x / 1.6) < 0.035 || f.y < 0.06;
+        bool mullion = fract(f.x / 1.6) < 0.03 || f.y < 0.05;
         if (mullion) {
-            albedo = vec3(0.12);
+            albedo = vec3(0.10);
         } else {
-            albedo = vec3(0.03);
-            rough = 0.06;
-            reflectivity = 0.8;
+            albedo = vec3(0.02);
+            rough = 0.05;
+            reflectivity = 0.9;
             f0 = 0.05;
-            float hue = hash12(vec2(variation * 53.0, row));
-            vec3 interior = mix(vec3(1.0, 0.85, 0.65), vec3(0.85, 0.95, 1.0), step(0.6, hash12(vec2(variation * 7.0, 1.0))));
-            interior *= mix(vec3(1.0), vec3(0.9 + 0.3 * hue, 1.0, 1.2 - 0.4 * hue), 0.5);
-            emit = interior * emissive * shelf * goods;
+            float row = floor(f.y / 0.42);
+            float fy = fract(f.y / 0.42);
+            float slot = floor(f.x / 0.11);
+            float h = hash12(vec2(slot, row) + variation * 31.0);
+            vec3 goods = 0.55 + 0.45 * cos(6.2832 * (h + vec3(0.0, 0.33, 0.67)));
+            float tall = 0.35 + 0.5 * hash12(vec2(slot * 1.7, row + 5.0));
+            float item = step(0.08, fy) * step(fy, 0.08 + 0.8 * tall) * step(0.12, fract(f.x / 0.11)) * step(0.25, h);
+            vec3 interior = mix(vec3(0.18, 0.17, 0.16), goods * 0.8, item);
+            interior = fy < 0.05 ? vec3(0.8) : interior;                      // shelf edges
+            interior = f.y > 2.35 ? vec3(1.6) : interior;                      // ceiling lights
+            interior = f.y < 0.5 ? vec3(0.12) : interior;                      // counter / floor
+            vec3 tint = mix(vec3(1.0, 0.88, 0.72), vec3(0.88, 0.95, 1.0), step(0.55, hash12(vec2(variation * 7.0, 1.0))));
+            emit = interior * tint * emissive;
         }
         emissive = 0.0;
     } else if (kind == ROAD) {

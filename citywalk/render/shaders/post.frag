@@ -11,6 +11,8 @@ uniform float u_extinction;   // 1/m, Koschmieder: 3.912 / visibility
 uniform vec3 u_fog_color;     // kcd/m² in-scattered radiance at infinite depth
 uniform float u_frame;
 uniform float u_has_splats;
+uniform sampler2D u_bloom;     // blurred exposed glow, quarter resolution
+uniform float u_bloom_strength;
 uniform sampler2D u_splat;     // premultiplied display-linear splat colour + alpha
 uniform sampler2D u_splat_z;   // alpha-weighted camera z
 out vec4 f_color;
@@ -42,7 +44,7 @@ void main() {
     } else {
         c = mix(c, u_fog_color, 1.0 - exp(-u_extinction * 1500.0));  // the sky fades into fog too
     }
-    c = aces(c * u_exposure);
+    c = aces(c * u_exposure + texture(u_bloom, uv).rgb * u_bloom_strength);
     if (u_has_splats > 0.5) {
         // splats carry baked, display-referred light: composite after tone mapping, fogged by depth
         vec4 s = texture(u_splat, uv);
