@@ -16,7 +16,6 @@ from ..look.lighting import Lighting
 from ..scene import Scene
 from .gl import check_gl, create_context, shader_source
 
-MAX_LIGHTS = 12
 TEX_SIZE_PX = 256
 SHADOW_SIZE_PX = 4096
 NEAR_M, FAR_M = 0.1, 1500.0
@@ -257,6 +256,40 @@ class Renderer:
         _set(s, "u_star_scale", float(1e-5 * max(0.0, -L.sun_altitude_deg - 8.0) / 10.0 * (1 - L.weather.cloud_cover)))
         self.extinction = self._extinction(L)
         self._build_shadow_map(focus_points)
+        self._build_lamp_volume(focus_points)
+
+    def _build_lamp_volume(self, focus_points: np.ndarray | None) -> None:
+        """Sum the scene's lamps into a 3D texture around the walk (once per shot)."""
+        import moderngl
+
+        from .lamps import lamp_volume
+
+        # samplers of different types may not share a unit: keep 3D textures on units 10, 11
+        empty = np.zeros((1, 1, 1, 4), np.float16).tobytes()
+        self.lamp_textures = [self.ctx.texture3d((1, 1, 1), 4, empty, dtype="f2") for _ in range(2)]
+        _set(self.mesh_prog, "u_use_lamps", 0.0)
+        if not self.scene.lights or self.lighting.lights_on <= 0:
+            return
+        (x0, y0, _), (x1, y1, _) = self.scene.bounds_m
+        if focus_points is not None and len(focus_points):
+            lo = np.maximum(focus_points[:, :2].min(0) - 90.0, (x0, y0))
+            hi = np.minimum(focus_points[:, :2].max(0) + 90.0, (x1, y1))
+        else:
+            lo, hi = np.array([x0, y0]), np.array([x1, y1])
+        vol = lamp_volume(self.scene.lights, lo, hi)
+        if vol is None:
+            return
+        texs = []
+        for data in (vol.total, vol.direction):
+            t = self.ctx.texture3d(data.shape[2::-1], 4, np.ascontiguousarray(data).tobytes(), dtype="f2")
+            t.filter = (moderngl.LINEAR, moderngl.LINEAR)
+            t.repeat_x = t.repeat_y = t.repeat_z = False
+            texs.append(t)
+        self.lamp_textures = texs
+        p = self.mesh_prog
+        _set(p, "u_use_lamps", 1.0)
+        _set(p, "u_lamp_origin", tuple(map(float, vol.origin_m)))
+        _set(p, "u_lamp_size", tuple(map(float, vol.size_m)))
 
     @staticmethod
     def _extinction(L: Lighting) -> float:
@@ -307,24 +340,6 @@ class Renderer:
         check_gl(ctx, "shadow pass")
 
     # ---- frames ---------------------------------------------------------------------------
-    def _lights_near(self, focus: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
-        """The MAX_LIGHTS lights that matter most around `focus` (a point just ahead of the camera):
-        nearest first, measured to the edge of each light's range."""
-        lights = self.scene.lights
-        pos = np.zeros((MAX_LIGHTS, 4), np.float32)
-        col = np.zeros((MAX_LIGHTS, 4), np.float32)
-        if not lights or self.lighting.lights_on <= 0:
-            return pos, col, 0
-        p = np.array([l.position for l in lights])
-        reach = np.array([l.range_m for l in lights])
-        gap = np.linalg.norm(p - focus, axis=1) - reach
-        order = np.argsort(gap, kind="stable")[:MAX_LIGHTS]
-        for k, i in enumerate(order):
-            light = lights[i]
-            pos[k] = (*light.position, light.range_m)
-            col[k, :3] = np.asarray(light.color) * light.intensity / 1000.0
-        return pos, col, len(order)
-
     def render(self, frame, want_depth: bool = False) -> dict[str, np.ndarray]:
         """Render one CameraFrame. Returns {'rgb': (H, W, 3) uint8 sRGB, top row first} and,
         with want_depth, {'depth': (H, W) float32 metres along the ray, inf for sky}."""
@@ -352,13 +367,13 @@ class Renderer:
         _set(p, "u_cam_pos", tuple(map(float, cam)))
         _write(p, "u_shadow_mat", _mat(self.light_mat))
         _set(p, "u_use_shadow", 1.0 if self.use_shadow else 0.0)
-        lpos, lcol, n = self._lights_near(cam + frame.forward * 6.0)
-        _set(p, "u_n_lights", n)
-        _write(p, "u_light_pos", lpos.tobytes())
-        _write(p, "u_light_col", lcol.tobytes())
         self.tex.use(0)
         self.sky_tex.use(1)
         self.shadow_tex.use(2)
+        self.lamp_textures[0].use(10)
+        self.lamp_textures[1].use(11)
+        _set(p, "u_lamp_total", 10)
+        _set(p, "u_lamp_dir", 11)
         _set(p, "u_tex", 0)
         _set(p, "u_sky", 1)
         _set(p, "u_shadow", 2)

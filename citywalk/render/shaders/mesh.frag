@@ -2,7 +2,6 @@
 // Forward shading in linear kcd/m²: sun with shadow map, sky ambient, nearby lamps,
 // emission, procedural facade windows and shopfronts. Output: HDR radiance.
 #define PI 3.14159265
-#define MAX_LIGHTS 12
 #define FACADE 1
 #define SHOPFRONT 2
 #define EMISSIVE 3
@@ -27,9 +26,11 @@ uniform vec3 u_amb_up;
 uniform vec3 u_amb_ground;
 uniform float u_lights_on;
 uniform float u_lit_share;
-uniform int u_n_lights;
-uniform vec4 u_light_pos[MAX_LIGHTS];   // xyz, range_m
-uniform vec4 u_light_col[MAX_LIGHTS];   // rgb * intensity (kcd)
+uniform sampler3D u_lamp_total;   // lamp illuminance rgb (klux), luminance in a
+uniform sampler3D u_lamp_dir;     // luminance-weighted sum of directions toward lamps
+uniform vec3 u_lamp_origin;
+uniform vec3 u_lamp_size;
+uniform float u_use_lamps;
 uniform vec3 u_moon_dir;
 uniform float u_moon_E;
 
@@ -154,19 +155,20 @@ void main() {
     float canyon = mix(0.7, 1.0, smoothstep(0.0, 12.0, v_pos.z));
     light += mix(u_amb_ground, u_amb_up, 0.5 + 0.5 * n.z) * canyon;
     // lamps
-    for (int i = 0; i < u_n_lights; i++) {
-        vec3 d = u_light_pos[i].xyz - v_pos;
-        float dist2 = max(dot(d, d), 0.04);
-        float range = u_light_pos[i].w;
-        if (dist2 > range * range) continue;
-        float win = 1.0 - dist2 / (range * range);
-        win *= win;
-        vec3 l = d * inversesqrt(dist2);
-        float ndl_i = dot(n, l);
-        if (ndl_i <= 0.0) continue;
-        vec3 E = u_light_col[i].rgb * (u_lights_on / dist2) * win;
-        light += E * ndl_i;
-        if (rough < 0.5) spec += specular(n, v, l, E, max(rough, 0.12), f0);
+    // lamps, from the irradiance volume (sampled half a cell off the surface)
+    if (u_use_lamps > 0.5) {
+        vec3 vc = (v_pos + n * 0.4 - u_lamp_origin) / u_lamp_size;
+        if (all(greaterThanEqual(vc, vec3(0.0))) && all(lessThanEqual(vc, vec3(1.0)))) {
+            vec4 tot = texture(u_lamp_total, vc);
+            if (tot.a > 1e-7) {
+                vec3 sum_dir = texture(u_lamp_dir, vc).xyz / tot.a;
+                float k = min(length(sum_dir), 1.0);
+                vec3 d = sum_dir / max(k, 1e-4);
+                vec3 E = tot.rgb * u_lights_on;
+                light += E * ((1.0 - k) * 0.5 + k * max(dot(n, d), 0.0));
+                if (rough < 0.5) spec += specular(n, v, d, E * k, max(rough, 0.12), f0);
+            }
+        }
     }
     vec3 radiance = albedo / PI * light + spec + emit;
     if (reflectivity > 0.0) {
