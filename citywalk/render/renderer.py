@@ -164,6 +164,8 @@ class Renderer:
         self.bloom_fbo = [ctx.framebuffer(t) for t in self.bloom_tex]
         self.bloom_down_prog = self._fullscreen_program("bloom_down.frag")
         self.blur_prog = self._fullscreen_program("blur.frag")
+        self.overlays: list = []  # passes drawn after the meshes into the HDR target (actors)
+        self._shadow_cpu = None
         self.splats = None
         if scene.gaussians:
             self._setup_splats(scene.gaussians)
@@ -264,6 +266,7 @@ class Renderer:
 
         from .lamps import lamp_volume
 
+        self.lamp_volume = None
         # samplers of different types may not share a unit: keep 3D textures on units 10, 11
         empty = np.zeros((1, 1, 1, 4), np.float16).tobytes()
         self.lamp_textures = [self.ctx.texture3d((1, 1, 1), 4, empty, dtype="f2") for _ in range(2)]
@@ -277,6 +280,7 @@ class Renderer:
         else:
             lo, hi = np.array([x0, y0]), np.array([x1, y1])
         vol = lamp_volume(self.scene.lights, lo, hi)
+        self.lamp_volume = vol
         if vol is None:
             return
         texs = []
@@ -378,6 +382,10 @@ class Renderer:
         _set(p, "u_sky", 1)
         _set(p, "u_shadow", 2)
         self.mesh_vao.render()
+        self.target = target
+        self.view_proj = vp
+        for overlay in self.overlays:
+            overlay.draw(self, frame)
         # sky where nothing was drawn
         s = self.sky_prog
         _write(s, "u_inv_view_proj", _mat(np.linalg.inv(vp)))
@@ -440,6 +448,36 @@ class Renderer:
         self.stats["draw_s"] += t_drawn - t_start
         self.stats["readback_s"] += time.perf_counter() - t_drawn
         return out
+
+    def sun_visibility(self, points_m: np.ndarray) -> np.ndarray:
+        """0..1 per world point (N, 3): how much of the sun reaches it (shadow map, read once)."""
+        pts = np.atleast_2d(np.asarray(points_m, float))
+        if not self.use_shadow:
+            return np.zeros(len(pts)) if self.lighting.sun_illuminance[1] <= 0 else np.ones(len(pts))
+        if self._shadow_cpu is None:
+            self.shadow_tex.compare_func = ""
+            raw = self.shadow_tex.read()
+            self.shadow_tex.compare_func = "<="
+            self._shadow_cpu = np.frombuffer(raw, np.float32).reshape(SHADOW_SIZE_PX, SHADOW_SIZE_PX)
+        h = np.c_[pts, np.ones(len(pts))] @ self.light_mat.T
+        c = h[:, :3] / h[:, 3:4] * 0.5 + 0.5
+        ij = np.clip((c[:, :2] * SHADOW_SIZE_PX).astype(int), 0, SHADOW_SIZE_PX - 1)
+        stored = self._shadow_cpu[ij[:, 1], ij[:, 0]]
+        inside = np.all((c[:, :2] >= 0) & (c[:, :2] <= 1), axis=1)
+        return np.where(inside, (c[:, 2] - 0.0015 <= stored).astype(float), 1.0)
+
+    def lamp_illuminance(self, points_m: np.ndarray) -> np.ndarray:
+        """Lamp illuminance (klux, linear RGB) at world points (N, 3), from the lamp volume."""
+        pts = np.atleast_2d(np.asarray(points_m, float))
+        vol = self.lamp_volume
+        if vol is None:
+            return np.zeros((len(pts), 3))
+        shape = np.array(vol.total.shape[2::-1])
+        cell = vol.size_m / shape
+        ijk = np.clip(((pts - vol.origin_m) / cell).astype(int), 0, shape - 1)
+        inside = np.all((pts >= vol.origin_m) & (pts <= vol.origin_m + vol.size_m), axis=1)
+        e = vol.total[ijk[:, 2], ijk[:, 1], ijk[:, 0], :3].astype(float) * self.lighting.lights_on
+        return np.where(inside[:, None], e, 0.0)
 
     def metered_luminance(self) -> tuple[float, float]:
         """Log-average and 95th-percentile luminance (kcd/m²) of the HDR frame just drawn."""
