@@ -121,3 +121,28 @@ def test_splat_walk_with_path_and_fog_by_depth(tmp_path, capsys):
     change = np.abs(fog - a).mean(-1)
     assert change[far].mean() > change[near].mean() + 5
     assert clear.frames == 12
+
+
+def test_splat_walk_follows_the_capture_cameras(tmp_path):
+    """Without --path, a splat scene with a camera sidecar is walked along the capture trajectory."""
+    from citywalk.camera.track import look_at
+    from citywalk.video.exports import write_camera_track
+
+    path = tmp_path / "scene.ply"
+    _synthetic_splat_street(path, np.random.default_rng(1))
+    # capture cameras in the file's Y-up frame, 1.6 m above the ground, walking along -x → +x at y_file
+    frames = []
+    for i, x in enumerate(np.linspace(-12, 12, 9)):
+        pos_zup = np.array([x, 1.0, 1.6])
+        R_zup, _ = look_at(pos_zup, pos_zup + [1.0, 0, 0])
+        to_file = np.array([[1.0, 0, 0], [0, 0, 1], [0, -1, 0]])  # z-up → y-up, as the splats
+        R = R_zup @ to_file.T
+        c = to_file @ pos_zup
+        frames.append({"index": i, "time_s": i / 8, "K": np.eye(3).tolist(), "R_w2c": R.tolist(), "t_w2c": (-R @ c).tolist()})
+    write_camera_track(tmp_path / "scene.cameras.json", frames, fps=8, width=64, height=36)
+    shot = Shot.from_dict({"scene": {"source": "splat", "path": str(path)}, "output": {"duration_s": 2, "size": [64, 36]}})
+    scene, _, route, cams = prepare(shot)
+    assert np.abs(route[:, 1] - 1.0).max() < 0.05, "walks the capture's line (y = 1 m)"
+    assert route[0, 0] == pytest.approx(-12, abs=0.1)
+    eye = np.array([c.position for c in cams])
+    assert np.abs(eye[:, 2] - 1.65).max() < 0.05

@@ -92,14 +92,48 @@ def build_scene(spec, min_extent_m: float = 200.0, cameras=None) -> Scene:
     return scene
 
 
+def capture_cameras_c2w(splat_path) -> np.ndarray | None:
+    """Camera-to-world poses (M, 4, 4), OpenCV convention, of the capture behind a splat file, from
+    a sidecar beside it: `<stem>.cameras.json` (citywalk camera track) or nerfstudio `transforms.json`."""
+    import json
+    from pathlib import Path
+
+    p = Path(splat_path)
+    track = p.with_name(p.name.split(".")[0] + ".cameras.json")
+    if track.is_file():
+        from ..video.exports import read_camera_track
+
+        frames = read_camera_track(track)["frames"]
+        c2w = np.tile(np.eye(4), (len(frames), 1, 1))
+        for i, f in enumerate(frames):
+            R, t = np.asarray(f["R_w2c"]), np.asarray(f["t_w2c"])
+            c2w[i, :3, :3] = R.T
+            c2w[i, :3, 3] = -R.T @ t
+        return c2w if len(frames) else None
+    ns = p.with_name("transforms.json")
+    if ns.is_file():
+        try:
+            data = json.loads(ns.read_text(encoding="utf-8"))
+            gl = np.array([f["transform_matrix"] for f in data["frames"]], float)
+        except (ValueError, KeyError, TypeError) as exc:
+            raise SceneError(f"{ns}: not a nerfstudio transforms.json ({exc})") from None
+        if gl.ndim != 3 or gl.shape[1:] != (4, 4) or not len(gl):
+            raise SceneError(f"{ns}: transform_matrix must be 4x4 per frame")
+        return gl @ np.diag([1.0, -1.0, -1.0, 1.0])  # OpenGL camera axes → OpenCV
+    return None
+
+
 def _splat_scene(spec) -> Scene:
-    """A Gaussian splat file placed metric and Z-up: the up axis is estimated ('auto') or given,
-    the ground moved to z = 0, then the user's scale, turn, shift and crop."""
+    """A Gaussian splat file placed metric and Z-up: the up axis is estimated ('auto', from the
+    capture cameras when a sidecar has them, else from the ground) or given, the ground moved to
+    z = 0, then the user's scale, turn, shift and crop. Capture camera centres are kept (in scene
+    metres) so the automatic walk can follow the capture's own trajectory."""
     from .splats import estimate_ground, load_splat_scene
 
     cloud = load_splat_scene(spec.path)
+    cams = capture_cameras_c2w(spec.path)
     if spec.up == "auto":
-        _, _, ground_t = estimate_ground(cloud, rng=np.random.default_rng(spec.seed))
+        _, _, ground_t = estimate_ground(cloud, cameras_c2w=cams, rng=np.random.default_rng(spec.seed))
     else:
         ground_t = np.eye(4)
         ground_t[:3, :3] = UP_AXES[spec.up]
@@ -112,5 +146,8 @@ def _splat_scene(spec) -> Scene:
         raise SceneError(f"{spec.path}: no splats left after placement and crop")
     lo = np.percentile(cloud.means, 1, axis=0)
     hi = np.percentile(cloud.means, 99, axis=0)
-    return Scene(gaussians=[cloud], bounds_m=(tuple(lo), tuple(hi)), style="splat",
-                 stats={"splats": cloud.count})
+    stats = {"splats": cloud.count}
+    if cams is not None:
+        m = placement_matrix(spec) @ ground_t
+        stats["capture_cameras_m"] = cams[:, :3, 3] @ m[:3, :3].T + m[:3, 3]
+    return Scene(gaussians=[cloud], bounds_m=(tuple(lo), tuple(hi)), style="splat", stats=stats)
