@@ -85,9 +85,11 @@ def render_shot(shot: Shot, out_path: str | Path | None = None,
         per_frame_files = want_depth or "frames" in out.extras
         notice = _copyright_overlay(scene, tuple(out.size))
         render_s = 0.0
+        light_at = LightTimeline(shot, lighting)
         with progress(len(frames), "rendering", on_fraction=on_fraction) as bar:
             for cam in frames:
                 t = time.perf_counter()
+                light_at.apply(renderer, cam.time_s)
                 img = renderer.render(cam, want_depth=want_depth)
                 if notice is not None:
                     img["rgb"] = notice.apply(img["rgb"])
@@ -119,6 +121,34 @@ def render_shot(shot: Shot, out_path: str | Path | None = None,
     timings["total_s"] = time.perf_counter() - t0
     timings["realtime_factor"] = out.duration_s / timings["total_s"]
     return RenderResult(video, len(frames), extras, timings, list(scene.copyright))
+
+
+class LightTimeline:
+    """Light that changes during a shot: keyframed weather, the sun over long shots, lightning.
+    Re-resolved at most every STEP_S of shot time; flashes are applied every frame."""
+
+    STEP_S = 0.5
+
+    def __init__(self, shot: Shot, first):
+        from .look.lighting import weather_timeline
+
+        self.shot, self.current, self.current_t = shot, first, 0.0
+        self.timeline = weather_timeline(shot.look)
+        self.long = shot.output.duration_s > 60.0
+        self.flash = 0.0
+
+    def apply(self, renderer, t_s: float) -> None:
+        from .look.lighting import resolve_lighting
+        from .render.precipitation import lightning_flash_klux
+
+        changed = False
+        if (self.timeline is not None or self.long) and t_s - self.current_t >= self.STEP_S:
+            self.current = resolve_lighting(self.shot.look, at_seconds=t_s)
+            self.current_t, changed = t_s, True
+        flash = lightning_flash_klux(t_s, self.shot.scene.seed, self.current.weather.lightning)
+        if changed or flash != self.flash:
+            renderer.update_lighting(self.current, flash_klux=flash)
+            self.flash = flash
 
 
 def _copyright_overlay(scene, size_px):

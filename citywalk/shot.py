@@ -104,7 +104,9 @@ class LookSpec(_Model):
     lat: float = Field(35.68, ge=-90.0, le=90.0)
     lon: float = Field(139.76, ge=-180.0, le=180.0)
     tz: str | None = None
-    weather: str = "clear"
+    # a preset name, a mapping of weather fields ({preset: fog, fog_visibility_m: 120}), or
+    # keyframes [{t_s: 0, weather: clear}, {t_s: 10, weather: thunderstorm}]
+    weather: Union[str, dict[str, Any], Annotated[list[dict[str, Any]], Field(min_length=1, max_length=256)]] = "clear"
     exposure_ev: float = Field(0.0, ge=-10.0, le=10.0)
 
     @field_validator("when")

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..errors import ShotError
 from .sun import moon_position, sun_direction_enu, sun_position
 from .timeofday import resolve_when
 from .weather import Weather, weather_from_spec
@@ -158,10 +159,27 @@ def ambient_from_sky(sky_tex: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return e_up, horizon
 
 
-def resolve_lighting(look, at_seconds: float = 0.0) -> Lighting:
-    """Lighting for `look` (a LookSpec) `at_seconds` into the shot."""
+def weather_timeline(look):
+    """WeatherKeyframes for a Look whose weather is keyed over time, else None."""
+    if not isinstance(look.weather, list):
+        return None
+    from .weather import WeatherKeyframes
+
+    keys = []
+    for i, k in enumerate(look.weather):
+        if not isinstance(k, dict) or "t_s" not in k or "weather" not in k:
+            raise ShotError(f"look.weather[{i}]: a keyframe is {{t_s: seconds, weather: preset or fields}}")
+        keys.append((k["t_s"], k["weather"]))
+    return WeatherKeyframes(keys, ease="smoothstep")
+
+
+def resolve_lighting(look, at_seconds: float = 0.0, weather: Weather | None = None) -> Lighting:
+    """Lighting for `look` (a LookSpec) `at_seconds` into the shot (the weather of keyframed looks
+    is taken at that time unless `weather` is given)."""
     when = resolve_when(look.when, look.date, look.lat, look.lon, look.tz) + dt.timedelta(seconds=at_seconds)
-    weather = weather_from_spec(look.weather)
+    if weather is None:
+        timeline = weather_timeline(look)
+        weather = timeline.at(at_seconds) if timeline is not None else weather_from_spec(look.weather)
     sun = sun_position(when, look.lat, look.lon)
     sdir = np.asarray(sun_direction_enu(sun.altitude_deg, sun.azimuth_deg), float)
     sky = make_sky_texture(sdir, sun.altitude_deg, weather)

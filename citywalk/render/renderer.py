@@ -25,7 +25,7 @@ ADAPTATION = 0.75          # 1 = full adaptation; less keeps dusk and night dark
 REFERENCE_LUMINANCE = 2.0  # kcd/m²: a typical daylit street, the partial-adaptation anchor
 ADAPTATION_TIME_S = 0.7    # camera auto-exposure time constant
 BLOOM_THRESHOLD = 1.5      # exposed value above which light glows (signs, lamps, the sun)
-HIGHLIGHT_EXPOSED = 2.5    # the metered 95th-percentile luminance is kept at or below this
+HIGHLIGHT_EXPOSED = 1.4    # the metered 95th-percentile luminance is kept at or below this
 BLOOM_STRENGTH = 0.5
 
 
@@ -165,6 +165,13 @@ class Renderer:
         self.bloom_down_prog = self._fullscreen_program("bloom_down.frag")
         self.blur_prog = self._fullscreen_program("blur.frag")
         self.overlays: list = []  # passes drawn after the meshes into the HDR target (actors)
+        from .precipitation import PrecipitationPass
+
+        self.precipitation = PrecipitationPass(ctx, shader_source)
+        w_, h_ = self.size
+        self.precip_tex = ctx.texture((w_, h_), 4, dtype="f2")
+        self.precip_fbo = None  # made after the depth texture exists
+        self.shutter_s = 1.0 / 48.0  # a 180° shutter at 24 fps: sets rain streak length
         self._shadow_cpu = None
         self.splats = None
         if scene.gaussians:
@@ -230,17 +237,29 @@ class Renderer:
 
     # ---- lighting -------------------------------------------------------------------------
     def set_lighting(self, lighting: Lighting, focus_points: np.ndarray | None = None) -> None:
-        """Upload sky, sun and fog parameters and (re)build the sun shadow map."""
+        """Upload sky, sun, weather and fog parameters and build the shadow map and lamp volume."""
+        self.focus_points = focus_points
+        self._sun_for_shadow = None
+        self.update_lighting(lighting)
+        self._build_lamp_volume(focus_points)
+
+    def update_lighting(self, lighting: Lighting, flash_klux: float = 0.0) -> None:
+        """Change the light during a shot (weather keyframes, the sun moving, lightning): cheap
+        uniform and sky updates; the shadow map is rebuilt only when the sun has moved."""
         import moderngl
 
         ctx, L = self.ctx, lighting
         self.lighting = L
         sky = np.ascontiguousarray(L.sky_texture, np.float32)
-        self.sky_tex = ctx.texture((sky.shape[1], sky.shape[0]), 3, sky.tobytes(), dtype="f4")
-        self.sky_tex.repeat_x, self.sky_tex.repeat_y = True, False
-        self.sky_tex.filter = (moderngl.LINEAR, moderngl.LINEAR)
+        if getattr(self, "sky_tex", None) is not None and self.sky_tex.size == (sky.shape[1], sky.shape[0]):
+            self.sky_tex.write(sky.tobytes())
+        else:
+            self.sky_tex = ctx.texture((sky.shape[1], sky.shape[0]), 3, sky.tobytes(), dtype="f4")
+            self.sky_tex.repeat_x, self.sky_tex.repeat_y = True, False
+            self.sky_tex.filter = (moderngl.LINEAR, moderngl.LINEAR)
         ground_albedo = 0.2
         e_ground = ground_albedo * (L.sun_illuminance * max(L.sun_dir[2], 0.0) + L.ambient_up)
+        w = L.weather
         p = self.mesh_prog
         _set(p, "u_sun_dir", tuple(map(float, L.sun_dir)))
         _set(p, "u_sun_E", tuple(map(float, L.sun_illuminance)))
@@ -250,15 +269,28 @@ class Renderer:
         _set(p, "u_lit_share", float(self.scene.stats.get("lit_window_share", 0.5)))
         _set(p, "u_moon_dir", tuple(map(float, L.moon_dir)))
         _set(p, "u_moon_E", float(L.moon_illuminance))
+        _set(p, "u_wetness", float(w.wetness))
+        _set(p, "u_puddles", float(w.puddle_coverage if w.wetness > 0 else 0.0))
+        _set(p, "u_snow", float(w.snow_cover))
+        _set(p, "u_flash", float(flash_klux))
         s = self.sky_prog
         _set(s, "u_sun_dir", tuple(map(float, L.sun_dir)))
         _set(s, "u_sun_E", tuple(map(float, L.sun_illuminance)))
         _set(s, "u_moon_dir", tuple(map(float, L.moon_dir)))
         _set(s, "u_moon_phase", float(min(1.0, L.moon_illuminance / 0.0003 + 0.2)))
-        _set(s, "u_star_scale", float(1e-5 * max(0.0, -L.sun_altitude_deg - 8.0) / 10.0 * (1 - L.weather.cloud_cover)))
-        self.extinction = self._extinction(L)
-        self._build_shadow_map(focus_points)
-        self._build_lamp_volume(focus_points)
+        _set(s, "u_star_scale", float(1e-5 * max(0.0, -L.sun_altitude_deg - 8.0) / 10.0 * (1 - w.cloud_cover)))
+        _set(s, "u_flash", float(flash_klux))
+        _set(s, "u_cloud_cover", float(w.cloud_cover))
+        cloud_light = (L.ambient_up * 0.9 + L.sun_illuminance * max(L.sun_dir[2], 0.05) * 0.6) / np.pi
+        _set(s, "u_cloud_light", tuple(map(float, cloud_light)))
+        _set(s, "u_wind", (float(w.wind_mps[0]), float(w.wind_mps[1])))
+        self.extinction = float(L.weather.extinction_per_m())
+        self.haze = self._haze(L)
+        self.ssr = w.wetness > 0.0 and w.snow_cover < 0.5
+        sun = tuple(np.round(L.sun_dir, 3))
+        if sun != self._sun_for_shadow:
+            self._sun_for_shadow = sun
+            self._build_shadow_map(self.focus_points)
 
     def _build_lamp_volume(self, focus_points: np.ndarray | None) -> None:
         """Sum the scene's lamps into a 3D texture around the walk (once per shot)."""
@@ -296,10 +328,9 @@ class Renderer:
         _set(p, "u_lamp_size", tuple(map(float, vol.size_m)))
 
     @staticmethod
-    def _extinction(L: Lighting) -> float:
-        """Fog plus clear-air haze: visibility ≈ 60 km / turbidity on a clear day."""
-        haze = 3.912 / (60_000.0 / max(L.weather.haze_turbidity, 1.0))
-        return float(L.weather.extinction_per_m() + haze)
+    def _haze(L: Lighting) -> float:
+        """Clear-air haze extinction (1/m): visibility ≈ 60 km / turbidity on a clear day."""
+        return 3.912 / (60_000.0 / max(L.weather.haze_turbidity, 1.0))
 
     def _build_shadow_map(self, focus_points: np.ndarray | None) -> None:
         import moderngl
@@ -344,9 +375,10 @@ class Renderer:
         check_gl(ctx, "shadow pass")
 
     # ---- frames ---------------------------------------------------------------------------
-    def render(self, frame, want_depth: bool = False) -> dict[str, np.ndarray]:
+    def render(self, frame, want_depth: bool = False, linear: bool = False) -> dict[str, np.ndarray]:
         """Render one CameraFrame. Returns {'rgb': (H, W, 3) uint8 sRGB, top row first} and,
-        with want_depth, {'depth': (H, W) float32 metres along the ray, inf for sky}."""
+        with want_depth, {'depth': (H, W) float32 metres along the ray, inf for sky}; with
+        linear, {'linear': (H, W, 3) float32 exposed radiance after fog, before the tone curve}."""
         import moderngl
 
         ctx = self.ctx
@@ -391,10 +423,19 @@ class Renderer:
         _write(s, "u_inv_view_proj", _mat(np.linalg.inv(vp)))
         _set(s, "u_sky", 1)
         _set(s, "u_clip_depth", 1.0)
+        _set(s, "u_time", float(frame.time_s))
         self.empty_vao.render(moderngl.TRIANGLES, vertices=3)
         ctx.depth_func = "<"
         if self.samples:
             ctx.copy_framebuffer(self.hdr_fbo, self.msaa_fbo)
+        # rain and snow in their own layer, depth-tested against the scene, so that wet-ground
+        # reflections do not mirror streaks and fog applies to them in the post pass
+        if self.precip_fbo is None:
+            self.precip_fbo = ctx.framebuffer(self.precip_tex, self.depth_tex)
+            self.precip_fbo.depth_mask = False  # tests against the scene depth, never writes or clears it
+        self.precip_fbo.use()
+        self.precip_fbo.clear(0.0, 0.0, 0.0, 0.0)
+        self.precipitation.draw(self, frame, vp, shutter_s=self.shutter_s)
         exposure = self._expose(frame.time_s) * 2.0 ** self.exposure_ev
         if self.splats is not None:
             self._draw_splats(frame)
@@ -412,11 +453,23 @@ class Renderer:
         _set(q, "u_tan_half", (w / 2 / frame.K[0, 0], h / 2 / frame.K[1, 1]))
         _set(q, "u_exposure", float(exposure))
         _set(q, "u_extinction", self.extinction)
+        _set(q, "u_haze", self.haze)
+        _set(q, "u_fog_falloff", float(self.lighting.weather.fog_height_falloff_per_m))
+        _set(q, "u_fog_base", float(self.lighting.weather.fog_base_height_m))
+        _write(q, "u_inv_view_proj", _mat(np.linalg.inv(vp)))
+        _set(q, "u_cam_pos", tuple(map(float, cam)))
         fog_col = self.lighting.ambient_horizon * 0.9
         _set(q, "u_fog_color", tuple(map(float, fog_col)))
         _set(q, "u_frame", float(frame.index % 64))
         _set(q, "u_depth", 4)
         _set(q, "u_has_splats", 1.0 if self.splats is not None else 0.0)
+        _set(q, "u_ssr", 1.0 if self.ssr else 0.0)
+        self.precip_tex.use(12)
+        _set(q, "u_precip", 12)
+        if self.ssr:
+            _write(q, "u_view_proj", _mat(vp))
+            self.sky_tex.use(1)
+            _set(q, "u_sky", 1)
         self.bloom_tex[0].use(7)
         _set(q, "u_bloom", 7)
         _set(q, "u_bloom_strength", BLOOM_STRENGTH)
@@ -426,6 +479,13 @@ class Renderer:
             _set(q, "u_splat", 5)
             _set(q, "u_splat_z", 6)
         self.post_vao.render(moderngl.TRIANGLES, vertices=3)
+        if linear:
+            if getattr(self, "linear_fbo", None) is None:
+                self.linear_fbo = ctx.framebuffer(ctx.renderbuffer((w, h), 4, dtype="f4"))
+            self.linear_fbo.use()
+            _set(q, "u_linear", 1.0)
+            self.post_vao.render(moderngl.TRIANGLES, vertices=3)
+            _set(q, "u_linear", 0.0)
         result_fbo = self.out_fbo
         if self.fxaa:
             self._fullscreen(self.fxaa_prog, self.final_fbo, {"u_ldr": self.out_tex}, {"u_texel": (1.0 / w, 1.0 / h)})
@@ -434,6 +494,9 @@ class Renderer:
         t_drawn = time.perf_counter()
         rgb = np.frombuffer(result_fbo.read(components=3), np.uint8).reshape(h, w, 3)[::-1]
         out = {"rgb": np.ascontiguousarray(rgb)}
+        if linear:
+            lin = np.frombuffer(self.linear_fbo.read(components=3, dtype="f4"), np.float32).reshape(h, w, 3)[::-1]
+            out["linear"] = np.ascontiguousarray(lin)
         if want_depth:
             z = np.frombuffer(self.depth_tex.read(), np.float32).reshape(h, w)[::-1]
             out["depth"] = depth_to_distance(z, frame.K, self.size)

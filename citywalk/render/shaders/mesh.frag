@@ -33,6 +33,10 @@ uniform vec3 u_lamp_size;
 uniform float u_use_lamps;
 uniform vec3 u_moon_dir;
 uniform float u_moon_E;
+uniform float u_wetness;        // 0..1 wet surfaces: darker, glossier
+uniform float u_puddles;        // 0..1 share of flat ground under standing water
+uniform float u_snow;           // 0..1 snow cover on up-facing surfaces
+uniform float u_flash;          // lightning: extra sky light, klux
 
 out vec4 f_color;
 
@@ -40,6 +44,12 @@ float hash12(vec2 p) {
     vec3 p3 = fract(vec3(p.xyx) * 0.1031);
     p3 += dot(p3, p3.yzx + 33.33);
     return fract((p3.x + p3.y) * p3.z);
+}
+
+float value_noise(vec2 p) {
+    vec2 i = floor(p), f = fract(p);
+    vec2 u = f * f * (3.0 - 2.0 * f);
+    return mix(mix(hash12(i), hash12(i + vec2(1, 0)), u.x), mix(hash12(i + vec2(0, 1)), hash12(i + vec2(1, 1)), u.x), u.y);
 }
 
 vec3 sky_lookup(vec3 d) {
@@ -141,6 +151,31 @@ void main() {
         emit = albedo * emissive * mix(0.25, 1.0, u_lights_on);
     }
 
+    // weather on surfaces: snow settles on what faces up; water darkens and glosses, pools on flat ground
+    float up_facing = smoothstep(0.55, 0.9, n.z);
+    float ssr = 0.0;
+    if (u_snow > 0.0 && up_facing > 0.0) {
+        float drift = value_noise(v_pos.xy * 0.7) * 0.5 + value_noise(v_pos.xy * 3.1) * 0.5;
+        float cover = up_facing * smoothstep(0.0, 0.35, u_snow - 0.5 * drift + 0.25);
+        albedo = mix(albedo, vec3(0.85, 0.87, 0.9), cover);
+        rough = mix(rough, 0.75, cover);
+        emit *= 1.0 - cover;
+    } else if (u_wetness > 0.0 && kind != EMISSIVE) {
+        float w = u_wetness * mix(0.25, 1.0, up_facing);
+        albedo *= 1.0 - 0.45 * w;
+        rough = mix(rough, 0.12, w);
+        if (up_facing > 0.0) {
+            ssr = 0.35 * w * up_facing;
+            if (u_puddles > 0.0) {
+                float pn = value_noise(v_pos.xy * 0.22) * 0.65 + value_noise(v_pos.xy * 0.9) * 0.35;
+                float puddle = smoothstep(1.0 - u_puddles, 1.0 - u_puddles + 0.06, pn) * up_facing;
+                albedo = mix(albedo, vec3(0.01), puddle);
+                rough = mix(rough, 0.02, puddle);
+                ssr = mix(ssr, 0.95, puddle);
+            }
+        }
+    }
+
     // sun and moon
     float ndl = max(dot(n, u_sun_dir), 0.0);
     vec3 light = vec3(0.0);
@@ -153,7 +188,7 @@ void main() {
     if (u_moon_E > 0.0) light += vec3(0.75, 0.82, 1.0) * u_moon_E * max(dot(n, u_moon_dir), 0.0);
     // sky and ground bounce; street canyons see less sky near the ground
     float canyon = mix(0.7, 1.0, smoothstep(0.0, 12.0, v_pos.z));
-    light += mix(u_amb_ground, u_amb_up, 0.5 + 0.5 * n.z) * canyon;
+    light += mix(u_amb_ground, u_amb_up + vec3(u_flash), 0.5 + 0.5 * n.z) * canyon;
     // lamps
     // lamps, from the irradiance volume (sampled half a cell off the surface)
     if (u_use_lamps > 0.5) {
@@ -176,5 +211,5 @@ void main() {
         float fres = f0 + (1.0 - f0) * pow(1.0 - max(dot(n, v), 0.0), 5.0);
         radiance += sky_lookup(rdir) * fres * reflectivity * 0.8;
     }
-    f_color = vec4(radiance, 1.0);
+    f_color = vec4(radiance, ssr);  // alpha: how mirror-like this pixel is (screen-space reflections)
 }

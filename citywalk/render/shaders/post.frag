@@ -7,10 +7,20 @@ uniform float u_near;
 uniform float u_far;
 uniform vec2 u_tan_half;      // tan of half the fov in x and y
 uniform float u_exposure;
-uniform float u_extinction;   // 1/m, Koschmieder: 3.912 / visibility
+uniform float u_extinction;   // 1/m at the fog base, Koschmieder: 3.912 / visibility
+uniform float u_haze;         // 1/m, clear-air haze (height independent)
+uniform float u_fog_falloff;  // 1/m: fog thins as exp(-falloff · height above its base)
+uniform float u_fog_base;     // m
 uniform vec3 u_fog_color;     // kcd/m² in-scattered radiance at infinite depth
 uniform float u_frame;
+uniform float u_linear;        // 1: write exposed linear radiance (tests, analysis), no tone curve
 uniform float u_has_splats;
+uniform mat4 u_view_proj;      // for screen-space reflections on wet ground
+uniform mat4 u_inv_view_proj;
+uniform vec3 u_cam_pos;
+uniform sampler2D u_sky;
+uniform float u_ssr;           // 1 when anything is wet
+uniform sampler2D u_precip;    // rain (additive) and snow (premultiplied over) layer
 uniform sampler2D u_bloom;     // blurred exposed glow, quarter resolution
 uniform float u_bloom_strength;
 uniform sampler2D u_splat;     // premultiplied display-linear splat colour + alpha
@@ -31,18 +41,64 @@ float hash12(vec2 p) {
     return fract((p3.x + p3.y) * p3.z);
 }
 
+vec3 sky_lookup(vec3 d) {
+    float az = atan(d.x, d.y);
+    if (az < 0.0) az += 6.2831853;
+    float el = asin(clamp(d.z, -1.0, 1.0));
+    return texture(u_sky, vec2(az / 6.2831853, el / 3.14159265 + 0.5)).rgb;
+}
+
+// Mirror reflection of the scene in wet, up-facing ground: march the reflected ray through the
+// depth buffer; where it leaves the screen or meets nothing, reflect the sky.
+vec3 reflection(vec2 uv, float z, vec3 fallback) {
+    vec4 w = u_inv_view_proj * vec4(v_ndc, z * 2.0 - 1.0, 1.0);
+    vec3 p = w.xyz / w.w;
+    vec3 r = reflect(normalize(p - u_cam_pos), vec3(0.0, 0.0, 1.0));
+    float t = 0.3;
+    for (int i = 0; i < 14; i++) {
+        vec3 q = p + r * t;
+        vec4 c = u_view_proj * vec4(q, 1.0);
+        if (c.w <= 0.0) break;
+        vec3 ndc = c.xyz / c.w;
+        vec2 suv = ndc.xy * 0.5 + 0.5;
+        if (any(lessThan(suv, vec2(0.0))) || any(greaterThan(suv, vec2(1.0)))) break;
+        float scene_z = texture(u_depth, suv).r;
+        if (scene_z < ndc.z * 0.5 + 0.5 && scene_z < 1.0) {
+            return texture(u_hdr, suv).rgb;
+        }
+        t *= 1.45;
+    }
+    return sky_lookup(r);
+}
+
 void main() {
     vec2 uv = v_ndc * 0.5 + 0.5;
-    vec3 c = texture(u_hdr, uv).rgb;
+    vec4 hdr = texture(u_hdr, uv);
+    vec3 c = hdr.rgb;
     float z = texture(u_depth, uv).r;
+    if (u_ssr > 0.5 && hdr.a > 0.01 && z < 1.0) {
+        c += reflection(uv, z, c) * hdr.a * 0.8;
+    }
+    vec4 pr = texture(u_precip, uv);
+    c = c * (1.0 - pr.a) + pr.rgb;
     if (z < 1.0) {
         float zn = z * 2.0 - 1.0;
         float view_z = 2.0 * u_near * u_far / (u_far + u_near - zn * (u_far - u_near));
         float dist = view_z * length(vec3(v_ndc * u_tan_half, 1.0));
-        float t = exp(-u_extinction * dist);
+        // optical depth along the ray through fog that thins exponentially with height
+        vec4 wp = u_inv_view_proj * vec4(v_ndc, z * 2.0 - 1.0, 1.0);
+        float h0 = max(u_cam_pos.z - u_fog_base, 0.0), h1 = max(wp.z / wp.w - u_fog_base, 0.0);
+        float k = u_fog_falloff;
+        float dh = h1 - h0;
+        float mean_density = (k * abs(dh) < 1e-3) ? exp(-k * h0) : (exp(-k * h0) - exp(-k * h1)) / (k * dh);
+        float t = exp(-(u_extinction * mean_density + u_haze) * dist);
         c = c * t + u_fog_color * (1.0 - t);
     } else {
-        c = mix(c, u_fog_color, 1.0 - exp(-u_extinction * 1500.0));  // the sky fades into fog too
+        c = mix(c, u_fog_color, 1.0 - exp(-(u_extinction + u_haze) * 1500.0));  // the sky fades into fog too
+    }
+    if (u_linear > 0.5) {
+        f_color = vec4(c * u_exposure, 1.0);
+        return;
     }
     c = aces(c * u_exposure + texture(u_bloom, uv).rgb * u_bloom_strength);
     if (u_has_splats > 0.5) {
@@ -50,7 +106,7 @@ void main() {
         vec4 s = texture(u_splat, uv);
         if (s.a > 1e-4) {
             float zs = texture(u_splat_z, uv).r / s.a;
-            float ts = exp(-u_extinction * zs * length(vec3(v_ndc * u_tan_half, 1.0)));
+            float ts = exp(-(u_extinction + u_haze) * zs * length(vec3(v_ndc * u_tan_half, 1.0)));
             vec3 fog = aces(u_fog_color * u_exposure);
             c = s.rgb * ts + fog * (1.0 - ts) * s.a + (1.0 - s.a) * c;
         }

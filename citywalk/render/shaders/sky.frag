@@ -9,12 +9,23 @@ uniform vec3 u_sun_E;
 uniform vec3 u_moon_dir;
 uniform float u_moon_phase;
 uniform float u_star_scale;
+uniform float u_flash;        // lightning, klux of extra sky light
+uniform float u_cloud_cover;
+uniform vec3 u_cloud_light;   // radiance of a lit cloud
+uniform vec2 u_wind;
+uniform float u_time;
 out vec4 f_color;
 
 float hash12(vec2 p) {
     vec3 p3 = fract(vec3(p.xyx) * 0.1031);
     p3 += dot(p3, p3.yzx + 33.33);
     return fract((p3.x + p3.y) * p3.z);
+}
+
+float value_noise(vec2 p) {
+    vec2 i = floor(p), f = fract(p);
+    vec2 u = f * f * (3.0 - 2.0 * f);
+    return mix(mix(hash12(i), hash12(i + vec2(1, 0)), u.x), mix(hash12(i + vec2(0, 1)), hash12(i + vec2(1, 1)), u.x), u.y);
 }
 
 void main() {
@@ -35,5 +46,14 @@ void main() {
         float h = hash12(g);
         if (h > 0.997) c += vec3(1.0) * u_star_scale * (h - 0.997) * 300.0 * smoothstep(0.05, 0.3, d.z);
     }
-    f_color = vec4(c, 1.0);
+    // a cloud deck at 2 km drifting with the wind; coverage follows the weather
+    if (u_cloud_cover > 0.02 && d.z > 0.01) {
+        vec2 q = d.xy / d.z * 2000.0 + u_wind * u_time * 8.0;
+        float n = value_noise(q / 900.0) * 0.5 + value_noise(q / 380.0) * 0.3 + value_noise(q / 150.0) * 0.2;
+        float cover = smoothstep(1.0 - u_cloud_cover, 1.0 - u_cloud_cover + 0.25, n) * smoothstep(0.01, 0.12, d.z);
+        float edge = 1.0 - 0.35 * smoothstep(0.5, 1.0, n);   // thick cores are darker underneath
+        c = mix(c, u_cloud_light * edge, cover * (1.0 - 0.6 * smoothstep(0.9, 1.0, u_cloud_cover)));
+    }
+    c *= 1.0 + u_flash * 0.2;
+    f_color = vec4(c, 0.0);
 }
