@@ -182,6 +182,23 @@ def cmd_still(args) -> int:
     return 0
 
 
+def cmd_look_sheet(args) -> int:
+    from .pipeline import SHEET_TIMES, SHEET_WEATHERS, look_sheet
+    from .video.exports import write_png
+
+    shot, warnings = build_shot(args)
+    for w in warnings:
+        print(f"citywalk: warning: {w}", file=sys.stderr)
+    times = args.times.split(",") if args.times else SHEET_TIMES
+    weathers = args.weathers.split(",") if args.weathers else SHEET_WEATHERS
+    cell = _size(args.cell) if args.cell else [320, 180]
+    img = look_sheet(shot, times, weathers, tuple(cell), at_s=args.at)
+    out = args.output or "look_sheet.png"
+    write_png(out, img)
+    print(f"wrote {out} ({len(times)} times x {len(weathers)} weathers)")
+    return 0
+
+
 def cmd_shot(args) -> int:
     shot, warnings = build_shot(args)
     for w in warnings:
@@ -224,6 +241,14 @@ def make_parser() -> argparse.ArgumentParser:
     s.add_argument("--at", type=float, default=0.0, help="time into the clip, seconds")
     s.add_argument("-o", "--output", help="output .png (default still.png)")
     s.set_defaults(func=cmd_still)
+    ls = sub.add_parser("look-sheet", help="a grid of times × weathers from one viewpoint (PNG)")
+    _add_shot_flags(ls)
+    ls.add_argument("--times", help="comma list, default dawn,noon,golden_hour,dusk,night")
+    ls.add_argument("--weathers", help="comma list, default clear,overcast,fog,hard_rain,heavy_snow,thunderstorm")
+    ls.add_argument("--cell", help="cell size WIDTHxHEIGHT (default 320x180)")
+    ls.add_argument("--at", type=float, default=2.0, help="time into the walk for the viewpoint, seconds")
+    ls.add_argument("-o", "--output", help="output .png (default look_sheet.png)")
+    ls.set_defaults(func=cmd_look_sheet)
     h = sub.add_parser("shot", help="print the Shot a prompt and flags describe (YAML)")
     _add_shot_flags(h)
     h.add_argument("--json", action="store_true", help="print JSON instead of YAML")

@@ -183,3 +183,34 @@ def render_still(shot: Shot, time_s: float = 0.0) -> np.ndarray:
         return notice.apply(rgb) if notice is not None else rgb
     finally:
         r.close()
+
+
+SHEET_TIMES = ("dawn", "noon", "golden_hour", "dusk", "night")
+SHEET_WEATHERS = ("clear", "overcast", "fog", "hard_rain", "heavy_snow", "thunderstorm")
+
+
+def look_sheet(shot: Shot, times=SHEET_TIMES, weathers=SHEET_WEATHERS, cell_px=(320, 180), at_s: float = 2.0) -> np.ndarray:
+    """One viewpoint of the Shot's street under every time × weather, tiled with labels (rows =
+    times, columns = weathers): the quickest way to pick a look."""
+    from .look.lighting import resolve_lighting
+    from .render.renderer import Renderer
+    from .video.sheet import tile
+
+    small = shot.updated({"output": {"size": list(cell_px), "duration_s": max(at_s + 0.5, 1.0)}})
+    scene, _, route, frames = prepare(small)
+    frame = frames[min(len(frames) - 1, int(at_s * small.output.fps))]
+    images, labels = [], []
+    for when in times:
+        look = small.look.model_copy(update={"when": when})
+        renderer = None
+        for weather in weathers:
+            lighting = resolve_lighting(look.model_copy(update={"weather": weather}))
+            if renderer is None:
+                renderer = Renderer(scene, lighting, tuple(cell_px), small.output.samples, focus_points=route)
+            else:
+                renderer.update_lighting(lighting)
+            renderer.exposure = None  # meter each look afresh
+            images.append(renderer.render(frame)["rgb"])
+            labels.append(f"{when} / {weather}")
+        renderer.close()
+    return tile(images, len(weathers), cell_px[0], labels)

@@ -153,3 +153,19 @@ def test_keyframed_weather_changes_across_frames(tmp_path):
     tl = weather_timeline(shot.look)
     assert tl.at(0.0).precipitation_mmph == 0 and tl.at(1.0).precipitation_mmph > 10
     assert np.abs(first.astype(float) - last).mean() > 3, "the storm shows in the last frame"
+
+
+def test_look_sheet_command_tiles_times_by_weathers(tmp_path, capsys):
+    from PIL import Image
+
+    from citywalk.cli import main
+
+    out = tmp_path / "sheet.png"
+    code = main(["look-sheet", "--times", "noon,night", "--weathers", "clear,fog,heavy_snow", "--cell", "64x36",
+                 "--samples", "1", "-o", str(out)])
+    assert code == 0, capsys.readouterr().err
+    img = np.asarray(Image.open(out))
+    assert img.shape[:2] == (72, 192)
+    cells = img.reshape(2, 36, 3, 64, 3).mean(axis=(1, 3, 4))
+    assert cells[0].mean() > cells[1].mean() + 20, "the noon row is brighter than the night row"
+    assert len({round(v) for v in cells[0]}) == 3, "each weather looks different"

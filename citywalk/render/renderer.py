@@ -458,7 +458,9 @@ class Renderer:
         _set(q, "u_fog_base", float(self.lighting.weather.fog_base_height_m))
         _write(q, "u_inv_view_proj", _mat(np.linalg.inv(vp)))
         _set(q, "u_cam_pos", tuple(map(float, cam)))
-        fog_col = self.lighting.ambient_horizon * 0.9
+        # fog in-scatters the sky and, after dark, the city's own lights (a warm glow)
+        city_glow = np.array([1.0, 0.78, 0.55]) * 0.003 * self.lighting.lights_on
+        fog_col = self.lighting.ambient_horizon * 0.9 + city_glow * min(1.0, self.extinction * 400.0)
         _set(q, "u_fog_color", tuple(map(float, fog_col)))
         _set(q, "u_frame", float(frame.index % 64))
         _set(q, "u_depth", 4)
