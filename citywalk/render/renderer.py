@@ -277,7 +277,6 @@ class Renderer:
         _set(s, "u_sun_dir", tuple(map(float, L.sun_dir)))
         _set(s, "u_sun_E", tuple(map(float, L.sun_illuminance)))
         _set(s, "u_moon_dir", tuple(map(float, L.moon_dir)))
-        _set(s, "u_moon_phase", float(min(1.0, L.moon_illuminance / 0.0003 + 0.2)))
         _set(s, "u_star_scale", float(1e-5 * max(0.0, -L.sun_altitude_deg - 8.0) / 10.0 * (1 - w.cloud_cover)))
         _set(s, "u_flash", float(flash_klux))
         _set(s, "u_cloud_cover", float(w.cloud_cover))

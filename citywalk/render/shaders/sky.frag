@@ -7,7 +7,6 @@ uniform sampler2D u_sky;
 uniform vec3 u_sun_dir;
 uniform vec3 u_sun_E;
 uniform vec3 u_moon_dir;
-uniform float u_moon_phase;
 uniform float u_star_scale;
 uniform float u_flash;        // lightning, klux of extra sky light
 uniform float u_cloud_cover;
@@ -40,7 +39,14 @@ void main() {
     // sun disc (0.27° radius) with a soft aureole; radiance ≈ E / solid angle, limited for display
     c += u_sun_E * (smoothstep(0.99998, 0.99999, cs) * 400.0 + pow(max(cs, 0.0), 600.0) * 0.05);
     float cm = dot(d, u_moon_dir);
-    if (u_moon_dir.z > 0.0) c += vec3(0.8, 0.85, 0.9) * 0.004 * u_moon_phase * smoothstep(0.99996, 0.99998, cm);
+    if (u_moon_dir.z > 0.0 && cm > 0.99997) {
+        // the moon's disc (0.26° radius), lit on the side facing the sun: phase as a shape
+        vec3 perp = d - u_moon_dir * cm;
+        float q = clamp(length(perp) / 0.0045, 0.0, 1.0);
+        vec3 n = normalize(perp / 0.0045 - u_moon_dir * sqrt(1.0 - q * q));
+        float lit = smoothstep(-0.05, 0.05, dot(n, u_sun_dir));
+        c += vec3(0.8, 0.85, 0.9) * 0.004 * (0.04 + lit) * (1.0 - smoothstep(0.9, 1.0, q));
+    }
     if (u_star_scale > 0.0 && d.z > 0.05) {
         vec2 g = floor(vec2(az, el) * 420.0);
         float h = hash12(g);
