@@ -16,6 +16,8 @@ from .errors import ShotError
 from .shot import Shot
 
 MAX_PROMPT_CHARS = 2000
+ACTOR_NOTE = ("actor requested: add --actor me.actor to put yourself in the shot "
+              "(make one with: citywalk likeness capture me.mp4 --height-m 1.72 -o me.actor)")
 
 # --- vocabulary (data) ----------------------------------------------------------------------
 # Each table maps a value to the phrases that ask for it.  Phrases go through the same
@@ -91,7 +93,7 @@ ORIENTATION_PHRASES: dict[str, tuple[str, ...]] = {
 }
 ACTOR_PHRASES = ("me", "myself", "with me", "me in it", "with me in it")
 NOTE_PHRASES: dict[str, tuple[str, ...]] = {
-    "canal noted (canal geometry is not built yet)": ("canal", "canals"),
+    "canal noted (the amsterdam style walks along one)": ("canal", "canals"),
 }
 
 # Words that carry no setting of their own; they are neither understood nor unknown.
@@ -224,7 +226,7 @@ def _build_phrase_table() -> dict[tuple[str, ...], tuple[tuple[str, Any], ...]]:
     entries.extend((p, (("actor", True),)) for p in ACTOR_PHRASES)
     entries.append(("parisian boulevard", (("style", ("paris", None)), ("camera.street", "main"))))
     entries.append(("canal street in amsterdam",
-                    (("style", ("amsterdam", None)), ("note", "canal noted (canal geometry is not built yet)"))))
+                    (("style", ("amsterdam", None)), ("note", "canal noted (the amsterdam style walks along one)"))))
 
     table: dict[tuple[str, ...], tuple[tuple[str, Any], ...]] = {}
     for phrase, effects in entries:
@@ -556,7 +558,7 @@ def _settings(
     if orientation is not None or "output.size" in dotted:
         dotted["output.size"] = _oriented(dotted.get("output.size", tuple(base.output.size)), orientation)
     if actor:
-        notes.append("actor requested: placing a person needs a likeness file (the likeness stage is not built yet)")
+        notes.append(ACTOR_NOTE)
     return dotted, understood, notes, actor
 
 

@@ -10,6 +10,11 @@ from ...scene import Material, Mesh
 Z = np.array([0.0, 0.0, 1.0])
 
 
+def _cross(a, b) -> np.ndarray:
+    """3-vector cross product without numpy's general-axis overhead (hot in big scenes)."""
+    return np.array([a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]])
+
+
 def _unit(v: np.ndarray) -> np.ndarray:
     n = np.linalg.norm(v)
     return v / n if n > 0 else v
@@ -48,13 +53,39 @@ class MeshBuilder:
     def quad(self, mat: Material, o, u, v, uv=((0, 0), (1, 1)), color=(1, 1, 1), variation=0.0, two_sided=False) -> None:
         """Parallelogram o, o+u, o+u+v, o+v; front face normal = u × v; uv = ((u0, v0), (u1, v1))."""
         o, u, v = (np.asarray(a, np.float64) for a in (o, u, v))
-        n = _unit(np.cross(u, v))
+        n = _unit(_cross(u, v))
         (u0, v0), (u1, v1) = uv
         pos = [o, o + u, o + u + v, o + v]
         uvs = [(u0, v0), (u1, v0), (u1, v1), (u0, v1)]
         self.add(mat, pos, [n] * 4, uvs, [(0, 1, 2), (0, 2, 3)], color, variation)
         if two_sided:
             self.add(mat, pos, [-n] * 4, uvs, [(0, 2, 1), (0, 3, 2)], color, variation)
+
+    def quads(self, mat: Material, origins, u, v, color=(1, 1, 1), variation=0.0, two_sided=False) -> None:
+        """Many equal parallelograms at once: origins (K, 3), shared edges `u`, `v` (railing bars,
+        balusters); uv spans (0..1) each. One call instead of K keeps big scenes fast."""
+        o = np.asarray(origins, np.float64).reshape(-1, 3)
+        k = len(o)
+        if not k:
+            return
+        u, v = np.asarray(u, np.float64), np.asarray(v, np.float64)
+        n = _unit(_cross(u, v))
+        pos = np.stack([o, o + u, o + u + v, o + v], 1).reshape(-1, 3)
+        uv = np.tile(np.array([(0, 0), (1, 0), (1, 1), (0, 1)], np.float32), (k, 1))
+        base = (np.arange(k) * 4)[:, None, None]
+        idx = (base + np.array([[(0, 1, 2), (0, 2, 3)]])).reshape(-1, 3)
+        self.add(mat, pos, np.broadcast_to(n, pos.shape), uv, idx, color, variation)
+        if two_sided:
+            idx2 = (base + np.array([[(0, 2, 1), (0, 3, 2)]])).reshape(-1, 3)
+            self.add(mat, pos, np.broadcast_to(-n, pos.shape), uv, idx2, color, variation)
+
+    def polygon(self, mat: Material, points, uvs=None, color=(1, 1, 1), variation=0.0) -> None:
+        """A flat convex polygon (K, 3), counter-clockwise seen from its front (gables, roof ends)."""
+        p = np.asarray(points, np.float64)
+        n = _unit(_cross(p[1] - p[0], p[2] - p[0]))
+        uv = np.zeros((len(p), 2)) if uvs is None else np.asarray(uvs, np.float64)
+        idx = [(0, i, i + 1) for i in range(1, len(p) - 1)]
+        self.add(mat, p, [n] * len(p), uv, idx, color, variation)
 
     def box(self, mat: Material, center, size, yaw_rad: float = 0.0, color=(1, 1, 1), variation=0.0,
             uv_per_m: float = 0.5, bottom: bool = False, faces: dict | None = None) -> None:

@@ -73,7 +73,8 @@ def sidewalk(rng: np.random.Generator) -> np.ndarray:
 
 
 def wall(rng: np.random.Generator, kind: str) -> np.ndarray:
-    """White-ish wall textures (tinted per building): tile, tile_small, concrete, panel, brick."""
+    """White-ish wall textures (tinted per building): tile, tile_small, concrete, panel, brick,
+    stone (cut-stone courses), stucco (smooth render). One texture repeat spans one window cell."""
     n = _noise(rng, 5)
     y, x = np.mgrid[0:SIZE_PX, 0:SIZE_PX]
     v = 215 + 30 * (n - 0.5)
@@ -84,12 +85,20 @@ def wall(rng: np.random.Generator, kind: str) -> np.ndarray:
     elif kind == "panel":
         joints = ((x % 128) < 2) | ((y % 64) < 2)
         v = np.where(joints, v - 60, v)
-    elif kind == "brick":
-        row = y // 16
-        off = (row % 2) * 16
-        joints = ((y % 16) < 2) | (((x + off) % 32) < 2)
-        tone = rng.uniform(-18, 18, (SIZE_PX // 16 + 1, SIZE_PX // 32 + 2))[row, (x + off) // 32]
+    elif kind == "brick":  # ~28 courses per floor: near real brick size on a 3 m window cell
+        row = y // 9
+        off = (row % 2) * 11
+        joints = ((y % 9) < 2) | (((x + off) % 22) < 2)
+        tone = rng.uniform(-18, 18, (SIZE_PX // 9 + 1, SIZE_PX // 22 + 2))[row, (x + off) // 22]
         v = np.where(joints, 230, v - 20 + tone)
+    elif kind == "stone":
+        row = y // 32
+        off = (row % 2) * 48
+        joints = ((y % 32) < 2) | (((x + off) % 96) < 2)
+        tone = rng.uniform(-8, 8, (SIZE_PX // 32 + 1, SIZE_PX // 96 + 3))[row, (x + off) // 96]
+        v = np.where(joints, v - 40, v + 8 + tone)
+    elif kind == "stucco":
+        v = 225 + 14 * (n - 0.5) + 4 * (rng.random((SIZE_PX, SIZE_PX)) - 0.5)
     else:  # concrete: soft vertical rain streaks
         streak = _noise(rng, 3)[0:1, :].repeat(SIZE_PX, 0)
         v = v - 25 * streak * (y / SIZE_PX)
@@ -173,6 +182,36 @@ def vending(rng: np.random.Generator) -> np.ndarray:
     return _rgba(np.asarray(img, np.float32))
 
 
+def phone_box(rng: np.random.Generator) -> np.ndarray:
+    """A red telephone box side: red frame, a light 'TELEPHONE' band, 3 x 8 small glazing panes."""
+    red = (190, 18, 36)
+    img = Image.new("RGB", (SIZE_PX, SIZE_PX), red)
+    d = ImageDraw.Draw(img)
+    d.rectangle([40, 14, SIZE_PX - 40, 30], fill=(235, 232, 220))
+    for k in range(9):
+        d.rectangle([60 + k * 15, 18, 68 + k * 15, 26], fill=(40, 30, 30))
+    for row in range(8):
+        for col in range(3):
+            x0, y0 = 38 + col * 62, 44 + row * 22
+            d.rectangle([x0, y0, x0 + 52, y0 + 16], fill=(38, 44, 52))
+    v = np.asarray(img, np.float32) * (0.94 + 0.12 * _noise(rng, 3)[..., None])
+    return _rgba(v)
+
+
+def vehicle_side(rng: np.random.Generator) -> np.ndarray:
+    """Side of a double-deck bus or tram (white, tinted per vehicle): two dark window bands,
+    a light band between decks and a dark skirt."""
+    img = Image.new("RGB", (SIZE_PX, SIZE_PX), (235, 235, 235))
+    d = ImageDraw.Draw(img)
+    for y0, y1 in ((28, 92), (140, 198)):
+        for k in range(6):
+            d.rectangle([8 + k * 41, y0, 44 + k * 41, y1], fill=(30, 34, 40))
+    d.rectangle([0, 112, SIZE_PX, 122], fill=(250, 246, 225))
+    d.rectangle([0, 238, SIZE_PX, SIZE_PX], fill=(40, 40, 40))
+    v = np.asarray(img, np.float32) * (0.96 + 0.08 * _noise(rng, 3)[..., None])
+    return _rgba(v)
+
+
 def make_textures(style_sign_colors: list[str], rng: np.random.Generator, n_signs: int = 8) -> dict[str, np.ndarray]:
     """All layers a procedural street uses, keyed by name."""
     colors = [hex_to_srgb(c) for c in style_sign_colors]
@@ -190,4 +229,10 @@ def make_textures(style_sign_colors: list[str], rng: np.random.Generator, n_sign
         tex[f"sign_h{i}"] = sign(rng, colors, False)
     for i in range(3):
         tex[f"vending{i}"] = vending(rng)
+    # layers added for the other styles draw from their own rng so tokyo's textures stay as they were
+    extra = np.random.default_rng(rng.integers(2**31))
+    for kind in ("stone", "stucco"):
+        tex[kind] = wall(extra, kind)
+    tex["phone_box"] = phone_box(extra)
+    tex["vehicle_side"] = vehicle_side(extra)
     return tex

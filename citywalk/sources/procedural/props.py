@@ -1,0 +1,145 @@
+"""Street props as small procedural meshes: trees, kerbside furniture, vehicles, bicycles, boats.
+
+Each function adds a few boxes/cylinders to a MeshBuilder at a base point (3,) m on the ground,
+heading `yaw_rad` (0 = along +X). Triangle counts stay in the tens to low hundreds per prop.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ...scene import EMISSIVE, FOLIAGE, Material
+from .builder import MeshBuilder
+
+UP = np.array([0.0, 0.0, 1.0])
+
+TRUNK = Material("tree_trunk", (0.20, 0.16, 0.12), 0.9)
+CROWN = Material("tree_crown", (1.0, 1.0, 1.0), 0.9, kind=FOLIAGE)
+CAR_BODY = Material("car_body", (1.0, 1.0, 1.0), 0.35)
+CAR_GLASS = Material("car_glass", (0.06, 0.07, 0.08), 0.15)
+TYRE = Material("tyre", (0.03, 0.03, 0.03), 0.8)
+VEHICLE_SIDE = Material("vehicle_side", (1.0, 1.0, 1.0), 0.4, "vehicle_side")
+FURNITURE = Material("furniture", (1.0, 1.0, 1.0), 0.6)
+PHONE_BOX = Material("phone_box", (1.0, 1.0, 1.0), 0.5, "phone_box")
+PHONE_LIGHT = Material("phone_box_light", (1.0, 0.95, 0.85), 0.5, kind=EMISSIVE, emissive=3.0)
+BOAT = Material("boat", (1.0, 1.0, 1.0), 0.5)
+
+
+def _dirs(yaw_rad: float) -> tuple[np.ndarray, np.ndarray]:
+    t = np.array([np.cos(yaw_rad), np.sin(yaw_rad), 0.0])
+    return t, np.array([-t[1], t[0], 0.0])
+
+
+def tree(b: MeshBuilder, p, height_m: float, color, rng: np.random.Generator) -> None:
+    """A street tree: tapered trunk and a faceted crown of two frustums (~50 triangles)."""
+    p = np.asarray(p, np.float64)
+    crown_r = height_m * float(rng.uniform(0.26, 0.34))
+    z0 = height_m * 0.38
+    zm = z0 + (height_m - z0) * 0.45
+    b.cylinder(TRUNK, p, p + UP * (zm + 0.3), 0.16, 0.1, sides=6, cap=False)
+    tint = np.asarray(color) * float(rng.uniform(0.8, 1.2))
+    b.cylinder(CROWN, p + UP * z0, p + UP * zm, crown_r * 0.55, crown_r, sides=7, color=tint, cap=False)
+    b.cylinder(CROWN, p + UP * zm, p + UP * height_m, crown_r, crown_r * 0.3, sides=7, color=tint)
+    b.cylinder(CROWN, p + UP * (z0 + 0.01), p + UP * z0, crown_r * 0.55, 0.01, sides=7, color=tint * 0.7, cap=False)
+
+
+def bench(b: MeshBuilder, p, yaw_rad: float, color) -> None:
+    """A 1.8 m bench facing the +across side of `yaw_rad`."""
+    t, s = _dirs(yaw_rad)
+    p = np.asarray(p, np.float64)
+    b.box(FURNITURE, p + UP * 0.42, (1.8, 0.45, 0.06), yaw_rad, color)
+    b.box(FURNITURE, p - s * 0.22 + UP * 0.5, (1.8, 0.06, 0.42), yaw_rad, color)
+    for k in (-0.75, 0.75):
+        b.box(FURNITURE, p + t * k, (0.06, 0.45, 0.42), yaw_rad, (0.05, 0.05, 0.05))
+
+
+def bin_(b: MeshBuilder, p, color) -> None:
+    """A litter bin: a 0.9 m cylinder with a lid."""
+    p = np.asarray(p, np.float64)
+    b.cylinder(FURNITURE, p, p + UP * 0.85, 0.25, 0.27, sides=8, color=color)
+    b.cylinder(FURNITURE, p + UP * 0.85, p + UP * 0.95, 0.29, 0.2, sides=8, color=np.asarray(color) * 0.6)
+
+
+def hydrant(b: MeshBuilder, p, color) -> None:
+    """A fire hydrant: barrel, bonnet and side nozzles."""
+    p = np.asarray(p, np.float64)
+    b.cylinder(FURNITURE, p, p + UP * 0.55, 0.13, 0.12, sides=8, color=color)
+    b.cylinder(FURNITURE, p + UP * 0.55, p + UP * 0.72, 0.12, 0.04, sides=8, color=color)
+    b.box(FURNITURE, p + UP * 0.36, (0.42, 0.1, 0.1), 0.0, color)
+
+
+def phone_box(b: MeshBuilder, p, yaw_rad: float, lights: list | None = None) -> None:
+    """A red telephone box: textured glazed sides, a domed roof band and a lit crown."""
+    p = np.asarray(p, np.float64)
+    red = (0.52, 0.01, 0.02)
+    faces = {k: PHONE_BOX for k in ("front", "back", "left", "right")}
+    b.box(PHONE_BOX, p, (0.95, 0.95, 2.35), yaw_rad, faces=faces)
+    b.box(FURNITURE, p + UP * 2.35, (1.05, 1.05, 0.18), yaw_rad, red)
+    b.box(PHONE_LIGHT, p + UP * 2.2, (0.97, 0.97, 0.12), yaw_rad)
+    b.box(FURNITURE, p + UP * 2.53, (0.8, 0.8, 0.12), yaw_rad, red)
+
+
+def bike_rack(b: MeshBuilder, p, yaw_rad: float, color) -> None:
+    """Two steel hoops (Sheffield stands) across the kerb line."""
+    t, s = _dirs(yaw_rad)
+    p = np.asarray(p, np.float64)
+    ang = np.linspace(0, np.pi, 6)
+    for k in (-0.45, 0.45):
+        pts = p + t * k + s[None, :] * (0.35 * np.cos(ang))[:, None] + UP[None, :] * (0.5 + 0.3 * np.sin(ang))[:, None]
+        pts = np.concatenate([[pts[0] - UP * 0.5], pts, [pts[-1] - UP * 0.5]])
+        b.tube(FURNITURE, pts, 0.03, sides=4, color=color)
+
+
+def car(b: MeshBuilder, p, yaw_rad: float, color, cab: bool = False) -> None:
+    """A car 4.4 m long: body, glass cabin, four wheels; a cab gets a roof sign."""
+    t, s = _dirs(yaw_rad)
+    p = np.asarray(p, np.float64)
+    b.box(CAR_BODY, p + UP * 0.3, (4.4, 1.76, 0.72), yaw_rad, color)
+    glass = {"front": CAR_GLASS, "back": CAR_GLASS, "left": CAR_GLASS, "right": CAR_GLASS}
+    b.box(CAR_BODY, p - t * 0.2 + UP * 1.02, (2.3, 1.6, 0.5), yaw_rad, color, faces=glass)
+    for a in (-1.35, 1.35):
+        for c in (-0.8, 0.8):
+            q = p + t * a + s * c + UP * 0.32
+            b.cylinder(TYRE, q - s * 0.11, q + s * 0.11, 0.32, sides=8)
+    if cab:
+        b.box(CAR_BODY, p - t * 0.2 + UP * 1.52, (0.7, 0.25, 0.22), yaw_rad, (0.9, 0.9, 0.85))
+
+
+def double_decker(b: MeshBuilder, p, yaw_rad: float, color, length_m: float = 10.5, width_m: float = 2.5,
+                  height_m: float = 4.4) -> None:
+    """A double-deck bus or tram: a long box whose long sides carry two window bands."""
+    t, s = _dirs(yaw_rad)
+    p = np.asarray(p, np.float64)
+    b.box(CAR_BODY, p + UP * 0.35, (length_m, width_m, height_m - 0.35), yaw_rad, color,
+          faces={"front": VEHICLE_SIDE, "back": VEHICLE_SIDE})
+    for sign in (-1, 1):  # end windows
+        b.quad(CAR_GLASS, p + t * sign * (length_m / 2 + 0.01) - s * sign * (width_m / 2 - 0.2) + UP * 1.2,
+               s * sign * (width_m - 0.4), UP * (height_m - 1.6))
+    for a in (-length_m / 2 + 1.6, length_m / 2 - 2.2):
+        for c in (-width_m / 2 + 0.3, width_m / 2 - 0.3):
+            q = p + t * a + s * c + UP * 0.45
+            b.cylinder(TYRE, q - s * 0.15, q + s * 0.15, 0.45, sides=8)
+
+
+def bicycle(b: MeshBuilder, p, yaw_rad: float, color) -> None:
+    """A parked bicycle: two thin wheel discs, a frame polyline and handlebars."""
+    t, s = _dirs(yaw_rad)
+    p = np.asarray(p, np.float64)
+    r = 0.34
+    for a in (-0.52, 0.52):
+        q = p + t * a + UP * r
+        b.cylinder(TYRE, q - s * 0.02, q + s * 0.02, r, sides=10)
+    frame = [p - t * 0.52 + UP * r, p - t * 0.1 + UP * 0.9, p + t * 0.35 + UP * 0.9, p + t * 0.52 + UP * r]
+    b.tube(FURNITURE, np.array(frame), 0.025, sides=3, color=color)
+    b.tube(FURNITURE, np.array([p - t * 0.05 + UP * r, p - t * 0.1 + UP * 0.95]), 0.025, sides=3, color=color)
+    h = p + t * 0.4 + UP * 1.05
+    b.tube(FURNITURE, np.array([h - s * 0.28, h + s * 0.28]), 0.02, sides=3, color=(0.05, 0.05, 0.05))
+
+
+def boat(b: MeshBuilder, p, yaw_rad: float, color, length_m: float) -> None:
+    """A moored canal boat: a low hull with a cabin."""
+    p = np.asarray(p, np.float64)
+    b.box(BOAT, p - UP * 0.3, (length_m, 2.2, 0.75), yaw_rad, color)
+    b.box(BOAT, p + UP * 0.45, (length_m * 0.55, 1.8, 0.9), yaw_rad, (0.55, 0.5, 0.42),
+          faces={"front": CAR_GLASS, "back": CAR_GLASS})
+

@@ -1,0 +1,57 @@
+"""A contact sheet of city styles: one still per style, same time of day, labelled."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ...errors import StyleError
+from .style import load_style
+
+MAX_SHEET_STYLES = 16
+
+
+def styles_sheet(styles: list[str], when: str = "golden_hour", size: tuple[int, int] = (480, 270), seed: int = 7,
+                 street: str = "main", at_s: float = 0.0, columns: int = 3) -> np.ndarray:
+    """Render one still per style (walking the main street at `when`) and tile them with their
+    names: (H, W, 3) uint8. Styles may be names, .toml paths or blends."""
+    from ...pipeline import render_still, scene_extent_m
+    from ...shot import Shot
+    from ...video.sheet import tile
+
+    if not styles:
+        raise StyleError("styles sheet: give at least one style")
+    if len(styles) > MAX_SHEET_STYLES:
+        raise StyleError(f"styles sheet: at most {MAX_SHEET_STYLES} styles, got {len(styles)}")
+    for s in styles:
+        load_style(s)  # fail early, naming the bad style
+    images, labels = [], []
+    for s in styles:
+        spec = {
+            "scene": {"source": "procedural", "style": s, "seed": seed},
+            "camera": {"street": street},
+            "look": {"when": when},
+            "output": {"size": list(size), "duration_s": max(10.0, at_s + 1.0), "extras": []},
+        }
+        if street == "main":
+            spec["camera"]["route"] = main_street_route(s, seed, scene_extent_m(Shot.model_validate(spec)))
+        shot = Shot.model_validate(spec)
+        images.append(render_still(shot, at_s))
+        labels.append(load_style(s).name)
+    return tile(images, columns=min(columns, len(images)), cell_width_px=size[0], labels=labels)
+
+
+def main_street_route(style: str, seed: int, extent_m: float, length_m: float = 40.0) -> list[list[float]]:
+    """Waypoints [[x, y], ...] m for a walk along the main street's south sidewalk (or along
+    the quay of a canal), starting mid-block past the side street at x = 0, heading +X."""
+    from .street import generate_street
+
+    st = load_style(style)
+    scene = generate_street(st, seed, extent_m)
+    xs = scene.stats["side_street_x_m"]
+    widths = [s.road_width_m for s in scene.streets if s.kind == "side"][: len(xs)]
+    i = xs.index(0.0)
+    net = st.network
+    x0 = widths[i] / 2 + net.side_sidewalk_width_m + 7.0
+    hw = net.main_road_width_m / 2
+    y = -(net.canal_width_m / 2 + 3.0) if net.canal_width_m > 0 else -(hw + net.main_sidewalk_width_m / 2)
+    return [[x0, y], [x0 + length_m, y]]
