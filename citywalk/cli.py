@@ -41,6 +41,7 @@ def _add_shot_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--up", choices=["auto", "z", "y", "-y"], help="up axis of the file (auto: estimate, for splats)")
     p.add_argument("--scale", type=float, help="multiply the file's units by this to get metres")
     p.add_argument("--path", dest="path_file", help="waypoints JSON: [[x, y], ...] in scene metres")
+    p.add_argument("--actor", action="append", help="put a captured person in the shot: me.actor[:ahead|beside|toward|fixed[:distance_m]]")
     p.add_argument("--route", dest="route_latlon", help='waypoints as "lat,lon;lat,lon;..."')
     p.add_argument("--seed", type=int, help="random seed of the procedural street")
     p.add_argument("--time", dest="when", help="ISO date-time, HH:MM, or dawn|morning|noon|afternoon|golden_hour|dusk|night")
@@ -54,7 +55,7 @@ def _add_shot_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--fps", type=int, help="frames per second (max 60)")
     p.add_argument("--size", type=_size, help="WIDTHxHEIGHT, e.g. 1280x720")
     p.add_argument("--camera", dest="rig", help="walk | follow | side | front | orbit | drone | keys.json (keyframes)")
-    p.add_argument("--street", choices=["side", "main", "any"], help="which street the automatic walk takes")
+    p.add_argument("--street", choices=["auto", "side", "main", "any"], help="which street the automatic walk takes")
     p.add_argument("--speed", type=float, dest="speed_mps", help="walking speed in m/s")
     p.add_argument("--fov", type=float, dest="fov_deg", help="horizontal field of view in degrees")
     p.add_argument("--samples", type=int, help="anti-aliasing samples per pixel: 1, 2, 4 or 8")
@@ -77,7 +78,9 @@ def build_shot(args: argparse.Namespace) -> tuple["Shot", list[str]]:
         shot = result.shot
         if result.unknown:
             warnings.append("words not understood: " + ", ".join(result.unknown))
-        warnings.extend(result.notes)
+        from .prompt import ACTOR_NOTE
+
+        warnings.extend(n for n in result.notes if not (n == ACTOR_NOTE and getattr(args, "actor", None)))
     else:
         shot = Shot()
     changes: dict = {"scene": {}, "camera": {}, "look": {}, "output": {}}
@@ -93,6 +96,21 @@ def build_shot(args: argparse.Namespace) -> tuple["Shot", list[str]]:
         changes["output"]["duration_s"] = args.duration
     if getattr(args, "extras", None):
         changes["output"]["extras"] = [e.strip() for e in args.extras.split(",") if e.strip()]
+    if getattr(args, "actor", None):
+        actors = []
+        for text in args.actor:
+            path, _, rest = text.partition(":")
+            placement, _, dist = rest.partition(":")
+            a = {"likeness": path}
+            if placement:
+                a["placement"] = placement
+            if dist:
+                try:
+                    a["distance_m"] = float(dist)
+                except ValueError:
+                    raise ShotError(f"--actor '{text}': distance '{dist}' is not a number of metres") from None
+            actors.append(a)
+        changes["actors"] = actors
     rig = changes["camera"].get("rig")
     if rig and rig.lower().endswith(".json"):
         from .camera.paths_io import read_keyframes
@@ -208,8 +226,24 @@ def cmd_shot(args) -> int:
 
 
 def cmd_styles(args) -> int:
-    from .sources.procedural.style import builtin_styles, load_style
+    from .sources.procedural.style import builtin_styles, load_style, write_starter_style
 
+    if args.action == "new":
+        if not args.name:
+            raise ShotError("citywalk styles new NAME: give a name for the new style")
+        path = Path(args.name if args.name.endswith(".toml") else f"{args.name}.toml")
+        print(f"wrote {write_starter_style(path, name=path.stem)} — edit it, then: citywalk render --style {path}")
+        return 0
+    if args.action == "sheet":
+        from .sources.procedural.sheet import styles_sheet
+        from .video.exports import write_png
+
+        names = args.name.split(",") if args.name else builtin_styles()
+        size = tuple(_size(args.cell)) if args.cell else (480, 270)
+        out = args.output or "styles.png"
+        write_png(out, styles_sheet(names, when=args.time or "golden_hour", size=size))
+        print(f"wrote {out} ({len(names)} styles)")
+        return 0
     if args.action == "list":
         for name in builtin_styles():
             print(f"{name:12s} {load_style(name).description}")
@@ -253,9 +287,12 @@ def make_parser() -> argparse.ArgumentParser:
     _add_shot_flags(h)
     h.add_argument("--json", action="store_true", help="print JSON instead of YAML")
     h.set_defaults(func=cmd_shot)
-    st = sub.add_parser("styles", help="list or show city styles")
-    st.add_argument("action", choices=["list", "show"])
-    st.add_argument("name", nargs="?")
+    st = sub.add_parser("styles", help="list, show, create or compare city styles")
+    st.add_argument("action", choices=["list", "show", "new", "sheet"])
+    st.add_argument("name", nargs="?", help="a style (show), a new style's name (new), a comma list (sheet)")
+    st.add_argument("--time", help="time of day for the sheet (default golden_hour)")
+    st.add_argument("--cell", help="sheet cell size WIDTHxHEIGHT (default 480x270)")
+    st.add_argument("-o", "--output", help="sheet .png (default styles.png)")
     st.set_defaults(func=cmd_styles)
     lk = sub.add_parser("likeness", help="capture yourself from a clip or photo")
     lk_sub = lk.add_subparsers(dest="likeness_command", required=True, parser_class=_Parser)
