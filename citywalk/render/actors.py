@@ -1,0 +1,316 @@
+"""Actors in rendered scenes: a captured person drawn as a camera-facing card (it turns about
+the vertical axis only) standing on the ground at its foot anchor, lit like the scene, with a
+sun shadow projected on the ground and a soft contact shadow at the feet.
+
+`ActorPass` is a renderer overlay: `Renderer.render` calls `draw(renderer, frame)` after the
+meshes, with the HDR target bound. The card writes depth where it is solid (alpha ≥ 0.5), so
+poles and corners in front hide it, splats behind it are hidden, and fog applies by depth.
+The soft edge of the matte takes the colour of the solid pixels next to it (no spill of the
+capture's backdrop) and colours are premultiplied in linear light before filtering, so the
+edges carry no halo.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import RenderError
+from .gl import check_gl, shader_source
+
+LUMA = np.array([0.2126, 0.7152, 0.0722])
+BODY_RADIUS_M = 0.22      # half-width of the rounded body the card is shaded as
+VIS_HEIGHTS = (0.1, 0.35, 0.6, 0.85, 0.97)  # fractions of height where sun visibility is sampled,
+VIS_OFFSETS_M = ((0, 0, 0), (0.15, 0, 0), (-0.15, 0, 0), (0, 0.15, 0), (0, -0.15, 0))  # × these: smooth
+# changes when a shadow edge sweeps over the body (steps of 1/25, not 1/5)
+GROUND_ALBEDO = 0.2       # as the renderer assumes for ground bounce
+LAMP_SHARE = 0.45         # lamp illuminance on the body relative to the total at the point
+SHADOW_LIFT_M = 0.02      # ground shadows sit this far above the ground (no z-fighting)
+MIN_SUN_Z = 0.08          # lower suns are clamped: shadows at most ~12 body heights long
+CONTACT_STRENGTH = 0.5
+CONTACT_HALF_M = (0.32, 0.2)  # contact shadow semi-axes: along the card, toward the camera
+SHADOW_BLUR_LOD = 1.5
+EDGE_ALPHA = (0.12, 0.88)  # matte alpha mapped to 0..1 over this range
+CACHE_BYTES = 256 * 1024**2  # prepared actor frames kept in memory (a walk loop repeats)
+MIRROR_DEAD_ZONE = 0.2    # |heading · screen right| below this never mirrors (no flicker)
+
+
+def srgb_to_linear(c: np.ndarray) -> np.ndarray:
+    """sRGB-encoded values in 0..1 → linear, same shape."""
+    c = np.asarray(c, np.float32)
+    return np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+
+
+def defringe(rgba: np.ndarray, solid_alpha: int = 230, iterations: int = 12) -> np.ndarray:
+    """(H, W, 4) uint8 with the colour of every partly transparent pixel replaced by that of
+    the nearest solid pixels (alpha ≥ solid_alpha), grown outward `iterations` pixels: a matte
+    keeps the backdrop's colour in its soft edge (green spill), which would show as a halo."""
+    col = rgba[..., :3].astype(np.float32)
+    known = rgba[..., 3] >= solid_alpha
+    if not known.any():
+        return rgba
+    out = col.copy()
+    filled = known.copy()
+    h, w = known.shape
+    for _ in range(iterations):
+        if filled.all():
+            break
+        wk = np.pad(filled.astype(np.float32), 1)
+        ck = np.pad(out * filled[..., None], ((1, 1), (1, 1), (0, 0)))
+        num = sum(ck[dy:dy + h, dx:dx + w] for dy in range(3) for dx in range(3))
+        den = sum(wk[dy:dy + h, dx:dx + w] for dy in range(3) for dx in range(3))
+        grow = ~filled & (den > 0)
+        out[grow] = num[grow] / den[grow, None]
+        filled |= grow
+    out[~filled] = col[known].mean(0)
+    res = rgba.copy()
+    res[..., :3] = np.clip(np.round(out), 0, 255).astype(np.uint8)
+    return res
+
+
+def premultiplied_linear(rgba: np.ndarray) -> np.ndarray:
+    """(H, W, 4) uint8 straight-alpha sRGB → (H, W, 4) float16 premultiplied linear RGB + alpha,
+    the alpha ramp tightened to EDGE_ALPHA (a matte's faint outer fringe reads as a ghost)."""
+    f = rgba.astype(np.float32) / 255.0
+    lo, hi = EDGE_ALPHA
+    a = np.clip((f[..., 3:4] - lo) / (hi - lo), 0.0, 1.0)
+    out = np.empty(f.shape, np.float32)
+    out[..., :3] = srgb_to_linear(f[..., :3]) * a
+    out[..., 3:4] = a
+    return out.astype(np.float16)
+
+
+def capture_direction(actor) -> float:
+    """+1 if the person walked toward image right in the capture, −1 toward the left, 0 if
+    unknown (walking in place, a still): from the crops' travel over the loop."""
+    c = actor.cycle
+    if not c.walking or actor.crop_origin_px is None:
+        return 0.0
+    dx = float(actor.crop_origin_px[c.end_frame - 1, 0] - actor.crop_origin_px[c.start_frame, 0])
+    if abs(dx) < 0.1 * float(np.median(actor.height_px)):
+        return 0.0
+    return float(np.sign(dx))
+
+
+def card_axes(ground_m: np.ndarray, heading: np.ndarray, cam_pos: np.ndarray, cam_forward: np.ndarray,
+              walks_right: float) -> tuple[np.ndarray, np.ndarray, bool]:
+    """(right (3,), to_cam (3,), mirrored) for a card at ground_m seen from cam_pos: horizontal
+    unit vectors, `right` along image +x (reversed when mirrored so that a person captured
+    walking right appears to walk along `heading` on screen)."""
+    d = np.asarray(ground_m, float) - cam_pos
+    d[2] = 0.0
+    if np.linalg.norm(d) < 1e-6:
+        d = np.array([cam_forward[0], cam_forward[1], 0.0])
+    if np.linalg.norm(d) < 1e-9:
+        d = np.array([1.0, 0.0, 0.0])
+    d /= np.linalg.norm(d)
+    right = np.array([d[1], -d[0], 0.0])
+    along = float(np.dot(heading, right))
+    mirrored = walks_right != 0.0 and abs(along) > MIRROR_DEAD_ZONE and along * walks_right < 0
+    return (-right if mirrored else right), -d, mirrored
+
+
+def card_corners(ground_m: np.ndarray, right: np.ndarray, anchor_px: np.ndarray, size_px: tuple[int, int],
+                 m_per_px: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A vertical card whose foot anchor pixel sits on ground_m: corners (4, 3) m (top-left,
+    top-right, bottom-left, bottom-right), uvs (4, 2) (v = 0 at the image top) and each
+    corner's offset along `right` from the foot column (4,) m."""
+    w, h = size_px
+    ax, ay = float(anchor_px[0]), float(anchor_px[1])
+    up = np.array([0.0, 0.0, 1.0])
+    px = np.array([[0, 0], [w, 0], [0, h], [w, h]], float)
+    side = (px[:, 0] - ax) * m_per_px
+    rise = (ay - px[:, 1]) * m_per_px
+    corners = ground_m[None] + side[:, None] * right[None] + rise[:, None] * up[None]
+    uv = px / np.array([w, h], float)
+    return corners, uv, side
+
+
+def project_to_ground(points_m: np.ndarray, sun_dir: np.ndarray, ground_z_m: float) -> np.ndarray:
+    """Points (N, 3) moved along the sun direction onto the plane z = ground_z_m."""
+    s = np.asarray(sun_dir, float).copy()
+    s[2] = max(s[2], MIN_SUN_Z)
+    k = (points_m[:, 2] - ground_z_m) / s[2]
+    return points_m - k[:, None] * s[None]
+
+
+def _quad_vertices(corners: np.ndarray, uv: np.ndarray, side: np.ndarray) -> bytes:
+    """Two triangles (6, 6) float32: position, uv, side — from corners in TL, TR, BL, BR order."""
+    order = [0, 2, 1, 1, 2, 3]
+    v = np.concatenate([corners[order], uv[order], side[order, None]], 1).astype(np.float32)
+    return v.tobytes()
+
+
+class ActorPass:
+    """Draws one Actor following an ActorTrack (see `citywalk.likeness.place`) as a renderer
+    overlay. walks_right: +1/−1 the direction the person walked in the capture's image (None:
+    from the capture), used to mirror the card so they face their way along the route."""
+
+    def __init__(self, ctx, actor, track, *, walks_right: float | None = None, shadows: bool = True):
+        import moderngl
+
+        if len(track) < 1:
+            raise RenderError("actor track is empty; it needs one entry per frame")
+        self.ctx, self.actor, self.track, self.shadows = ctx, actor, track, shadows
+        self.walks_right = capture_direction(actor) if walks_right is None else float(np.sign(walks_right))
+        self.card_prog = ctx.program(vertex_shader=shader_source("actor.vert"), fragment_shader=shader_source("actor.frag"))
+        self.shadow_prog = ctx.program(vertex_shader=shader_source("actor.vert"),
+                                       fragment_shader=shader_source("actor_shadow.frag"))
+        self.vbo = ctx.buffer(reserve=6 * 6 * 4, dynamic=True)
+        fmt = (self.vbo, "3f 2f 1f", "in_pos", "in_uv", "in_side")
+        self.card_vao = ctx.vertex_array(self.card_prog, [fmt])
+        self.shadow_vao = ctx.vertex_array(self.shadow_prog, [(self.vbo, "3f 2f 4x", "in_pos", "in_uv")])
+        w, h = actor.size_px
+        self.tex = ctx.texture((w, h), 4, dtype="f2")
+        self.tex.repeat_x = self.tex.repeat_y = False
+        self.tex.filter = (moderngl.LINEAR_MIPMAP_LINEAR, moderngl.LINEAR)
+        self._loaded = -1
+        self._prepared: dict[int, np.ndarray] = {}  # stored frame → defringed premultiplied pixels
+        self._cache_limit = max(1, CACHE_BYTES // max(1, w * h * 8))
+        self.last: dict = {}  # what the latest draw used (tests and debugging)
+        check_gl(ctx, "actor pass set-up")
+
+    def _upload(self, index: int) -> None:
+        if index != self._loaded:
+            data = self._prepared.get(index)
+            if data is None:
+                data = premultiplied_linear(defringe(self.actor.frames_rgba[index]))
+                if len(self._prepared) >= self._cache_limit:
+                    self._prepared.pop(next(iter(self._prepared)))
+                self._prepared[index] = data
+            self.tex.write(data.tobytes())
+            self.tex.build_mipmaps()
+            self._loaded = index
+
+    def light(self, renderer, ground_m: np.ndarray) -> dict[str, np.ndarray]:
+        """Illuminance (klux RGB) on the actor at ground_m: 'sun' (× visibility averaged over the
+        body), 'ambient' (sky + ground bounce on a vertical surface), 'lamps', and the sun's
+        visibility 'vis' (0..1)."""
+        L = renderer.lighting
+        h = float(self.actor.height_m)
+        pts = (ground_m[None, None] + np.asarray(VIS_OFFSETS_M)[None, :]
+               + np.outer(VIS_HEIGHTS, [0.0, 0.0, h])[:, None]).reshape(-1, 3)
+        vis = float(np.mean(renderer.sun_visibility(pts)))
+        vis_ground = float(renderer.sun_visibility(ground_m[None] + [0.0, 0.0, 0.05])[0])
+        sun_e = np.asarray(L.sun_illuminance, float)
+        amb_up = np.asarray(L.ambient_up, float)
+        e_ground = GROUND_ALBEDO * (sun_e * max(float(L.sun_dir[2]), 0.0) * vis_ground + amb_up)
+        chest = ground_m + [0.0, 0.0, 0.72 * h]
+        lamps = LAMP_SHARE * renderer.lamp_illuminance(chest[None])[0]
+        return {"sun": sun_e * vis, "ambient": 0.5 * amb_up + 0.5 * e_ground, "lamps": lamps, "vis": vis}
+
+    def shadow_strength(self, renderer, shadow_pts: np.ndarray) -> float:
+        """How much the actor's sun shadow darkens the ground: the sun's share of the ground's
+        illuminance where the shadow falls (0 where the ground is already in shadow)."""
+        L = renderer.lighting
+        if not getattr(renderer, "use_shadow", False) or L.sun_dir[2] <= 0:
+            return 0.0
+        vis = float(np.mean(renderer.sun_visibility(shadow_pts + [0.0, 0.0, 0.05])))
+        direct = float(np.dot(np.asarray(L.sun_illuminance, float), LUMA)) * float(L.sun_dir[2]) * vis
+        amb = float(np.dot(np.asarray(L.ambient_up, float), LUMA))
+        return 0.95 * direct / max(direct + amb, 1e-12)
+
+    def draw(self, renderer, frame) -> None:
+        """Draw the actor for `frame` (a CameraFrame) into the renderer's bound HDR target."""
+        import moderngl
+
+        ctx = self.ctx
+        ground, heading, index = self.track.at(frame.index)
+        ground = np.asarray(ground, float)
+        rgba_size = self.actor.size_px
+        anchor = self.actor.foot_anchor_px[index]
+        m = float(self.actor.m_per_px)
+        self._upload(index)
+        right, to_cam, mirrored = card_axes(ground, np.asarray(heading, float), frame.position, frame.forward,
+                                            self.walks_right)
+        corners, uv, side = card_corners(ground, right, anchor, rgba_size, m)
+        light = self.light(renderer, ground)
+        self.last = {"ground": ground, "index": index, "mirrored": mirrored, "corners": corners, **light}
+        vp = np.asarray(renderer.view_proj, np.float32).T.copy().tobytes()
+        target = renderer.target
+        self.tex.use(0)
+        ctx.enable(moderngl.DEPTH_TEST | moderngl.BLEND)
+        ctx.disable(moderngl.CULL_FACE)
+        target.depth_mask = False
+        try:
+            p = self.shadow_prog
+            p["u_view_proj"].write(vp)
+            _set(p, "u_tex", 0)
+            ctx.depth_func = "<="
+            ctx.blend_func = moderngl.ZERO, moderngl.SRC_COLOR
+            if self.shadows:
+                self._draw_shadows(renderer, ground, corners, uv, side, anchor, right, to_cam)
+            # the card: solid core with depth, then the soft edge without
+            p = self.card_prog
+            p["u_view_proj"].write(vp)
+            _set(p, "u_tex", 0)
+            _set(p, "u_sun_dir", tuple(map(float, renderer.lighting.sun_dir)))
+            _set(p, "u_sun_E", tuple(map(float, light["sun"])))
+            _set(p, "u_amb_E", tuple(map(float, light["ambient"])))
+            _set(p, "u_lamp_E", tuple(map(float, light["lamps"])))
+            _set(p, "u_to_cam", tuple(map(float, to_cam)))
+            _set(p, "u_right", tuple(map(float, right)))
+            _set(p, "u_body_radius_m", BODY_RADIUS_M)
+            self.vbo.write(_quad_vertices(corners, uv, side))
+            ctx.blend_func = moderngl.ONE, moderngl.ONE_MINUS_SRC_ALPHA
+            target.depth_mask = True
+            ctx.depth_func = "<"
+            _set(p, "u_pass", 0.0)
+            self.card_vao.render(moderngl.TRIANGLES, vertices=6)
+            target.depth_mask = False
+            _set(p, "u_pass", 1.0)
+            self.card_vao.render(moderngl.TRIANGLES, vertices=6)
+        finally:
+            target.depth_mask = True
+            ctx.depth_func = "<="
+            ctx.blend_func = moderngl.SRC_ALPHA, moderngl.ONE_MINUS_SRC_ALPHA
+            ctx.disable(moderngl.BLEND)
+        check_gl(ctx, "actor pass")
+
+    def _draw_shadows(self, renderer, ground, corners, uv, side, anchor, right, to_cam) -> None:
+        import moderngl
+
+        p = self.shadow_prog
+        sun = np.asarray(renderer.lighting.sun_dir, float)
+        lift = ground[2] + SHADOW_LIFT_M
+        sun_h = np.array([sun[0], sun[1], 0.0])
+        if sun[2] > 0 and np.linalg.norm(sun_h) > 1e-6:
+            sun_h /= np.linalg.norm(sun_h)
+            # the silhouette as the sun sees it: a card facing the sun, projected on the ground
+            s_right = np.array([sun_h[1], -sun_h[0], 0.0])
+            sc, suv, sside = card_corners(ground, s_right, anchor, self.actor.size_px, float(self.actor.m_per_px))
+            shadow = project_to_ground(sc, sun, lift)
+            head = ground + [0.0, 0.0, float(self.actor.height_m)]
+            samples = np.stack([ground + f * (project_to_ground(head[None], sun, ground[2])[0] - ground)
+                                for f in (0.25, 0.5, 0.75, 1.0)])
+            k = self.shadow_strength(renderer, samples)
+            self.last["shadow_strength"] = k
+            self.last["shadow_corners"] = shadow
+            if k > 1e-3:
+                _set(p, "u_kind", 0.0)
+                _set(p, "u_strength", float(k))
+                _set(p, "u_blur_lod", SHADOW_BLUR_LOD)
+                self.vbo.write(_quad_vertices(shadow, suv, sside))
+                self.shadow_vao.render(moderngl.TRIANGLES, vertices=6)
+        a, b = CONTACT_HALF_M
+        base = ground + [0.0, 0.0, SHADOW_LIFT_M]
+        ell = np.stack([base - a * right + b * to_cam, base + a * right + b * to_cam,
+                        base - a * right - b * to_cam, base + a * right - b * to_cam])
+        euv = np.array([[-1.0, 1.0], [1.0, 1.0], [-1.0, -1.0], [1.0, -1.0]])
+        _set(p, "u_kind", 1.0)
+        _set(p, "u_strength", CONTACT_STRENGTH)
+        self.vbo.write(_quad_vertices(ell, euv, np.zeros(4)))
+        self.shadow_vao.render(moderngl.TRIANGLES, vertices=6)
+
+    def release(self) -> None:
+        """Free the GL objects (the context stays the renderer's)."""
+        for obj in (self.card_vao, self.shadow_vao, self.vbo, self.tex, self.card_prog, self.shadow_prog):
+            obj.release()
+
+
+def _set(prog, name: str, value) -> None:
+    if name in prog:
+        prog[name].value = value
+
+
+__all__ = ["ActorPass", "card_axes", "card_corners", "capture_direction", "defringe", "premultiplied_linear",
+           "project_to_ground", "srgb_to_linear"]
