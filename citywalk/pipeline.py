@@ -34,23 +34,48 @@ def scene_extent_m(shot: Shot) -> float:
     return float(np.clip(walk_m * 0.5 + 150.0, 160.0, 500.0))
 
 
-def prepare(shot: Shot):
-    """Scene, lighting and per-frame cameras for a Shot (no GL yet)."""
-    from .camera import camera_frames, plan_route
+def prepare(shot: Shot, with_walker: bool = False):
+    """Scene, lighting, route and per-frame cameras for a Shot (no GL yet); with_walker also
+    returns the walker's track of the rigs that film one (for actors)."""
+    from .camera import camera_rig, plan_route
     from .look.lighting import resolve_lighting
     from .sources import build_scene
 
     scene = build_scene(shot.scene, min_extent_m=scene_extent_m(shot))
     lighting = resolve_lighting(shot.look)
-    route = plan_route(scene, shot)
-    frames = camera_frames(scene, shot, route)
+    if shot.camera.rig == "keyframes":
+        frames, walker = camera_rig(scene, shot)
+        route = np.array([f.position for f in frames]) * [1, 1, 0]  # where the shot looks from, on the ground
+    else:
+        route = plan_route(scene, shot)
+        frames, walker = camera_rig(scene, shot, route)
     if shot.scene.source == "tiles":
         # reload with only the tiles (and the detail) that the walk's cameras need
         step = max(1, len(frames) // 64)
         cams = [(f.position, float(np.degrees(2 * np.arctan(f.size_px[1] / 2 / f.K[1, 1]))), f.size_px[1])
                 for f in frames[::step]]
         scene = build_scene(shot.scene, cameras=cams)
+    if with_walker:
+        return scene, lighting, route, frames, walker
     return scene, lighting, route, frames
+
+
+def add_actors(renderer, shot: Shot, route, walker, n_frames: int) -> None:
+    """Put the Shot's actors into the renderer: the first one is the walker the rig films (if the
+    rig films one), the others walk where their placement says."""
+    if not shot.actors:
+        return
+    from .camera import dynamics_from_spec
+    from .likeness.actor import Actor
+    from .likeness.place import actor_track
+    from .render.actors import ActorPass
+
+    dyn = dynamics_from_spec(shot.camera)
+    for i, spec in enumerate(shot.actors):
+        actor = Actor.load(spec.likeness)
+        track = actor_track(actor, spec, route, dyn, shot.output.fps, n_frames,
+                            walker_track=walker if i == 0 else None)
+        renderer.overlays.append(ActorPass(renderer.ctx, actor, track))
 
 
 def side_paths(video: Path) -> dict[str, Path]:
@@ -74,11 +99,12 @@ def render_shot(shot: Shot, out_path: str | Path | None = None,
     writer = VideoWriter(video, out.fps, tuple(out.size), crf=out.crf)  # fails fast on a bad path
     try:
         t = time.perf_counter()
-        scene, lighting, route, frames = prepare(shot)
+        scene, lighting, route, frames, walker = prepare(shot, with_walker=True)
         timings["scene_s"] = time.perf_counter() - t
         t = time.perf_counter()
         renderer = Renderer(scene, lighting, tuple(out.size), out.samples, focus_points=route,
                             exposure_ev=shot.look.exposure_ev)
+        add_actors(renderer, shot, route, walker, len(frames))
         timings["gl_setup_s"] = time.perf_counter() - t
         paths = side_paths(video)
         want_depth = "depth" in out.extras
@@ -173,10 +199,11 @@ def render_still(shot: Shot, time_s: float = 0.0) -> np.ndarray:
     """One frame (H, W, 3) uint8 of a Shot at `time_s`, exposed as if the clip had started there."""
     from .render.renderer import Renderer
 
-    scene, lighting, route, frames = prepare(shot)
+    scene, lighting, route, frames, walker = prepare(shot, with_walker=True)
     i = int(np.clip(round(time_s * shot.output.fps), 0, len(frames) - 1))
     r = Renderer(scene, lighting, tuple(shot.output.size), shot.output.samples, focus_points=route,
                  exposure_ev=shot.look.exposure_ev)
+    add_actors(r, shot, route, walker, len(frames))
     try:
         rgb = r.render(frames[i])["rgb"]
         notice = _copyright_overlay(scene, tuple(shot.output.size))

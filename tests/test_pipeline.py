@@ -118,3 +118,29 @@ def test_keyframe_file_drives_the_camera(tmp_path, capsys):
     bad.write_text(json.dumps({"keys": [keys["keys"][0], {**keys["keys"][1], "fov_deg": 500}]}))
     assert main(["shot", "--camera", str(bad)]) == 2
     assert "fov_deg" in capsys.readouterr().err
+
+
+def test_actor_walks_in_the_rendered_shot(tmp_path, capsys):
+    """--actor puts a captured person in the shot; with the side rig they are the walker."""
+    from citywalk.likeness.capture import capture_actor
+
+    rng = np.random.default_rng(0)
+    img = np.zeros((120, 64, 3), np.uint8)
+    img[:] = (0, 200, 0)
+    img[10:115, 20:44] = rng.integers(60, 200, (105, 24, 3))  # a person-shaped block on green
+    actor = capture_actor(img, height_m=1.7, method="chroma")
+    path = tmp_path / "me.actor"
+    actor.save(path)
+    base = ["render", "--camera", "side", "--street", "main", "--duration", "0.25", "--size", "128x72", "--time", "noon"]
+    assert main([*base, "-o", str(tmp_path / "empty.mp4")]) == 0
+    assert main([*base, "--actor", str(path), "-o", str(tmp_path / "actor.mp4")]) == 0, capsys.readouterr().err
+    from citywalk.video.sheet import video_frames_at
+
+    a = video_frames_at(tmp_path / "empty.mp4", 1)[0].astype(float)
+    b = video_frames_at(tmp_path / "actor.mp4", 1)[0].astype(float)
+    diff = np.abs(a - b).mean(-1) > 20
+    ys, xs = np.nonzero(diff)
+    assert diff.sum() > 50, "the actor shows"
+    assert abs(xs.mean() - 64) < 16, "the side rig keeps the walker near the centre line"
+    code = main([*base, "--actor", str(tmp_path / "nobody.actor"), "-o", str(tmp_path / "x.mp4")])
+    assert code == 2 and "nobody.actor" in capsys.readouterr().err

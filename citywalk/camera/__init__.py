@@ -17,6 +17,9 @@ def dynamics_from_spec(cam) -> WalkDynamics:
                         bob_m=cam.bob_m, sway_m=cam.sway_m, look_ahead_m=cam.look_ahead_m)
 
 
+ROOMY_RIGS = ("side", "orbit")
+
+
 def plan_route(scene: Scene, shot) -> np.ndarray:
     """The ground route (K, 3) of a Shot: waypoints in metres or lat/lon from the Shot, else an
     automatic walk on the scene's walk network, else straight through the middle of the scene.
@@ -37,7 +40,10 @@ def plan_route(scene: Scene, shot) -> np.ndarray:
         route = np.column_stack([centres[:, :2], np.zeros(len(centres))])  # walk the capture's path on the ground
     elif scene.network is not None and len(scene.network.edges):
         rng = np.random.default_rng(shot.scene.seed + 1)
-        return auto_route(scene.network, walk_m, rng, street=cam.street, approach_m=dyn.look_ahead_m,
+        street = cam.street
+        if street == "auto":  # a side or orbiting camera needs the room of a street with sidewalks
+            street = "main" if cam.rig in ROOMY_RIGS else "side"
+        return auto_route(scene.network, walk_m, rng, street=street, approach_m=dyn.look_ahead_m,
                           margin_m=dyn.look_ahead_m + 2.0)
     else:
         route = straight_route(scene.bounds_m, walk_m, dyn.look_ahead_m + 2.0)
@@ -46,21 +52,49 @@ def plan_route(scene: Scene, shot) -> np.ndarray:
     return route
 
 
-def camera_frames(scene: Scene, shot, route: np.ndarray | None = None) -> list[CameraFrame]:
-    """Per-frame cameras for a Shot on a Scene: the first-person walk, a rig around the walker
-    (follow, side, front, orbit, drone) or keyframes."""
+def camera_rig(scene: Scene, shot, route: np.ndarray | None = None):
+    """Per-frame cameras for a Shot on a Scene — the first-person walk, a rig around the walker
+    (follow, side, front, orbit, drone) or keyframes — and the walker's track for the rigs that
+    film a walker (None otherwise)."""
     out, cam = shot.output, shot.camera
     if cam.rig == "keyframes":
         from .keyframes import keyframe_frames
 
-        return keyframe_frames(cam.keyframes, out.fps, out.frame_count, tuple(out.size), where="camera.keyframes")
+        return keyframe_frames(cam.keyframes, out.fps, out.frame_count, tuple(out.size), where="camera.keyframes"), None
     if route is None:
         route = plan_route(scene, shot)
     dyn = dynamics_from_spec(cam)
     if cam.rig == "walk":
-        return walk_frames(route, dyn, out.fps, out.frame_count, tuple(out.size), cam.fov_deg)
+        return walk_frames(route, dyn, out.fps, out.frame_count, tuple(out.size), cam.fov_deg), None
     from .rigs import rig_frames
 
-    frames, _walker = rig_frames(cam.rig, route, dyn, out.fps, out.frame_count, tuple(out.size), cam.fov_deg,
-                                 **cam.rig_params)
-    return frames
+    params = dict(cam.rig_params)
+    if cam.rig == "side" and "side" not in params:
+        params["side"] = open_side(scene, route)
+    return rig_frames(cam.rig, route, dyn, out.fps, out.frame_count, tuple(out.size), cam.fov_deg, **params)
+
+
+def open_side(scene: Scene, route: np.ndarray) -> str:
+    """'left' or 'right' of the walk, whichever faces the middle of the nearest street (where a
+    side camera has room), from the scene's street centre lines; 'left' when there are none."""
+    if not scene.streets or len(route) < 2:
+        return "left"
+    mid = route[len(route) // 2, :2]
+    direction = route[-1, :2] - route[0, :2]
+    best, toward = np.inf, None
+    for st in scene.streets:
+        line = np.asarray(st.centerline, float)
+        for a, b in zip(line[:-1], line[1:]):
+            ab = b - a
+            u = np.clip((mid - a) @ ab / max(ab @ ab, 1e-9), 0, 1)
+            p = a + u * ab
+            d = np.linalg.norm(mid - p)
+            if d < best:
+                best, toward = d, p - mid
+    left = np.array([-direction[1], direction[0]])
+    return "left" if toward @ left >= 0 else "right"
+
+
+def camera_frames(scene: Scene, shot, route: np.ndarray | None = None) -> list[CameraFrame]:
+    """Per-frame cameras for a Shot on a Scene (see camera_rig)."""
+    return camera_rig(scene, shot, route)[0]

@@ -335,6 +335,7 @@ class Renderer:
         import moderngl
 
         ctx, L = self.ctx, self.lighting
+        self._shadow_cpu = None  # sun_visibility reads the new map on demand
         self.use_shadow = bool(L.sun_illuminance[1] > 0 and L.sun_dir[2] > 0.0)
         if not hasattr(self, "shadow_tex"):
             self.shadow_tex = ctx.depth_texture((SHADOW_SIZE_PX, SHADOW_SIZE_PX))
@@ -413,10 +414,6 @@ class Renderer:
         _set(p, "u_sky", 1)
         _set(p, "u_shadow", 2)
         self.mesh_vao.render()
-        self.target = target
-        self.view_proj = vp
-        for overlay in self.overlays:
-            overlay.draw(self, frame)
         # sky where nothing was drawn
         s = self.sky_prog
         _write(s, "u_inv_view_proj", _mat(np.linalg.inv(vp)))
@@ -425,6 +422,11 @@ class Renderer:
         _set(s, "u_time", float(frame.time_s))
         self.empty_vao.render(moderngl.TRIANGLES, vertices=3)
         ctx.depth_func = "<"
+        # overlays (actors) after the sky, so their soft edges blend over it too
+        self.target = target
+        self.view_proj = vp
+        for overlay in self.overlays:
+            overlay.draw(self, frame)
         if self.samples:
             ctx.copy_framebuffer(self.hdr_fbo, self.msaa_fbo)
         # rain and snow in their own layer, depth-tested against the scene, so that wet-ground
