@@ -146,3 +146,39 @@ def test_splat_walk_follows_the_capture_cameras(tmp_path):
     assert route[0, 0] == pytest.approx(-12, abs=0.1)
     eye = np.array([c.position for c in cams])
     assert np.abs(eye[:, 2] - 1.65).max() < 0.05
+
+
+def _osm_street_with_fronts():
+    """A residential street with sidewalks and a row of buildings along each side of it."""
+    from test_osm import _Osm, _rect
+
+    o = _Osm()
+    a, b = o.node(-80, 0), o.node(80, 0)
+    o.way_refs(5000, [a, b], {"highway": "residential", "sidewalk": "both", "name": "Shop St"})
+    x, wid = -70.0, 6000
+    while x < 66:
+        w = 8.0 + (wid % 3) * 2
+        for y0, d in ((6.5, 12.0), (-6.5 - 12.0, 12.0)):
+            o.way(wid, _rect(x, y0, w, d), {"building": "yes", "building:levels": str(3 + wid % 5)}, closed=True)
+            wid += 1
+        x += w
+    return o
+
+
+def test_osm_facades_are_dressed_in_the_style(tmp_path, capsys):
+    from citywalk.scene import SHOPFRONT
+    from citywalk.sources.osm import load_osm
+
+    path = tmp_path / "shops.osm"
+    path.write_text(_osm_street_with_fronts().xml())
+    scene = load_osm(path, style="tokyo", backend="xml")
+    assert scene.stats["dressed_fronts"] >= 10
+    shop = [m for m in scene.meshes if m.material.kind == SHOPFRONT]
+    assert shop, "shopfront glass on the street walls"
+    # every shopfront faces the street: its glass normals point toward y = 0
+    for m in shop:
+        side = np.sign(m.positions[:, 1].mean())
+        assert np.all(m.normals[:, 1] * side < 0) or len({round(v) for v in np.sign(m.positions[:, 1])}) > 1
+    assert any(n.startswith("sign_") for n in scene.textures)
+    plain = load_osm(path, style=None, backend="xml")
+    assert not any(m.material.kind == SHOPFRONT for m in plain.meshes)

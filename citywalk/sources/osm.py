@@ -825,9 +825,10 @@ def _buildings_to_draw(feats: list[_Feature], outline_ways: set[int], notes: lis
 
 
 def _add_buildings(acc: bld.MeshAccumulator, to_draw: list[_Feature], style: str | None,
-                   rng: np.random.Generator, notes: list[str]) -> int:
+                   rng: np.random.Generator, notes: list[str],
+                   shapes_out: list | None = None) -> int:
     """Extrude every building/part into the accumulator (flat roofs in vectorised batches per
-    facade material); returns how many were drawn."""
+    facade material); returns how many were drawn (their shapes go to `shapes_out` if given)."""
     roof_mat, bay_m = roof_material_for(style), bay_width_for(style)
     flat: dict[str, tuple[Material, list[bld.BuildingShape]]] = {}
     drawn = 0
@@ -835,6 +836,8 @@ def _add_buildings(acc: bld.MeshAccumulator, to_draw: list[_Feature], style: str
         shape = bld.building_shape_from_tags(f.tags, f.outer, f.holes, notes, f.label)
         if shape is None:
             continue
+        if shapes_out is not None:
+            shapes_out.append(shape)
         facade = facade_material_for(style, rng)
         drawn += 1
         if shape.roof_shape == "flat":
@@ -909,11 +912,19 @@ def build_scene(data: OsmData, style: str | None = None, max_buildings: int = 20
     if len(to_draw) > max_buildings:
         raise SceneError(f"{source}: {len(to_draw):,} buildings/parts is over max_buildings={max_buildings:,}; "
                          "crop the extract or raise max_buildings")
-    n_buildings = _add_buildings(acc, to_draw, style, rng, notes)
+    shapes: list[bld.BuildingShape] = []
+    n_buildings = _add_buildings(acc, to_draw, style, rng, notes, shapes)
     _add_flat_areas(acc, feats)
     streets, net = _streets(data, proj, acc, notes)
     n_trees, lights = _add_trees_and_lamps(acc, data, proj, rng)
     meshes = acc.meshes() + [_ground_mesh(proj)]
+    dressed = None
+    if style:
+        from .dressing import dress_street_fronts
+
+        dressed = dress_street_fronts(shapes, streets, style, seed)
+        meshes += dressed.meshes
+        lights = lights + dressed.lights
     all_pos = np.concatenate([m.positions for m in meshes])
     scene = Scene(
         meshes=meshes,
@@ -924,11 +935,13 @@ def build_scene(data: OsmData, style: str | None = None, max_buildings: int = 20
         bounds_m=(tuple(float(v) for v in all_pos.min(0)), tuple(float(v) for v in all_pos.max(0))),
         copyright=["© OpenStreetMap contributors, ODbL 1.0 (openstreetmap.org/copyright)"],
         style=style or "",
+        textures=dressed.textures if dressed is not None else {},
     )
     scene.stats.update(
         source=source, buildings=n_buildings, streets=len(streets), trees=n_trees,
         nodes=int(len(data.node_ids)), ways=len(data.ways), relations=len(data.relations),
         notes=notes[:MAX_NOTES], note_count=len(notes), build_s=time.perf_counter() - t0,
+        dressed_fronts=dressed.fronts if dressed is not None else 0,
     )
     return scene
 

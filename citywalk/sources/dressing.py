@@ -1,0 +1,95 @@
+"""Dress imported buildings in a city style: shopfronts, awnings, fascia and projecting signs on
+the walls that face a street ("the real Shibuya layout with the tokyo style").
+
+The procedural generator's own shopfront and sign builders are reused as a kit, so a style looks
+the same on a procedural street and on a mapped one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..scene import Mesh, PointLight, Street
+
+FRONT_REACH_M = 4.0   # a wall faces a street if the street's edge is at most this far in front of it
+MIN_FRONT_M = 3.5     # narrower walls get no shopfront
+PROUD_M = 0.3         # the shop kit stands this far in front of the imported wall (its glass is recessed)
+
+
+@dataclass
+class Dressing:
+    meshes: list[Mesh] = field(default_factory=list)
+    lights: list[PointLight] = field(default_factory=list)
+    textures: dict = field(default_factory=dict)
+    fronts: int = 0
+
+
+def _nearest_street(p: np.ndarray, streets: list[Street]) -> tuple[float, np.ndarray, Street | None]:
+    """Distance from a 2D point to the nearest street centre line, the nearest point, the street."""
+    best, best_q, best_s = np.inf, p, None
+    for st in streets:
+        line = np.asarray(st.centerline, float)
+        a, b = line[:-1], line[1:]
+        ab = b - a
+        u = np.clip(((p - a) * ab).sum(1) / np.maximum((ab * ab).sum(1), 1e-12), 0.0, 1.0)
+        q = a + u[:, None] * ab
+        d = np.linalg.norm(q - p, axis=1)
+        i = int(np.argmin(d))
+        if d[i] < best:
+            best, best_q, best_s = float(d[i]), q[i], st
+    return best, best_q, best_s
+
+
+def dress_street_fronts(shapes, streets: list[Street], style_name: str, seed: int) -> Dressing:
+    """Shopfronts and signs on every ground-level wall of `shapes` (BuildingShape) facing a street."""
+    from .procedural.street import StreetGenerator
+    from .procedural.style import load_style
+    from .procedural.textures import hex_to_srgb, make_textures, srgb_to_linear
+
+    out = Dressing()
+    if not streets or not shapes:
+        return out
+    style = load_style(style_name)
+    rng = np.random.default_rng(seed + 17)
+    kit = StreetGenerator(style, rng)
+    gf = style.buildings.ground_floor_height_m
+    up = np.array([0.0, 0.0, 1.0])
+    for shape in shapes:
+        if shape.min_height_m > 0.5 or shape.eave_height_m < gf + 0.5:
+            continue
+        ring = np.asarray(shape.outer_m, float)
+        if np.allclose(ring[0], ring[-1]):
+            ring = ring[:-1]
+        area2 = float(np.sum(ring[:, 0] * np.roll(ring[:, 1], -1) - np.roll(ring[:, 0], -1) * ring[:, 1]))
+        ccw = area2 > 0
+        for a, b in zip(ring, np.roll(ring, -1, axis=0)):
+            edge = b - a
+            length = float(np.linalg.norm(edge))
+            if length < MIN_FRONT_M:
+                continue
+            t2 = edge / length
+            n2 = np.array([t2[1], -t2[0]]) if ccw else np.array([-t2[1], t2[0]])  # outward
+            mid = (a + b) / 2
+            dist, q, st = _nearest_street(mid, streets)
+            if st is None or dist - st.road_width_m / 2 - st.sidewalk_width_m > FRONT_REACH_M:
+                continue
+            if np.dot(q - mid, n2) < 0.6 * max(dist, 1e-6):
+                continue  # the street is not in front of this wall
+            n = np.array([n2[0], n2[1], 0.0])
+            t = np.array([t2[0], t2[1], 0.0])
+            p0 = np.array([a[0], a[1], 0.0])
+            if np.dot(np.cross(t, n), up) > 0:  # the kit wants u × v to face outward
+                p0, t = p0 + t * length, -t
+            front = p0 + n * PROUD_M
+            color = srgb_to_linear(hex_to_srgb(style.facade.wall_colors[int(rng.integers(len(style.facade.wall_colors)))]))
+            if rng.random() < style.shops.shop_prob:
+                kit._shopfront(front, t, length, n, gf, color, float(rng.random()))
+                out.fronts += 1
+            if rng.random() < style.signs.vertical_prob and shape.eave_height_m > gf + 3.0:
+                kit._vertical_sign(front, t, length, n, gf, shape.eave_height_m)
+    out.meshes = kit.b.build()
+    out.lights = kit.lights
+    out.textures = make_textures(style.signs.sign_colors, rng, kit.n_signs)
+    return out
