@@ -41,7 +41,7 @@ def run(size: tuple[int, int], duration_s: float, samples: int, when: str | None
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--duration", type=float, default=10.0)
-    ap.add_argument("--samples", type=int, default=1)
+    ap.add_argument("--samples", type=int, default=0, help="0 = auto (1 on a CPU, 4 on a GPU)")
     ap.add_argument("--when", default=None, help="override the demo's time (e.g. noon)")
     ap.add_argument("--style", default=None)
     ap.add_argument("--sizes", default="1280x720,640x360")

@@ -149,7 +149,7 @@ class OutputSpec(_Model):
     path: str = "walk.mp4"
     extras: list[Literal[EXTRAS]] = Field(default_factory=list)  # type: ignore[valid-type]
     crf: int = Field(20, ge=0, le=51)
-    samples: Literal[1, 2, 4, 8] = 4
+    samples: Literal[0, 1, 2, 4, 8] = 0  # multisampling; 0 = auto: 1 + edge AA on a CPU, 4 on a GPU
 
     @field_validator("size")
     @classmethod

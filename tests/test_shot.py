@@ -25,7 +25,7 @@ def test_defaults_make_a_ten_second_720p_clip():
     ({"output": {"size": [8, 8]}}, "output.size", "width 16..3840"),
     ({"output": {"size": [641, 360]}}, "output.size", "must be even"),
     ({"output": {"crf": 60}}, "output.crf", "less than or equal to 51"),
-    ({"output": {"samples": 3}}, "output.samples", "1, 2, 4 or 8"),
+    ({"output": {"samples": 3}}, "output.samples", "0, 1, 2, 4 or 8"),
     ({"output": {"extras": ["holograms"]}}, "output.extras", "'depth', 'camera_track' or 'frames'"),
     ({"camera": {"speed_mps": 0}}, "camera.speed_mps", "greater than 0"),
     ({"camera": {"fov_deg": 200}}, "camera.fov_deg", "less than or equal to 150"),

@@ -108,13 +108,15 @@ class Renderer:
     """Renders a Scene under a Lighting from CameraFrames. Create once per shot, then call
     `render(frame)`; `close()` releases the GL context."""
 
-    def __init__(self, scene: Scene, lighting: Lighting, size_px: tuple[int, int], samples: int = 4,
+    def __init__(self, scene: Scene, lighting: Lighting, size_px: tuple[int, int], samples: int = 0,
                  focus_points: np.ndarray | None = None, auto_exposure: bool = True, exposure_ev: float = 0.0):
         import moderngl
 
         self.scene, self.size = scene, (int(size_px[0]), int(size_px[1]))
         self.auto_exposure, self.exposure_ev = auto_exposure, exposure_ev
         self.ctx = ctx = create_context()
+        if samples == 0:  # auto: a software rasteriser shades every sample, a GPU does not care
+            samples = 1 if "llvmpipe" in ctx.info.get("GL_RENDERER", "").lower() else 4
         self.samples = min(samples, ctx.max_samples) if samples > 1 else 0
         self.mesh_prog = ctx.program(vertex_shader=shader_source("mesh.vert"), fragment_shader=shader_source("mesh.frag"))
         self.shadow_prog = ctx.program(vertex_shader=shader_source("shadow.vert"), fragment_shader=shader_source("shadow.frag"))
