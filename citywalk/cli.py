@@ -142,6 +142,14 @@ def build_shot(args: argparse.Namespace) -> tuple["Shot", list[str]]:
     return shot, warnings
 
 
+def _shot_with_warnings(args) -> "Shot":
+    """build_shot, printing its warnings (unknown prompt words, notes) on stderr."""
+    shot, warnings = build_shot(args)
+    for w in warnings:
+        print(f"citywalk: warning: {w}", file=sys.stderr)
+    return shot
+
+
 def _read_waypoints(path: str) -> list:
     """Waypoints from JSON: [[x, y(, z)], ...] or {"waypoints": [...]}, in scene metres."""
     p = Path(path)
@@ -173,9 +181,7 @@ def _parse_latlon_route(text: str) -> list[list[float]]:
 def cmd_render(args) -> int:
     from .pipeline import render_shot
 
-    shot, warnings = build_shot(args)
-    for w in warnings:
-        print(f"citywalk: warning: {w}", file=sys.stderr)
+    shot = _shot_with_warnings(args)
     result = render_shot(shot)
     t = result.timings_s
     print(f"wrote {result.video} ({result.frames} frames, {shot.output.size[0]}x{shot.output.size[1]}, "
@@ -190,9 +196,7 @@ def cmd_still(args) -> int:
     from .pipeline import render_still
     from .video.exports import write_png
 
-    shot, warnings = build_shot(args)
-    for w in warnings:
-        print(f"citywalk: warning: {w}", file=sys.stderr)
+    shot = _shot_with_warnings(args)
     img = render_still(shot, args.at)
     out = args.output or "still.png"
     write_png(out, img)
@@ -204,9 +208,7 @@ def cmd_look_sheet(args) -> int:
     from .pipeline import SHEET_TIMES, SHEET_WEATHERS, look_sheet
     from .video.exports import write_png
 
-    shot, warnings = build_shot(args)
-    for w in warnings:
-        print(f"citywalk: warning: {w}", file=sys.stderr)
+    shot = _shot_with_warnings(args)
     times = args.times.split(",") if args.times else SHEET_TIMES
     weathers = args.weathers.split(",") if args.weathers else SHEET_WEATHERS
     cell = _size(args.cell) if args.cell else [320, 180]
@@ -218,9 +220,7 @@ def cmd_look_sheet(args) -> int:
 
 
 def cmd_shot(args) -> int:
-    shot, warnings = build_shot(args)
-    for w in warnings:
-        print(f"citywalk: warning: {w}", file=sys.stderr)
+    shot = _shot_with_warnings(args)
     sys.stdout.write(shot.to_json() + "\n" if args.json else shot.to_yaml())
     return 0
 
