@@ -53,7 +53,7 @@ WEATHER_PHRASES: dict[str, tuple[str, ...]] = {
     "fog": ("fog", "foggy", "mist", "misty", "haze", "hazy"),
     "soft_rain": ("light rain", "soft rain", "drizzle", "drizzling", "drizzly", "light showers"),
     "mid_rain": ("rain", "rainy", "raining", "rainfall", "showers"),
-    "hard_rain": ("heavy rain", "downpour", "pouring", "pouring rain", "torrential rain"),
+    "hard_rain": ("heavy rain", "hard rain", "driving rain", "downpour", "pouring", "pouring rain", "torrential rain"),
     "thunderstorm": ("storm", "stormy", "thunderstorm", "thunder storm", "thunder", "lightning"),
     "light_snow": ("snow", "snowy", "snowing", "snowfall", "light snow"),
     "heavy_snow": ("heavy snow", "blizzard", "snowstorm", "snow storm"),

@@ -226,6 +226,7 @@ def test_non_text_is_an_error():
 
 def test_longest_phrase_wins():
     assert parse_prompt("heavy rain").shot.look.weather == "hard_rain"
+    assert parse_prompt("hard rain at night in hong kong").shot.look.weather == "hard_rain"
     assert parse_prompt("light rain").shot.look.weather == "soft_rain"
     assert parse_prompt("rain").shot.look.weather == "mid_rain"
     assert parse_prompt("dust storm").shot.look.weather == "dust_storm"
