@@ -32,9 +32,14 @@ class PrecipitationPass:
         self.prog = ctx.program(vertex_shader=shader_source("precip.vert"), fragment_shader=shader_source("precip.frag"))
         self.vao = ctx.vertex_array(self.prog, [])
 
-    def draw(self, renderer, frame, view_proj: np.ndarray, shutter_s: float) -> None:
+    @staticmethod
+    def active(weather) -> bool:
+        """Whether this weather has any falling particles."""
+        return any(particle_counts(weather))
+
+    def draw(self, renderer, frame, view_proj: np.ndarray, shutter_s: float) -> bool:
         """Draw into the bound framebuffer, whose depth attachment holds the scene and whose
-        depth_mask is off (particles are depth-tested, never written)."""
+        depth_mask is off (particles are depth-tested, never written); True if anything fell."""
         import moderngl
 
         from .renderer import _set, _write
@@ -43,7 +48,7 @@ class PrecipitationPass:
         w = L.weather
         rain, snow = particle_counts(w)
         if not rain and not snow:
-            return
+            return False
         ctx, p = self.ctx, self.prog
         wind = np.array([w.wind_mps[0], w.wind_mps[1], 0.0])
         half = np.array(BOX_HALF_M)
@@ -78,6 +83,7 @@ class PrecipitationPass:
             ctx.blend_func = moderngl.ONE, moderngl.ONE_MINUS_SRC_ALPHA
             self.vao.render(moderngl.POINTS, vertices=snow)
         ctx.disable(moderngl.BLEND | moderngl.PROGRAM_POINT_SIZE)
+        return True
 
 
 def lightning_flash_klux(t_s: float, seed: int, enabled: bool) -> float:

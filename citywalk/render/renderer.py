@@ -170,9 +170,11 @@ class Renderer:
         from .precipitation import PrecipitationPass
 
         self.precipitation = PrecipitationPass(ctx, shader_source)
-        w_, h_ = self.size
-        self.precip_tex = ctx.texture((w_, h_), 4, dtype="f2")
-        self.precip_fbo = None  # made after the depth texture exists
+        self.precip_tex = ctx.texture((w, h), 4, dtype="f2")
+        self.precip_fbo = ctx.framebuffer(self.precip_tex, self.depth_tex)
+        self.precip_fbo.depth_mask = False  # tests against the scene depth, never writes or clears it
+        self.precip_fbo.clear(0.0, 0.0, 0.0, 0.0)
+        self._precip_drawn = False
         self.shutter_s = 1.0 / 48.0  # a 180° shutter at 24 fps: sets rain streak length
         self._shadow_cpu = None
         self.splats = None
@@ -390,6 +392,7 @@ class Renderer:
         proj = gl_projection(frame.K, self.size)
         view = gl_view(frame.R, frame.t)
         vp = proj @ view
+        inv_vp = np.linalg.inv(vp)
         cam = frame.position
         target = self.msaa_fbo if self.samples else self.hdr_fbo
         target.use()
@@ -418,7 +421,7 @@ class Renderer:
         self.mesh_vao.render()
         # sky where nothing was drawn
         s = self.sky_prog
-        _write(s, "u_inv_view_proj", _mat(np.linalg.inv(vp)))
+        _write(s, "u_inv_view_proj", _mat(inv_vp))
         _set(s, "u_sky", 1)
         _set(s, "u_clip_depth", 1.0)
         _set(s, "u_time", float(frame.time_s))
@@ -433,12 +436,10 @@ class Renderer:
             ctx.copy_framebuffer(self.hdr_fbo, self.msaa_fbo)
         # rain and snow in their own layer, depth-tested against the scene, so that wet-ground
         # reflections do not mirror streaks and fog applies to them in the post pass
-        if self.precip_fbo is None:
-            self.precip_fbo = ctx.framebuffer(self.precip_tex, self.depth_tex)
-            self.precip_fbo.depth_mask = False  # tests against the scene depth, never writes or clears it
-        self.precip_fbo.use()
-        self.precip_fbo.clear(0.0, 0.0, 0.0, 0.0)
-        self.precipitation.draw(self, frame, vp, shutter_s=self.shutter_s)
+        if self._precip_drawn or self.precipitation.active(self.lighting.weather):
+            self.precip_fbo.use()
+            self.precip_fbo.clear(0.0, 0.0, 0.0, 0.0)
+            self._precip_drawn = self.precipitation.draw(self, frame, vp, shutter_s=self.shutter_s)
         exposure = self._expose(frame.time_s) * 2.0 ** self.exposure_ev
         if self.splats is not None:
             self._draw_splats(frame)
@@ -459,7 +460,7 @@ class Renderer:
         _set(q, "u_haze", self.haze)
         _set(q, "u_fog_falloff", float(self.lighting.weather.fog_height_falloff_per_m))
         _set(q, "u_fog_base", float(self.lighting.weather.fog_base_height_m))
-        _write(q, "u_inv_view_proj", _mat(np.linalg.inv(vp)))
+        _write(q, "u_inv_view_proj", _mat(inv_vp))
         _set(q, "u_cam_pos", tuple(map(float, cam)))
         # fog in-scatters the sky and, after dark, the city's own lights (a warm glow)
         city_glow = np.array([1.0, 0.78, 0.55]) * 0.003 * self.lighting.lights_on
