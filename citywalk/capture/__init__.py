@@ -1,0 +1,19 @@
+"""Capture stage: a walked phone video, a drone flight or a folder of photos → frames → QA →
+camera poses (pycolmap SfM) → a trained Gaussian-splat scene package, kept in a catalog.
+
+Light to import: every heavy dependency (av, pycolmap, torch) loads inside the function that
+needs it. Modules: `catalog` (SQLite store), `intake` (submit), `frames` (extract + select),
+`qa` (report), `poses` (SfM / imports), `train` (torch splat trainer), `package` (scene folder),
+`process` (the whole chain), `evaluate` (synthetic capture with known cameras).
+"""
+
+from __future__ import annotations
+
+from citywalk.errors import SceneError
+
+
+class CaptureError(SceneError):
+    """A capture could not be stored, read, registered or trained; the message says why."""
+
+
+__all__ = ["CaptureError"]

@@ -1,0 +1,142 @@
+"""Intake: check a submitted video or image folder, read what the file says about itself (capture
+time, device, GPS), and store a copy in the catalog. A file that cannot be decoded is refused here
+and never reaches the catalog."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from dataclasses import replace
+from pathlib import Path
+
+from citywalk.capture import CaptureError
+from citywalk.capture.catalog import Catalog, CatalogEntry, CaptureMeta, check_name
+from citywalk.errors import MissingExtra
+
+VIDEO_SUFFIXES = (".mp4", ".mov", ".m4v")
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
+MAX_VIDEO_BYTES = 8 << 30
+MAX_IMAGES = 2000
+MAX_IMAGE_BYTES = 64 << 20
+MAX_IMAGE_PIXELS = 64_000_000
+_ISO6709 = re.compile(r"^([+-]\d+(?:\.\d+)?)([+-]\d+(?:\.\d+)?)")
+
+
+def _import_av():
+    try:
+        import av
+    except ImportError:
+        raise MissingExtra("av", "capture", "reading capture videos") from None
+    return av
+
+
+def probe_capture_video(path: Path) -> dict:
+    """Decode the first frame of a video and read its tags → {'width', 'height', 'fps', 'frames_hint',
+    'captured_at', 'device', 'lat', 'lon'}; CaptureError if it has no decodable video."""
+    av = _import_av()
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.video:
+                raise CaptureError(f"capture {path}: the file has no video stream")
+            stream = container.streams.video[0]
+            first = next(iter(container.decode(stream)), None)
+            if first is None:
+                raise CaptureError(f"capture {path}: no frame could be decoded (empty or corrupt video)")
+            tags = {k.lower(): v for k, v in {**container.metadata, **stream.metadata}.items()}
+            info = {"width": first.width, "height": first.height,
+                    "fps": float(stream.average_rate or stream.guessed_rate or 0.0),
+                    "frames_hint": int(stream.frames or 0)}
+    except av.FFmpegError as exc:
+        raise CaptureError(f"capture {path}: not a readable video ({exc}); accepted: "
+                           f"{', '.join(VIDEO_SUFFIXES)} files with a decodable video stream") from None
+    info["captured_at"] = tags.get("creation_time") or tags.get("com.apple.quicktime.creationdate")
+    make = tags.get("com.apple.quicktime.make") or tags.get("make") or ""
+    model = tags.get("com.apple.quicktime.model") or tags.get("model") or ""
+    info["device"] = " ".join(x for x in (make, model) if x)
+    loc = tags.get("location") or tags.get("com.apple.quicktime.location.iso6709") or ""
+    m = _ISO6709.match(loc)
+    info["lat"], info["lon"] = (float(m.group(1)), float(m.group(2))) if m else (None, None)
+    return info
+
+
+def probe_image(path: Path) -> dict:
+    """Open one image fully (catches truncation) → {'width', 'height', 'captured_at', 'device'}."""
+    from PIL import Image, UnidentifiedImageError
+
+    if path.stat().st_size > MAX_IMAGE_BYTES:
+        raise CaptureError(f"capture image {path}: larger than {MAX_IMAGE_BYTES >> 20} MiB")
+    try:
+        with Image.open(path) as im:
+            if im.width * im.height > MAX_IMAGE_PIXELS:
+                raise CaptureError(f"capture image {path}: {im.width}x{im.height} is over "
+                                   f"{MAX_IMAGE_PIXELS // 1_000_000} megapixels")
+            exif = im.getexif()
+            im.load()
+            size = im.size
+    except (UnidentifiedImageError, OSError, SyntaxError) as exc:
+        raise CaptureError(f"capture image {path}: not a readable image ({exc})") from None
+    when = exif.get(0x9003) or exif.get(0x0132)  # DateTimeOriginal (Exif IFD) or DateTime
+    when = f"{when[:10].replace(':', '-')}T{when[11:]}" if isinstance(when, str) and len(when) >= 19 else None
+    device = " ".join(str(exif.get(t, "")).strip() for t in (0x010F, 0x0110)).strip()
+    return {"width": size[0], "height": size[1], "captured_at": when, "device": device}
+
+
+def list_images(folder: Path) -> list[Path]:
+    """Image files of a capture folder in name order; CaptureError when there are none or too many."""
+    files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    if not files:
+        raise CaptureError(f"capture folder {folder}: no images ({', '.join(IMAGE_SUFFIXES)})")
+    if len(files) > MAX_IMAGES:
+        raise CaptureError(f"capture folder {folder}: {len(files)} images; at most {MAX_IMAGES} accepted")
+    return files
+
+
+def submit(catalog: Catalog | str | os.PathLike[str], source: str | os.PathLike[str],
+           meta: CaptureMeta | None = None, name: str | None = None) -> CatalogEntry:
+    """Store a capture (a video file or a folder of images) with its metadata → the catalog entry.
+
+    Refuses (CaptureError, nothing stored) a missing, oversized, unreadable or consent-less capture.
+    Metadata found in the file fills fields the contributor left empty."""
+    cat = catalog if isinstance(catalog, Catalog) else Catalog(catalog)
+    src = Path(source)
+    meta = (meta or CaptureMeta()).check()
+    if not meta.consent:
+        raise CaptureError(f"capture {src}: consent is not confirmed; the contributor must confirm that "
+                           "the people and property shown may be published (consent=True)")
+    name = check_name(name if name is not None else _name_from(src))
+    if src.is_dir():
+        files = list_images(src)
+        infos = [probe_image(p) for p in files]
+        found, kind = infos[0], "images"
+        stored = "source"
+
+        def write(folder: Path) -> None:
+            (folder / stored).mkdir()
+            for p in files:
+                shutil.copy2(p, folder / stored / p.name)
+    elif src.is_file():
+        if src.suffix.lower() not in VIDEO_SUFFIXES:
+            raise CaptureError(f"capture {src}: unsupported file type {src.suffix!r}; accepted "
+                               f"{', '.join(VIDEO_SUFFIXES)} videos or a folder of images")
+        size = src.stat().st_size
+        if size > MAX_VIDEO_BYTES:
+            raise CaptureError(f"capture {src}: {size} bytes is over the {MAX_VIDEO_BYTES >> 30} GiB limit")
+        found, kind = probe_capture_video(src), "video"
+        stored = "source" + src.suffix.lower()
+
+        def write(folder: Path) -> None:
+            shutil.copy2(src, folder / stored)
+    else:
+        raise CaptureError(f"capture {src}: no such file or folder")
+    filled = replace(meta, captured_at=meta.captured_at or found.get("captured_at"),
+                     device=meta.device or found.get("device") or "",
+                     lat=meta.lat if meta.lat is not None else found.get("lat"),
+                     lon=meta.lon if meta.lon is not None else found.get("lon"))
+    return cat.add(name, kind, stored, filled.check(), write)
+
+
+def _name_from(path: Path) -> str:
+    """A catalog name from a file name: lowercase, other characters → '-'."""
+    stem = re.sub(r"[^a-z0-9_-]+", "-", path.stem.lower()).strip("-_") or "capture"
+    return stem[:64]
