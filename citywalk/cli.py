@@ -254,6 +254,59 @@ def cmd_styles(args) -> int:
     return 0
 
 
+def cmd_capture(args) -> int:
+    if args.capture_command == "submit":
+        from .capture.catalog import CaptureMeta, default_catalog_root
+        from .capture.intake import submit
+
+        meta = CaptureMeta(place=args.place or "", lat=args.lat, lon=args.lon, device=args.device or "",
+                           contributor=args.contributor or "", licence=args.licence, consent=args.consent)
+        entry = submit(args.catalog or default_catalog_root(), args.source, meta, name=args.name)
+        print(f"stored capture '{entry.name}' ({entry.kind}); next: citywalk capture process {entry.name}")
+        return 0
+    if args.capture_command == "process":
+        from .capture.catalog import default_catalog_root
+        from .capture.evaluate import eval_options
+        from .capture.process import process_capture
+        from .video.progress import progress
+
+        opts = eval_options(args.iterations, args.budget_s, args.train_side)
+        with progress(1000, "capture") as bar:
+            def on_fraction(f: float) -> None:
+                bar.update(max(0, int(f * 1000) - bar.count))
+
+            entry = process_capture(args.catalog or default_catalog_root(), args.name, opts, on_fraction=on_fraction)
+        if entry.status != "processed":
+            raise ShotError(f"capture '{entry.name}' failed: " + "; ".join(entry.reasons))
+        print(f"processed '{entry.name}': {entry.scene_ply}; walk it: citywalk render --splat {entry.name}")
+        return 0
+    from .capture.evaluate import eval_options, evaluate_synthetic
+
+    w, h = _size(args.size)
+    out = Path(args.out or "capture_eval")
+    figures = evaluate_synthetic(out, frames=args.frames, size_px=(w, h), fps=24,
+                                 opts=eval_options(args.iterations, args.budget_s, args.train_side), holdout_every=8)
+    print(json.dumps(figures, indent=1, default=str))
+    return 0
+
+
+def cmd_scenes(args) -> int:
+    from .capture.catalog import list_scenes, remove_scene, show_scene
+
+    if args.action == "list":
+        for row in list_scenes(args.catalog, status=args.status):
+            print(f"{row['name']:20s} {row['status']:10s} {row['place'] or '-':24s} {row['scene_ply'] or ''}")
+        return 0
+    if not args.name:
+        raise ShotError(f"citywalk scenes {args.action} NAME: give a scene name")
+    if args.action == "show":
+        print(json.dumps(show_scene(args.name, args.catalog), indent=2, default=str))
+    else:
+        removed = remove_scene(args.name, args.catalog)
+        print(f"removed '{removed['name']}'")
+    return 0
+
+
 def cmd_likeness(args) -> int:
     from .likeness.capture import capture_to_file
 
@@ -294,6 +347,37 @@ def make_parser() -> argparse.ArgumentParser:
     st.add_argument("--cell", help="sheet cell size WIDTHxHEIGHT (default 480x270)")
     st.add_argument("-o", "--output", help="sheet .png (default styles.png)")
     st.set_defaults(func=cmd_styles)
+    cp = sub.add_parser("capture", help="phone/drone video or photos → a splat scene others can walk")
+    cp_sub = cp.add_subparsers(dest="capture_command", required=True, parser_class=_Parser)
+    sb = cp_sub.add_parser("submit", help="store a capture (MP4/MOV or a folder of images) in the catalog")
+    sb.add_argument("source")
+    sb.add_argument("--name")
+    sb.add_argument("--place")
+    sb.add_argument("--lat", type=float)
+    sb.add_argument("--lon", type=float)
+    sb.add_argument("--device")
+    sb.add_argument("--contributor")
+    sb.add_argument("--licence", default="CC-BY-4.0")
+    sb.add_argument("--consent", action="store_true", help="the people and owners shown agreed")
+    pr = cp_sub.add_parser("process", help="frames + QA → poses (pycolmap) → trained splats → scene package")
+    pr.add_argument("name")
+    ev = cp_sub.add_parser("eval", help="run the whole chain on a synthetic walk with known cameras")
+    ev.add_argument("--frames", type=int, default=100)
+    ev.add_argument("--size", default="640x360")
+    ev.add_argument("--out", help="folder for the walk, the work and figures.json (default capture_eval)")
+    for q in (pr, ev):
+        q.add_argument("--iterations", type=int, default=1500)
+        q.add_argument("--budget-s", type=float, default=1200.0, help="training time budget, seconds")
+        q.add_argument("--train-side", type=int, default=None, help="train on frames downscaled to this side (px)")
+    for q in (sb, pr):
+        q.add_argument("--catalog", help="catalog folder (default $CITYWALK_CATALOG or ~/.citywalk/captures)")
+    cp.set_defaults(func=cmd_capture)
+    sc = sub.add_parser("scenes", help="list, show or remove captured scenes")
+    sc.add_argument("action", choices=["list", "show", "remove"])
+    sc.add_argument("name", nargs="?")
+    sc.add_argument("--status", help="only entries with this status (submitted, processed, failed)")
+    sc.add_argument("--catalog", help="catalog folder (default $CITYWALK_CATALOG or ~/.citywalk/captures)")
+    sc.set_defaults(func=cmd_scenes)
     lk = sub.add_parser("likeness", help="capture yourself from a clip or photo")
     lk_sub = lk.add_subparsers(dest="likeness_command", required=True, parser_class=_Parser)
     cap = lk_sub.add_parser("capture", help="video or photo of a person → .actor package")

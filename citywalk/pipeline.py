@@ -41,6 +41,7 @@ def prepare(shot: Shot, with_walker: bool = False):
     from .look.lighting import resolve_lighting
     from .sources import build_scene
 
+    shot = resolve_captured_scene(shot)
     scene = build_scene(shot.scene, min_extent_m=scene_extent_m(shot))
     lighting = resolve_lighting(shot.look)
     if shot.camera.rig == "keyframes":
@@ -58,6 +59,16 @@ def prepare(shot: Shot, with_walker: bool = False):
     if with_walker:
         return scene, lighting, route, frames, walker
     return scene, lighting, route, frames
+
+
+def resolve_captured_scene(shot: Shot) -> Shot:
+    """A splat scene named by its capture-catalog name (`--splat shibuya`) → the trained file."""
+    spec = shot.scene
+    if spec.source != "splat" or Path(spec.path).exists() or Path(spec.path).suffix:
+        return shot
+    from .capture.catalog import resolve_scene
+
+    return shot.updated({"scene": {"path": str(resolve_scene(spec.path))}})
 
 
 def add_actors(renderer, shot: Shot, route, walker, n_frames: int) -> None:
