@@ -26,20 +26,41 @@ class Dressing:
     fronts: int = 0
 
 
-def _nearest_street(p: np.ndarray, streets: list[Street]) -> tuple[float, np.ndarray, Street | None]:
-    """Distance from a 2D point to the nearest street centre line, the nearest point, the street."""
-    best, best_q, best_s = np.inf, p, None
-    for st in streets:
-        line = np.asarray(st.centerline, float)
-        a, b = line[:-1], line[1:]
-        ab = b - a
+class _StreetIndex:
+    """All street centre-line segments in a uniform grid, for nearest-street queries."""
+
+    CELL_M = 40.0
+
+    def __init__(self, streets: list[Street]):
+        a, b, half = [], [], []
+        for st in streets:
+            line = np.asarray(st.centerline, float)
+            a.append(line[:-1])
+            b.append(line[1:])
+            half.append(np.full(len(line) - 1, st.road_width_m / 2 + st.sidewalk_width_m))
+        self.a, self.b, self.half = np.concatenate(a), np.concatenate(b), np.concatenate(half)
+        self.cells: dict[tuple[int, int], list[int]] = {}
+        reach = self.half + FRONT_REACH_M + 2.0
+        lo = np.minimum(self.a, self.b) - reach[:, None]
+        hi = np.maximum(self.a, self.b) + reach[:, None]
+        for i, (l, h) in enumerate(zip(np.floor(lo / self.CELL_M).astype(int), np.floor(hi / self.CELL_M).astype(int))):
+            for cx in range(l[0], h[0] + 1):
+                for cy in range(l[1], h[1] + 1):
+                    self.cells.setdefault((cx, cy), []).append(i)
+
+    def nearest(self, p: np.ndarray) -> tuple[float, np.ndarray, float]:
+        """(distance to the nearest centre line within reach, the nearest point, that street's
+        half width incl. sidewalks); distance is inf when no street is near."""
+        cand = self.cells.get((int(np.floor(p[0] / self.CELL_M)), int(np.floor(p[1] / self.CELL_M))))
+        if not cand:
+            return np.inf, p, 0.0
+        idx = np.asarray(cand)
+        a, ab = self.a[idx], self.b[idx] - self.a[idx]
         u = np.clip(((p - a) * ab).sum(1) / np.maximum((ab * ab).sum(1), 1e-12), 0.0, 1.0)
         q = a + u[:, None] * ab
-        d = np.linalg.norm(q - p, axis=1)
+        d = np.sqrt(((q - p) ** 2).sum(1))
         i = int(np.argmin(d))
-        if d[i] < best:
-            best, best_q, best_s = float(d[i]), q[i], st
-    return best, best_q, best_s
+        return float(d[i]), q[i], float(self.half[idx[i]])
 
 
 def dress_street_fronts(shapes, streets: list[Street], style_name: str, seed: int) -> Dressing:
@@ -54,6 +75,7 @@ def dress_street_fronts(shapes, streets: list[Street], style_name: str, seed: in
     style = load_style(style_name)
     rng = np.random.default_rng(seed + 17)
     kit = StreetGenerator(style, rng)
+    index = _StreetIndex(streets)
     gf = style.buildings.ground_floor_height_m
     up = np.array([0.0, 0.0, 1.0])
     for shape in shapes:
@@ -72,8 +94,8 @@ def dress_street_fronts(shapes, streets: list[Street], style_name: str, seed: in
             t2 = edge / length
             n2 = np.array([t2[1], -t2[0]]) if ccw else np.array([-t2[1], t2[0]])  # outward
             mid = (a + b) / 2
-            dist, q, st = _nearest_street(mid, streets)
-            if st is None or dist - st.road_width_m / 2 - st.sidewalk_width_m > FRONT_REACH_M:
+            dist, q, half_m = index.nearest(mid)
+            if dist - half_m > FRONT_REACH_M:
                 continue
             if np.dot(q - mid, n2) < 0.6 * max(dist, 1e-6):
                 continue  # the street is not in front of this wall
