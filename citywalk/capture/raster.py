@@ -17,7 +17,7 @@ import numpy as np
 from citywalk.capture import CaptureError
 from citywalk.errors import MissingExtra
 from citywalk.render.splat_reference import ALPHA_MAX, ALPHA_MIN, DILATION_PX2, JACOBIAN_CLAMP, T_MIN
-from citywalk.scene.gaussians import SH_C0, SH_C1, SH_C2, SH_C3
+from citywalk.scene.gaussians import SH_C0, sh_basis_terms
 
 MAX_PAIRS = 8_000_000
 
@@ -48,17 +48,7 @@ def sh_colors(sh, means, cam_centre, degree: int):
     d = means - cam_centre
     d = d / d.norm(dim=1, keepdim=True).clamp_min(1e-12)
     x, y, z = d.unbind(1)
-    cols = [torch.full_like(x, SH_C0)]
-    if degree >= 1:
-        cols += [-SH_C1 * y, SH_C1 * z, -SH_C1 * x]
-    if degree >= 2:
-        xx, yy, zz = x * x, y * y, z * z
-        cols += [SH_C2[0] * x * y, SH_C2[1] * y * z, SH_C2[2] * (2 * zz - xx - yy),
-                 SH_C2[3] * x * z, SH_C2[4] * (xx - yy)]
-    if degree >= 3:
-        cols += [SH_C3[0] * y * (3 * xx - yy), SH_C3[1] * x * y * z, SH_C3[2] * y * (4 * zz - xx - yy),
-                 SH_C3[3] * z * (2 * zz - 3 * xx - 3 * yy), SH_C3[4] * x * (4 * zz - xx - yy),
-                 SH_C3[5] * z * (xx - yy), SH_C3[6] * x * (xx - 3 * yy)]
+    cols = sh_basis_terms(x, y, z, degree, torch.full_like(x, SH_C0))
     basis = torch.stack(cols, 1)  # (N, K)
     return (torch.einsum("nk,nkc->nc", basis, sh[:, :basis.shape[1]]) + 0.5).clamp_min(0.0)
 

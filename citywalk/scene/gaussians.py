@@ -27,11 +27,11 @@ def sh_coeff_count(degree: int) -> int:
     return (degree + 1) ** 2
 
 
-def sh_basis(dirs: np.ndarray, degree: int) -> np.ndarray:
-    """Real SH basis at unit directions `dirs` (M, 3) → (M, K) float64, 3DGS sign/order."""
-    d = np.asarray(dirs, np.float64)
-    x, y, z = d[:, 0], d[:, 1], d[:, 2]
-    cols = [np.full_like(x, SH_C0)]
+def sh_basis_terms(x, y, z, degree: int, c0) -> list:
+    """The (degree+1)² real-SH basis terms (3DGS sign and order) as a list, for any array type with
+    elementwise arithmetic (NumPy or torch): x, y, z are unit-direction components, c0 the constant
+    term already shaped like x."""
+    cols = [c0]
     if degree >= 1:
         cols += [-SH_C1 * y, SH_C1 * z, -SH_C1 * x]
     if degree >= 2:
@@ -43,7 +43,14 @@ def sh_basis(dirs: np.ndarray, degree: int) -> np.ndarray:
                  SH_C3[2] * y * (4 * zz - xx - yy), SH_C3[3] * z * (2 * zz - 3 * xx - 3 * yy),
                  SH_C3[4] * x * (4 * zz - xx - yy), SH_C3[5] * z * (xx - yy),
                  SH_C3[6] * x * (xx - 3 * yy)]
-    return np.stack(cols, axis=1)
+    return cols
+
+
+def sh_basis(dirs: np.ndarray, degree: int) -> np.ndarray:
+    """Real SH basis at unit directions `dirs` (M, 3) → (M, K) float64, 3DGS sign/order."""
+    d = np.asarray(dirs, np.float64)
+    x, y, z = d[:, 0], d[:, 1], d[:, 2]
+    return np.stack(sh_basis_terms(x, y, z, degree, np.full_like(x, SH_C0)), axis=1)
 
 
 def quaternions_to_matrices(q: np.ndarray) -> np.ndarray:
