@@ -256,13 +256,13 @@ def _read_package(zf: zipfile.ZipFile, path: Path) -> Actor:
 
 def _read_limited(zf: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int, path: Path) -> bytes:
     """Reads one member, refusing more than `limit` bytes whatever its header claims (zip bombs)."""
-    if info.file_size > limit:
-        raise LikenessError(f"actor package '{path}': {info.filename} is {info.file_size} bytes (limit {limit})")
-    with zf.open(info) as fh:
-        data = fh.read(limit + 1)
-    if len(data) > limit:
-        raise LikenessError(f"actor package '{path}': {info.filename} expands past {limit} bytes")
-    return data
+    from ..errors import SceneError
+    from ..sources.safeio import read_zip_entry
+
+    try:
+        return read_zip_entry(zf, info.filename, max_bytes=limit)
+    except SceneError:
+        raise LikenessError(f"actor package '{path}': {info.filename} is over the limit of {limit} bytes") from None
 
 
 def _check_consistent(a: Actor, where: str) -> None:
