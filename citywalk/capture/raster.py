@@ -1,11 +1,12 @@
-"""Differentiable Gaussian-splat rasteriser in plain PyTorch (runs on the CPU), the same forward
-pass as `citywalk.render.splat_reference.render_reference` so the two agree on tiny scenes.
+"""Differentiable Gaussian-splat rasteriser for the CPU, the same forward pass as
+`citywalk.render.splat_reference.render_reference` so they agree on tiny scenes.
 
-Instead of tiles it enumerates every (Gaussian, pixel) pair inside the ellipse where the Gaussian's
-alpha can reach 1/255 (exactly the pixels the reference would touch), sorts the pairs by pixel and
-depth, and composites front to back with a segmented cumulative sum of log(1 − α) (float64). The
-reference's early stop (transmittance < 1e-4) is reproduced pair by pair. Memory is about 100
-bytes per pair; `max_pairs` guards against blow-ups.
+The projection is plain torch (autograd). Compositing has two engines: `raster_tiles` (Numba
+tiles with an analytic backward, the fast one) and a pair list in plain torch, which enumerates
+every (Gaussian, pixel) pair inside the ellipse where alpha can reach 1/255, sorts the pairs by
+pixel and depth and blends them with a segmented cumulative sum of log(1 − α) (float64); the
+reference's early stop (transmittance < 1e-4) is reproduced pair by pair. The pair list needs
+about 100 bytes per pair; `max_pairs` guards against blow-ups.
 """
 
 from __future__ import annotations
@@ -54,14 +55,43 @@ def sh_colors(sh, means, cam_centre, degree: int):
 
 
 def rasterize(means, scales, quats, opacities, colors, R_w2c, t_w2c, K, size_px: tuple[int, int],
-              background=None, near_m: float = 0.05, far_m: float = 2000.0, max_pairs: int = MAX_PAIRS) -> dict:
+              background=None, near_m: float = 0.05, far_m: float = 2000.0, max_pairs: int = MAX_PAIRS,
+              engine: str = "auto") -> dict:
     """Render Gaussians (torch tensors: means (N, 3), linear scales (N, 3), quats (N, 4) w-first,
     opacities (N,) in 0..1, colors (N, 3)) with an OpenCV camera → {'rgb' (H, W, 3), 'alpha' (H, W),
     'depth' (H, W), 'means2d' (N, 2) (retains grad, for densification), 'visible' (N,) bool,
-    'pairs': int}. rgb is premultiplied plus (1 − alpha) · background when a (3,) background is given."""
+    'pairs': int}. rgb is premultiplied plus (1 − alpha) · background when a (3,) background is given.
+    engine: 'tiles' (Numba, fast), 'pairs' (plain torch) or 'auto' (tiles when Numba is installed)."""
+    torch = import_torch()
+    if engine not in ("auto", "tiles", "pairs"):
+        raise CaptureError(f"splat rasteriser engine={engine!r}: expected 'auto', 'tiles' or 'pairs'")
+    from citywalk.capture import raster_tiles
+
+    if engine == "auto":
+        engine = "tiles" if raster_tiles.available() and means.device.type == "cpu" else "pairs"
+    w, h = int(size_px[0]), int(size_px[1])
+    p = _project(means, scales, quats, opacities, R_w2c, t_w2c, K, (w, h), near_m, far_m)
+    if engine == "tiles":
+        bounds = [b.cpu().numpy() for b in (p["x0"], p["x1"], p["y0"], p["y1"])]
+        (rgb, trans, dep), total = raster_tiles.composite_tiles(
+            p["uv"], p["conic"], opacities, colors, p["z"], *bounds, p["visible"].cpu().numpy(), (w, h))
+        acc = (1 - trans).reshape(-1)
+        rgb, dep = rgb.reshape(-1, 3), dep.reshape(-1)
+    else:
+        rgb, acc, dep, total = _composite_pairs(p, opacities, colors, (w, h), max_pairs)
+    if background is not None:
+        rgb = rgb + (1 - acc)[:, None] * background
+    depth = torch.where(acc > 1e-8, dep / acc.clamp_min(1e-8), torch.zeros_like(dep))
+    return {"rgb": rgb.reshape(h, w, 3), "alpha": acc.reshape(h, w), "depth": depth.reshape(h, w),
+            "means2d": p["means2d"], "visible": p["visible"], "pairs": total}
+
+
+def _project(means, scales, quats, opacities, R_w2c, t_w2c, K, size_px, near_m, far_m) -> dict:
+    """EWA projection (differentiable): pixel centres, inverse 2D covariance (a, b, c), depth, and
+    (no grad) the pixel bounds where alpha can reach 1/255 and the visibility mask."""
     torch = import_torch()
     dev, dt = means.device, means.dtype
-    w, h = int(size_px[0]), int(size_px[1])
+    w, h = size_px
     R = torch.as_tensor(np.asarray(R_w2c), dtype=dt, device=dev)
     t = torch.as_tensor(np.asarray(t_w2c), dtype=dt, device=dev)
     Kt = np.asarray(K, np.float64)
@@ -96,6 +126,19 @@ def rasterize(means, scales, quats, opacities, colors, R_w2c, t_w2c, K, size_px:
         y1 = torch.floor(v + ry).clamp(-1, h - 1).long()
         visible = ((z > near_m) & (z < far_m) & (op >= ALPHA_MIN) & (det > 0) & (x1 >= x0) & (y1 >= y0)
                    & torch.isfinite(u) & torch.isfinite(v))
+    conic = torch.stack([c / det, -b / det, a / det], 1)
+    return {"means2d": means2d, "uv": means2d, "conic": conic, "z": z, "x0": x0, "x1": x1, "y0": y0, "y1": y1,
+            "visible": visible}
+
+
+def _composite_pairs(p: dict, opacities, colors, size_px, max_pairs: int):
+    """The plain-torch compositor: every (Gaussian, pixel) pair inside the 1/255 bounds, sorted by
+    pixel and depth, blended with a segmented cumulative sum of log(1 − α) (float64)."""
+    torch = import_torch()
+    w, h = size_px
+    z, visible, dev, dt = p["z"], p["visible"], opacities.device, opacities.dtype
+    with torch.no_grad():
+        x0, x1, y0, y1 = p["x0"], p["x1"], p["y0"], p["y1"]
         nx = torch.where(visible, x1 - x0 + 1, torch.zeros_like(x0))
         ny = torch.where(visible, y1 - y0 + 1, torch.zeros_like(y0))
         counts = nx * ny
@@ -103,7 +146,7 @@ def rasterize(means, scales, quats, opacities, colors, R_w2c, t_w2c, K, size_px:
         if total > max_pairs:
             raise CaptureError(f"splat rasteriser: {total} Gaussian-pixel pairs exceed the limit {max_pairs}; "
                                "lower the image size or the number of Gaussians")
-        gid = torch.repeat_interleave(torch.arange(len(means), device=dev), counts)
+        gid = torch.repeat_interleave(torch.arange(len(z), device=dev), counts)
         start = torch.cumsum(counts, 0) - counts
         local = torch.arange(total, device=dev) - start[gid]
         px = x0[gid] + local % nx[gid]
@@ -114,8 +157,7 @@ def rasterize(means, scales, quats, opacities, colors, R_w2c, t_w2c, K, size_px:
         order = torch.argsort(pix * len(z) + rank[gid], stable=True)
         gid, pix, px, py = gid[order], pix[order], px[order], py[order]
     # one gather of every per-Gaussian quantity (its backward is a single index_add)
-    g = torch.stack([u, v, c / det, -b / det, a / det, opacities, z], 1)
-    g = torch.cat([g, colors], 1)[gid]
+    g = torch.cat([p["uv"], p["conic"], opacities[:, None], z[:, None], colors], 1)[gid]
     dx = px.to(dt) - g[:, 0]
     dy = py.to(dt) - g[:, 1]
     maha = g[:, 2] * dx * dx + 2 * g[:, 3] * dx * dy + g[:, 4] * dy * dy
@@ -135,37 +177,36 @@ def rasterize(means, scales, quats, opacities, colors, R_w2c, t_w2c, K, size_px:
     weight = alpha * trans * keep
     acc_all = torch.zeros(h * w, 5, dtype=dt, device=dev).index_add(
         0, pix, weight[:, None] * torch.cat([g[:, 7:10], torch.ones_like(g[:, :1]), g[:, 6:7]], 1))
-    rgb, acc, dep = acc_all[:, :3], acc_all[:, 3], acc_all[:, 4]
-    if background is not None:
-        rgb = rgb + (1 - acc)[:, None] * background
-    depth = torch.where(acc > 1e-8, dep / acc.clamp_min(1e-8), torch.zeros_like(dep))
-    return {"rgb": rgb.reshape(h, w, 3), "alpha": acc.reshape(h, w), "depth": depth.reshape(h, w),
-            "means2d": means2d, "visible": visible, "pairs": total}
+    return acc_all[:, :3], acc_all[:, 3], acc_all[:, 4], total
 
 
-def render_cloud(cloud, R_w2c, t_w2c, K, size_px: tuple[int, int], background=None) -> dict[str, np.ndarray]:
-    """Render a GaussianCloud with the torch rasteriser → NumPy {'rgb', 'alpha', 'depth'} (float32)."""
+def render_cloud(cloud, R_w2c, t_w2c, K, size_px: tuple[int, int], background=None,
+                 engine: str = "auto") -> dict[str, np.ndarray]:
+    """Render a GaussianCloud with the CPU rasteriser → NumPy {'rgb', 'alpha', 'depth'} (float32)."""
     torch = import_torch()
     f = lambda a: torch.as_tensor(np.asarray(a), dtype=torch.float64)  # noqa: E731
     centre = -np.asarray(R_w2c, np.float64).T @ np.asarray(t_w2c, np.float64)
     with torch.no_grad():
         colors = sh_colors(f(cloud.sh), f(cloud.means), f(centre), cloud.sh_degree)
         out = rasterize(f(cloud.means), f(cloud.scales), f(cloud.rotations), f(cloud.opacities), colors,
-                        R_w2c, t_w2c, K, size_px, None if background is None else f(background))
+                        R_w2c, t_w2c, K, size_px, None if background is None else f(background), engine=engine)
     return {k: out[k].numpy().astype(np.float32) for k in ("rgb", "alpha", "depth")}
 
 
 def ssim(img1, img2, window_px: int = 11, sigma_px: float = 1.5):
-    """Mean SSIM of two (H, W, 3) images in 0..1 (Gaussian window), differentiable (torch)."""
+    """Mean SSIM of two (H, W, 3) images in 0..1 (Gaussian window, zero padding), differentiable
+    (torch). The window is applied as two 1D passes over all five moment maps at once."""
     torch = import_torch()
     F = torch.nn.functional
     g = torch.exp(-((torch.arange(window_px, dtype=img1.dtype) - window_px // 2) ** 2) / (2 * sigma_px ** 2))
-    g = g / g.sum()
-    kern = (g[:, None] * g[None, :]).expand(3, 1, window_px, window_px).contiguous()
-    x, y = img1.permute(2, 0, 1)[None], img2.permute(2, 0, 1)[None]
-    blur = lambda im: F.conv2d(im, kern, padding=window_px // 2, groups=3)  # noqa: E731
-    mx, my = blur(x), blur(y)
-    sxx, syy, sxy = blur(x * x) - mx * mx, blur(y * y) - my * my, blur(x * y) - mx * my
+    g = (g / g.sum()).to(img1.device)
+    x, y = img1.permute(2, 0, 1), img2.permute(2, 0, 1)
+    maps = torch.cat([x, y, x * x, y * y, x * y])[None]  # (1, 15, H, W)
+    pad = window_px // 2
+    maps = F.conv2d(maps, g.reshape(1, 1, 1, -1).expand(15, 1, 1, window_px), padding=(0, pad), groups=15)
+    maps = F.conv2d(maps, g.reshape(1, 1, -1, 1).expand(15, 1, window_px, 1), padding=(pad, 0), groups=15)
+    mx, my, exx, eyy, exy = maps[0].split(3)
+    sxx, syy, sxy = exx - mx * mx, eyy - my * my, exy - mx * my
     c1, c2 = 0.01 ** 2, 0.03 ** 2
     s = ((2 * mx * my + c1) * (2 * sxy + c2)) / ((mx * mx + my * my + c1) * (sxx + syy + c2))
     return s.mean()
