@@ -18,13 +18,14 @@ from citywalk.capture.process import ProcessOptions, package_run, run_capture
 
 def render_synthetic_walk(out_dir: str | Path, frames: int = 100, size_px: tuple[int, int] = (640, 360),
                           fps: int = 24, speed_mps: float = 1.4, style: str = "tokyo", seed: int = 7,
-                          when: str = "noon") -> tuple[Path, Path]:
-    """Render a procedural street walk → (walk.mp4, walk.camera.json with the true cameras)."""
+                          when: str = "noon", camera: dict | None = None) -> tuple[Path, Path]:
+    """Render a procedural street walk → (walk.mp4, walk.camera.json with the true cameras);
+    `camera` replaces the Shot's camera section (e.g. keyframes that pan while walking)."""
     from citywalk.pipeline import render_shot
     from citywalk.shot import Shot
 
     shot = Shot.from_dict({"scene": {"source": "procedural", "style": style, "seed": seed},
-                           "camera": {"speed_mps": speed_mps},
+                           "camera": camera or {"speed_mps": speed_mps},
                            "look": {"when": when},
                            "output": {"duration_s": frames / fps, "fps": fps, "size": list(size_px), "samples": 1,
                                       "crf": 14, "extras": ["camera_track"]}})

@@ -13,7 +13,7 @@ from typing import Iterator
 import numpy as np
 
 from citywalk.capture import CaptureError
-from citywalk.capture.intake import IMAGE_SUFFIXES, _import_av, list_images
+from citywalk.capture.intake import IMAGE_SUFFIXES, _import_av, display_quarter_turns, list_images
 
 THUMB_W_PX = 64
 
@@ -120,7 +120,7 @@ def _thumb(rgb: np.ndarray) -> np.ndarray:
 
 
 def iter_video(path: Path, opts: FrameOptions) -> tuple[float, float, Iterator[tuple[int, float, np.ndarray]]]:
-    """(fps, duration_s, iterator of (index, time_s, (H, W, 3) uint8)) for a video file."""
+    """(fps, duration_s, iterator of (index, time_s, (H, W, 3) uint8 upright)) for a video file."""
     av = _import_av()
     try:
         container = av.open(str(path))
@@ -137,7 +137,11 @@ def iter_video(path: Path, opts: FrameOptions) -> tuple[float, float, Iterator[t
                 if i >= opts.max_decode_frames:
                     break
                 t = float(frame.time) if frame.time is not None else i / fps
-                yield i, t, _resize(frame.to_ndarray(format="rgb24"), opts.max_side_px)
+                rgb = frame.to_ndarray(format="rgb24")
+                turns = display_quarter_turns(frame)
+                if turns:
+                    rgb = np.ascontiguousarray(np.rot90(rgb, k=turns))
+                yield i, t, _resize(rgb, opts.max_side_px)
         except av.FFmpegError as exc:
             raise CaptureError(f"capture {path}: decoding failed after some frames ({exc}); "
                                "the file is damaged") from None
@@ -148,12 +152,12 @@ def iter_video(path: Path, opts: FrameOptions) -> tuple[float, float, Iterator[t
 
 
 def iter_images(folder: Path, opts: FrameOptions) -> Iterator[tuple[int, float, np.ndarray]]:
-    """Images of a folder as (index, index as pseudo-time, (H, W, 3) uint8), in name order."""
-    from PIL import Image
+    """Images of a folder as (index, index as pseudo-time, (H, W, 3) uint8 upright), in name order."""
+    from PIL import Image, ImageOps
 
     for i, p in enumerate(list_images(folder)[:opts.max_decode_frames]):
-        with Image.open(p) as im:
-            yield i, float(i), _resize(np.asarray(im.convert("RGB")), opts.max_side_px)
+        with Image.open(p) as im:  # upright: phones tag portrait photos with an EXIF orientation
+            yield i, float(i), _resize(np.asarray(ImageOps.exif_transpose(im).convert("RGB")), opts.max_side_px)
 
 
 def select_frames(source: str | Path, out_dir: str | Path, opts: FrameOptions | None = None) -> FrameSelection:

@@ -31,9 +31,15 @@ def _import_av():
     return av
 
 
+def display_quarter_turns(frame) -> int:
+    """Counter-clockwise quarter turns (0..3) that show a decoded frame upright: phones store
+    portrait video sideways and say so in the display matrix."""
+    return int(round((getattr(frame, "rotation", 0) or 0) / 90.0)) % 4
+
+
 def probe_capture_video(path: Path) -> dict:
-    """Decode the first frame of a video and read its tags → {'width', 'height', 'fps', 'frames_hint',
-    'captured_at', 'device', 'lat', 'lon'}; CaptureError if it has no decodable video."""
+    """Decode the first frame of a video and read its tags → {'width', 'height' (as displayed),
+    'rotation_deg', 'fps', 'frames_hint', 'captured_at', 'device', 'lat', 'lon'}; CaptureError if it has no decodable video."""
     av = _import_av()
     try:
         with av.open(str(path)) as container:
@@ -44,7 +50,9 @@ def probe_capture_video(path: Path) -> dict:
             if first is None:
                 raise CaptureError(f"capture {path}: no frame could be decoded (empty or corrupt video)")
             tags = {k.lower(): v for k, v in {**container.metadata, **stream.metadata}.items()}
-            info = {"width": first.width, "height": first.height,
+            quarter_turns = display_quarter_turns(first)
+            w, h = (first.height, first.width) if quarter_turns % 2 else (first.width, first.height)
+            info = {"width": w, "height": h, "rotation_deg": 90 * quarter_turns,
                     "fps": float(stream.average_rate or stream.guessed_rate or 0.0),
                     "frames_hint": int(stream.frames or 0)}
     except av.FFmpegError as exc:
@@ -61,7 +69,7 @@ def probe_capture_video(path: Path) -> dict:
 
 
 def probe_image(path: Path) -> dict:
-    """Open one image fully (catches truncation) → {'width', 'height', 'captured_at', 'device'}."""
+    """Open one image fully (catches truncation) → {'width', 'height' (upright), 'captured_at', 'device'}."""
     from PIL import Image, UnidentifiedImageError
 
     if path.stat().st_size > MAX_IMAGE_BYTES:
@@ -73,7 +81,7 @@ def probe_image(path: Path) -> dict:
                                    f"{MAX_IMAGE_PIXELS // 1_000_000} megapixels")
             exif = im.getexif()
             im.load()
-            size = im.size
+            size = im.size[::-1] if exif.get(0x0112) in (5, 6, 7, 8) else im.size  # EXIF orientation
     except (UnidentifiedImageError, OSError, SyntaxError) as exc:
         raise CaptureError(f"capture image {path}: not a readable image ({exc})") from None
     when = exif.get(0x9003) or exif.get(0x0132)  # DateTimeOriginal (Exif IFD) or DateTime

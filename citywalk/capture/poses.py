@@ -36,6 +36,7 @@ class Poses:
     frames_total: int
     mean_reproj_error_px: float = float("nan")
     info: dict = field(default_factory=dict)
+    image_dir: str | None = None  # where the images these cameras fit live, when not the frames folder
 
     @property
     def centres(self) -> np.ndarray:
@@ -66,7 +67,7 @@ class Poses:
         t_new = -np.einsum("mij,mj->mi", r_new, c_new)
         pts = (self.points_xyz.astype(np.float64) @ m[:3, :3].T + m[:3, 3]).astype(np.float32)
         return Poses(list(self.names), r_new, t_new, self.K.copy(), self.size_px, pts, self.points_rgb.copy(),
-                     self.frames_total, self.mean_reproj_error_px, dict(self.info))
+                     self.frames_total, self.mean_reproj_error_px, dict(self.info), self.image_dir)
 
 
 @dataclass
@@ -74,7 +75,9 @@ class SfmOptions:
     """SfM settings. matching: 'auto' (sequential for video — only frames close in time are
     matched, so repeated facades far apart cannot fold the path; exhaustive for photo sets up to
     exhaustive_max_images), 'sequential' or 'exhaustive'; focal_px: a known focal length (pixels of
-    the kept frames), else focal_factor × the longer side is the starting guess."""
+    the kept frames), else focal_factor × the longer side is the starting guess. camera_model: a
+    COLMAP model; the radial ones estimate lens distortion, and frames are then undistorted to
+    pinhole images for training when it moves a corner by more than undistort_min_px."""
 
     matching: str = "auto"
     exhaustive_max_images: int = 200
@@ -86,7 +89,24 @@ class SfmOptions:
     num_threads: int = 2
     seed: int = 0
     deterministic: bool = True  # map on one thread, seeded RANSAC (COLMAP still varies a little)
-    attempts: int = 3  # incremental mapping runs (seeds seed, seed+1, …); the best model wins
+    attempts: int = 4  # incremental mapping runs (seeds seed, seed+1, …); the best model wins
+    camera_model: str = "SIMPLE_RADIAL"
+    undistort_min_px: float = 0.3
+
+    def check(self) -> "SfmOptions":
+        if self.camera_model not in CAMERA_MODELS:
+            raise CaptureError(f"SfM camera_model={self.camera_model!r}: expected one of {', '.join(CAMERA_MODELS)}")
+        return self
+
+
+# COLMAP camera models we accept → their starting parameters from (focal, cx, cy)
+CAMERA_MODELS = {
+    "SIMPLE_PINHOLE": lambda f, cx, cy: [f, cx, cy],
+    "PINHOLE": lambda f, cx, cy: [f, f, cx, cy],
+    "SIMPLE_RADIAL": lambda f, cx, cy: [f, cx, cy, 0.0],
+    "RADIAL": lambda f, cx, cy: [f, cx, cy, 0.0, 0.0],
+    "OPENCV": lambda f, cx, cy: [f, f, cx, cy, 0.0, 0.0, 0.0, 0.0],
+}
 
 
 def _import_pycolmap():
@@ -102,7 +122,7 @@ def run_sfm(image_dir: str | Path, work_dir: str | Path, names: list[str] | None
     """Structure from motion on the images of `image_dir` (all, or `names`) → the largest
     reconstruction as Poses. CaptureError with the likely cause when nothing registers."""
     pycolmap = _import_pycolmap()
-    opts = opts or SfmOptions()
+    opts = (opts or SfmOptions()).check()
     image_dir, work = Path(image_dir), Path(work_dir)
     names = sorted(names if names is not None else [p.name for p in image_dir.iterdir() if p.is_file()])
     if len(names) < MIN_IMAGES:
@@ -118,8 +138,8 @@ def run_sfm(image_dir: str | Path, work_dir: str | Path, names: list[str] | None
         w, h = im.size
     focal = opts.focal_px or opts.focal_factor * max(w, h)
     reader = pycolmap.ImageReaderOptions()
-    reader.camera_model = "SIMPLE_PINHOLE"
-    reader.camera_params = f"{focal},{w / 2},{h / 2}"
+    reader.camera_model = opts.camera_model
+    reader.camera_params = ",".join(str(x) for x in CAMERA_MODELS[opts.camera_model](focal, w / 2, h / 2))
     extract = pycolmap.FeatureExtractionOptions()
     extract.use_gpu, extract.num_threads = False, opts.num_threads
     extract.sift.max_num_features = opts.max_features
@@ -148,6 +168,11 @@ def run_sfm(image_dir: str | Path, work_dir: str | Path, names: list[str] | None
     mapping = pycolmap.IncrementalPipelineOptions()
     mapping.num_threads = 1 if opts.deterministic else opts.num_threads
     mapping.ba_refine_focal_length = opts.focal_px is None
+    # Lens distortion: a forward walk's first frames cannot tell it from depth, and a wild early
+    # estimate can break registration, while a lens that does distort needs it refined as the model
+    # grows. So the attempts alternate (held at zero, refined) and the best model wins; the final
+    # bundle adjustment refines it either way.
+    lens = opts.camera_model not in ("SIMPLE_PINHOLE", "PINHOLE")
     mapping.min_model_size = MIN_IMAGES
     mapper = mapping.mapper
     # walking footage moves forward: allow forward motion and small angles for the first pair
@@ -159,6 +184,7 @@ def run_sfm(image_dir: str | Path, work_dir: str | Path, names: list[str] | None
     best, best_key, models = None, None, 0
     for attempt in range(max(1, opts.attempts)):
         mapping.random_seed = opts.seed + attempt
+        mapping.ba_refine_extra_params = lens and attempt % 2 == 1
         out = work / "sparse" / f"try{attempt}"
         out.mkdir()
         recs = pycolmap.incremental_mapping(db_path, image_dir, out, options=mapping)
@@ -167,36 +193,96 @@ def run_sfm(image_dir: str | Path, work_dir: str | Path, names: list[str] | None
             key = (rec.num_reg_images(), -rec.compute_mean_reprojection_error())
             if best_key is None or key > best_key:
                 best, best_key = rec, key
+    stats = pair_stats(pycolmap, db_path)
     if best is None:
-        raise CaptureError(_diagnose(pycolmap, db_path, len(names)))
+        raise CaptureError(_diagnose(stats, len(names)))
+    if lens:
+        ba = pycolmap.BundleAdjustmentOptions()
+        ba.refine_focal_length, ba.refine_extra_params = opts.focal_px is None, True
+        ba.refine_principal_point = False
+        pycolmap.bundle_adjustment(best, ba)
     (work / "model").mkdir()
     best.write(str(work / "model"))  # the chosen model, for read_colmap_model
     poses = poses_from_reconstruction(best, len(names))
+    cam = next(iter(best.cameras.values()))
+    shift_px = distortion_shift_px(cam)
+    poses.info.update(camera_model=opts.camera_model, camera_params=[float(x) for x in cam.params],
+                      distortion_corner_px=shift_px)
+    if shift_px > opts.undistort_min_px:
+        poses = undistort(pycolmap, work, image_dir, poses)
     poses.info["matching"] = mode
     poses.info["models"] = models
+    poses.info.update(verified_pairs=stats["verified_pairs"], rotation_only_share=stats["rotation_only_share"])
     return poses
 
 
-def _diagnose(pycolmap, db_path: Path, n_images: int) -> str:
-    """Why SfM found no model: no overlap, pure rotation, or too few matches."""
-    base = f"camera poses: no reconstruction from {n_images} frames: "
+def distortion_shift_px(cam) -> float:
+    """How far (px) the lens distortion of a pycolmap camera moves the image corners."""
+    w, h = float(cam.width), float(cam.height)
+    corners = np.array([[0.0, 0.0], [w, 0.0], [0.0, h], [w, h], [w / 2, 0.0], [0.0, h / 2]])
+    rays = np.asarray(cam.cam_from_img(corners), np.float64)
+    k = np.asarray(cam.calibration_matrix(), np.float64)
+    pin = rays @ k[:2, :2].T + k[:2, 2]
+    return float(np.abs(pin - corners).max())
+
+
+def undistort(pycolmap, work: Path, image_dir: Path, poses: Poses) -> Poses:
+    """Resample the registered frames to pinhole images (COLMAP's undistorter, cropped to valid
+    pixels) → the same cameras with pinhole intrinsics and image_dir pointing at the new images."""
+    out = work / "undistorted"
+    pycolmap.undistort_images(out, work / "model", image_dir, image_names=list(poses.names))
+    rec = pycolmap.Reconstruction(str(out / "sparse"))
+    fixed = poses_from_reconstruction(rec, poses.frames_total)
+    fixed.info = {**poses.info, "undistorted": True}
+    fixed.image_dir = str(out / "images")
+    return fixed
+
+
+ROTATION_ONLY = ("PANORAMIC", "PLANAR_OR_PANORAMIC")
+
+
+def pair_stats(pycolmap, db_path: Path) -> dict:
+    """Verified frame pairs in the SfM database: how many, the share of the widest pairs whose best
+    two-view model is a homography of a turning camera (pure rotation, no depth), and the feature
+    count."""
     db = pycolmap.Database.open(str(db_path))
     try:
-        _, geoms = db.read_two_view_geometries()
+        pair_ids, geoms = db.read_two_view_geometries()
         n_kp = sum(db.num_keypoints_for_image(i.image_id) for i in db.read_all_images())
     finally:
         db.close()
-    configs = Counter(str(g.config).split(".")[-1] for g in geoms if len(g.inlier_matches))
-    if n_kp < 50 * n_images:
-        return base + (f"only {n_kp} features in all frames — the images are featureless (blank wall, sky, "
-                       "darkness); film textured surroundings")
-    if sum(configs.values()) == 0:
+    verified = [(abs(int(a) - int(b)), pycolmap.TwoViewGeometryConfiguration(g.config).name)
+                for (a, b), g in zip(map(pycolmap.pair_id_to_image_pair, pair_ids), geoms) if len(g.inlier_matches)]
+    # judge by the pairs furthest apart in the sequence: frames close in time of a good walk have
+    # too little baseline and fit a homography as well as a turning camera does
+    far = max((gap for gap, _ in verified), default=0)
+    wide = [name for gap, name in verified if gap >= max(1, far // 2)]
+    total = len(verified)
+    rot = sum(name in ROTATION_ONLY for name in wide)
+    return {"verified_pairs": total, "rotation_only_share": rot / len(wide) if wide else 0.0, "features": n_kp}
+
+
+def rotation_only(stats: dict) -> bool:
+    """Whether nearly all verified pairs fit a turning camera. Frames close in time of a good walk
+    can fit one too (small baseline), so this explains a failed registration; it is no test alone."""
+    return stats.get("verified_pairs", 0) > 0 and stats.get("rotation_only_share", 0.0) >= 0.8
+
+
+PURE_ROTATION = ("the camera only rotated in place (pure rotation gives no depth); walk sideways or forward "
+                 "while filming")
+
+
+def _diagnose(stats: dict, n_images: int) -> str:
+    """Why SfM found no model: featureless frames, no overlap, pure rotation, or too few matches."""
+    base = f"camera poses: no reconstruction from {n_images} frames: "
+    if stats["features"] < 50 * n_images:
+        return base + (f"only {stats['features']} features in all frames — the images are featureless (blank "
+                       "wall, sky, darkness); film textured surroundings")
+    if stats["verified_pairs"] == 0:
         return base + "no pair of frames overlaps (no verified matches); film continuously, moving slowly"
-    rot = configs.get("PANORAMIC", 0) + configs.get("PLANAR_OR_PANORAMIC", 0)
-    if rot >= 0.5 * sum(configs.values()):
-        return base + ("the camera only rotated in place (pure rotation gives no depth); walk sideways or "
-                       "forward while filming")
-    return base + (f"the frames overlap too little ({sum(configs.values())} verified pairs); "
+    if rotation_only(stats):
+        return base + PURE_ROTATION
+    return base + (f"the frames overlap too little ({stats['verified_pairs']} verified pairs); "
                    "film slowly with more overlap")
 
 

@@ -87,7 +87,7 @@ def run_capture(source: str | Path, work_dir: str | Path, opts: ProcessOptions |
         return run
     from citywalk.capture.train import SplatTrainer
 
-    views = load_views(poses, sel.folder)
+    views = load_views(poses, poses.image_dir or sel.folder)
     n = opts.holdout_every
     is_held = [n > 0 and i % n == n // 2 for i in range(len(views))]
     held = [v for v, h in zip(views, is_held) if h]

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from citywalk.capture.frames import FrameSelection
+from citywalk.capture.poses import PURE_ROTATION, rotation_only
 
 MIN_FRAMES = 8
 MIN_REGISTERED_SHARE = 0.5
@@ -64,6 +65,9 @@ def add_poses(report: dict, poses_summary: dict, min_registered_share: float = M
     share = poses_summary.get("registered_share", 0.0)
     if share < min_registered_share:
         _reject(report, f"only {share:.0%} of kept frames got a camera pose (need ≥ {min_registered_share:.0%})")
+        if rotation_only(poses_summary):  # say why, when the frame pairs tell
+            _reject(report, f"camera poses: {poses_summary['rotation_only_share']:.0%} of frame pairs show that "
+                            f"{PURE_ROTATION}")
     return report
 
 
