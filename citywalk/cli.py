@@ -270,7 +270,7 @@ def cmd_capture(args) -> int:
         from .capture.process import process_capture
         from .video.progress import progress
 
-        opts = eval_options(args.iterations, args.budget_s, args.train_side)
+        opts = eval_options(args.iterations, args.budget_s, args.train_side, camera_model=args.lens)
         with progress(1000, "capture") as bar:
             def on_fraction(f: float) -> None:
                 bar.update(max(0, int(f * 1000) - bar.count))
@@ -280,12 +280,19 @@ def cmd_capture(args) -> int:
             raise ShotError(f"capture '{entry.name}' failed: " + "; ".join(entry.reasons))
         print(f"processed '{entry.name}': {entry.scene_ply}; walk it: citywalk render --splat {entry.name}")
         return 0
+    import time
+
     from .capture.evaluate import eval_options, evaluate_synthetic
+    from .pipeline import render_synthetic_walk
 
     w, h = _size(args.size)
     out = Path(args.out or "capture_eval")
-    figures = evaluate_synthetic(out, frames=args.frames, size_px=(w, h), fps=24,
-                                 opts=eval_options(args.iterations, args.budget_s, args.train_side), holdout_every=8)
+    t = time.perf_counter()
+    video, track = render_synthetic_walk(out, frames=args.frames, size_px=(w, h), fps=24)
+    render_s = time.perf_counter() - t
+    figures = evaluate_synthetic(out, video, track, opts=eval_options(args.iterations, args.budget_s, args.train_side),
+                                 holdout_every=8)
+    figures["render_synthetic_s"] = render_s
     print(json.dumps(figures, indent=1, default=str))
     return 0
 
@@ -361,12 +368,15 @@ def make_parser() -> argparse.ArgumentParser:
     sb.add_argument("--consent", action="store_true", help="the people and owners shown agreed")
     pr = cp_sub.add_parser("process", help="frames + QA → poses (pycolmap) → trained splats → scene package")
     pr.add_argument("name")
+    pr.add_argument("--lens", default="SIMPLE_RADIAL", choices=["SIMPLE_PINHOLE", "PINHOLE", "SIMPLE_RADIAL",
+                                                                "RADIAL", "OPENCV"],
+                    help="COLMAP camera model: the radial ones estimate lens distortion (default SIMPLE_RADIAL)")
     ev = cp_sub.add_parser("eval", help="run the whole chain on a synthetic walk with known cameras")
     ev.add_argument("--frames", type=int, default=100)
     ev.add_argument("--size", default="640x360")
     ev.add_argument("--out", help="folder for the walk, the work and figures.json (default capture_eval)")
     for q in (pr, ev):
-        q.add_argument("--iterations", type=int, default=1500)
+        q.add_argument("--iterations", type=int, default=2500)
         q.add_argument("--budget-s", type=float, default=1200.0, help="training time budget, seconds")
         q.add_argument("--train-side", type=int, default=None, help="train on frames downscaled to this side (px)")
     for q in (sb, pr):

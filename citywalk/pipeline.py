@@ -100,7 +100,7 @@ def render_shot(shot: Shot, out_path: str | Path | None = None,
     """Render a Shot to an MP4 (and the extras it asks for). Deterministic for a given Shot."""
     from .render.renderer import Renderer
     from .video.encode import VideoWriter
-    from .video.exports import write_camera_track
+    from .tracks import write_camera_track
     from .video.progress import progress
 
     t0 = time.perf_counter()
@@ -252,3 +252,17 @@ def look_sheet(shot: Shot, times=SHEET_TIMES, weathers=SHEET_WEATHERS, cell_px=(
             labels.append(f"{when} / {weather}")
         renderer.close()
     return tile(images, len(weathers), cell_px[0], labels)
+
+
+def render_synthetic_walk(out_dir: str | Path, frames: int = 100, size_px: tuple[int, int] = (640, 360),
+                          fps: int = 24, speed_mps: float = 1.4, style: str = "tokyo", seed: int = 7,
+                          when: str = "noon", camera: dict | None = None) -> tuple[Path, Path]:
+    """Render a procedural street walk → (walk.mp4, walk.camera.json with the true cameras);
+    `camera` replaces the Shot's camera section (e.g. keyframes that pan while walking)."""
+    shot = Shot.from_dict({"scene": {"source": "procedural", "style": style, "seed": seed},
+                           "camera": camera or {"speed_mps": speed_mps},
+                           "look": {"when": when},
+                           "output": {"duration_s": frames / fps, "fps": fps, "size": list(size_px), "samples": 1,
+                                      "crf": 14, "extras": ["camera_track"]}})
+    res = render_shot(shot, Path(out_dir) / "walk.mp4")
+    return res.video, res.extras["camera_track"]

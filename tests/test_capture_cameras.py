@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from citywalk.capture.evaluate import render_synthetic_walk
 from citywalk.capture.frames import FrameOptions, select_frames
 from citywalk.capture.intake import probe_capture_video, probe_image
 from citywalk.capture.poses import SfmOptions, pose_errors, rotation_only, run_sfm
 from citywalk.capture.process import ProcessOptions, run_capture
-from citywalk.video.exports import read_camera_track
+from citywalk.pipeline import render_synthetic_walk
+from citywalk.tracks import read_camera_track
 
 SIZE = (320, 180)
 
@@ -92,12 +92,13 @@ def test_exif_rotated_photo_is_read_upright(tmp_path):
 
 
 def test_radial_lens_distortion_is_estimated_and_undistorted(tmp_path):
-    """A synthetic walk seen through a lens with k1 = 0.1 (COLMAP SIMPLE_RADIAL): SfM recovers k1,
-    the frames are resampled to pinhole images, and the poses match the known cameras."""
+    """A synthetic walk seen through a lens with k1 = 0.2 (COLMAP SIMPLE_RADIAL, an action-camera
+    amount): models grown with the lens free beat the pinhole ones, k1 is recovered, the frames are
+    resampled to pinhole images, and the poses match the known cameras."""
     import av
 
-    k1 = 0.1
-    video, track_path = render_synthetic_walk(tmp_path, frames=72, size_px=SIZE, camera=panning_walk(72))
+    k1 = 0.2
+    video, track_path = render_synthetic_walk(tmp_path, frames=96, size_px=SIZE, camera=panning_walk(96, every=24, yaw_deg=20))
     track = read_camera_track(track_path)["frames"]
     K = np.asarray(track[0]["K"], np.float64)
     f, cx, cy = K[0, 0], K[0, 2], K[1, 2]
@@ -111,13 +112,14 @@ def test_radial_lens_distortion_is_estimated_and_undistorted(tmp_path):
     folder.mkdir()
     with av.open(str(video)) as c:
         for i, frame in enumerate(c.decode(video=0)):
-            if i % 2 == 0:
+            if i % 3 == 0:
                 Image.fromarray(_bilinear(frame.to_ndarray(format="rgb24"), f * xu + cx, f * yu + cy)).save(
                     folder / f"frame_{i:06d}.png")
     names = sorted(p.name for p in folder.iterdir())
     radial = run_sfm(folder, tmp_path / "sfm", names, is_video=True, opts=SfmOptions(focal_px=f))
     assert radial.info["camera_model"] == "SIMPLE_RADIAL"
-    assert radial.info["camera_params"][3] == pytest.approx(k1, abs=0.02)
+    assert radial.info["lens"] == "lens distortion estimated"
+    assert radial.info["camera_params"][3] == pytest.approx(k1, abs=0.04)
     assert radial.info.get("undistorted") and radial.info["distortion_corner_px"] > 5
     assert len(radial.names) >= 0.9 * len(names)
     with Image.open(f"{radial.image_dir}/{radial.names[0]}") as im:
@@ -125,7 +127,7 @@ def test_radial_lens_distortion_is_estimated_and_undistorted(tmp_path):
     assert np.allclose(radial.K[0][[0, 1], [0, 1]], radial.K[0][0, 0])  # pinhole now
     idx = [int(n[6:12]) for n in radial.names]
     err = pose_errors(radial, np.array([track[i]["R_w2c"] for i in idx]), np.array([track[i]["t_w2c"] for i in idx]))
-    assert err["rotation_median_deg"] < 1.0 and err["position_median_m"] < 0.03 * err["path_length_m"], err
+    assert err["rotation_median_deg"] < 1.0 and err["position_median_m"] < 0.03 * err["path_length_m"], (err, radial.info)
     assert not rotation_only(radial.info)  # it pans a lot, but its widest pairs have parallax
 
 

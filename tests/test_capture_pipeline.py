@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from citywalk.capture.catalog import CaptureMeta, resolve_scene
-from citywalk.capture.evaluate import evaluate_synthetic, render_synthetic_walk
+from citywalk.capture.evaluate import evaluate_synthetic
 from citywalk.capture.frames import FrameOptions
 from citywalk.capture.intake import submit
 from citywalk.capture.package import read_scene_package
@@ -18,6 +18,7 @@ from citywalk.capture.poses import read_colmap_model
 from citywalk.capture.process import ProcessOptions, process_capture
 from citywalk.capture.raster import psnr, render_cloud
 from citywalk.capture.train import TrainOptions
+from citywalk.pipeline import render_synthetic_walk
 
 SIZE = (320, 180)
 
@@ -29,7 +30,8 @@ def small_options(iterations: int) -> ProcessOptions:
 
 
 def test_synthetic_walk_registers_aligns_and_trains(tmp_path):
-    fig = evaluate_synthetic(tmp_path, frames=48, size_px=SIZE, opts=small_options(120), holdout_every=8)
+    video, track = render_synthetic_walk(tmp_path, frames=48, size_px=SIZE)
+    fig = evaluate_synthetic(tmp_path, video, track, opts=small_options(120), holdout_every=8)
     assert fig["verdict"] == "ok", fig["reasons"]
     assert fig["frames_kept"] >= 20 and fig["registered_share"] >= 0.9
     pose = fig["pose"]

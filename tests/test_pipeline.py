@@ -11,7 +11,8 @@ import yaml
 from citywalk.cli import main
 from citywalk.pipeline import render_shot
 from citywalk.shot import Shot
-from citywalk.video import probe_video, read_camera_track, read_depth_png16
+from citywalk.tracks import read_camera_track
+from citywalk.video import probe_video, read_depth_png16
 
 
 def test_render_shot_encodes_decodable_video_with_extras(tmp_path):

@@ -13,15 +13,8 @@ import pytest
 
 from citywalk.errors import CitywalkError, VideoError
 from citywalk.video.encode import VideoWriter, probe_video
-from citywalk.video.exports import (
-    DEPTH_SCALE_KEY,
-    FrameSink,
-    read_camera_track,
-    read_depth_png16,
-    write_camera_track,
-    write_depth_png16,
-    write_png,
-)
+from citywalk.tracks import read_camera_track, write_camera_track
+from citywalk.video.exports import DEPTH_SCALE_KEY, FrameSink, read_depth_png16, write_depth_png16, write_png
 from citywalk.video.progress import progress
 
 W, H, FPS, N = 64, 48, 24, 30

@@ -126,7 +126,7 @@ def test_splat_walk_with_path_and_fog_by_depth(tmp_path, capsys):
 def test_splat_walk_follows_the_capture_cameras(tmp_path):
     """Without --path, a splat scene with a camera sidecar is walked along the capture trajectory."""
     from citywalk.camera.track import look_at
-    from citywalk.video.exports import write_camera_track
+    from citywalk.tracks import write_camera_track
 
     path = tmp_path / "scene.ply"
     _synthetic_splat_street(path, np.random.default_rng(1))

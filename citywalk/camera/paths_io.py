@@ -67,8 +67,8 @@ def _check_frames(frames: list[CameraFrame], where: str) -> tuple[int, int]:
 
 
 def write_camera_path_json(path: str | os.PathLike[str], frames: list[CameraFrame], fps: float) -> Path:
-    """Write frames as the camera-track JSON of `citywalk.video.exports` (K, R_w2c, t_w2c)."""
-    from ..video.exports import write_camera_track
+    """Write frames as the camera-track JSON of `citywalk.tracks` (K, R_w2c, t_w2c)."""
+    from ..tracks import write_camera_track
 
     w, h = _check_frames(frames, f"camera path {path}")
     return write_camera_track(path, [f.to_dict() for f in frames], fps=fps, width=w, height=h)
@@ -76,7 +76,7 @@ def write_camera_path_json(path: str | os.PathLike[str], frames: list[CameraFram
 
 def read_camera_path_json(path: str | os.PathLike[str]) -> tuple[list[CameraFrame], float]:
     """Frames and fps from a camera-track JSON; a bad file raises ShotError naming it."""
-    from ..video.exports import read_camera_track
+    from ..tracks import read_camera_track
 
     try:
         doc = read_camera_track(path)

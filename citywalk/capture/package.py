@@ -62,7 +62,7 @@ def write_scene_package(folder: str | Path, cloud: GaussianCloud, poses: Poses,
     """Write the package files into `folder` (already placed cloud and poses) → the scene.ply path.
     frame_times maps an image name to (frame index, time_s) in the source video."""
     from citywalk.sources.splats import write_ply
-    from citywalk.video.exports import write_camera_track
+    from citywalk.tracks import write_camera_track
 
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
@@ -82,7 +82,7 @@ def write_scene_package(folder: str | Path, cloud: GaussianCloud, poses: Poses,
 def read_scene_package(folder: str | Path) -> dict:
     """Load a package → {'cloud', 'cameras' (camera track dict), 'ground', 'metadata'}."""
     from citywalk.sources.splats import read_ply
-    from citywalk.video.exports import read_camera_track
+    from citywalk.tracks import read_camera_track
 
     p = Path(folder)
     missing = [n for n in (SCENE_PLY, SCENE_CAMERAS, GROUND_JSON, METADATA_JSON) if not (p / n).is_file()]

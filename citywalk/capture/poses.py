@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -77,7 +76,10 @@ class SfmOptions:
     exhaustive_max_images), 'sequential' or 'exhaustive'; focal_px: a known focal length (pixels of
     the kept frames), else focal_factor × the longer side is the starting guess. camera_model: a
     COLMAP model; the radial ones estimate lens distortion, and frames are then undistorted to
-    pinhole images for training when it moves a corner by more than undistort_min_px."""
+    pinhole images for training when it moves a corner by more than undistort_min_px. The
+    attempts hold distortion at zero while mapping; if the whole model then shows more than
+    lens_evidence_px, lens_attempts more refine it as they map and compete with the pinhole
+    models."""
 
     matching: str = "auto"
     exhaustive_max_images: int = 200
@@ -88,10 +90,12 @@ class SfmOptions:
     peak_threshold: float = 0.003
     num_threads: int = 2
     seed: int = 0
-    deterministic: bool = True  # map on one thread, seeded RANSAC (COLMAP still varies a little)
-    attempts: int = 4  # incremental mapping runs (seeds seed, seed+1, …); the best model wins
+    deterministic: bool = True  # one thread throughout and seeded RANSAC: the same frames give the same model
+    attempts: int = 3  # incremental mapping runs (seeds seed, seed+1, …); the best model wins
+    lens_attempts: int = 2  # more runs with the lens distortion refined while mapping, when called for
     camera_model: str = "SIMPLE_RADIAL"
     undistort_min_px: float = 0.3
+    lens_evidence_px: float = 1.0  # distortion (corner shift) that calls for models grown with it refined
 
     def check(self) -> "SfmOptions":
         if self.camera_model not in CAMERA_MODELS:
@@ -141,14 +145,15 @@ def run_sfm(image_dir: str | Path, work_dir: str | Path, names: list[str] | None
     reader.camera_model = opts.camera_model
     reader.camera_params = ",".join(str(x) for x in CAMERA_MODELS[opts.camera_model](focal, w / 2, h / 2))
     extract = pycolmap.FeatureExtractionOptions()
-    extract.use_gpu, extract.num_threads = False, opts.num_threads
+    threads = 1 if opts.deterministic else opts.num_threads  # with more, matches vary from run to run
+    extract.use_gpu, extract.num_threads = False, threads
     extract.sift.max_num_features = opts.max_features
     extract.sift.peak_threshold = opts.peak_threshold
     device = pycolmap.Device.cpu
     pycolmap.extract_features(db_path, image_dir, image_names=names, camera_mode=pycolmap.CameraMode.SINGLE,
                               reader_options=reader, extraction_options=extract, device=device)
     matching = pycolmap.FeatureMatchingOptions()
-    matching.use_gpu, matching.num_threads = False, opts.num_threads
+    matching.use_gpu, matching.num_threads = False, threads
     verification = pycolmap.TwoViewGeometryOptions()
     if opts.deterministic:
         verification.ransac.random_seed = opts.seed
@@ -166,12 +171,8 @@ def run_sfm(image_dir: str | Path, work_dir: str | Path, names: list[str] | None
     else:
         raise CaptureError(f"SfM matching={opts.matching!r}: expected 'auto', 'sequential' or 'exhaustive'")
     mapping = pycolmap.IncrementalPipelineOptions()
-    mapping.num_threads = 1 if opts.deterministic else opts.num_threads
+    mapping.num_threads = threads
     mapping.ba_refine_focal_length = opts.focal_px is None
-    # Lens distortion: a forward walk's first frames cannot tell it from depth, and a wild early
-    # estimate can break registration, while a lens that does distort needs it refined as the model
-    # grows. So the attempts alternate (held at zero, refined) and the best model wins; the final
-    # bundle adjustment refines it either way.
     lens = opts.camera_model not in ("SIMPLE_PINHOLE", "PINHOLE")
     mapping.min_model_size = MIN_IMAGES
     mapper = mapping.mapper
@@ -181,39 +182,85 @@ def run_sfm(image_dir: str | Path, work_dir: str | Path, names: list[str] | None
     # Forward walking is near-degenerate: a poor initial pair sometimes bends the path. Such models
     # show a higher reprojection error, so map a few times and keep the model that registers the
     # most frames with the lowest mean reprojection error.
-    best, best_key, models = None, None, 0
-    for attempt in range(max(1, opts.attempts)):
-        mapping.random_seed = opts.seed + attempt
-        mapping.ba_refine_extra_params = lens and attempt % 2 == 1
-        out = work / "sparse" / f"try{attempt}"
-        out.mkdir()
-        recs = pycolmap.incremental_mapping(db_path, image_dir, out, options=mapping)
-        models += len(recs)
-        for rec in recs.values():
-            key = (rec.num_reg_images(), -rec.compute_mean_reprojection_error())
-            if best_key is None or key > best_key:
-                best, best_key = rec, key
+    # Lens distortion is held at zero while those models grow: a forward walk cannot tell it from
+    # depth, and a free guess bends such paths. A copy of the best model is then adjusted with it
+    # free; if that suggests a distorting lens, more models are grown with it free and compete with
+    # the pinhole ones on the same terms (frames registered, then reprojection error).
+    n = max(1, opts.attempts)
+    found = _map_attempts(pycolmap, db_path, image_dir, work, mapping, range(n), refine_lens=False, seed=opts.seed)
     stats = pair_stats(pycolmap, db_path)
-    if best is None:
+    if not found:
         raise CaptureError(_diagnose(stats, len(names)))
+    best = _best(found)
+    models, lens_note = len(found), "pinhole model"
     if lens:
-        ba = pycolmap.BundleAdjustmentOptions()
-        ba.refine_focal_length, ba.refine_extra_params = opts.focal_px is None, True
-        ba.refine_principal_point = False
-        pycolmap.bundle_adjustment(best, ba)
+        probe = pycolmap.Reconstruction(best)
+        _refine_lens(pycolmap, probe, opts)
+        if abs(corner_shift_px(_camera(probe))) <= opts.lens_evidence_px:
+            best, lens_note = probe, "little distortion"
+        else:
+            more = _map_attempts(pycolmap, db_path, image_dir, work, mapping, range(n, n + opts.lens_attempts),
+                                 refine_lens=True, seed=opts.seed)
+            models += len(more)
+            winner = _best([best, *more])
+            if winner is not best:  # a model grown with the lens free fits better than every pinhole one
+                best, lens_note = winner, "lens distortion estimated"
+            else:
+                lens_note = (f"pinhole model kept: models with the lens free fit worse (the whole-model "
+                             f"adjustment suggested {corner_shift_px(_camera(probe)):.1f} px at the corner)")
     (work / "model").mkdir()
     best.write(str(work / "model"))  # the chosen model, for read_colmap_model
     poses = poses_from_reconstruction(best, len(names))
-    cam = next(iter(best.cameras.values()))
+    cam = _camera(best)
     shift_px = distortion_shift_px(cam)
     poses.info.update(camera_model=opts.camera_model, camera_params=[float(x) for x in cam.params],
-                      distortion_corner_px=shift_px)
+                      distortion_corner_px=shift_px, lens=lens_note)
     if shift_px > opts.undistort_min_px:
         poses = undistort(pycolmap, work, image_dir, poses)
     poses.info["matching"] = mode
     poses.info["models"] = models
     poses.info.update(verified_pairs=stats["verified_pairs"], rotation_only_share=stats["rotation_only_share"])
     return poses
+
+
+def _map_attempts(pycolmap, db_path: Path, image_dir: Path, work: Path, mapping, attempts, refine_lens: bool,
+                  seed: int) -> list:
+    """Incremental mapping once per attempt number (seeded seed + attempt) → every model found."""
+    found = []
+    for attempt in attempts:
+        mapping.random_seed = seed + attempt
+        mapping.ba_refine_extra_params = refine_lens
+        out = work / "sparse" / f"try{attempt}"
+        out.mkdir()
+        found.extend(pycolmap.incremental_mapping(db_path, image_dir, out, options=mapping).values())
+    return found
+
+
+def _best(models: list):
+    """The model that registers the most frames, then with the lowest mean reprojection error."""
+    return max(models, key=lambda rec: (rec.num_reg_images(), -rec.compute_mean_reprojection_error()))
+
+
+def _refine_lens(pycolmap, rec, opts: SfmOptions) -> None:
+    """Bundle-adjust the whole model with the lens distortion free (focal too when unknown)."""
+    ba = pycolmap.BundleAdjustmentOptions()
+    ba.refine_focal_length, ba.refine_extra_params = opts.focal_px is None, True
+    ba.refine_principal_point = False
+    pycolmap.bundle_adjustment(rec, ba)
+
+
+def _camera(rec):
+    return next(iter(rec.cameras.values()))
+
+
+def corner_shift_px(cam) -> float:
+    """Signed shift (px) of the far image corner by the lens distortion: + outward (pincushion)."""
+    w, h = float(cam.width), float(cam.height)
+    k = np.asarray(cam.calibration_matrix(), np.float64)
+    ray = np.asarray(cam.cam_from_img(np.array([[w, h]])), np.float64)[0]
+    pin = ray @ k[:2, :2].T + k[:2, 2]
+    radial = np.array([w, h]) - k[:2, 2]
+    return float((np.array([w, h]) - pin) @ radial / np.linalg.norm(radial))
 
 
 def distortion_shift_px(cam) -> float:

@@ -122,6 +122,7 @@ def holdout_metrics(trainer, views: list[TrainView]) -> dict:
         for v in views:
             size = (v.image.shape[1], v.image.shape[0])
             img = trainer.render_view(v.R_w2c, v.t_w2c, v.K, size)["rgb"].clamp(0, 1)
+            img = img.cpu()
             target = torch.tensor(np.asarray(v.image), dtype=img.dtype) / 255.0
             ps.append(psnr(img.numpy(), target.numpy()))
             ss.append(float(ssim(img, target)))

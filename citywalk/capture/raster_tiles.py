@@ -179,7 +179,7 @@ def _kernels() -> dict:
         return acc.sum(axis=0)
 
     _KERNELS.update(bin_tiles=bin_tiles, forward=forward, backward=backward,
-                    workers=max(1, int(numba.get_num_threads())))
+                    workers=max(1, min(8, int(numba.get_num_threads()))))  # one gradient buffer each
     return _KERNELS
 
 

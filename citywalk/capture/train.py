@@ -255,7 +255,8 @@ class SplatTrainer:
         if self.backend == "gsplat":
             out = self._render_gsplat(sh, scales, opac, bg, R_w2c, t_w2c, K, size_px)
         else:
-            centre = torch.as_tensor(-np.asarray(R_w2c).T @ np.asarray(t_w2c), dtype=torch.float32)
+            centre = torch.as_tensor(-np.asarray(R_w2c).T @ np.asarray(t_w2c), dtype=torch.float32,
+                                     device=self.device)
             colors = sh_colors(sh, p["means"], centre, self.active_sh_degree)
             out = rasterize(p["means"], scales, p["quats"], opac, colors, R_w2c, t_w2c, K, size_px, bg)
         if exposure_index is not None and self.opts.exposure:
@@ -274,7 +275,8 @@ class SplatTrainer:
         Kt = torch.as_tensor(np.asarray(K), dtype=torch.float32, device=self.device)
         rgb, alpha, meta = gsplat.rasterization(self.params["means"], self.params["quats"], scales, opac, sh,
                                                 view[None], Kt[None], int(size_px[0]), int(size_px[1]),
-                                                sh_degree=self.active_sh_degree, backgrounds=bg[None])
+                                                sh_degree=self.active_sh_degree, backgrounds=bg[None],
+                                                packed=False)  # means2d (1, N, 2), one row per Gaussian
         m2d = meta["means2d"]
         if m2d.requires_grad:
             m2d.retain_grad()
@@ -298,6 +300,7 @@ class SplatTrainer:
         with torch.no_grad():
             g = out["means2d"].grad
             if g is not None:
+                g = g.reshape(-1, 2)  # gsplat's carries a leading camera axis
                 vis = out["visible"]
                 half = torch.tensor([size[0] / 2, size[1] / 2], device=g.device)  # px → NDC
                 self.grad_accum[vis] += (g[vis] * half).norm(dim=1)

@@ -101,7 +101,7 @@ def capture_cameras_c2w(splat_path) -> np.ndarray | None:
     p = Path(splat_path)
     track = p.with_name(p.name.split(".")[0] + ".cameras.json")
     if track.is_file():
-        from ..video.exports import read_camera_track
+        from ..tracks import read_camera_track
 
         frames = read_camera_track(track)["frames"]
         c2w = np.tile(np.eye(4), (len(frames), 1, 1))

@@ -1,4 +1,4 @@
-"""The video stage: H.264/MP4 encoding (PyAV), frame/depth PNG and camera-track exports, progress.
+"""The video stage: H.264/MP4 encoding (PyAV), frame and depth PNG exports, progress.
 
 Names are loaded on first access (PEP 562) so importing this package does not load PyAV or Pillow.
 """
@@ -17,8 +17,6 @@ _EXPORTS = {
     "write_depth_png16": "exports",
     "read_depth_png16": "exports",
     "FrameSink": "exports",
-    "write_camera_track": "exports",
-    "read_camera_track": "exports",
     "progress": "progress",
     "Progress": "progress",
 }
