@@ -50,6 +50,13 @@ def test_synthetic_walk_registers_aligns_and_trains(tmp_path):
     img = render_cloud(pkg["cloud"], cam["R_w2c"], cam["t_w2c"], cam["K"], SIZE,
                        background=np.asarray(pkg["metadata"]["background_rgb"]))["rgb"]
     assert psnr(np.clip(img, 0, 1), frame) > fig["holdout_init"]["psnr_db"] + 2.0
+    # the scene source keeps the package's placement: walks go where the capture camera went
+    from citywalk.shot import Shot
+    from citywalk.sources import build_scene
+
+    scene = build_scene(Shot.from_dict({"scene": {"source": "splat", "path": fig["scene_ply"]}}).scene)
+    assert np.abs(scene.gaussians[0].means - pkg["cloud"].means).max() < 1e-5
+    assert np.median(scene.stats["capture_cameras_m"][:, 2]) == pytest.approx(1.6, abs=1e-3)
     chosen = read_colmap_model(tmp_path / "work" / "sfm" / "model")  # the COLMAP import path
     assert len(chosen.names) == len(pkg["cameras"]["frames"]) and len(chosen.points_xyz) > 50
 

@@ -123,16 +123,39 @@ def capture_cameras_c2w(splat_path) -> np.ndarray | None:
     return None
 
 
+def packaged_ground_z_m(splat_path) -> float | None:
+    """The ground height of a splat file that a capture package already placed metric and Z-up
+    (its `ground.json` beside it says `ground_z_m`), else None. Re-estimating the ground from a
+    trained cloud would be wrong: it holds fill and sky splats far below and above the street."""
+    import json
+    from pathlib import Path
+
+    g = Path(splat_path).with_name("ground.json")
+    if not g.is_file():
+        return None
+    try:
+        z = json.loads(g.read_text(encoding="utf-8"))["ground_z_m"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise SceneError(f"{g}: not a capture package's ground file ({exc})") from None
+    if not isinstance(z, (int, float)) or not np.isfinite(z):
+        raise SceneError(f"{g}: ground_z_m must be a finite number, got {z!r}")
+    return float(z)
+
+
 def _splat_scene(spec) -> Scene:
     """A Gaussian splat file placed metric and Z-up: the up axis is estimated ('auto', from the
-    capture cameras when a sidecar has them, else from the ground) or given, the ground moved to
-    z = 0, then the user's scale, turn, shift and crop. Capture camera centres are kept (in scene
+    capture cameras when a sidecar has them, else from the ground; a capture package is placed
+    already) or given, the ground moved to z = 0, then the user's scale, turn, shift and crop. Capture camera centres are kept (in scene
     metres) so the automatic walk can follow the capture's own trajectory."""
     from .splats import estimate_ground, load_splat_scene
 
     cloud = load_splat_scene(spec.path)
     cams = capture_cameras_c2w(spec.path)
-    if spec.up == "auto":
+    placed_z = packaged_ground_z_m(spec.path)
+    if spec.up == "auto" and placed_z is not None:  # a citywalk capture package: already placed
+        ground_t = np.eye(4)
+        ground_t[2, 3] = -placed_z
+    elif spec.up == "auto":
         _, _, ground_t = estimate_ground(cloud, cameras_c2w=cams, rng=np.random.default_rng(spec.seed))
     else:
         ground_t = np.eye(4)
