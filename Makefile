@@ -30,6 +30,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/import_osm.py
 	$(PY) benchmarks/encode_speed.py
 	$(PY) benchmarks/likeness_capture.py
+	$(PY) benchmarks/train_step.py
 	$(PY) benchmarks/capture_eval.py
 
 clean:
