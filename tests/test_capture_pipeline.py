@@ -94,3 +94,14 @@ def test_a_folder_of_photos_goes_through_exhaustive_matching(tmp_path):
     entry = process_capture(root, "photos", small_options(10))
     assert entry.status == "processed", entry.reasons
     assert entry.qa["poses"]["matching"] == "exhaustive" and entry.qa["poses"]["registered_share"] >= 0.9
+
+
+def test_cli_capture_eval_prints_figures(tmp_path, capsys):
+    from citywalk.cli import main
+
+    out = tmp_path / "eval"
+    assert main(["capture", "eval", "--frames", "36", "--size", "320x180", "--iterations", "10",
+                 "--train-side", "96", "--out", str(out)]) == 0
+    fig = json.loads(capsys.readouterr().out)
+    assert fig["verdict"] == "ok" and fig["registered_share"] >= 0.9 and fig["size_px"] == [320, 180]
+    assert fig["render_synthetic_s"] > 0 and (out / "figures.json").is_file() and Path(fig["scene_ply"]).is_file()

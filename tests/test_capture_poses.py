@@ -91,6 +91,14 @@ def test_package_is_metric_z_up_and_readable_by_the_splat_source(tmp_path):
     assert pkg["cameras"]["frames"][2]["index"] == 6 and pkg["metadata"]["arr"] == [1.0, 1.0]
     c2w = capture_cameras_c2w(ply)
     assert c2w is not None and np.allclose(c2w[:, :3, 3], poses.centres, atol=1e-9)
+    from citywalk.errors import SceneError
+    from citywalk.sources import packaged_ground_z_m
+
+    assert packaged_ground_z_m(ply) == 0.0
+    (tmp_path / "pkg" / "ground.json").write_text('{"ground_z_m": "low"}')
+    with pytest.raises(SceneError, match="ground.json: ground_z_m must be a finite number"):
+        packaged_ground_z_m(ply)
     (tmp_path / "pkg" / "ground.json").unlink()
+    assert packaged_ground_z_m(ply) is None  # a bare splat file: the source estimates the ground
     with pytest.raises(CaptureError, match="ground.json"):
         read_scene_package(tmp_path / "pkg")
