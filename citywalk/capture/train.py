@@ -24,7 +24,8 @@ from citywalk.scene.gaussians import SH_C0, GaussianCloud, sh_coeff_count
 @dataclass
 class TrainOptions:
     """Training settings. Budgets: stop at `iterations` or after `time_budget_s` seconds, whichever
-    first. Lengths scale with the scene extent (radius of the camera centres × 1.1)."""
+    comes first; the schedule (SH degree, densification) follows whichever is further along.
+    Lengths scale with the scene extent (radius of the camera centres × 1.1)."""
 
     iterations: int = 3000
     time_budget_s: float | None = None
@@ -186,6 +187,7 @@ class SplatTrainer:
         self.targets = [torch.tensor(np.asarray(v.image), dtype=torch.float32, device=self.device) / 255.0
                         for v in self.views]
         self.iteration = 0
+        self.elapsed_s = 0.0  # training time so far, across resumes
         self.last_pairs = 0
         self.resumed_from: int | None = None
         self.history: list[dict] = []
@@ -242,8 +244,18 @@ class SplatTrainer:
     # -- one step --------------------------------------------------------------------------
 
     @property
+    def schedule_iteration(self) -> int:
+        """Where the schedule (SH degree, densification window) stands: the step count, or the share
+        of the time budget spent times the iteration budget when that is further, so a run cut
+        short by its time budget still raises the SH degree and stops densifying on time."""
+        o = self.opts
+        if not o.time_budget_s:
+            return self.iteration
+        return max(self.iteration, int(self.elapsed_s / o.time_budget_s * o.iterations))
+
+    @property
     def active_sh_degree(self) -> int:
-        return min(self.opts.sh_degree, self.iteration // max(1, self.opts.sh_every))
+        return min(self.opts.sh_degree, self.schedule_iteration // max(1, self.opts.sh_every))
 
     def render_view(self, R_w2c, t_w2c, K, size_px, exposure_index: int | None = None) -> dict:
         """Render the current model with a camera; apply training image `exposure_index`'s affine colour."""
@@ -312,9 +324,9 @@ class SplatTrainer:
     # -- densify / prune -------------------------------------------------------------------
 
     def _maybe_densify(self) -> None:
-        o, it = self.opts, self.iteration
+        o, it = self.opts, self.schedule_iteration
         until = int(o.densify_until_share * o.iterations)
-        if it < o.densify_from or it > until or it % o.densify_every:
+        if it < o.densify_from or it > until or self.iteration % o.densify_every:
             return
         torch = self.torch
         with torch.no_grad():
@@ -381,10 +393,12 @@ class SplatTrainer:
         """Train until the iteration or time budget; checkpoints every `checkpoint_every` steps."""
         o = self.opts
         t0 = time.perf_counter()
+        before_s = self.elapsed_s
         losses = []
         while self.iteration < o.iterations:
             losses.append(self.step())
-            elapsed = time.perf_counter() - t0
+            self.elapsed_s = before_s + time.perf_counter() - t0
+            elapsed = self.elapsed_s
             if self.iteration % log_every == 0 or self.iteration == o.iterations:
                 self.history.append({"iteration": self.iteration, "loss": float(np.mean(losses[-log_every:])),
                                      "gaussians": len(self.params["means"]), "seconds": elapsed,
@@ -423,6 +437,7 @@ class SplatTrainer:
         torch.save({"iteration": self.iteration, "params": {k: v.detach() for k, v in self.params.items()},
                     "optim": self.optim.state_dict(), "rng": self.rng.bit_generator.state,
                     "gen": self.gen.get_state(), "history": self.history, "options": asdict(self.opts),
+                    "elapsed_s": self.elapsed_s,
                     "views": [v.name for v in self.views]}, tmp)
         os.replace(tmp, path)
 
@@ -439,6 +454,7 @@ class SplatTrainer:
         self._make_optimizer()
         self.optim.load_state_dict(ck["optim"])
         self.iteration, self.history = int(ck["iteration"]), list(ck["history"])
+        self.elapsed_s = float(ck.get("elapsed_s", 0.0))
         self.rng.bit_generator.state = ck["rng"]
         self.gen.set_state(ck["gen"])
         self._reset_stats()
