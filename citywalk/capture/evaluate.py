@@ -47,7 +47,8 @@ def evaluate_synthetic(out_dir: str | Path, video: str | Path, track_path: str |
     if use_known_focal:  # as a phone's metadata would give it
         opts = replace(opts, sfm=replace(opts.sfm, focal_px=float(track[0]["K"][0][0])))
     run = run_capture(video, out / "work", opts)
-    figures = {"frames": len(track), "size_px": [doc["width"], doc["height"]], **run.timings_s, "verdict": run.report["verdict"], "reasons": run.report["reasons"],
+    figures = {"frames": len(track), "size_px": [doc["width"], doc["height"]], **run.timings_s,
+               "verdict": run.report["verdict"], "reasons": run.report["reasons"],
                "frames_kept": run.report.get("frames_kept")}
     if run.poses is not None:
         idx = [int(n.split("_")[1].split(".")[0]) for n in run.poses.names]

@@ -39,7 +39,8 @@ def display_quarter_turns(frame) -> int:
 
 def probe_capture_video(path: Path) -> dict:
     """Decode the first frame of a video and read its tags → {'width', 'height' (as displayed),
-    'rotation_deg', 'fps', 'frames_hint', 'captured_at', 'device', 'lat', 'lon'}; CaptureError if it has no decodable video."""
+    'rotation_deg', 'fps', 'frames_hint', 'captured_at', 'device', 'lat', 'lon'}; CaptureError if it
+    has no decodable video."""
     av = _import_av()
     try:
         with av.open(str(path)) as container:

@@ -145,8 +145,9 @@ def packaged_ground_z_m(splat_path) -> float | None:
 def _splat_scene(spec) -> Scene:
     """A Gaussian splat file placed metric and Z-up: the up axis is estimated ('auto', from the
     capture cameras when a sidecar has them, else from the ground; a capture package is placed
-    already) or given, the ground moved to z = 0, then the user's scale, turn, shift and crop. Capture camera centres are kept (in scene
-    metres) so the automatic walk can follow the capture's own trajectory."""
+    already) or given, the ground moved to z = 0, then the user's scale, turn, shift and crop.
+    Capture camera centres are kept (in scene metres) so the automatic walk can follow the
+    capture's own trajectory."""
     from .splats import estimate_ground, load_splat_scene
 
     cloud = load_splat_scene(spec.path)
