@@ -253,24 +253,25 @@ def _camera(rec):
     return next(iter(rec.cameras.values()))
 
 
+def _distortion_px(cam, pixels: np.ndarray) -> np.ndarray:
+    """(N, 2) image points minus where a pinhole with the same intrinsics would put their rays."""
+    k = np.asarray(cam.calibration_matrix(), np.float64)
+    rays = np.asarray(cam.cam_from_img(pixels), np.float64)
+    return pixels - (rays @ k[:2, :2].T + k[:2, 2])
+
+
 def corner_shift_px(cam) -> float:
     """Signed shift (px) of the far image corner by the lens distortion: + outward (pincushion)."""
-    w, h = float(cam.width), float(cam.height)
-    k = np.asarray(cam.calibration_matrix(), np.float64)
-    ray = np.asarray(cam.cam_from_img(np.array([[w, h]])), np.float64)[0]
-    pin = ray @ k[:2, :2].T + k[:2, 2]
-    radial = np.array([w, h]) - k[:2, 2]
-    return float((np.array([w, h]) - pin) @ radial / np.linalg.norm(radial))
+    corner = np.array([[float(cam.width), float(cam.height)]])
+    radial = corner[0] - np.asarray(cam.calibration_matrix(), np.float64)[:2, 2]
+    return float(_distortion_px(cam, corner)[0] @ radial / np.linalg.norm(radial))
 
 
 def distortion_shift_px(cam) -> float:
     """How far (px) the lens distortion of a pycolmap camera moves the image corners."""
     w, h = float(cam.width), float(cam.height)
     corners = np.array([[0.0, 0.0], [w, 0.0], [0.0, h], [w, h], [w / 2, 0.0], [0.0, h / 2]])
-    rays = np.asarray(cam.cam_from_img(corners), np.float64)
-    k = np.asarray(cam.calibration_matrix(), np.float64)
-    pin = rays @ k[:2, :2].T + k[:2, 2]
-    return float(np.abs(pin - corners).max())
+    return float(np.abs(_distortion_px(cam, corners)).max())
 
 
 def undistort(pycolmap, work: Path, image_dir: Path, poses: Poses) -> Poses:

@@ -60,7 +60,7 @@ def rasterize(means, scales, quats, opacities, colors, R_w2c, t_w2c, K, size_px:
     """Render Gaussians (torch tensors: means (N, 3), linear scales (N, 3), quats (N, 4) w-first,
     opacities (N,) in 0..1, colors (N, 3)) with an OpenCV camera → {'rgb' (H, W, 3), 'alpha' (H, W),
     'depth' (H, W), 'means2d' (N, 2) (retains grad, for densification), 'visible' (N,) bool,
-    'pairs': int}. rgb is premultiplied plus (1 − alpha) · background when a (3,) background is given.
+    'engine', 'pairs': (Gaussian, tile) pairs for 'tiles', (Gaussian, pixel) pairs for 'pairs'}. rgb is premultiplied plus (1 − alpha) · background when a (3,) background is given.
     engine: 'tiles' (Numba, fast), 'pairs' (plain torch) or 'auto' (tiles when Numba is installed)."""
     torch = import_torch()
     if engine not in ("auto", "tiles", "pairs"):
@@ -83,7 +83,7 @@ def rasterize(means, scales, quats, opacities, colors, R_w2c, t_w2c, K, size_px:
         rgb = rgb + (1 - acc)[:, None] * background
     depth = torch.where(acc > 1e-8, dep / acc.clamp_min(1e-8), torch.zeros_like(dep))
     return {"rgb": rgb.reshape(h, w, 3), "alpha": acc.reshape(h, w), "depth": depth.reshape(h, w),
-            "means2d": p["means2d"], "visible": p["visible"], "pairs": total}
+            "means2d": p["means2d"], "visible": p["visible"], "engine": engine, "pairs": total}
 
 
 def _project(means, scales, quats, opacities, R_w2c, t_w2c, K, size_px, near_m, far_m) -> dict:

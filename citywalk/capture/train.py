@@ -189,6 +189,7 @@ class SplatTrainer:
         self.iteration = 0
         self.elapsed_s = 0.0  # training time so far, across resumes
         self.last_pairs = 0
+        self.last_engine = ""
         self.resumed_from: int | None = None
         self.history: list[dict] = []
         init = init_cloud(poses, views, self.opts, self.rng)
@@ -304,6 +305,7 @@ class SplatTrainer:
         out = self.render_view(v.R_w2c, v.t_w2c, v.K, size, exposure_index=i)
         img = out["rgb"]
         self.last_pairs = int(out.get("pairs", 0))
+        self.last_engine = out.get("engine", "")
         l1 = (img - target).abs().mean()
         loss = (1 - self.opts.lambda_dssim) * l1 + self.opts.lambda_dssim * (1 - ssim(img, target))
         self.optim.zero_grad(set_to_none=True)
@@ -335,7 +337,7 @@ class SplatTrainer:
             big = scales > o.percent_dense * self.extent
             hot = grad > o.grad_threshold
             room = o.max_gaussians - len(grad)
-            if self.last_pairs > MAX_PAIRS // 2:  # the rasteriser's memory guard is near: stop growing
+            if self.last_engine == "pairs" and self.last_pairs > MAX_PAIRS // 2:  # its memory guard is near
                 room = 0
             clone = hot & ~big
             split = hot & big
