@@ -34,7 +34,8 @@ def main() -> None:
     a = ap.parse_args()
     w, h = (int(v) for v in a.size.split("x"))
     shot = Shot.load(DEMO).updated({"output": {"size": [w, h], "duration_s": 2.0}, "look": {"when": a.when}})
-    scene, _, route, frames = prepare(shot)
+    p = prepare(shot)
+    scene, route, frames = p.scene, p.route, p.frames
     results = {}
     for name, weather in CASES.items():
         lighting = resolve_lighting(shot.look.model_copy(update={"weather": weather}))

@@ -34,9 +34,20 @@ def scene_extent_m(shot: Shot) -> float:
     return float(np.clip(walk_m * 0.5 + 150.0, 160.0, 500.0))
 
 
-def prepare(shot: Shot, with_walker: bool = False):
-    """Scene, lighting, route and per-frame cameras for a Shot (no GL yet); with_walker also
-    returns the walker's track of the rigs that film one (for actors)."""
+@dataclass
+class Prepared:
+    """Everything a Shot needs before GL: the scene, its lighting, the walked route (N, 3), one
+    CameraFrame per output frame, and the walker's track for rigs that film one (else None)."""
+
+    scene: object
+    lighting: object
+    route: np.ndarray
+    frames: list
+    walker: object = None
+
+
+def prepare(shot: Shot) -> Prepared:
+    """Scene, lighting, route and per-frame cameras for a Shot (no GL yet)."""
     from .camera import camera_rig, plan_route
     from .look.lighting import resolve_lighting
     from .sources import build_scene
@@ -56,9 +67,7 @@ def prepare(shot: Shot, with_walker: bool = False):
         cams = [(f.position, float(np.degrees(2 * np.arctan(f.size_px[1] / 2 / f.K[1, 1]))), f.size_px[1])
                 for f in frames[::step]]
         scene = build_scene(shot.scene, cameras=cams)
-    if with_walker:
-        return scene, lighting, route, frames, walker
-    return scene, lighting, route, frames
+    return Prepared(scene, lighting, route, frames, walker)
 
 
 def resolve_captured_scene(shot: Shot) -> Shot:
@@ -89,6 +98,16 @@ def add_actors(renderer, shot: Shot, route, walker, n_frames: int) -> None:
         renderer.overlays.append(ActorPass(renderer.ctx, actor, track))
 
 
+def open_renderer(shot: Shot, p: Prepared):
+    """A Renderer for the prepared Shot at its output size, with its actors in place."""
+    from .render.renderer import Renderer
+
+    renderer = Renderer(p.scene, p.lighting, tuple(shot.output.size), shot.output.samples,
+                        focus_points=p.route, exposure_ev=shot.look.exposure_ev)
+    add_actors(renderer, shot, p.route, p.walker, len(p.frames))
+    return renderer
+
+
 def side_paths(video: Path) -> dict[str, Path]:
     """Where the extras go, beside the video: walk.mp4 → walk.camera.json, walk_depth/, walk_frames/."""
     stem = video.with_suffix("")
@@ -98,7 +117,6 @@ def side_paths(video: Path) -> dict[str, Path]:
 def render_shot(shot: Shot, out_path: str | Path | None = None,
                 on_fraction: Callable[[float], None] | None = None) -> RenderResult:
     """Render a Shot to an MP4 (and the extras it asks for). Deterministic for a given Shot."""
-    from .render.renderer import Renderer
     from .video.encode import VideoWriter
     from .tracks import write_camera_track
     from .video.progress import progress
@@ -110,12 +128,11 @@ def render_shot(shot: Shot, out_path: str | Path | None = None,
     writer = VideoWriter(video, out.fps, tuple(out.size), crf=out.crf)  # fails fast on a bad path
     try:
         t = time.perf_counter()
-        scene, lighting, route, frames, walker = prepare(shot, with_walker=True)
+        p = prepare(shot)
+        scene, lighting, frames = p.scene, p.lighting, p.frames
         timings["scene_s"] = time.perf_counter() - t
         t = time.perf_counter()
-        renderer = Renderer(scene, lighting, tuple(out.size), out.samples, focus_points=route,
-                            exposure_ev=shot.look.exposure_ev)
-        add_actors(renderer, shot, route, walker, len(frames))
+        renderer = open_renderer(shot, p)
         timings["gl_setup_s"] = time.perf_counter() - t
         paths = side_paths(video)
         want_depth = "depth" in out.extras
@@ -208,16 +225,12 @@ def _write_extras(paths: dict[str, Path], extras: list[str], index: int, img: di
 
 def render_still(shot: Shot, time_s: float = 0.0) -> np.ndarray:
     """One frame (H, W, 3) uint8 of a Shot at `time_s`, exposed as if the clip had started there."""
-    from .render.renderer import Renderer
-
-    scene, lighting, route, frames, walker = prepare(shot, with_walker=True)
-    i = int(np.clip(round(time_s * shot.output.fps), 0, len(frames) - 1))
-    r = Renderer(scene, lighting, tuple(shot.output.size), shot.output.samples, focus_points=route,
-                 exposure_ev=shot.look.exposure_ev)
-    add_actors(r, shot, route, walker, len(frames))
+    p = prepare(shot)
+    i = int(np.clip(round(time_s * shot.output.fps), 0, len(p.frames) - 1))
+    r = open_renderer(shot, p)
     try:
-        rgb = r.render(frames[i])["rgb"]
-        notice = _copyright_overlay(scene, tuple(shot.output.size))
+        rgb = r.render(p.frames[i])["rgb"]
+        notice = _copyright_overlay(p.scene, tuple(shot.output.size))
         return notice.apply(rgb) if notice is not None else rgb
     finally:
         r.close()
@@ -235,7 +248,8 @@ def look_sheet(shot: Shot, times=SHEET_TIMES, weathers=SHEET_WEATHERS, cell_px=(
     from .video.sheet import tile
 
     small = shot.updated({"output": {"size": list(cell_px), "duration_s": max(at_s + 0.5, 1.0)}})
-    scene, _, route, frames = prepare(small)
+    p = prepare(small)
+    scene, route, frames = p.scene, p.route, p.frames
     frame = frames[min(len(frames) - 1, int(at_s * small.output.fps))]
     images, labels = [], []
     for when in times:

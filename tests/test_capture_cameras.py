@@ -42,7 +42,7 @@ def panning_walk(n_frames: int, fps: int = 24, every: int = 12, yaw_deg: float =
 
     walk = Shot.from_dict({"scene": {"source": "procedural", "style": "tokyo", "seed": 7},
                            "output": {"duration_s": n_frames / fps, "fps": fps, "size": list(SIZE)}})
-    frames = prepare(walk)[3]
+    frames = prepare(walk).frames
     keys = []
     for k, i in enumerate(list(range(0, n_frames, every)) + [n_frames - 1]):
         fr = frames[i]

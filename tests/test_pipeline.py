@@ -112,7 +112,7 @@ def test_keyframe_file_drives_the_camera(tmp_path, capsys):
     assert shot.camera.rig == "keyframes" and len(shot.camera.keyframes) == 2
     from citywalk.pipeline import prepare
 
-    _, _, _, frames = prepare(shot.updated({"output": {"duration_s": 1.0, "size": [64, 36]}}))
+    frames = prepare(shot.updated({"output": {"duration_s": 1.0, "size": [64, 36]}})).frames
     assert frames[0].position == pytest.approx([0, -30, 20])
     assert frames[0].K[0, 0] == pytest.approx(32 / np.tan(np.radians(30)))
     bad = tmp_path / "bad.json"

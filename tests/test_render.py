@@ -95,13 +95,15 @@ def test_same_shot_same_frame_bytes():
     shot = Shot.from_dict({"output": {"size": list(SIZE), "duration_s": 0.25, "samples": 1}})
     frames = []
     for _ in range(2):
-        scene, lighting, route, cams = prepare(shot)
+        p = prepare(shot)
+        scene, lighting, route, cams = p.scene, p.lighting, p.route, p.frames
         r = Renderer(scene, lighting, SIZE, 1, focus_points=route)
         frames.append([r.render(c)["rgb"].tobytes() for c in cams[:3]])
         r.close()
     assert frames[0] == frames[1]
     other = shot.updated({"scene": {"seed": 8}})
-    scene, lighting, route, cams = prepare(other)
+    p = prepare(other)
+    scene, lighting, route, cams = p.scene, p.lighting, p.route, p.frames
     r = Renderer(scene, lighting, SIZE, 1, focus_points=route)
     assert r.render(cams[0])["rgb"].tobytes() != frames[0][0]
     r.close()

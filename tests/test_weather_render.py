@@ -129,7 +129,8 @@ def test_night_is_darker_but_lamps_keep_their_pools_bright():
     means, bright = {}, {}
     for when in ("noon", "night"):
         s = shot.updated({"look": {"when": when}})
-        scene, lighting, route, frames = prepare(s)
+        p = prepare(s)
+        scene, lighting, route, frames = p.scene, p.lighting, p.route, p.frames
         r = Renderer(scene, lighting, SIZE, 1, focus_points=route)
         img = r.render(frames[0])["rgb"].astype(float).mean(-1)
         r.close()

@@ -29,7 +29,8 @@ def test_osm_extract_walk(tmp_path, capsys):
     path.write_text(_city().xml())
     _render(["--osm", str(path), "--style", "tokyo"], tmp_path / "osm.mp4", capsys)
     shot = Shot.from_dict({"scene": {"source": "osm", "path": str(path)}})
-    scene, _, route, frames = prepare(shot)
+    p = prepare(shot)
+    scene, route, frames = p.scene, p.route, p.frames
     nodes = scene.network.nodes
     assert np.min(np.linalg.norm(nodes[:, :2] - route[0, :2], axis=1)) < 0.5, "the walk starts on the network"
 
@@ -43,7 +44,8 @@ def test_mesh_walk_keeps_eye_height_over_the_ground(tmp_path, capsys):
     trimesh.Scene([ground]).export(path)
     _render(["--mesh", str(path)], tmp_path / "mesh.mp4", capsys)
     shot = Shot.from_dict({"scene": {"source": "mesh", "path": str(path)}, "output": {"duration_s": 2}})
-    scene, _, route, frames = prepare(shot)
+    p = prepare(shot)
+    scene, route, frames = p.scene, p.route, p.frames
     top = max(m.positions[:, 2].max() for m in scene.meshes)
     assert top == pytest.approx(3.0, abs=0.01)
     eye = np.array([f.position[2] for f in frames])
@@ -65,7 +67,7 @@ def test_tiles_walk_burns_in_copyright(tmp_path, capsys):
     path = _write_tileset(tmp_path / "ts")
     _render(["--tiles", str(path)], tmp_path / "tiles.mp4", capsys)
     shot = Shot.from_dict({"scene": {"source": "tiles", "path": str(path)}, "output": {"size": [320, 180], "duration_s": 0.5, "samples": 1}})
-    scene, *_ = prepare(shot)
+    scene = prepare(shot).scene
     assert "Tileset (c) City" in scene.copyright
     from citywalk.pipeline import render_still
 
@@ -109,7 +111,8 @@ def test_splat_walk_with_path_and_fog_by_depth(tmp_path, capsys):
     a = render_still(Shot.from_dict(base)).astype(float)
     fog = render_still(Shot.from_dict({**base, "look": {"weather": "fog"}})).astype(float)
     from citywalk.render.renderer import Renderer  # noqa: F401 - depth comes from the renderer
-    scene, lighting, route, frames = prepare(Shot.from_dict(base))
+    p = prepare(Shot.from_dict(base))
+    scene, lighting, route, frames = p.scene, p.lighting, p.route, p.frames
     r = Renderer(scene, lighting, (160, 90), 1, focus_points=route)
     depth = r.render(frames[0], want_depth=True)["depth"]
     r.close()
@@ -141,7 +144,8 @@ def test_splat_walk_follows_the_capture_cameras(tmp_path):
         frames.append({"index": i, "time_s": i / 8, "K": np.eye(3).tolist(), "R_w2c": R.tolist(), "t_w2c": (-R @ c).tolist()})
     write_camera_track(tmp_path / "scene.cameras.json", frames, fps=8, width=64, height=36)
     shot = Shot.from_dict({"scene": {"source": "splat", "path": str(path)}, "output": {"duration_s": 2, "size": [64, 36]}})
-    scene, _, route, cams = prepare(shot)
+    p = prepare(shot)
+    scene, route, cams = p.scene, p.route, p.frames
     assert np.abs(route[:, 1] - 1.0).max() < 0.05, "walks the capture's line (y = 1 m)"
     assert route[0, 0] == pytest.approx(-12, abs=0.1)
     eye = np.array([c.position for c in cams])
