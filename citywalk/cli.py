@@ -152,14 +152,13 @@ def _shot_with_warnings(args) -> "Shot":
 
 def _read_waypoints(path: str) -> list:
     """Waypoints from JSON: [[x, y(, z)], ...] or {"waypoints": [...]}, in scene metres."""
+    from .safeio import read_text_capped
+
     p = Path(path)
+    text = read_text_capped(p, 10_000_000, "--path", ShotError)
     try:
-        if p.stat().st_size > 10_000_000:
-            raise ShotError(f"{p}: waypoint file larger than 10 MB")
-        data = json.loads(p.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ShotError(f"--path {p}: no such file") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
         raise ShotError(f"--path {p}: not a waypoint JSON file ({exc})") from None
     if isinstance(data, dict):
         data = data.get("waypoints")

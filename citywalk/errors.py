@@ -20,6 +20,14 @@ class SceneError(CitywalkError):
     """A scene source could not be built or read (corrupt file, unsupported content)."""
 
 
+class LikenessError(CitywalkError):
+    """A likeness source or `.actor` package is invalid (corrupt, too big, unsafe, inconsistent)."""
+
+
+class CaptureError(SceneError):
+    """A capture could not be stored, read, registered or trained; the message says why."""
+
+
 class RenderError(CitywalkError):
     """The renderer could not start (no OpenGL) or failed while drawing."""
 

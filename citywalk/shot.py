@@ -198,15 +198,10 @@ class Shot(_Model):
     @classmethod
     def load(cls, path: str | Path) -> "Shot":
         """Read a Shot from YAML or JSON (chosen by extension; YAML accepts JSON too)."""
+        from .safeio import read_text_capped
+
         p = Path(path)
-        try:
-            if p.stat().st_size > MAX_SHOT_FILE_BYTES:
-                raise ShotError(f"{p}: a Shot file over {MAX_SHOT_FILE_BYTES} bytes is not a Shot")
-            text = p.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise ShotError(f"{p}: no such Shot file") from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ShotError(f"{p}: cannot read Shot file ({exc})") from None
+        text = read_text_capped(p, MAX_SHOT_FILE_BYTES, "Shot file", ShotError)
         if p.suffix.lower() == ".json":
             try:
                 data = json.loads(text)

@@ -120,14 +120,12 @@ def read_camera_track(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Read a camera-track JSON → the header fields plus 'frames' with float64 numpy arrays."""
     p = Path(path)
     where = f"camera track {p}"
+    from .safeio import read_text_capped
+
+    text = read_text_capped(p, MAX_TRACK_FILE_BYTES, "camera track", VideoError)
     try:
-        size = p.stat().st_size
-        if size > MAX_TRACK_FILE_BYTES:
-            raise VideoError(f"{where}: {size} bytes is larger than the {MAX_TRACK_FILE_BYTES} byte limit")
-        doc = json.loads(p.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise VideoError(f"cannot read {where}: no such file") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
         raise VideoError(f"cannot read {where}: {exc}") from None
     if not isinstance(doc, dict):
         raise VideoError(f"{where}: expected a JSON object")

@@ -10,7 +10,7 @@ import pytest
 
 from citywalk.errors import SceneError
 from citywalk.sources.meshes import ground_height_fn, load_mesh_scene
-from citywalk.sources.safeio import open_zip_safely, parse_xml_safely, safe_join
+from citywalk.safeio import open_zip_safely, parse_xml_safely, safe_join
 
 trimesh = pytest.importorskip("trimesh")
 from PIL import Image  # noqa: E402

@@ -10,11 +10,7 @@ that needs it. Modules: `catalog` (SQLite store), `intake` (submit), `frames` (e
 
 from __future__ import annotations
 
-from citywalk.errors import SceneError
-
-
-class CaptureError(SceneError):
-    """A capture could not be stored, read, registered or trained; the message says why."""
+from citywalk.errors import CaptureError
 
 
 __all__ = ["CaptureError"]

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from ..errors import CitywalkError
+from ..errors import LikenessError
 
 FORMAT = "citywalk.actor/1"
 MAX_PACKAGE_BYTES = 2 * 1024**3  # whole .actor file on disk
@@ -30,10 +30,6 @@ MAX_TOTAL_PIXELS = 1_500_000_000  # RGBA pixels over all frames (~6 GB in memory
 MAX_JSON_BYTES = 64 * 1024**2
 N_LANDMARKS = 33  # MediaPipe pose topology
 _FRAME_NAME = re.compile(r"^frames/(\d{6})\.png$")
-
-
-class LikenessError(CitywalkError):
-    """A likeness source or `.actor` package is invalid (corrupt, too big, unsafe, inconsistent)."""
 
 
 @dataclasses.dataclass
@@ -146,12 +142,10 @@ class Actor:
     @classmethod
     def load(cls, path: str | Path) -> "Actor":
         """Reads an `.actor` package, rejecting unsafe or oversized content with a LikenessError."""
+        from ..safeio import check_size
+
         path = Path(path)
-        if not path.is_file():
-            raise LikenessError(f"actor package '{path}' does not exist (expected a .actor file)")
-        size = path.stat().st_size
-        if size > MAX_PACKAGE_BYTES:
-            raise LikenessError(f"actor package '{path}' is {size} bytes; the limit is {MAX_PACKAGE_BYTES}")
+        check_size(path, MAX_PACKAGE_BYTES, "actor package (.actor file)", LikenessError)
         try:
             with zipfile.ZipFile(path) as zf:
                 return _read_package(zf, path)
@@ -257,7 +251,7 @@ def _read_package(zf: zipfile.ZipFile, path: Path) -> Actor:
 def _read_limited(zf: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int, path: Path) -> bytes:
     """Reads one member, refusing more than `limit` bytes whatever its header claims (zip bombs)."""
     from ..errors import SceneError
-    from ..sources.safeio import read_zip_entry
+    from ..safeio import read_zip_entry
 
     try:
         return read_zip_entry(zf, info.filename, max_bytes=limit)

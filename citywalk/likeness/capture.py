@@ -167,13 +167,10 @@ def _open_source(source: str | Path | np.ndarray, max_frames: int, fps: float) -
     if isinstance(source, np.ndarray):
         return _open_array(source, fps, max_frames)
     path = Path(source)
-    if not path.is_file():
-        raise LikenessError(f"likeness source '{path}' does not exist (expected a video or photo file)")
-    size = path.stat().st_size
-    if size == 0:
+    from ..safeio import check_size
+
+    if check_size(path, MAX_SOURCE_BYTES, "likeness source (a video or photo file)", LikenessError) == 0:
         raise LikenessError(f"likeness source '{path}' is empty (zero bytes)")
-    if size > MAX_SOURCE_BYTES:
-        raise LikenessError(f"likeness source '{path}' is {size} bytes; at most {MAX_SOURCE_BYTES} are accepted")
     if path.suffix.lower() in IMAGE_SUFFIXES:
         return _open_image(path)
     return _open_video(path, max_frames)

@@ -18,6 +18,7 @@ from typing import Callable
 import numpy as np
 
 from citywalk.errors import MissingExtra, SceneError
+from citywalk.safeio import check_size, read_capped
 from citywalk.scene import Material, Mesh, Scene
 
 MESH_SUFFIXES = {".glb": "glb", ".gltf": "gltf", ".obj": "obj", ".ply": "ply"}
@@ -245,22 +246,19 @@ def load_mesh_scene(
         raise SceneError(
             f"{path}: unsupported mesh suffix '{path.suffix}'; accepted: {', '.join(sorted(MESH_SUFFIXES))}"
         )
-    try:
-        size = path.stat().st_size
-    except OSError as exc:
-        raise SceneError(f"{path}: cannot read mesh file ({exc})") from exc
-    if size > max_file_bytes:
-        raise SceneError(f"{path}: {size} bytes; mesh files over {max_file_bytes} bytes are refused")
+    if file_type in ("glb", "gltf"):
+        data = read_capped(path, max_file_bytes, "mesh file")
+    else:  # trimesh reads OBJ/PLY (and their MTL/textures) from the path itself
+        check_size(path, max_file_bytes, "mesh file")
     matrix = _up_matrix(up_axis or DEFAULT_UP_AXIS[file_type], path)
     copyright_lines: list[str] = []
     if file_type == "glb":
-        data = path.read_bytes()
         asset = glb_json(data, str(path)).get("asset", {})
         tm_scene = load_trimesh_scene(data, "glb", str(path))
     else:
         if file_type == "gltf":
             try:
-                asset = json.loads(path.read_text(encoding="utf-8")).get("asset", {})
+                asset = json.loads(data.decode("utf-8")).get("asset", {})
             except (UnicodeDecodeError, json.JSONDecodeError) as exc:
                 raise SceneError(f"{path}: glTF JSON is malformed ({exc})") from exc
         else:

@@ -32,7 +32,7 @@ from citywalk.sources.meshes import (
     scene_bounds,
     trimesh_scene_to_meshes,
 )
-from citywalk.sources.safeio import safe_join
+from citywalk.safeio import read_capped, read_text_capped, safe_join
 
 SUPPORTED_VERSIONS = ("0.0", "1.0", "1.1")
 MAX_JSON_BYTES = 64 << 20
@@ -105,14 +105,10 @@ def _error(where: str, message: str) -> SceneError:
 
 def _read_json(path: Path, where: str) -> dict:
     """Read a tileset JSON file with a size limit; malformed JSON raises SceneError."""
+    text = read_text_capped(path, MAX_JSON_BYTES, "tileset JSON")
     try:
-        size = path.stat().st_size
-        if size > MAX_JSON_BYTES:
-            raise _error(where, f"{size} bytes; tileset JSON over {MAX_JSON_BYTES} bytes is refused")
-        return json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise _error(where, f"cannot read ({exc})") from exc
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
         raise _error(where, f"malformed JSON ({exc})") from exc
 
 
@@ -484,13 +480,7 @@ def _gltf_rtc(gltf: dict) -> np.ndarray | None:
 def _load_content(tileset: Tileset, tile: Tile, path: Path, textures: dict, copyright: list, budget: int):
     """Meshes of one content file, or None for formats that are skipped (i3dm, pnts, cmpt)."""
     where = str(path)
-    try:
-        size = path.stat().st_size
-        if size > MAX_CONTENT_BYTES:
-            raise _error(where, f"{size} bytes; tile content over {MAX_CONTENT_BYTES} bytes is refused")
-        data = path.read_bytes()
-    except OSError as exc:
-        raise _error(where, f"cannot read tile content ({exc})") from exc
+    data = read_capped(path, MAX_CONTENT_BYTES, "tile content")
     magic = data[:4]
     rtc_center = None
     if magic == b"b3dm":

@@ -1,22 +1,76 @@
-"""Safe readers for untrusted inputs: zip archives (KMZ), XML (KML, COLLADA) and relative
-paths inside a data folder (glTF buffers, 3D Tiles content).
+"""Safe readers for untrusted inputs, shared by every stage: size-capped file reads, zip archives
+(KMZ, actor packages), XML (KML, COLLADA) and relative paths inside a data folder (glTF buffers,
+3D Tiles content).
 
-Every refusal raises `SceneError` naming the file, the entry and what would be accepted.
+Every refusal raises a CitywalkError (SceneError unless the caller names its own class) naming the
+file, the entry and what would be accepted.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import stat
 import zipfile
 from pathlib import Path, PurePosixPath
 from xml.etree import ElementTree
 
-from citywalk.errors import SceneError
+from citywalk.errors import CitywalkError, SceneError
 
 GIB = 1 << 30
+MIB = 1 << 20
 _DRIVE = re.compile(r"^[A-Za-z]:")
 _FORBIDDEN_XML = (b"<!doctype", b"<!entity")
+
+
+def read_capped(path: str | os.PathLike[str], max_bytes: int, what: str = "file",
+                error: type[CitywalkError] = SceneError) -> bytes:
+    """The bytes of a file of at most `max_bytes`, read through one handle (the size is checked on
+    the open file, and no more than the limit is read even if the file grows meanwhile)."""
+    p = Path(path)
+    try:
+        with p.open("rb") as fh:
+            size = os.fstat(fh.fileno()).st_size
+            if size > max_bytes:
+                raise error(f"{what} {p}: {size} bytes is over the limit of {max_bytes} bytes")
+            data = fh.read(max_bytes + 1)
+    except FileNotFoundError:
+        raise error(f"{what} {p}: no such file") from None
+    except IsADirectoryError:
+        raise error(f"{what} {p}: is a folder, not a file") from None
+    except OSError as exc:
+        raise error(f"{what} {p}: cannot read ({exc.strerror or exc})") from None
+    if len(data) > max_bytes:
+        raise error(f"{what} {p}: over the limit of {max_bytes} bytes")
+    return data
+
+
+def check_size(path: str | os.PathLike[str], max_bytes: int, what: str = "file",
+               error: type[CitywalkError] = SceneError) -> int:
+    """The size in bytes of a readable file of at most `max_bytes` (for readers that open the
+    path themselves), else `error` naming the file and the limit."""
+    p = Path(path)
+    try:
+        size = p.stat().st_size
+    except FileNotFoundError:
+        raise error(f"{what} {p}: no such file") from None
+    except OSError as exc:
+        raise error(f"{what} {p}: cannot read ({exc.strerror or exc})") from None
+    if not p.is_file():
+        raise error(f"{what} {p}: is not a regular file")
+    if size > max_bytes:
+        raise error(f"{what} {p}: {size} bytes is over the limit of {max_bytes} bytes")
+    return size
+
+
+def read_text_capped(path: str | os.PathLike[str], max_bytes: int, what: str = "file",
+                     error: type[CitywalkError] = SceneError) -> str:
+    """`read_capped` decoded as UTF-8; undecodable bytes are an `error` naming the file."""
+    data = read_capped(path, max_bytes, what, error)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise error(f"{what} {path}: not UTF-8 text (byte {exc.start})") from None
 
 
 def _check_entry_name(name: str, archive: Path) -> None:
@@ -137,13 +191,7 @@ def parse_xml_safely(
         data, source = bytes(bytes_or_path), "XML data"
     else:
         source = str(bytes_or_path)
-        try:
-            size = Path(bytes_or_path).stat().st_size
-            if size > max_bytes:
-                raise SceneError(f"{source}: {size} bytes; XML over {max_bytes} bytes is refused")
-            data = Path(bytes_or_path).read_bytes()
-        except OSError as exc:
-            raise SceneError(f"{source}: cannot read ({exc})") from exc
+        data = read_capped(bytes_or_path, max_bytes, "XML")
     if len(data) > max_bytes:
         raise SceneError(f"{source}: XML over {max_bytes} bytes is refused")
     check_xml_bytes(data, source)
