@@ -13,7 +13,7 @@ from typing import Iterator
 import numpy as np
 
 from citywalk.capture import CaptureError
-from citywalk.capture.intake import IMAGE_SUFFIXES, _import_av, display_quarter_turns, list_images
+from citywalk.capture.intake import IMAGE_SUFFIXES, list_images
 
 THUMB_W_PX = 64
 
@@ -121,33 +121,17 @@ def _thumb(rgb: np.ndarray) -> np.ndarray:
 
 def iter_video(path: Path, opts: FrameOptions) -> tuple[float, float, Iterator[tuple[int, float, np.ndarray]]]:
     """(fps, duration_s, iterator of (index, time_s, (H, W, 3) uint8 upright)) for a video file."""
-    av = _import_av()
-    try:
-        container = av.open(str(path))
-        stream = container.streams.video[0]
-    except (av.FFmpegError, IndexError) as exc:
-        raise CaptureError(f"capture {path}: cannot open the video ({exc})") from None
-    fps = float(stream.average_rate or stream.guessed_rate or 30.0)
-    duration_s = float(stream.duration * stream.time_base) if stream.duration and stream.time_base else (
-        container.duration / 1e6 if container.duration else 0.0)
+    from citywalk.media import VideoFile
+
+    video = VideoFile(path, CaptureError, "capture")
+    info = video.probe()
 
     def frames() -> Iterator[tuple[int, float, np.ndarray]]:
-        try:
-            for i, frame in enumerate(container.decode(stream)):
-                if i >= opts.max_decode_frames:
-                    break
-                t = float(frame.time) if frame.time is not None else i / fps
-                rgb = frame.to_ndarray(format="rgb24")
-                turns = display_quarter_turns(frame)
-                if turns:
-                    rgb = np.ascontiguousarray(np.rot90(rgb, k=turns))
-                yield i, t, _resize(rgb, opts.max_side_px)
-        except av.FFmpegError as exc:
-            raise CaptureError(f"capture {path}: decoding failed after some frames ({exc}); "
-                               "the file is damaged") from None
-        finally:
-            container.close()
+        for f in video.frames(opts.max_decode_frames):
+            yield f.index, f.time_s, _resize(f.rgb, opts.max_side_px)
 
+    fps = info.fps or 30.0
+    duration_s = info.duration_s
     return fps, duration_s, frames()
 
 

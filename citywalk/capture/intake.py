@@ -12,7 +12,6 @@ from pathlib import Path
 
 from citywalk.capture import CaptureError
 from citywalk.capture.catalog import Catalog, CatalogEntry, CaptureMeta, check_name
-from citywalk.errors import MissingExtra
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".m4v")
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
@@ -23,42 +22,17 @@ MAX_IMAGE_PIXELS = 64_000_000
 _ISO6709 = re.compile(r"^([+-]\d+(?:\.\d+)?)([+-]\d+(?:\.\d+)?)")
 
 
-def _import_av():
-    try:
-        import av
-    except ImportError:
-        raise MissingExtra("av", "capture", "reading capture videos") from None
-    return av
-
-
-def display_quarter_turns(frame) -> int:
-    """Counter-clockwise quarter turns (0..3) that show a decoded frame upright: phones store
-    portrait video sideways and say so in the display matrix."""
-    return int(round((getattr(frame, "rotation", 0) or 0) / 90.0)) % 4
-
-
 def probe_capture_video(path: Path) -> dict:
     """Decode the first frame of a video and read its tags → {'width', 'height' (as displayed),
     'rotation_deg', 'fps', 'frames_hint', 'captured_at', 'device', 'lat', 'lon'}; CaptureError if it
     has no decodable video."""
-    av = _import_av()
-    try:
-        with av.open(str(path)) as container:
-            if not container.streams.video:
-                raise CaptureError(f"capture {path}: the file has no video stream")
-            stream = container.streams.video[0]
-            first = next(iter(container.decode(stream)), None)
-            if first is None:
-                raise CaptureError(f"capture {path}: no frame could be decoded (empty or corrupt video)")
-            tags = {k.lower(): v for k, v in {**container.metadata, **stream.metadata}.items()}
-            quarter_turns = display_quarter_turns(first)
-            w, h = (first.height, first.width) if quarter_turns % 2 else (first.width, first.height)
-            info = {"width": w, "height": h, "rotation_deg": 90 * quarter_turns,
-                    "fps": float(stream.average_rate or stream.guessed_rate or 0.0),
-                    "frames_hint": int(stream.frames or 0)}
-    except av.FFmpegError as exc:
-        raise CaptureError(f"capture {path}: not a readable video ({exc}); accepted: "
-                           f"{', '.join(VIDEO_SUFFIXES)} files with a decodable video stream") from None
+    from citywalk.media import VideoFile
+
+    v = VideoFile(path, CaptureError, "capture",
+                  f"{', '.join(VIDEO_SUFFIXES)} files with a decodable video stream").probe()
+    info = {"width": v.width, "height": v.height, "rotation_deg": v.rotation_deg, "fps": v.fps,
+            "frames_hint": v.frame_count}
+    tags = v.tags
     info["captured_at"] = tags.get("creation_time") or tags.get("com.apple.quicktime.creationdate")
     make = tags.get("com.apple.quicktime.make") or tags.get("make") or ""
     model = tags.get("com.apple.quicktime.model") or tags.get("model") or ""

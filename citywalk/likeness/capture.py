@@ -112,54 +112,22 @@ def _open_image(path: Path) -> _Clip:
 
 def _open_video(path: Path, max_frames: int) -> _Clip:
     """A video file decoded with PyAV; probes size, rate and duration up front."""
-    import av
+    from ..media import VideoFile
 
-    def fail(e: Exception) -> LikenessError:
-        return LikenessError(f"cannot decode video '{path}': {e} (expected an MP4/MOV/WebM clip or a photo)")
-
-    try:
-        with av.open(str(path)) as container:
-            if not container.streams.video:
-                raise LikenessError(f"'{path}' has no video stream")
-            stream = container.streams.video[0]
-            w0, h0 = stream.codec_context.width, stream.codec_context.height
-            rate = stream.average_rate or stream.guessed_rate or 24
-            duration_s = (float(container.duration) / 1e6) if container.duration else 0.0
-            n_est = int(stream.frames) if stream.frames else int(round(duration_s * float(rate)))
-    except LikenessError:
-        raise
-    except (av.error.FFmpegError, OSError, ValueError, IndexError) as e:
-        raise fail(e) from e
-    if duration_s > MAX_DURATION_S:
-        raise LikenessError(f"video '{path}' lasts {duration_s:.0f} s; at most {MAX_DURATION_S} s is accepted "
+    video = VideoFile(path, LikenessError, "cannot decode video", "an MP4/MOV/WebM clip or a photo")
+    info = video.probe()
+    if info.duration_s > MAX_DURATION_S:
+        raise LikenessError(f"video '{path}' lasts {info.duration_s:.0f} s; at most {MAX_DURATION_S} s is accepted "
                             "(trim it to the walk)")
-    fps = float(rate)
-    if not (0 < fps <= 240):
-        raise LikenessError(f"video '{path}' reports {fps} fps; 1..240 fps is accepted")
-    w, h = _process_size(w0, h0, str(path))
+    if not (0 < info.fps <= 240):
+        raise LikenessError(f"video '{path}' reports {info.fps} fps; 1..240 fps is accepted")
+    size_px = _process_size(info.width, info.height, str(path))
+    n_est = info.frame_count or int(round(info.duration_s * info.fps))
 
     def frames() -> Iterator[np.ndarray]:
-        count = 0
-        try:
-            with av.open(str(path)) as c:
-                s = c.streams.video[0]
-                s.thread_type = "AUTO"
-                for frame in c.decode(s):
-                    rot = int(round(getattr(frame, "rotation", 0) or 0)) // 90
-                    fw, fh = (h, w) if rot % 2 else (w, h)
-                    rgb = frame.to_ndarray(format="rgb24", width=fw, height=fh)
-                    yield np.ascontiguousarray(np.rot90(rgb, k=rot)) if rot else rgb
-                    count += 1
-                    if count >= max_frames:
-                        return
-        except av.error.FFmpegError as e:
-            if count == 0:
-                raise fail(e) from e
-            return  # a truncated tail: keep what decoded cleanly
-        if count == 0:
-            raise LikenessError(f"video '{path}' holds no decodable frames (zero-length or corrupt)")
+        return (f.rgb for f in video.frames(max_frames, size_px, keep_truncated_tail=True))
 
-    return _Clip(path.name, fps, max(1, min(n_est or max_frames, max_frames)), False, frames)
+    return _Clip(path.name, info.fps, max(1, min(n_est or max_frames, max_frames)), False, frames)
 
 
 def _open_source(source: str | Path | np.ndarray, max_frames: int, fps: float) -> _Clip:

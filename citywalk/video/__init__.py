@@ -10,7 +10,7 @@ from typing import Any
 
 _EXPORTS = {
     "VideoWriter": "encode",
-    "VideoInfo": "encode",
+    "VideoInfo": "encode",  # defined in citywalk.media, re-exported
     "probe_video": "encode",
     "check_video_size": "encode",
     "write_png": "exports",

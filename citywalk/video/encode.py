@@ -12,7 +12,6 @@ import queue
 import tempfile
 import threading
 import time
-from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from citywalk.errors import VideoError
+from citywalk.media import VideoInfo, import_av, probe_video  # noqa: F401 - probe_video, VideoInfo re-exported
 from citywalk.shot import MAX_HEIGHT, MAX_WIDTH, MIN_SIDE_PX
 
 MAX_FPS = 240
@@ -31,15 +31,6 @@ QUEUE_FRAMES = 4
 _BT709 = 1  # AVCOL_SPC / AVCOL_PRI / AVCOL_TRC value for ITU-R BT.709
 _MPEG_RANGE = 1  # AVCOL_RANGE_MPEG: limited (16..235) range, what players expect from H.264
 _STOP = object()
-
-
-def _import_av() -> Any:
-    """PyAV is a core dependency, imported on first use so `import citywalk.video` stays quick."""
-    try:
-        import av
-    except ImportError as exc:  # pragma: no cover - av is in the base install
-        raise VideoError(f"video encoding needs PyAV: pip install av ({exc})") from None
-    return av
 
 
 def check_video_size(size_px: tuple[int, int]) -> tuple[int, int]:
@@ -132,7 +123,7 @@ class VideoWriter:
 
     def _open_stream(self, container_format: str, crf: int, preset: str) -> tuple[Any, Any]:
         """Open the temp file as an MP4 with one libx264 stream tagged BT.709, limited range."""
-        av = _import_av()
+        av = import_av()
         try:
             container = av.open(str(self._tmp_path), mode="w", format=container_format,
                                 options={"movflags": "+faststart"})
@@ -160,7 +151,7 @@ class VideoWriter:
             raise VideoError(f"cannot write to {self.path}: the writer is closed")
         self._raise_worker_error()
         frame_rgb = self._check_frame(frame_rgb)
-        av = _import_av()
+        av = import_av()
         frame = av.VideoFrame.from_ndarray(frame_rgb, format="rgb24")  # copies out of the caller's buffer
         frame.pts = int(self.stats["frames"])
         frame.time_base = Fraction(1, self.fps)
@@ -278,49 +269,3 @@ class VideoWriter:
         except Exception:
             pass
         self._tmp_path.unlink(missing_ok=True)
-
-
-@dataclass(frozen=True)
-class VideoInfo:
-    """What a video file holds: frame_count is counted by decoding every frame."""
-
-    frame_count: int
-    width: int
-    height: int
-    fps: float
-    duration_s: float
-    codec: str
-    pix_fmt: str
-
-
-def probe_video(path: str | os.PathLike[str]) -> VideoInfo:
-    """Decode the first video stream of `path` and describe it; VideoError if unreadable."""
-    av = _import_av()
-    p = Path(path)
-    if not p.is_file():
-        raise VideoError(f"cannot probe {p}: no such file")
-    try:
-        with av.open(str(p)) as container:
-            if not container.streams.video:
-                raise VideoError(f"cannot probe {p}: it has no video stream")
-            stream = container.streams.video[0]
-            frame_count = sum(1 for _ in container.decode(stream))
-            rate = stream.average_rate or stream.guessed_rate or 0
-            if stream.duration is not None and stream.time_base is not None:
-                duration_s = float(stream.duration * stream.time_base)
-            elif container.duration is not None:
-                duration_s = container.duration / 1_000_000
-            else:
-                duration_s = frame_count / float(rate) if rate else 0.0
-            ctx = stream.codec_context
-            return VideoInfo(
-                frame_count=frame_count,
-                width=ctx.width,
-                height=ctx.height,
-                fps=float(rate),
-                duration_s=duration_s,
-                codec=ctx.name,
-                pix_fmt=ctx.pix_fmt or "",
-            )
-    except av.FFmpegError as exc:
-        raise VideoError(f"cannot probe {p}: {exc}") from None

@@ -11,15 +11,9 @@ from ..errors import VideoError
 
 def video_frames_at(path: str | Path, count: int) -> list[np.ndarray]:
     """`count` evenly spaced decoded frames (H, W, 3) uint8 of a video."""
-    import av
+    from ..media import VideoFile
 
-    try:
-        with av.open(str(path)) as container:
-            frames = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
-    except (av.error.FFmpegError, OSError) as exc:
-        raise VideoError(f"{path}: cannot decode video ({exc})") from None
-    if not frames:
-        raise VideoError(f"{path}: no video frames")
+    frames = [f.rgb for f in VideoFile(path, VideoError, "contact sheet").frames()]
     idx = np.linspace(0, len(frames) - 1, count).round().astype(int)
     return [frames[i] for i in idx]
 
@@ -46,16 +40,9 @@ def tile(images: list[np.ndarray], columns: int, cell_width_px: int, labels: lis
 
 def contact_sheet(video: str | Path, columns: int = 3, rows: int = 2, cell_width_px: int = 426) -> np.ndarray:
     """A sheet of columns × rows frames of `video`, labelled with their time."""
-    import av
+    from ..media import probe_video
 
-    with av.open(str(video)) as c:
-        rate = float(c.streams.video[0].average_rate or 24)
+    info = probe_video(video)
     frames = video_frames_at(video, columns * rows)
-    n_total = None
-    try:
-        with av.open(str(video)) as c:
-            n_total = c.streams.video[0].frames
-    except Exception:
-        pass
-    times = np.linspace(0, ((n_total or len(frames)) - 1) / rate, len(frames))
+    times = np.linspace(0, (info.frame_count - 1) / (info.fps or 24.0), len(frames))
     return tile(frames, columns, cell_width_px, [f"{t:.1f} s" for t in times])
