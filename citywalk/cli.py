@@ -204,7 +204,7 @@ def cmd_still(args) -> int:
 
 
 def cmd_look_sheet(args) -> int:
-    from .pipeline import SHEET_TIMES, SHEET_WEATHERS, look_sheet
+    from .sheets import SHEET_TIMES, SHEET_WEATHERS, look_sheet
     from .video.exports import write_png
 
     shot = _shot_with_warnings(args)
@@ -234,7 +234,7 @@ def cmd_styles(args) -> int:
         print(f"wrote {write_starter_style(path, name=path.stem)} — edit it, then: citywalk render --style {path}")
         return 0
     if args.action == "sheet":
-        from .sources.procedural.sheet import styles_sheet
+        from .sheets import styles_sheet
         from .video.exports import write_png
 
         names = args.name.split(",") if args.name else builtin_styles()

@@ -236,38 +236,6 @@ def render_still(shot: Shot, time_s: float = 0.0) -> np.ndarray:
         r.close()
 
 
-SHEET_TIMES = ("dawn", "noon", "golden_hour", "dusk", "night")
-SHEET_WEATHERS = ("clear", "overcast", "fog", "hard_rain", "heavy_snow", "thunderstorm")
-
-
-def look_sheet(shot: Shot, times=SHEET_TIMES, weathers=SHEET_WEATHERS, cell_px=(320, 180), at_s: float = 2.0) -> np.ndarray:
-    """One viewpoint of the Shot's street under every time × weather, tiled with labels (rows =
-    times, columns = weathers): the quickest way to pick a look."""
-    from .look.lighting import resolve_lighting
-    from .render.renderer import Renderer
-    from .video.sheet import tile
-
-    small = shot.updated({"output": {"size": list(cell_px), "duration_s": max(at_s + 0.5, 1.0)}})
-    p = prepare(small)
-    scene, route, frames = p.scene, p.route, p.frames
-    frame = frames[min(len(frames) - 1, int(at_s * small.output.fps))]
-    images, labels = [], []
-    for when in times:
-        look = small.look.model_copy(update={"when": when})
-        renderer = None
-        for weather in weathers:
-            lighting = resolve_lighting(look.model_copy(update={"weather": weather}))
-            if renderer is None:
-                renderer = Renderer(scene, lighting, tuple(cell_px), small.output.samples, focus_points=route)
-            else:
-                renderer.update_lighting(lighting)
-            renderer.exposure = None  # meter each look afresh
-            images.append(renderer.render(frame)["rgb"])
-            labels.append(f"{when} / {weather}")
-        renderer.close()
-    return tile(images, len(weathers), cell_px[0], labels)
-
-
 def render_synthetic_walk(out_dir: str | Path, frames: int = 100, size_px: tuple[int, int] = (640, 360),
                           fps: int = 24, speed_mps: float = 1.4, style: str = "tokyo", seed: int = 7,
                           when: str = "noon", camera: dict | None = None) -> tuple[Path, Path]:

@@ -3,14 +3,4 @@
 from .street import generate_street
 from .style import Style, blend_styles, builtin_styles, load_style, write_starter_style
 
-__all__ = ["generate_street", "load_style", "blend_styles", "builtin_styles", "write_starter_style", "Style",
-           "styles_sheet"]
-
-
-def __getattr__(name: str):
-    # the sheet renders through the pipeline; import it only when asked for
-    if name == "styles_sheet":
-        from .sheet import styles_sheet
-
-        return styles_sheet
-    raise AttributeError(name)
+__all__ = ["generate_street", "load_style", "blend_styles", "builtin_styles", "write_starter_style", "Style"]

@@ -1,11 +1,13 @@
-"""A contact sheet of city styles: one still per style, same time of day, labelled."""
+"""Contact sheets that render through the pipeline: one still per city style, and one viewpoint
+under every time of day × weather. They sit beside the CLI, right of the pipeline they drive."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from ...errors import StyleError
-from .style import load_style
+from .errors import StyleError
+from .shot import Shot
+from .sources.procedural import load_style
 
 MAX_SHEET_STYLES = 16
 
@@ -14,9 +16,8 @@ def styles_sheet(styles: list[str], when: str = "golden_hour", size: tuple[int, 
                  street: str = "main", at_s: float = 0.0, columns: int = 3) -> np.ndarray:
     """Render one still per style (walking the main street at `when`) and tile them with their
     names: (H, W, 3) uint8. Styles may be names, .toml paths or blends."""
-    from ...pipeline import render_still, scene_extent_m
-    from ...shot import Shot
-    from ...video.sheet import tile
+    from .pipeline import render_still, scene_extent_m
+    from .video.sheet import tile
 
     if not styles:
         raise StyleError("styles sheet: give at least one style")
@@ -43,7 +44,7 @@ def styles_sheet(styles: list[str], when: str = "golden_hour", size: tuple[int, 
 def main_street_route(style: str, seed: int, extent_m: float, length_m: float = 40.0) -> list[list[float]]:
     """Waypoints [[x, y], ...] m for a walk along the main street's south sidewalk (or along
     the quay of a canal), starting mid-block past the side street at x = 0, heading +X."""
-    from .street import generate_street
+    from .sources.procedural import generate_street
 
     st = load_style(style)
     scene = generate_street(st, seed, extent_m)
@@ -55,3 +56,36 @@ def main_street_route(style: str, seed: int, extent_m: float, length_m: float = 
     hw = net.main_road_width_m / 2
     y = -(net.canal_width_m / 2 + 3.0) if net.canal_width_m > 0 else -(hw + net.main_sidewalk_width_m / 2)
     return [[x0, y], [x0 + length_m, y]]
+
+
+SHEET_TIMES = ("dawn", "noon", "golden_hour", "dusk", "night")
+SHEET_WEATHERS = ("clear", "overcast", "fog", "hard_rain", "heavy_snow", "thunderstorm")
+
+
+def look_sheet(shot: Shot, times=SHEET_TIMES, weathers=SHEET_WEATHERS, cell_px=(320, 180), at_s: float = 2.0) -> np.ndarray:
+    """One viewpoint of the Shot's street under every time × weather, tiled with labels (rows =
+    times, columns = weathers): the quickest way to pick a look."""
+    from .look.lighting import resolve_lighting
+    from .pipeline import prepare
+    from .render.renderer import Renderer
+    from .video.sheet import tile
+
+    small = shot.updated({"output": {"size": list(cell_px), "duration_s": max(at_s + 0.5, 1.0)}})
+    p = prepare(small)
+    scene, route, frames = p.scene, p.route, p.frames
+    frame = frames[min(len(frames) - 1, int(at_s * small.output.fps))]
+    images, labels = [], []
+    for when in times:
+        look = small.look.model_copy(update={"when": when})
+        renderer = None
+        for weather in weathers:
+            lighting = resolve_lighting(look.model_copy(update={"weather": weather}))
+            if renderer is None:
+                renderer = Renderer(scene, lighting, tuple(cell_px), small.output.samples, focus_points=route)
+            else:
+                renderer.update_lighting(lighting)
+            renderer.exposure = None  # meter each look afresh
+            images.append(renderer.render(frame)["rgb"])
+            labels.append(f"{when} / {weather}")
+        renderer.close()
+    return tile(images, len(weathers), cell_px[0], labels)
