@@ -10,6 +10,7 @@ from pathlib import Path
 
 from . import __version__
 from .errors import CitywalkError, ShotError
+from .registry import SCENE_SOURCES
 
 SHOT_SUFFIXES = (".yaml", ".yml", ".json")
 
@@ -33,11 +34,9 @@ def _add_shot_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("source", nargs="?", help="a Shot file (.yaml/.json) or a text prompt in quotes")
     p.add_argument("--style", help="city style: tokyo, or a path to a style .toml")
     world = p.add_mutually_exclusive_group()
-    world.add_argument("--splat", help="walk through a Gaussian splat scene (.ply, .splat, .spz)")
-    world.add_argument("--osm", help="walk through an OpenStreetMap extract (.osm, .osm.pbf), dressed in --style")
-    world.add_argument("--mesh", help="walk through a mesh (.glb, .gltf, .obj, .ply)")
-    world.add_argument("--kmz", help="walk through Google Earth-style KMZ models")
-    world.add_argument("--tiles", help="walk through local 3D Tiles (tileset.json)")
+    for kind in SCENE_SOURCES.values():
+        if kind.cli_flag:
+            world.add_argument(kind.cli_flag, dest=kind.name, help=kind.cli_help)
     p.add_argument("--up", choices=["auto", "z", "y", "-y"], help="up axis of the file (auto: estimate, for splats)")
     p.add_argument("--scale", type=float, help="multiply the file's units by this to get metres")
     p.add_argument("--path", dest="path_file", help="waypoints JSON: [[x, y], ...] in scene metres")
@@ -117,7 +116,7 @@ def build_shot(args: argparse.Namespace) -> tuple["Shot", list[str]]:
 
         changes["camera"]["rig"] = "keyframes"
         changes["camera"]["keyframes"] = [k.to_dict() for k in read_keyframes(rig)]
-    for source in ("splat", "osm", "mesh", "kmz", "tiles"):
+    for source in SCENE_SOURCES:
         if getattr(args, source, None):
             changes["scene"].update(source=source, path=getattr(args, source))
     for key in ("up", "scale"):

@@ -48,7 +48,7 @@ def main_street_route(style: str, seed: int, extent_m: float, length_m: float = 
 
     st = load_style(style)
     scene = generate_street(st, seed, extent_m)
-    xs = scene.stats["side_street_x_m"]
+    xs = list(scene.side_street_x_m)
     widths = [s.road_width_m for s in scene.streets if s.kind == "side"][: len(xs)]
     i = xs.index(0.0)
     net = st.network

@@ -17,6 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .errors import ShotError
+from .registry import SCENE_SOURCES as _REGISTRY
 
 MAX_DURATION_S = 600.0
 MAX_FPS = 60
@@ -26,7 +27,7 @@ MAX_SHOT_FILE_BYTES = 1_000_000
 
 TIME_PRESETS = ("dawn", "morning", "noon", "afternoon", "golden_hour", "dusk", "night")
 CAMERA_RIGS = ("walk", "follow", "side", "front", "orbit", "drone", "keyframes")
-SCENE_SOURCES = ("procedural", "osm", "mesh", "kmz", "tiles", "splat")
+SCENE_SOURCES = tuple(_REGISTRY)
 EXTRAS = ("depth", "camera_track", "frames")
 
 _HHMM = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
@@ -56,7 +57,7 @@ class SceneSpec(_Model):
 
     @model_validator(mode="after")
     def _path_for_files(self) -> "SceneSpec":
-        if self.source != "procedural" and not self.path:
+        if _REGISTRY[self.source].needs_path and not self.path:
             raise ValueError(f"scene.source '{self.source}' needs scene.path (the file to read)")
         return self
 

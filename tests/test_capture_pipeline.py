@@ -56,7 +56,7 @@ def test_synthetic_walk_registers_aligns_and_trains(tmp_path):
 
     scene = build_scene(Shot.from_dict({"scene": {"source": "splat", "path": fig["scene_ply"]}}).scene)
     assert np.abs(scene.gaussians[0].means - pkg["cloud"].means).max() < 1e-5
-    assert np.median(scene.stats["capture_cameras_m"][:, 2]) == pytest.approx(1.6, abs=1e-3)
+    assert np.median(scene.capture_cameras_m[:, 2]) == pytest.approx(1.6, abs=1e-3)
     chosen = read_colmap_model(tmp_path / "work" / "sfm" / "model")  # the COLMAP import path
     assert len(chosen.names) == len(pkg["cameras"]["frames"]) and len(chosen.points_xyz) > 50
 

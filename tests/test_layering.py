@@ -8,7 +8,7 @@ PKG = Path(__file__).resolve().parents[1] / "citywalk"
 
 # Left to right. Floors first: modules every stage may use.
 STAGES = [
-    {"errors", "safeio", "media", "tracks", "__init__"},
+    {"errors", "safeio", "media", "tracks", "registry", "__init__"},
     {"shot"},
     {"prompt"},
     {"scene"},

@@ -35,8 +35,8 @@ def plan_route(scene: Scene, shot) -> np.ndarray:
         route = waypoint_route([[float(x), float(y)] for x, y in np.asarray(enu)[:, :2]])
     elif cam.route != "auto":
         route = waypoint_route(cam.route)
-    elif "capture_cameras_m" in scene.stats and len(scene.stats["capture_cameras_m"]) >= 2:
-        centres = np.asarray(scene.stats["capture_cameras_m"], float)
+    elif scene.capture_cameras_m is not None and len(scene.capture_cameras_m) >= 2:
+        centres = np.asarray(scene.capture_cameras_m, float)
         route = np.column_stack([centres[:, :2], np.zeros(len(centres))])  # walk the capture's path on the ground
     elif scene.network is not None and len(scene.network.edges):
         rng = np.random.default_rng(shot.scene.seed + 1)

@@ -270,7 +270,7 @@ class Renderer:
         _set(p, "u_amb_up", tuple(map(float, L.ambient_up)))
         _set(p, "u_amb_ground", tuple(map(float, e_ground)))
         _set(p, "u_lights_on", float(L.lights_on))
-        _set(p, "u_lit_share", float(self.scene.stats.get("lit_window_share", 0.5)))
+        _set(p, "u_lit_share", float(self.scene.lit_window_share))
         _set(p, "u_moon_dir", tuple(map(float, L.moon_dir)))
         _set(p, "u_moon_E", float(L.moon_illuminance))
         _set(p, "u_wetness", float(w.wetness))

@@ -106,7 +106,11 @@ class WalkNetwork:
 
 @dataclass
 class Scene:
-    """Everything a renderer needs about the world, plus the walkable network for cameras."""
+    """Everything a renderer needs about the world, plus the walkable network for cameras.
+
+    Typed fields carry what one stage tells another (`lit_window_share` for the renderer,
+    `capture_cameras_m` and `side_street_x_m` for the camera and sheets); `stats` holds only
+    counts and timings for logs and benchmarks — no stage reads it to decide anything."""
 
     meshes: list[Mesh] = field(default_factory=list)
     textures: dict[str, np.ndarray] = field(default_factory=dict)
@@ -120,6 +124,9 @@ class Scene:
     style: str = ""
     stats: dict = field(default_factory=dict)
     ground_fn: Callable[[float, float], float] | None = None
+    lit_window_share: float = 0.5  # share of windows lit at night (a style's facade parameter)
+    capture_cameras_m: np.ndarray | None = None  # (M, 3) centres of the cameras that captured a splat scene
+    side_street_x_m: tuple[float, ...] = ()  # procedural: where side streets cross the main street
 
     @property
     def triangle_count(self) -> int:
@@ -129,3 +136,18 @@ class Scene:
         """Height of walkable ground under (x, y): from `ground_fn` (e.g. a ray cast onto an
         imported mesh) when set, else 0 (procedural streets are flat)."""
         return float(self.ground_fn(x, y)) if self.ground_fn is not None else 0.0
+
+    def transformed(self, matrix: np.ndarray) -> "Scene":
+        """The scene moved by a 4×4 similarity (uniform scale, rotation, shift): meshes, lights,
+        streets, walk network, Gaussians, capture cameras, bounds and the ground all move together.
+        Lamps keep their look: their range scales with the world and their intensity with its square."""
+        from .placement import transform_scene
+
+        return transform_scene(self, np.asarray(matrix, np.float64))
+
+    def cropped(self, box_min, box_max) -> "Scene":
+        """The part of the scene inside the axis-aligned box (3,) m: triangles by centroid, lights,
+        street points, network nodes (and the edges between kept nodes), Gaussians, cameras."""
+        from .placement import crop_scene
+
+        return crop_scene(self, np.asarray(box_min, np.float64), np.asarray(box_max, np.float64))

@@ -22,74 +22,67 @@ UP_AXES = {"z": np.eye(3), "y": np.array([[1.0, 0, 0], [0, 0, -1], [0, 1, 0]]),
            "-y": np.array([[1.0, 0, 0], [0, 0, 1], [0, -1, 0]])}
 
 
-def transform_meshes(scene: Scene, m: np.ndarray) -> Scene:
-    """Apply a 4×4 similarity to every mesh (positions, normals), lights and bounds, in place."""
-    if np.allclose(m, np.eye(4)):
-        return scene
-    rot = m[:3, :3] / np.cbrt(np.linalg.det(m[:3, :3]))
-    for mesh in scene.meshes:
-        mesh.positions = (mesh.positions @ m[:3, :3].T + m[:3, 3]).astype(np.float32)
-        mesh.normals = (mesh.normals @ rot.T).astype(np.float32)
-    lo, hi = np.array(scene.bounds_m[0]), np.array(scene.bounds_m[1])
-    corners = np.array([[x, y, z] for x in (lo[0], hi[0]) for y in (lo[1], hi[1]) for z in (lo[2], hi[2])])
-    c = corners @ m[:3, :3].T + m[:3, 3]
-    scene.bounds_m = (tuple(c.min(0)), tuple(c.max(0)))
-    return scene
-
-
-def _crop_meshes(scene: Scene, lo, hi) -> Scene:
-    """Keep triangles whose centroid lies in the box."""
-    lo, hi = np.asarray(lo), np.asarray(hi)
-    kept = []
-    for mesh in scene.meshes:
-        cen = mesh.positions[mesh.indices].mean(1)
-        inside = np.all((cen >= lo) & (cen <= hi), axis=1)
-        if inside.any():
-            kept.append(Mesh(mesh.positions, mesh.normals, mesh.uvs, mesh.indices[inside], mesh.material,
-                             mesh.colors, mesh.variation))
-    scene.meshes = kept
-    scene.bounds_m = (tuple(np.maximum(lo, scene.bounds_m[0])), tuple(np.minimum(hi, scene.bounds_m[1])))
-    return scene
-
-
 def build_scene(spec, min_extent_m: float = 200.0, cameras=None) -> Scene:
-    """A Scene for a SceneSpec (procedural style + seed, or a file source). `cameras` (list of
-    (position (3,), fov_y_deg, height_px)) lets 3D Tiles load only the detail the walk needs."""
-    if spec.source == "procedural":
-        from .procedural import generate_street, load_style
+    """A Scene for a SceneSpec, by the loader that citywalk.registry names for its source.
+    `cameras` (list of (position (3,), fov_y_deg, height_px)) lets 3D Tiles load only the detail
+    the walk needs."""
+    from ..registry import SCENE_SOURCES
 
-        style = load_style(spec.style)
-        scene = generate_street(style, spec.seed, extent_m=min_extent_m)
-        scene.stats["lit_window_share"] = style.facade.lit_window_share
-        return scene
-    if spec.source == "splat":
-        return _splat_scene(spec)
-    if spec.source == "osm":
-        from .osm import load_osm
+    if spec.source not in SCENE_SOURCES:  # pragma: no cover - the Shot validates the source
+        raise SceneError(f"unknown scene.source '{spec.source}'; accepted: {', '.join(SCENE_SOURCES)}")
+    return SCENE_SOURCES[spec.source].load()(spec, min_extent_m=min_extent_m, cameras=cameras)
 
-        scene = load_osm(spec.path, style=spec.style, seed=spec.seed)
-    elif spec.source == "mesh":
-        from .meshes import load_mesh_scene
 
-        scene = load_mesh_scene(spec.path, up_axis=None if spec.up == "auto" else spec.up.lstrip("-"))
-    elif spec.source == "kmz":
-        from .kmz import load_kmz
+def place(scene: Scene, spec, to_world: np.ndarray | None = None) -> Scene:
+    """The user's placement of a file source (scale, turn, shift, then crop) applied to the whole
+    scene; `to_world` is the loader's own fix-up (e.g. a splat's ground) applied before it."""
+    m = placement_matrix(spec) if to_world is None else placement_matrix(spec) @ to_world
+    scene = scene.transformed(m)
+    return scene.cropped(*spec.crop_m) if spec.crop_m is not None else scene
 
-        scene = load_kmz(spec.path)
-    elif spec.source == "tiles":
-        from .tiles import load_tiles
 
-        scene = load_tiles(spec.path, cameras=cameras)
-    else:  # pragma: no cover - the Shot validates the source
-        raise SceneError(f"unknown scene.source '{spec.source}'")
-    transform_meshes(scene, placement_matrix(spec))
-    if spec.crop_m is not None:
-        _crop_meshes(scene, *spec.crop_m)
-    if spec.source != "osm":
-        from .meshes import ground_height_fn
+def _with_ray_cast_ground(scene: Scene) -> Scene:
+    """Imported meshes are not flat: the walk follows the ground found by casting rays down."""
+    from .meshes import ground_height_fn
 
-        scene.ground_fn = ground_height_fn(scene)
+    scene.ground_fn = ground_height_fn(scene)
     return scene
+
+
+def load_procedural(spec, min_extent_m: float = 200.0, cameras=None) -> Scene:
+    """A street generated in the spec's style (placement does not apply: it is built in place)."""
+    from .procedural import generate_street, load_style
+
+    style = load_style(spec.style)
+    scene = generate_street(style, spec.seed, extent_m=min_extent_m)
+    scene.lit_window_share = style.facade.lit_window_share
+    return scene
+
+
+def load_osm_source(spec, min_extent_m: float = 200.0, cameras=None) -> Scene:
+    """An OpenStreetMap extract, dressed in the spec's style (flat ground)."""
+    from .osm import load_osm
+
+    return place(load_osm(spec.path, style=spec.style, seed=spec.seed), spec)
+
+
+def load_mesh_source(spec, min_extent_m: float = 200.0, cameras=None) -> Scene:
+    from .meshes import load_mesh_scene
+
+    scene = load_mesh_scene(spec.path, up_axis=None if spec.up == "auto" else spec.up.lstrip("-"))
+    return _with_ray_cast_ground(place(scene, spec))
+
+
+def load_kmz_source(spec, min_extent_m: float = 200.0, cameras=None) -> Scene:
+    from .kmz import load_kmz
+
+    return _with_ray_cast_ground(place(load_kmz(spec.path), spec))
+
+
+def load_tiles_source(spec, min_extent_m: float = 200.0, cameras=None) -> Scene:
+    from .tiles import load_tiles
+
+    return _with_ray_cast_ground(place(load_tiles(spec.path, cameras=cameras), spec))
 
 
 def capture_cameras_c2w(splat_path) -> np.ndarray | None:
@@ -142,7 +135,7 @@ def packaged_ground_z_m(splat_path) -> float | None:
     return float(z)
 
 
-def _splat_scene(spec) -> Scene:
+def load_splat_source(spec, min_extent_m: float = 200.0, cameras=None) -> Scene:
     """A Gaussian splat file placed metric and Z-up: the up axis is estimated ('auto', from the
     capture cameras when a sidecar has them, else from the ground; a capture package is placed
     already) or given, the ground moved to z = 0, then the user's scale, turn, shift and crop.
@@ -163,15 +156,11 @@ def _splat_scene(spec) -> Scene:
         ground_t[:3, :3] = UP_AXES[spec.up]
         z = (cloud.means @ UP_AXES[spec.up].T)[:, 2]
         ground_t[2, 3] = -float(np.percentile(z, 2))
-    cloud = cloud.transformed(placement_matrix(spec) @ ground_t)
-    if spec.crop_m is not None:
-        cloud = cloud.cropped(*spec.crop_m)
+    raw = Scene(gaussians=[cloud], style="splat", capture_cameras_m=None if cams is None else cams[:, :3, 3])
+    scene = place(raw, spec, to_world=ground_t)
+    cloud = scene.gaussians[0]
     if cloud.count == 0:
         raise SceneError(f"{spec.path}: no splats left after placement and crop")
-    lo = np.percentile(cloud.means, 1, axis=0)
-    hi = np.percentile(cloud.means, 99, axis=0)
-    stats = {"splats": cloud.count}
-    if cams is not None:
-        m = placement_matrix(spec) @ ground_t
-        stats["capture_cameras_m"] = cams[:, :3, 3] @ m[:3, :3].T + m[:3, 3]
-    return Scene(gaussians=[cloud], bounds_m=(tuple(lo), tuple(hi)), style="splat", stats=stats)
+    scene.bounds_m = (tuple(np.percentile(cloud.means, 1, axis=0)), tuple(np.percentile(cloud.means, 99, axis=0)))
+    scene.stats = {"splats": cloud.count}
+    return scene

@@ -165,7 +165,8 @@ class StreetGenerator:
             network=self.net.build(),
             bounds_m=(b0, b1),
             style=self.style.name,
-            stats={"buildings": self.buildings, "side_street_x_m": xs, "back_street_y_m": self.yb,
+            side_street_x_m=tuple(xs),
+            stats={"buildings": self.buildings, "back_street_y_m": self.yb,
                    "canal_width_m": self.cw, "props": self.props_count},
         )
         return scene

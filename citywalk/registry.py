@@ -1,0 +1,41 @@
+"""The one list of scene sources: name → loader, CLI flag, whether it reads a file. The Shot
+validates `scene.source` against it, the CLI makes its world flags from it, and
+`sources.build_scene` calls the loader it names. Adding a world is one row here and one loader."""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import Callable
+
+
+@dataclass(frozen=True)
+class SceneSource:
+    """One kind of world. `loader` is 'module:function', imported only when a scene is built;
+    the function takes (spec, min_extent_m, cameras) and returns a placed Scene."""
+
+    name: str
+    loader: str
+    needs_path: bool
+    cli_help: str = ""
+
+    @property
+    def cli_flag(self) -> str | None:
+        """The `citywalk render` flag that picks this source with a path (None for procedural)."""
+        return f"--{self.name}" if self.needs_path else None
+
+    def load(self) -> Callable:
+        module, func = self.loader.split(":")
+        return getattr(importlib.import_module(module), func)
+
+
+SCENE_SOURCES: dict[str, SceneSource] = {s.name: s for s in (
+    SceneSource("procedural", "citywalk.sources:load_procedural", False),
+    SceneSource("osm", "citywalk.sources:load_osm_source", True,
+                "walk through an OpenStreetMap extract (.osm, .osm.pbf), dressed in --style"),
+    SceneSource("mesh", "citywalk.sources:load_mesh_source", True, "walk through a mesh (.glb, .gltf, .obj, .ply)"),
+    SceneSource("kmz", "citywalk.sources:load_kmz_source", True, "walk through Google Earth-style KMZ models"),
+    SceneSource("tiles", "citywalk.sources:load_tiles_source", True, "walk through local 3D Tiles (tileset.json)"),
+    SceneSource("splat", "citywalk.sources:load_splat_source", True,
+                "walk through a Gaussian splat scene (.ply, .splat, .spz) or a captured scene by name"),
+)}
