@@ -86,3 +86,18 @@ def test_a_shear_or_mirror_is_refused():
     mirror = np.diag([-1.0, 1.0, 1.0, 1.0])
     with pytest.raises(SceneError, match="determinant"):
         _tiny_scene().transformed(mirror)
+
+
+def test_splat_ground_follows_the_users_shift_not_the_files_frame(tmp_path):
+    from test_worlds import _synthetic_splat_street
+
+    from citywalk.sources import build_scene
+
+    path = tmp_path / "street.ply"
+    _synthetic_splat_street(path, np.random.default_rng(0))
+    spec = {"source": "splat", "path": str(path)}
+    placed = build_scene(Shot.from_dict({"scene": spec}).scene)
+    assert placed.ground_fn is None, "the estimated ground is z = 0"
+    lifted = build_scene(Shot.from_dict({"scene": {**spec, "translate_m": [0, 0, 3.0]}}).scene)
+    assert lifted.ground_height_m(1.0, 2.0) == pytest.approx(3.0)
+    assert np.median(lifted.gaussians[0].means[:, 2]) == pytest.approx(np.median(placed.gaussians[0].means[:, 2]) + 3, abs=1e-3)

@@ -158,6 +158,8 @@ def load_splat_source(spec, min_extent_m: float = 200.0, cameras=None) -> Scene:
         ground_t[2, 3] = -float(np.percentile(z, 2))
     raw = Scene(gaussians=[cloud], style="splat", capture_cameras_m=None if cams is None else cams[:, :3, 3])
     scene = place(raw, spec, to_world=ground_t)
+    shift_z_m = float(spec.translate_m[2])  # the file's own frame has no ground: it is z = 0 once placed
+    scene.ground_fn = None if shift_z_m == 0.0 else (lambda x, y: shift_z_m)
     cloud = scene.gaussians[0]
     if cloud.count == 0:
         raise SceneError(f"{spec.path}: no splats left after placement and crop")
