@@ -93,10 +93,10 @@ def _render(scene, when, frame, actor=None, track=None, **pass_kw) -> dict:
     r = Renderer(scene, resolve_lighting(LookSpec(when=when)), SIZE, samples=1, auto_exposure=False)
     try:
         if actor is not None:
-            r.overlays.append(ActorPass(r.ctx, actor, track or _still_track(), **pass_kw))
+            r.add_pass(ActorPass(r.ctx, actor, track or _still_track(), **pass_kw))
         out = r.render(frame, want_depth=True)
         w, h = SIZE
-        out["hdr"] = np.frombuffer(r.hdr_tex.read(), np.float16).reshape(h, w, 4)[::-1, :, :3].astype(np.float32)
+        out["hdr"] = np.frombuffer(r.targets.hdr_tex.read(), np.float16).reshape(h, w, 4)[::-1, :, :3].astype(np.float32)
         assert r.ctx.error == "GL_NO_ERROR"
         return out
     finally:
