@@ -12,8 +12,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .color import LUMA
+
 MAX_CELLS = 4_000_000
-LUMA = np.array([0.2126, 0.7152, 0.0722])
 
 
 @dataclass

@@ -29,9 +29,9 @@ import numpy as np
 
 from citywalk.errors import MissingExtra, RenderError
 from citywalk.scene.gaussians import GaussianCloud
+from citywalk.scene.splat_math import DILATION_PX2, JACOBIAN_CLAMP, alpha_cutoff_maha
 
 _SHADERS = Path(__file__).with_name("shaders")
-DILATION_PX2 = 0.3
 _SORT_BITS = 16
 
 
@@ -112,8 +112,7 @@ class SplatPass:
         self.point_vao = ctx.vertex_array(self.point_program, [])
         self._mx, self._my, self._mz = (np.ascontiguousarray(cloud.means[:, i]) for i in range(3))
         # Conservative world radius beyond which alpha < 1/255 (k sigma of the largest axis).
-        op = np.maximum(cloud.opacities.astype(np.float64), 1.0 / 255.0)
-        self._k_sigma = np.sqrt(np.maximum(2.0 * np.log(255.0 * op), 0.0)).astype(np.float32)
+        self._k_sigma = np.sqrt(alpha_cutoff_maha(cloud.opacities)).astype(np.float32)
         self._radius_m = (self._k_sigma * cloud.scales.max(axis=1, initial=0.0)).astype(np.float32)
         self._visible = cloud.opacities >= 1.0 / 255.0
         self.timings_ms: dict[str, float] = {}
@@ -147,7 +146,8 @@ class SplatPass:
         fx, fy = np.float32(k[0, 0]), np.float32(k[1, 1])
         cx, cy = np.float32(k[0, 2]), np.float32(k[1, 2])
         w, h = size_px
-        lim_x, lim_y = np.float32(0.65 * w / fx), np.float32(0.65 * h / fy)  # Jacobian clamp
+        half_clamp = 0.5 * JACOBIAN_CLAMP
+        lim_x, lim_y = np.float32(half_clamp * w / fx), np.float32(half_clamp * h / fy)
         ru = fx * rad * (1.0 + np.minimum(np.abs(xz), lim_x)) + margin
         rv = fy * rad * (1.0 + np.minimum(np.abs(yz), lim_y)) + margin
         u = fx * xz + cx
