@@ -274,7 +274,8 @@ def rig_params(rig: str) -> tuple[str, ...]:
     return tuple(n for n, p in sig.parameters.items() if p.kind is inspect.Parameter.KEYWORD_ONLY)
 
 
-def rig_frames(rig: str, route: np.ndarray, spec: RigSpec, **params) -> tuple[list[CameraFrame], WalkerTrack | None]:
+def rig_frames(rig: str, route: np.ndarray, spec: RigSpec,
+               **params) -> tuple[list[CameraFrame], WalkerTrack | None]:
     """Cameras for `rig` (walk | follow | side | front | orbit | drone) and, for the
     third-person rigs, the walker's track; `params` are the rig's keyword parameters."""
     accepted = rig_params(rig)
@@ -289,5 +290,5 @@ def rig_frames(rig: str, route: np.ndarray, spec: RigSpec, **params) -> tuple[li
     return _RIG_FUNCS[rig](route, spec, **params)
 
 
-__all__ = ["RIGS", "RigSpec", "WalkerTrack", "walker_track", "follow_frames", "side_frames", "front_frames", "orbit_frames",
-           "drone_frames", "rig_frames", "rig_params"]
+__all__ = ["RIGS", "RigSpec", "WalkerTrack", "walker_track", "follow_frames", "side_frames", "front_frames",
+           "orbit_frames", "drone_frames", "rig_frames", "rig_params"]

@@ -137,8 +137,9 @@ def _quad_vertices(corners: np.ndarray, uv: np.ndarray, side: np.ndarray) -> byt
 
 class ActorPass:
     """Draws one Actor following an ActorTrack (see `citywalk.likeness.place`) into the scene
-    target (a scene pass: `Renderer.add_pass`). walks_right: +1/−1 the direction the person walked in the capture's image (None:
-    from the capture), used to mirror the card so they face their way along the route."""
+    target (a scene pass: `Renderer.add_pass`). walks_right: +1/−1 the direction the person
+    walked in the capture's image (None: from the capture), used to mirror the card so they
+    face their way along the route."""
 
     def __init__(self, ctx, actor, track, *, walks_right: float | None = None, shadows: bool = True):
         import moderngl

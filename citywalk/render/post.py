@@ -81,7 +81,8 @@ class PostPass:
         if fc.light.reflections:
             layers.append(("u_sky", TextureUnit.SKY, fc.light.sky_tex))
         if t.splat_fbo is not None:
-            layers += [("u_splat", TextureUnit.SPLAT_COLOR, t.splat_color), ("u_splat_z", TextureUnit.SPLAT_Z, t.splat_z)]
+            layers += [("u_splat", TextureUnit.SPLAT_COLOR, t.splat_color),
+                       ("u_splat_z", TextureUnit.SPLAT_Z, t.splat_z)]
         for name, unit, tex in layers:
             tex.use(int(unit))
             set_uniform(self.tone.prog, name, int(unit))

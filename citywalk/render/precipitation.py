@@ -35,7 +35,8 @@ class PrecipitationPass:
 
     def __init__(self, ctx, shutter_s: float = 1.0 / 48.0):
         self.ctx, self.shutter_s = ctx, float(shutter_s)
-        self.prog = ctx.program(vertex_shader=shader_source("precip.vert"), fragment_shader=shader_source("precip.frag"))
+        self.prog = ctx.program(vertex_shader=shader_source("precip.vert"),
+                                fragment_shader=shader_source("precip.frag"))
         self.vao = ctx.vertex_array(self.prog, [])
         self.drawn = False  # whether the layer holds particles from the last frame (then it is cleared)
 
