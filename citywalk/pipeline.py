@@ -95,7 +95,7 @@ def add_actors(renderer, shot: Shot, route, walker, n_frames: int) -> None:
         actor = Actor.load(spec.likeness)
         track = actor_track(actor, spec, route, dyn, shot.output.fps, n_frames,
                             walker_track=walker if i == 0 else None)
-        renderer.overlays.append(ActorPass(renderer.ctx, actor, track))
+        renderer.add_pass(ActorPass(renderer.ctx, actor, track))
 
 
 def open_renderer(shot: Shot, p: Prepared):

@@ -93,10 +93,10 @@ def _render(scene, when, frame, actor=None, track=None, **pass_kw) -> dict:
     r = Renderer(scene, resolve_lighting(LookSpec(when=when)), SIZE, samples=1, auto_exposure=False)
     try:
         if actor is not None:
-            r.overlays.append(ActorPass(r.ctx, actor, track or _still_track(), **pass_kw))
+            r.add_pass(ActorPass(r.ctx, actor, track or _still_track(), **pass_kw))
         out = r.render(frame, want_depth=True)
         w, h = SIZE
-        out["hdr"] = np.frombuffer(r.hdr_tex.read(), np.float16).reshape(h, w, 4)[::-1, :, :3].astype(np.float32)
+        out["hdr"] = np.frombuffer(r.targets.hdr_tex.read(), np.float16).reshape(h, w, 4)[::-1, :, :3].astype(np.float32)
         assert r.ctx.error == "GL_NO_ERROR"
         return out
     finally:
@@ -271,11 +271,11 @@ def test_feet_do_not_slide():
 
 
 def test_third_person_rigs_use_the_walker_track():
-    from citywalk.camera.rigs import rig_frames
+    from citywalk.camera.rigs import RigSpec, rig_frames
 
     actor = _actor(24, stride_m=1.2, period_s=1.0)
     dyn = WalkDynamics()
-    cams, walker = rig_frames("side", _route(), dyn, 24.0, 30, SIZE, 60.0)
+    cams, walker = rig_frames("side", _route(), RigSpec(24.0, 30, SIZE, 60.0, dyn))
     track = actor_track(actor, SimpleNamespace(placement="ahead", distance_m=3.0), _route(), dyn, 24.0, 30,
                         walker_track=walker)
     assert np.allclose(track.positions, walker.positions) and np.allclose(track.headings, walker.headings)

@@ -5,14 +5,14 @@ import pytest
 
 from citywalk.camera.route import auto_route
 from citywalk.camera.track import intrinsics, look_at
-from citywalk.camera.walk import WalkDynamics, walk_frames
+from citywalk.camera.walk import RigSpec, WalkDynamics, walk_frames
 from citywalk.sources.procedural import generate_street, load_style
 
 FPS = 60
 
 
 def _track(route, dyn, seconds=10.0):
-    frames = walk_frames(route, dyn, FPS, int(seconds * FPS), (640, 360), 75.0)
+    frames = walk_frames(route, RigSpec(FPS, int(seconds * FPS), (640, 360), 75.0, dyn))
     pos = np.array([f.position for f in frames])
     fwd = np.array([f.forward for f in frames])
     return frames, pos, fwd

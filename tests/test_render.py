@@ -118,3 +118,87 @@ def test_depth_matches_geometry():
         ray = frame.R.T @ np.array([(96.5 - K[0, 2]) / K[0, 0], (row + 0.5 - K[1, 2]) / K[1, 1], 1.0])
         expected = -frame.position[2] / ray[2] * np.linalg.norm(ray)
         assert out["depth"][row, 96] == pytest.approx(expected, rel=0.002), row
+
+
+# ---------------------------------------------------------------------------- passes and exposure
+def _timed_frames(n: int) -> list[CameraFrame]:
+    """A camera swinging from the bright sky down to the ground: auto exposure keeps adapting."""
+    out = []
+    for i in range(n):
+        R, t = look_at(np.array([0.0, 0.0, 1.6]), np.array([20.0, 0.0, 30.0 - 12.0 * i]))
+        out.append(CameraFrame(i, i / 12.0, R, t, intrinsics(75.0, SIZE), SIZE))
+    return out
+
+
+def test_adapt_moves_toward_the_metered_target_in_log_space():
+    from citywalk.render.exposure import ADAPTATION_TIME_S, ExposureState, adapt
+
+    first = adapt(ExposureState(), 2.0, 3.0, 0.0)  # the reference luminance maps to the key
+    assert first.exposure == pytest.approx(0.18 / 2.0) and first.time_s == 0.0
+    assert adapt(first, 0.02, 0.03, 0.0).exposure != first.exposure, "time not advancing: jump"
+    later = adapt(first, 0.02, 0.03, ADAPTATION_TIME_S)
+    target = adapt(ExposureState(), 0.02, 0.03, 0.0).exposure
+    k = 1 - np.exp(-1.0)
+    assert np.log(later.exposure) == pytest.approx(np.log(first.exposure) + k * np.log(target / first.exposure))
+    assert adapt(first, 1e4, 1e5, 1.0).exposure < first.exposure, "brighter scene, less exposure"
+
+
+def test_exposure_state_carries_a_shot_over_to_another_renderer():
+    scene, lighting = _plane_and_box(), resolve_lighting(LookSpec(when="noon"))
+    frames = _timed_frames(4)
+    one = Renderer(scene, lighting, SIZE, samples=1)
+    try:
+        whole = [one.render(f)["rgb"] for f in frames]
+    finally:
+        one.close()
+    first, second = Renderer(scene, lighting, SIZE, samples=1), Renderer(scene, lighting, SIZE, samples=1)
+    try:
+        first.render(frames[0])
+        first.render(frames[1])
+        fresh = second.render(frames[2])["rgb"]
+        second.exposure_state = first.exposure_state
+        carried = [second.render(f)["rgb"] for f in frames[2:]]
+    finally:
+        first.close()
+        second.close()
+    assert all(np.array_equal(a, b) for a, b in zip(carried, whole[2:]))
+    assert not np.array_equal(fresh, whole[2]), "without the state the exposure jumps"
+
+
+class _Probe:
+    """A pass that records what it was handed."""
+
+    def __init__(self):
+        self.lit, self.seen = [], []
+
+    def update_lighting(self, light):
+        self.lit.append(light.lighting)
+
+    def draw(self, fc):
+        self.seen.append(fc)
+
+    def release(self):
+        pass
+
+
+def test_an_added_pass_gets_the_frame_context_and_the_light():
+    from citywalk.render.frame import gl_projection, gl_view
+
+    r = Renderer(_plane_and_box(), resolve_lighting(LookSpec(when="noon")), SIZE, samples=1)
+    try:
+        probe = _Probe()
+        r.add_pass(probe)
+        assert r.passes.index(probe) == len(r.scene_passes) - 1, "after the meshes and the sky"
+        frames = _timed_frames(2)
+        for f in frames:
+            r.render(f)
+        night = resolve_lighting(LookSpec(when="night"))
+        r.update_lighting(night)
+    finally:
+        r.close()
+    assert len(probe.seen) == 2 and [fc.index for fc in probe.seen] == [0, 1]
+    fc = probe.seen[1]
+    assert fc.exposure is None, "scene passes draw before the exposure is metered"
+    np.testing.assert_allclose(fc.view_proj, gl_projection(frames[1].K, SIZE) @ gl_view(frames[1].R, frames[1].t))
+    assert fc.time_s == frames[1].time_s and fc.targets is r.targets
+    assert probe.lit[-1] is night and len(probe.lit) == 2

@@ -11,7 +11,7 @@ from citywalk.camera.paths_io import (frames_close, read_camera_path_json, read_
                                       write_camera_path_json, write_keyframes, write_realestate10k)
 from citywalk.camera.rigs import (drone_frames, follow_frames, front_frames, orbit_frames, rig_frames,
                                   side_frames, walker_track)
-from citywalk.camera.walk import SmoothPath, WalkDynamics, walk_arc_length, walk_frames
+from citywalk.camera.walk import RigSpec, SmoothPath, WalkDynamics, walk_arc_length, walk_frames
 from citywalk.errors import ShotError
 
 FPS = 30
@@ -20,6 +20,10 @@ FOV = 75.0
 CORNER = np.array([[0, 0, 0], [20, 0, 0], [20, 20, 0.0]])
 N_CORNER = 25 * FPS  # long enough to walk round the corner and up the second leg
 DYN = WalkDynamics()
+
+
+def _spec(n_frames, fps=FPS) -> RigSpec:
+    return RigSpec(fps, n_frames, SIZE, FOV, DYN)
 
 
 def _positions(frames):
@@ -49,12 +53,12 @@ def _arc_along(route, points):
 
 
 def test_walker_follows_the_walk_law_on_the_smoothed_route():
-    walker = walker_track(CORNER, DYN, FPS, N_CORNER)
+    walker = walker_track(CORNER, _spec(N_CORNER))
     s = walk_arc_length(np.arange(N_CORNER) / FPS, DYN)
     np.testing.assert_allclose(walker.arc_m, s)
     np.testing.assert_allclose(walker.positions, SmoothPath(CORNER, DYN.corner_radius_m).at(s))
     # the first-person camera is the walker's eye: same ground point up to its sway
-    eye = _positions(walk_frames(CORNER, DYN, FPS, N_CORNER, SIZE, FOV))
+    eye = _positions(walk_frames(CORNER, _spec(N_CORNER)))
     assert np.linalg.norm(eye[:, :2] - walker.positions[:, :2], axis=1).max() <= DYN.sway_m + 1e-6
     np.testing.assert_allclose(np.linalg.norm(walker.headings, axis=1), 1.0)
     assert walker.yaw_deg[0] == pytest.approx(0.0, abs=0.5) and walker.yaw_deg[-1] == pytest.approx(90.0, abs=0.5)
@@ -62,7 +66,7 @@ def test_walker_follows_the_walk_law_on_the_smoothed_route():
 
 @pytest.mark.parametrize("side", ["left", "right"])
 def test_side_rig_centres_the_walker_at_a_constant_distance(side):
-    frames, walker = side_frames(CORNER, DYN, FPS, N_CORNER, SIZE, FOV, distance_m=3.5, side=side)
+    frames, walker = side_frames(CORNER, _spec(N_CORNER), distance_m=3.5, side=side)
     uv = _project_each(frames, walker.chest)
     assert np.all(np.abs(uv[:, 0] - SIZE[0] / 2) < 0.05 * SIZE[0]), "walker's chest off the centre line"
     offset = _positions(frames) - walker.positions
@@ -79,7 +83,7 @@ def test_side_rig_centres_the_walker_at_a_constant_distance(side):
 
 
 def test_follow_rig_stays_behind_and_never_ahead():
-    frames, walker = follow_frames(CORNER, DYN, FPS, N_CORNER, SIZE, FOV)
+    frames, walker = follow_frames(CORNER, _spec(N_CORNER))
     pos = _positions(frames)
     cam_to_walker = _horizontal(walker.positions - pos)
     dots = (cam_to_walker * walker.headings).sum(1)
@@ -96,7 +100,7 @@ def test_follow_rig_stays_behind_and_never_ahead():
 
 
 def test_front_rig_leads_the_walker_and_looks_back():
-    frames, walker = front_frames(CORNER, DYN, FPS, N_CORNER, SIZE, FOV, distance_m=4.0)
+    frames, walker = front_frames(CORNER, _spec(N_CORNER), distance_m=4.0)
     pos = _positions(frames)
     assert np.all(_arc_along(CORNER, pos) > walker.arc_m + 3.0), "the camera is not ahead"
     uv = _project_each(frames, walker.chest)
@@ -111,7 +115,7 @@ def test_front_rig_leads_the_walker_and_looks_back():
 
 def test_orbit_keeps_its_target_centred_at_a_constant_radius():
     n = 10 * FPS
-    frames, walker = orbit_frames(CORNER, DYN, FPS, n, SIZE, FOV)
+    frames, walker = orbit_frames(CORNER, _spec(n))
     target = walker.chest[(n - 1) // 2]
     uv = np.array([f.project(target[None])[0] for f in frames])
     assert np.abs(uv - np.array(SIZE) / 2).max() < 2.0
@@ -124,7 +128,7 @@ def test_orbit_keeps_its_target_centred_at_a_constant_radius():
     assert np.all(np.diff(bearing) > 0) and np.ptp(np.diff(bearing)) < 1e-9, "constant angular speed"
     # a given point, turning clockwise
     point = np.array([5.0, 3.0, 1.0])
-    frames2, _ = orbit_frames(CORNER, DYN, FPS, n, SIZE, FOV, target_m=point, degrees_total=-90.0, radius_m=10.0)
+    frames2, _ = orbit_frames(CORNER, _spec(n), target_m=point, degrees_total=-90.0, radius_m=10.0)
     uv2 = np.array([f.project(point[None])[0] for f in frames2])
     assert np.abs(uv2 - np.array(SIZE) / 2).max() < 2.0
     pos2 = _positions(frames2)
@@ -133,7 +137,7 @@ def test_orbit_keeps_its_target_centred_at_a_constant_radius():
 
 
 def test_drone_rises_smoothly_and_keeps_the_route_ahead_in_view():
-    frames, walker = drone_frames(CORNER, DYN, FPS, N_CORNER, SIZE, FOV, altitude_m=25.0, lead_m=6.0)
+    frames, walker = drone_frames(CORNER, _spec(N_CORNER), altitude_m=25.0, lead_m=6.0)
     z = _positions(frames)[:, 2]
     assert z[0] == pytest.approx(DYN.eye_height_m + 0.2) and z[-1] == pytest.approx(25.0)
     assert np.all(np.diff(z) >= 0), "rises monotonically"
@@ -152,7 +156,7 @@ def test_drone_rises_smoothly_and_keeps_the_route_ahead_in_view():
 @pytest.mark.parametrize("fps", [30, 60])
 @pytest.mark.parametrize("rig", ["follow", "side", "front", "orbit", "drone"])
 def test_no_jitter_through_a_right_angle_corner(rig, fps):
-    frames, _ = rig_frames(rig, CORNER, DYN, fps, 25 * fps, SIZE, FOV)
+    frames, _ = rig_frames(rig, CORNER, _spec(25 * fps, fps))
     pos = _positions(frames)
     accel = np.linalg.norm(np.diff(pos, 2, axis=0), axis=1) * fps * fps
     fwd = np.array([f.forward for f in frames])
@@ -250,7 +254,7 @@ def test_too_few_or_incomplete_keys_are_refused():
 
 
 def test_camera_path_json_round_trip(tmp_path):
-    frames, _ = side_frames(CORNER, DYN, FPS, 40, SIZE, FOV)
+    frames, _ = side_frames(CORNER, _spec(40))
     path = write_camera_path_json(tmp_path / "track.json", frames, FPS)
     back, fps = read_camera_path_json(path)
     assert fps == FPS and frames_close(frames, back, tol=1e-12)
@@ -262,7 +266,7 @@ def test_camera_path_json_round_trip(tmp_path):
 
 
 def test_realestate10k_round_trip_and_layout(tmp_path):
-    frames, _ = orbit_frames(CORNER, DYN, FPS, 30, SIZE, FOV)
+    frames, _ = orbit_frames(CORNER, _spec(30))
     path = write_realestate10k(tmp_path / "cams.txt", frames, source="https://example.com/watch?v=x")
     lines = path.read_text().splitlines()
     assert lines[0] == "https://example.com/watch?v=x" and len(lines) == 31
@@ -316,23 +320,42 @@ def test_keyframe_file_round_trip_and_errors(tmp_path):
 def test_dispatcher_covers_every_rig_and_refuses_bad_parameters():
     n = 12
     for rig in ["walk", "follow", "side", "front", "orbit", "drone"]:
-        frames, walker = rig_frames(rig, CORNER, DYN, FPS, n, SIZE, FOV)
+        frames, walker = rig_frames(rig, CORNER, _spec(n))
         assert len(frames) == n and [f.index for f in frames] == list(range(n))
         assert (walker is None) == (rig == "walk")
         if walker is not None:
             assert walker.positions.shape == (n, 3) and walker.headings.shape == (n, 3)
-    walk, _ = rig_frames("walk", CORNER, DYN, FPS, n, SIZE, FOV)
-    assert frames_close(walk, walk_frames(CORNER, DYN, FPS, n, SIZE, FOV), tol=0.0)
-    a, _ = rig_frames("side", CORNER, DYN, FPS, n, SIZE, FOV, side="right", distance_m=2.0)
-    b, _ = side_frames(CORNER, DYN, FPS, n, SIZE, FOV, side="right", distance_m=2.0)
+    walk, _ = rig_frames("walk", CORNER, _spec(n))
+    assert frames_close(walk, walk_frames(CORNER, _spec(n)), tol=0.0)
+    a, _ = rig_frames("side", CORNER, _spec(n), side="right", distance_m=2.0)
+    b, _ = side_frames(CORNER, _spec(n), side="right", distance_m=2.0)
     assert frames_close(a, b, tol=0.0), "deterministic and forwards parameters"
     with pytest.raises(ShotError, match="'crane' is unknown"):
-        rig_frames("crane", CORNER, DYN, FPS, n, SIZE, FOV)
+        rig_frames("crane", CORNER, _spec(n))
     with pytest.raises(ShotError, match="unknown parameter 'radius_m'; accepted: distance_m"):
-        rig_frames("follow", CORNER, DYN, FPS, n, SIZE, FOV, radius_m=3)
+        rig_frames("follow", CORNER, _spec(n), radius_m=3)
     with pytest.raises(ShotError, match=r"camera\.follow\.distance_m: -1"):
-        rig_frames("follow", CORNER, DYN, FPS, n, SIZE, FOV, distance_m=-1)
+        rig_frames("follow", CORNER, _spec(n), distance_m=-1)
     with pytest.raises(ShotError, match="route must be"):
-        rig_frames("orbit", np.zeros((1, 3)), DYN, FPS, n, SIZE, FOV)
+        rig_frames("orbit", np.zeros((1, 3)), _spec(n))
     with pytest.raises(ShotError, match="n_frames"):
-        rig_frames("drone", CORNER, DYN, FPS, 0, SIZE, FOV)
+        rig_frames("drone", CORNER, _spec(0))
+
+
+def test_rig_spec_is_checked_by_every_rig_and_built_from_a_shot():
+    from citywalk.camera import rig_spec
+    from citywalk.shot import Shot
+
+    for rig in ["walk", "follow", "side", "front", "orbit", "drone"]:
+        with pytest.raises(ShotError, match=rf"camera\.{rig}: fov_deg must be 10\.\.150"):
+            rig_frames(rig, CORNER, RigSpec(FPS, 12, SIZE, 5.0, DYN))
+        with pytest.raises(ShotError, match=rf"camera\.{rig}: fps must be a positive number"):
+            rig_frames(rig, CORNER, RigSpec(0, 12, SIZE, FOV, DYN))
+        with pytest.raises(ShotError, match=rf"camera\.{rig}: size_px must be"):
+            rig_frames(rig, CORNER, RigSpec(FPS, 12, (0, 360), FOV, DYN))
+    shot = Shot.from_dict({"camera": {"fov_deg": 60.0, "eye_height_m": 1.5},
+                           "output": {"fps": 12, "duration_s": 2.0, "size": [320, 180]}})
+    spec = rig_spec(shot)
+    assert (spec.fps, spec.n_frames, spec.size_px, spec.fov_deg) == (12, 24, (320, 180), 60.0)
+    assert spec.dynamics.eye_height_m == 1.5
+    np.testing.assert_allclose(spec.times_s, np.arange(24) / 12)

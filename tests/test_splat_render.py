@@ -7,7 +7,8 @@ import pytest
 
 from citywalk.errors import RenderError
 from citywalk.scene.gaussians import GaussianCloud
-from citywalk.render.splat_reference import render_reference, srgb_to_linear
+from citywalk.render.color import srgb_to_linear
+from citywalk.render.splat_reference import render_reference
 from citywalk.sources.splats import rotation_between
 
 moderngl = pytest.importorskip("moderngl")

@@ -7,14 +7,23 @@ import numpy as np
 from ..scene import Scene
 from .route import auto_route, drape, straight_route, waypoint_route
 from .track import CameraFrame, intrinsics, look_at
-from .walk import WalkDynamics, walk_distance_m, walk_frames
+from .walk import RigSpec, WalkDynamics, walk_distance_m, walk_frames
 
-__all__ = ["CameraFrame", "intrinsics", "look_at", "WalkDynamics", "camera_frames", "plan_route"]
+__all__ = ["CameraFrame", "intrinsics", "look_at", "RigSpec", "WalkDynamics", "camera_frames", "plan_route",
+           "rig_spec"]
 
 
 def dynamics_from_spec(cam) -> WalkDynamics:
+    """The walker's gait from a Shot's camera section."""
     return WalkDynamics(speed_mps=cam.speed_mps, eye_height_m=cam.eye_height_m, step_hz=cam.step_hz,
                         bob_m=cam.bob_m, sway_m=cam.sway_m, look_ahead_m=cam.look_ahead_m)
+
+
+def rig_spec(shot) -> RigSpec:
+    """What every rig of a Shot shares: its output's frame rate, frame count and size, the
+    camera's field of view and the walker's gait."""
+    out = shot.output
+    return RigSpec(out.fps, out.frame_count, tuple(out.size), shot.camera.fov_deg, dynamics_from_spec(shot.camera))
 
 
 ROOMY_RIGS = ("side", "orbit")
@@ -63,15 +72,15 @@ def camera_rig(scene: Scene, shot, route: np.ndarray | None = None):
         return keyframe_frames(cam.keyframes, out.fps, out.frame_count, tuple(out.size), where="camera.keyframes"), None
     if route is None:
         route = plan_route(scene, shot)
-    dyn = dynamics_from_spec(cam)
+    spec = rig_spec(shot)
     if cam.rig == "walk":
-        return walk_frames(route, dyn, out.fps, out.frame_count, tuple(out.size), cam.fov_deg), None
+        return walk_frames(route, spec), None
     from .rigs import rig_frames
 
     params = dict(cam.rig_params)
     if cam.rig == "side" and "side" not in params:
         params["side"] = open_side(scene, route)
-    return rig_frames(cam.rig, route, dyn, out.fps, out.frame_count, tuple(out.size), cam.fov_deg, **params)
+    return rig_frames(cam.rig, route, spec, **params)
 
 
 def open_side(scene: Scene, route: np.ndarray) -> str:

@@ -11,12 +11,11 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..errors import ShotError
-from .track import CameraFrame, intrinsics, look_at
+from .track import MAX_FRAMES, CameraFrame, intrinsics, look_at
 
 EASINGS = ("linear", "ease_in", "ease_out", "ease_in_out")
 MIN_FOV_DEG, MAX_FOV_DEG = 10.0, 150.0
 MAX_KEYS = 10_000
-MAX_FRAMES = 100_000
 _MIN_GAP_M = 1e-9  # a segment shorter than this holds still
 _KEY_FIELDS = ("t_s", "position", "look_at", "fov_deg", "ease")
 

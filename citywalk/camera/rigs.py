@@ -1,7 +1,8 @@
 """Third-person camera rigs around a walker: follow (over the shoulder), side tracking, front
-(walking toward the camera), orbit and rising drone. Each is a pure function of the route,
-the walking dynamics and a few rig parameters, and returns the per-frame cameras plus the
-walker's own track (ground position and heading) so the renderer can place an actor there.
+(walking toward the camera), orbit and rising drone. Each is a pure function of the route, a
+RigSpec (frame rate and count, image size, field of view, the walker's gait) and a few rig
+parameters, and returns the per-frame cameras plus the walker's own track (ground position and
+heading) so the renderer can place an actor there.
 
 The walker moves by the same arc-length law as the first-person walk (`walk_arc_length` on a
 `SmoothPath`). Cameras ride on the walker's mean-speed law (no per-step surge, as a dolly or a
@@ -17,9 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import ShotError
-from .keyframes import MAX_FRAMES
 from .track import CameraFrame, intrinsics, look_at
-from .walk import SmoothPath, WalkDynamics, walk_arc_length, walk_frames
+from .walk import RigSpec, SmoothPath, walk_arc_length, walk_frames
 
 CHEST_FRACTION = 0.78  # chest height as a fraction of eye height (1.29 m for 1.65 m eyes)
 SMOOTH_HALF_M = 0.75  # camera paths are the route averaged over ±this many metres along it
@@ -96,23 +96,14 @@ def _left(tangent: np.ndarray) -> np.ndarray:
     return np.stack([-tangent[:, 1], tangent[:, 0], np.zeros(len(tangent))], 1)
 
 
-def _check_common(route, dyn: WalkDynamics, fps, n_frames, size_px, fov_deg, rig: str) -> np.ndarray:
+def _check_route(route, rig: str) -> np.ndarray:
+    """The route as (K, 3) floats, or a ShotError naming camera.<rig>."""
     where = f"camera.{rig}"
     pts = np.asarray(route, float) if not isinstance(route, str) else np.zeros((0,))
     if pts.ndim != 2 or pts.shape[1] != 3 or len(pts) < 2 or not np.all(np.isfinite(pts)):
         raise ShotError(f"{where}: route must be (K, 3) finite ground points with K >= 2, got shape {pts.shape}")
     if np.linalg.norm(np.diff(pts, axis=0), axis=1).sum() < 0.5:
         raise ShotError(f"{where}: route is shorter than 0.5 m; give waypoints that go somewhere")
-    if not (isinstance(fps, (int, float, np.integer, np.floating)) and math.isfinite(fps) and fps > 0):
-        raise ShotError(f"{where}: fps must be a positive number, got {fps!r}")
-    if isinstance(n_frames, bool) or not isinstance(n_frames, (int, np.integer)) or not 1 <= n_frames <= MAX_FRAMES:
-        raise ShotError(f"{where}: n_frames must be an integer in 1..{MAX_FRAMES}, got {n_frames!r}")
-    if len(size_px) != 2 or min(int(size_px[0]), int(size_px[1])) <= 0:
-        raise ShotError(f"{where}: size_px must be (width, height) in positive pixels, got {size_px!r}")
-    if not (isinstance(fov_deg, (int, float, np.integer, np.floating)) and 10.0 <= fov_deg <= 150.0):
-        raise ShotError(f"{where}: fov_deg must be 10..150 degrees, got {fov_deg!r}")
-    if not dyn.speed_mps > 0:
-        raise ShotError(f"{where}: speed_mps must be positive, got {dyn.speed_mps!r}")
     return pts
 
 
@@ -126,11 +117,12 @@ def _param(value, name: str, rig: str, lo: float = 0.0, hi: float = 1000.0, lo_o
     return float(value)
 
 
-def walker_track(route: np.ndarray, dyn: WalkDynamics, fps: float, n_frames: int) -> WalkerTrack:
+def walker_track(route: np.ndarray, spec: RigSpec) -> WalkerTrack:
     """Where the walker is in each frame: the first-person walk's arc-length law on the same
     smoothed route, heading from the same ±0.5 m tangent as `walk_frames`."""
+    dyn = spec.dynamics
     path = SmoothPath(np.asarray(route, float), dyn.corner_radius_m)
-    t = np.arange(n_frames) / fps
+    t = spec.times_s
     s = walk_arc_length(t, dyn)
     tangent = path.at(s + 0.5) - path.at(np.maximum(s - 0.5, 0.0))
     tangent[:, 2] = 0.0
@@ -138,10 +130,9 @@ def walker_track(route: np.ndarray, dyn: WalkDynamics, fps: float, n_frames: int
     return WalkerTrack(t, path.at(s), tangent, s, dyn.eye_height_m)
 
 
-def _frames(eye: np.ndarray, target: np.ndarray, times: np.ndarray, fov_deg: float,
-            size_px: tuple[int, int]) -> list[CameraFrame]:
-    size = (int(size_px[0]), int(size_px[1]))
-    K = intrinsics(fov_deg, size)
+def _frames(eye: np.ndarray, target: np.ndarray, times: np.ndarray, spec: RigSpec) -> list[CameraFrame]:
+    size = (int(spec.size_px[0]), int(spec.size_px[1]))
+    K = intrinsics(spec.fov_deg, size)
     out = []
     for i in range(len(eye)):
         R, t = look_at(eye[i], target[i])
@@ -149,17 +140,18 @@ def _frames(eye: np.ndarray, target: np.ndarray, times: np.ndarray, fov_deg: flo
     return out
 
 
-def _setup(route, dyn, fps, n_frames, size_px, fov_deg, rig):
-    pts = _check_common(route, dyn, fps, n_frames, size_px, fov_deg, rig)
-    walker = walker_track(pts, dyn, fps, n_frames)
-    path = _Path(pts, dyn.corner_radius_m)
-    mean_s = dyn.speed_mps * walker.times_s  # <= walker.arc_m at every frame (the surge only adds)
+def _setup(route, spec: RigSpec, rig: str):
+    pts = _check_route(route, rig)
+    spec.check(rig)
+    walker = walker_track(pts, spec)
+    path = _Path(pts, spec.dynamics.corner_radius_m)
+    mean_s = spec.dynamics.speed_mps * walker.times_s  # <= walker.arc_m at every frame (the surge only adds)
     return walker, path, mean_s
 
 
-def follow_frames(route: np.ndarray, dyn: WalkDynamics, fps: float, n_frames: int, size_px: tuple[int, int],
-                  fov_deg: float, *, distance_m: float = 2.5, height_m: float = 1.9, shoulder_m: float = 0.4,
-                  lead_m: float = 4.0, target_height_m: float = 1.5) -> tuple[list[CameraFrame], WalkerTrack]:
+def follow_frames(route: np.ndarray, spec: RigSpec, *, distance_m: float = 2.5, height_m: float = 1.9,
+                  shoulder_m: float = 0.4, lead_m: float = 4.0, target_height_m: float = 1.5
+                  ) -> tuple[list[CameraFrame], WalkerTrack]:
     """Follow-cam `distance_m` behind the walker along the route (an arc-length lag, so it is
     never ahead), `height_m` above the ground and `shoulder_m` to the walker's right (negative:
     left), looking at a point `lead_m` ahead of the walker at `target_height_m`."""
@@ -168,7 +160,7 @@ def follow_frames(route: np.ndarray, dyn: WalkDynamics, fps: float, n_frames: in
     shoulder_m = _param(shoulder_m, "shoulder_m", "follow", -20.0, 20.0, lo_open=False)
     lead_m = _param(lead_m, "lead_m", "follow", 0.0, 200.0)
     target_height_m = _param(target_height_m, "target_height_m", "follow", 0.0, 200.0, lo_open=False)
-    walker, path, mean_s = _setup(route, dyn, fps, n_frames, size_px, fov_deg, "follow")
+    walker, path, mean_s = _setup(route, spec, "follow")
     s_cam = mean_s - distance_m
     cam_dir = path.tangent(s_cam, max(1.5, 0.6 * distance_m))
     eye = path.smooth_at(s_cam) - shoulder_m * _left(cam_dir) + np.array([0.0, 0.0, height_m])
@@ -177,12 +169,11 @@ def follow_frames(route: np.ndarray, dyn: WalkDynamics, fps: float, n_frames: in
     aim = cam_dir + path.tangent(mean_s, 1.5)
     aim /= np.maximum(np.linalg.norm(aim, axis=1, keepdims=True), 1e-9)
     target = path.smooth_at(mean_s) + lead_m * aim + np.array([0.0, 0.0, target_height_m])
-    return _frames(eye, target, walker.times_s, fov_deg, size_px), walker
+    return _frames(eye, target, walker.times_s, spec), walker
 
 
-def side_frames(route: np.ndarray, dyn: WalkDynamics, fps: float, n_frames: int, size_px: tuple[int, int],
-                fov_deg: float, *, distance_m: float = 3.5, side: str = "left", height_m: float = 1.5
-                ) -> tuple[list[CameraFrame], WalkerTrack]:
+def side_frames(route: np.ndarray, spec: RigSpec, *, distance_m: float = 3.5, side: str = "left",
+                height_m: float = 1.5) -> tuple[list[CameraFrame], WalkerTrack]:
     """Side tracking shot: the camera keeps `distance_m` to the walker's `side` ('left' or
     'right'), `height_m` above the ground, moving parallel to the route and aimed at the
     walker's chest. The sideways direction is the route tangent averaged over ±1.5 distance_m,
@@ -191,31 +182,30 @@ def side_frames(route: np.ndarray, dyn: WalkDynamics, fps: float, n_frames: int,
     height_m = _param(height_m, "height_m", "side", 0.0, 200.0)
     if side not in ("left", "right"):
         raise ShotError(f"camera.side.side: {side!r} is not 'left' or 'right'")
-    walker, path, mean_s = _setup(route, dyn, fps, n_frames, size_px, fov_deg, "side")
+    walker, path, mean_s = _setup(route, spec, "side")
     sign = 1.0 if side == "left" else -1.0
     normal = _left(path.tangent(mean_s, 1.5 * distance_m)) * sign
     ground = path.smooth_at(mean_s)
     eye = ground + distance_m * normal + np.array([0.0, 0.0, height_m])
-    target = ground + np.array([0.0, 0.0, CHEST_FRACTION * dyn.eye_height_m])
-    return _frames(eye, target, walker.times_s, fov_deg, size_px), walker
+    target = ground + np.array([0.0, 0.0, CHEST_FRACTION * spec.dynamics.eye_height_m])
+    return _frames(eye, target, walker.times_s, spec), walker
 
 
-def front_frames(route: np.ndarray, dyn: WalkDynamics, fps: float, n_frames: int, size_px: tuple[int, int],
-                 fov_deg: float, *, distance_m: float = 4.0, height_m: float = 1.6
-                 ) -> tuple[list[CameraFrame], WalkerTrack]:
+def front_frames(route: np.ndarray, spec: RigSpec, *, distance_m: float = 4.0,
+                 height_m: float = 1.6) -> tuple[list[CameraFrame], WalkerTrack]:
     """The walker walks toward the camera: it rides `distance_m` ahead along the route at the
     walking speed, `height_m` above the ground, looking back at the walker's chest."""
     distance_m = _param(distance_m, "distance_m", "front", 0.0, 100.0)
     height_m = _param(height_m, "height_m", "front", 0.0, 200.0)
-    walker, path, mean_s = _setup(route, dyn, fps, n_frames, size_px, fov_deg, "front")
+    walker, path, mean_s = _setup(route, spec, "front")
     eye = path.smooth_at(mean_s + distance_m) + np.array([0.0, 0.0, height_m])
-    target = path.smooth_at(mean_s) + np.array([0.0, 0.0, CHEST_FRACTION * dyn.eye_height_m])
-    return _frames(eye, target, walker.times_s, fov_deg, size_px), walker
+    target = path.smooth_at(mean_s) + np.array([0.0, 0.0, CHEST_FRACTION * spec.dynamics.eye_height_m])
+    return _frames(eye, target, walker.times_s, spec), walker
 
 
-def orbit_frames(route: np.ndarray, dyn: WalkDynamics, fps: float, n_frames: int, size_px: tuple[int, int],
-                 fov_deg: float, *, radius_m: float = 6.0, height_m: float = 2.5, degrees_total: float = 120.0,
-                 target_m=None, start_deg: float | None = None) -> tuple[list[CameraFrame], WalkerTrack]:
+def orbit_frames(route: np.ndarray, spec: RigSpec, *, radius_m: float = 6.0, height_m: float = 2.5,
+                 degrees_total: float = 120.0, target_m=None, start_deg: float | None = None
+                 ) -> tuple[list[CameraFrame], WalkerTrack]:
     """Orbit at `radius_m` (horizontal) and `height_m` above the walker's mid-shot ground around
     `target_m` (3,) — by default the walker's chest at mid-shot — turning `degrees_total` at a
     constant rate over the shot (negative: clockwise). `start_deg` is the camera's bearing from
@@ -223,7 +213,8 @@ def orbit_frames(route: np.ndarray, dyn: WalkDynamics, fps: float, n_frames: int
     radius_m = _param(radius_m, "radius_m", "orbit", 0.0, 10_000.0)
     height_m = _param(height_m, "height_m", "orbit", -10_000.0, 10_000.0)
     degrees_total = _param(degrees_total, "degrees_total", "orbit", -3600.0, 3600.0, lo_open=False)
-    walker, _, _ = _setup(route, dyn, fps, n_frames, size_px, fov_deg, "orbit")
+    walker, _, _ = _setup(route, spec, "orbit")
+    n_frames = spec.n_frames
     mid = (n_frames - 1) // 2
     if target_m is None:
         target = walker.chest[mid]
@@ -239,13 +230,12 @@ def orbit_frames(route: np.ndarray, dyn: WalkDynamics, fps: float, n_frames: int
     ground_z = walker.positions[mid, 2]
     eye = np.stack([target[0] + radius_m * np.cos(bearing), target[1] + radius_m * np.sin(bearing),
                     np.full(n_frames, ground_z + height_m)], 1)
-    return _frames(eye, np.repeat(target[None], n_frames, 0), walker.times_s, fov_deg, size_px), walker
+    return _frames(eye, np.repeat(target[None], n_frames, 0), walker.times_s, spec), walker
 
 
-def drone_frames(route: np.ndarray, dyn: WalkDynamics, fps: float, n_frames: int, size_px: tuple[int, int],
-                 fov_deg: float, *, altitude_m: float = 25.0, back_m: float = 3.0, start_height_m: float | None = None,
-                 forward_fraction: float = 0.5, lead_m: float = 6.0, rise_s: float | None = None
-                 ) -> tuple[list[CameraFrame], WalkerTrack]:
+def drone_frames(route: np.ndarray, spec: RigSpec, *, altitude_m: float = 25.0, back_m: float = 3.0,
+                 start_height_m: float | None = None, forward_fraction: float = 0.5, lead_m: float = 6.0,
+                 rise_s: float | None = None) -> tuple[list[CameraFrame], WalkerTrack]:
     """Drone: starts `back_m` behind the walker near eye height (`start_height_m`, default eye
     height + 0.2 m) and rises with smoothstep easing to `altitude_m` over `rise_s` (default:
     the whole shot) while flying along the route at `forward_fraction` of the walking speed,
@@ -253,19 +243,19 @@ def drone_frames(route: np.ndarray, dyn: WalkDynamics, fps: float, n_frames: int
     ground under the drone."""
     altitude_m = _param(altitude_m, "altitude_m", "drone", 0.0, 10_000.0)
     back_m = _param(back_m, "back_m", "drone", 0.0, 1000.0, lo_open=False)
-    h0 = dyn.eye_height_m + 0.2 if start_height_m is None else start_height_m
+    h0 = spec.dynamics.eye_height_m + 0.2 if start_height_m is None else start_height_m
     h0 = _param(h0, "start_height_m", "drone", 0.0, 10_000.0)
     forward_fraction = _param(forward_fraction, "forward_fraction", "drone", 0.0, 0.95, lo_open=False)
     lead_m = _param(lead_m, "lead_m", "drone", 0.0, 1000.0)
-    walker, path, mean_s = _setup(route, dyn, fps, n_frames, size_px, fov_deg, "drone")
-    duration_s = max((n_frames - 1) / fps, 1e-9)
+    walker, path, mean_s = _setup(route, spec, "drone")
+    duration_s = max((spec.n_frames - 1) / spec.fps, 1e-9)
     rise_s = duration_s if rise_s is None else _param(rise_s, "rise_s", "drone", 0.0, 1e6)
     u = np.clip(walker.times_s / rise_s, 0.0, 1.0)
     height = h0 + (altitude_m - h0) * u * u * (3.0 - 2.0 * u)
     s_cam = forward_fraction * mean_s - back_m
     eye = path.smooth_at(s_cam) + height[:, None] * np.array([0.0, 0.0, 1.0])
     target = path.smooth_at(mean_s + lead_m)
-    return _frames(eye, target, walker.times_s, fov_deg, size_px), walker
+    return _frames(eye, target, walker.times_s, spec), walker
 
 
 _RIG_FUNCS = {"follow": follow_frames, "side": side_frames, "front": front_frames, "orbit": orbit_frames,
@@ -284,8 +274,8 @@ def rig_params(rig: str) -> tuple[str, ...]:
     return tuple(n for n, p in sig.parameters.items() if p.kind is inspect.Parameter.KEYWORD_ONLY)
 
 
-def rig_frames(rig: str, route: np.ndarray, dyn: WalkDynamics, fps: float, n_frames: int,
-               size_px: tuple[int, int], fov_deg: float, **params) -> tuple[list[CameraFrame], WalkerTrack | None]:
+def rig_frames(rig: str, route: np.ndarray, spec: RigSpec,
+               **params) -> tuple[list[CameraFrame], WalkerTrack | None]:
     """Cameras for `rig` (walk | follow | side | front | orbit | drone) and, for the
     third-person rigs, the walker's track; `params` are the rig's keyword parameters."""
     accepted = rig_params(rig)
@@ -294,10 +284,11 @@ def rig_frames(rig: str, route: np.ndarray, dyn: WalkDynamics, fps: float, n_fra
         listed = ", ".join(accepted) if accepted else "none"
         raise ShotError(f"camera.{rig}: unknown parameter '{unknown[0]}'; accepted: {listed}")
     if rig == "walk":
-        pts = _check_common(route, dyn, fps, n_frames, size_px, fov_deg, rig)
-        return walk_frames(pts, dyn, fps, n_frames, tuple(size_px), fov_deg), None
-    return _RIG_FUNCS[rig](route, dyn, fps, n_frames, size_px, fov_deg, **params)
+        pts = _check_route(route, rig)
+        spec.check(rig)
+        return walk_frames(pts, spec), None
+    return _RIG_FUNCS[rig](route, spec, **params)
 
 
-__all__ = ["RIGS", "WalkerTrack", "walker_track", "follow_frames", "side_frames", "front_frames", "orbit_frames",
-           "drone_frames", "rig_frames", "rig_params"]
+__all__ = ["RIGS", "RigSpec", "WalkerTrack", "walker_track", "follow_frames", "side_frames", "front_frames",
+           "orbit_frames", "drone_frames", "rig_frames", "rig_params"]

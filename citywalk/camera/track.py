@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+MAX_FRAMES = 100_000  # the most frames one camera path may have
+
 
 @dataclass(frozen=True)
 class CameraFrame:

@@ -4,12 +4,14 @@ held on a point ahead on the route, so turns are smooth and the view does not ji
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..errors import ShotError
 from .route import polyline_length
-from .track import CameraFrame, intrinsics, look_at
+from .track import MAX_FRAMES, CameraFrame, intrinsics, look_at
 
 RESAMPLE_M = 0.25
 
@@ -26,6 +28,47 @@ class WalkDynamics:
     look_ahead_m: float = 8.0
     speed_wobble: float = 0.04  # relative speed change within each step
     corner_radius_m: float = 2.5
+
+
+_NUMBER = (int, float, np.integer, np.floating)
+
+
+@dataclass(frozen=True)
+class RigSpec:
+    """What every camera rig needs besides its route and its own parameters: `n_frames` frames
+    at `fps`, images of `size_px` (w, h) with a horizontal field of view of `fov_deg`, and the
+    walker's gait (`dynamics`: speed, eye height, bob…), which the first-person walk rides and
+    the third-person rigs film."""
+
+    fps: float
+    n_frames: int
+    size_px: tuple[int, int]
+    fov_deg: float
+    dynamics: WalkDynamics = field(default_factory=WalkDynamics)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.size_px, (list, tuple, np.ndarray)):
+            object.__setattr__(self, "size_px", tuple(self.size_px))
+
+    @property
+    def times_s(self) -> np.ndarray:
+        """Shot time of each frame (n_frames,) s."""
+        return np.arange(self.n_frames) / self.fps
+
+    def check(self, rig: str) -> None:
+        """Raise a ShotError naming camera.<rig> and the field when a value is out of range."""
+        where = f"camera.{rig}"
+        fps, n, size, fov = self.fps, self.n_frames, self.size_px, self.fov_deg
+        if not (isinstance(fps, _NUMBER) and math.isfinite(fps) and fps > 0):
+            raise ShotError(f"{where}: fps must be a positive number, got {fps!r}")
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or not 1 <= n <= MAX_FRAMES:
+            raise ShotError(f"{where}: n_frames must be an integer in 1..{MAX_FRAMES}, got {n!r}")
+        if len(size) != 2 or min(int(size[0]), int(size[1])) <= 0:
+            raise ShotError(f"{where}: size_px must be (width, height) in positive pixels, got {size!r}")
+        if not (isinstance(fov, _NUMBER) and 10.0 <= fov <= 150.0):
+            raise ShotError(f"{where}: fov_deg must be 10..150 degrees, got {fov!r}")
+        if not self.dynamics.speed_mps > 0:
+            raise ShotError(f"{where}: speed_mps must be positive, got {self.dynamics.speed_mps!r}")
 
 
 class SmoothPath:
@@ -75,11 +118,11 @@ def walk_arc_length(t_s: np.ndarray, dyn: WalkDynamics) -> np.ndarray:
     return dyn.speed_mps * (t_s - dyn.speed_wobble / w * (np.cos(w * t_s) - 1.0))
 
 
-def walk_frames(route: np.ndarray, dyn: WalkDynamics, fps: int, n_frames: int, size_px: tuple[int, int],
-                fov_deg: float) -> list[CameraFrame]:
-    """Per-frame cameras for a walk along `route` (K, 3) (ground points, metres)."""
+def walk_frames(route: np.ndarray, spec: RigSpec) -> list[CameraFrame]:
+    """Per-frame cameras for a first-person walk along `route` (K, 3) (ground points, metres)."""
+    dyn, n_frames, size_px = spec.dynamics, spec.n_frames, spec.size_px
     path = SmoothPath(route, dyn.corner_radius_m)
-    t = np.arange(n_frames) / fps
+    t = spec.times_s
     s = walk_arc_length(t, dyn)
     ground = path.at(s)
     ahead = path.at(s + dyn.look_ahead_m)
@@ -92,7 +135,7 @@ def walk_frames(route: np.ndarray, dyn: WalkDynamics, fps: int, n_frames: int, s
     sway = dyn.sway_m * np.sin(0.5 * w * t)  # one full sway per stride (two steps)
     eye = ground + np.array([0, 0, dyn.eye_height_m]) + bob[:, None] * np.array([0, 0, 1.0]) + sway[:, None] * left
     target = ahead + np.array([0, 0, dyn.eye_height_m * 0.97])
-    K = intrinsics(fov_deg, size_px)
+    K = intrinsics(spec.fov_deg, size_px)
     frames = []
     for i in range(n_frames):
         R, tt = look_at(eye[i], target[i])
@@ -105,4 +148,4 @@ def walk_distance_m(duration_s: float, dyn: WalkDynamics) -> float:
     return float(walk_arc_length(np.array([duration_s]), dyn)[0])
 
 
-__all__ = ["WalkDynamics", "SmoothPath", "walk_frames", "walk_distance_m", "polyline_length"]
+__all__ = ["WalkDynamics", "RigSpec", "SmoothPath", "walk_frames", "walk_distance_m", "polyline_length"]

@@ -1,5 +1,6 @@
 """Differentiable Gaussian-splat rasteriser for the CPU, the same forward pass as
-`citywalk.render.splat_reference.render_reference` so they agree on tiny scenes.
+`citywalk.render.splat_reference.render_reference` so they agree on tiny scenes: the formulas
+and constants are `citywalk.scene.splat_math`'s, evaluated here on torch tensors for autograd.
 
 The projection is plain torch (autograd). Compositing has two engines: `raster_tiles` (Numba
 tiles with an analytic backward, the fast one) and a pair list in plain torch, which enumerates
@@ -17,8 +18,8 @@ import numpy as np
 
 from citywalk.capture import CaptureError
 from citywalk.errors import MissingExtra
-from citywalk.render.splat_reference import ALPHA_MAX, ALPHA_MIN, DILATION_PX2, JACOBIAN_CLAMP, T_MIN
-from citywalk.scene.gaussians import SH_C0, sh_basis_terms
+from citywalk.scene.splat_math import (ALPHA_MAX, ALPHA_MIN, DILATION_PX2, JACOBIAN_CLAMP, SH_C0, T_MIN,
+                                       rotation_terms, sh_basis_terms)
 
 MAX_PAIRS = 8_000_000
 
@@ -36,10 +37,7 @@ def quats_to_matrices(q):
     """(N, 4) w-first quaternions (any norm) → (N, 3, 3) rotation matrices (torch)."""
     torch = import_torch()
     q = q / q.norm(dim=1, keepdim=True).clamp_min(1e-12)
-    w, x, y, z = q.unbind(1)
-    return torch.stack([1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y),
-                        2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x),
-                        2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)], 1).reshape(-1, 3, 3)
+    return torch.stack(rotation_terms(*q.unbind(1)), 1).reshape(-1, 3, 3)
 
 
 def sh_colors(sh, means, cam_centre, degree: int):

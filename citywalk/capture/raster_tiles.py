@@ -2,9 +2,9 @@
 
 `raster.py` projects Gaussians with torch (autograd does that part); this module does the
 per-pixel part the way the 3DGS CUDA rasteriser does: Gaussians are binned into 16×16-pixel tiles
-in depth order, each pixel blends its tile's list front to back (same skip, clamp and early-stop
-rules as `render/splat_reference.py`), and the backward pass walks each pixel's list back to
-front with the analytic gradients. Tiles run in parallel; gradients go to one buffer per worker
+in depth order, each pixel blends its tile's list front to back (the skip, clamp and early-stop
+rules of `scene/splat_math.py`, as in `render/splat_reference.py`), and the backward pass walks
+each pixel's list back to front with the analytic gradients. Tiles run in parallel; gradients go to one buffer per worker
 so there are no write races. It is about an order of magnitude faster than the pair-list torch
 path, which stays as the check for this one.
 """
@@ -16,7 +16,7 @@ import math
 import numpy as np
 
 from citywalk.errors import MissingExtra
-from citywalk.render.splat_reference import ALPHA_MAX, ALPHA_MIN, T_MIN
+from citywalk.scene.splat_math import ALPHA_MAX, ALPHA_MIN, T_MIN, alpha_cutoff_maha
 
 TILE_PX = 16
 _KERNELS: dict = {}
@@ -212,7 +212,7 @@ def _np(t) -> np.ndarray:
 
 def _maha_max(opac: np.ndarray) -> np.ndarray:
     """Mahalanobis distance beyond which opacity·exp(−½m) < 1/255 (a little slack: the exact test follows)."""
-    return 2.0 * np.log(np.maximum(255.0 * opac, 1.0)) + 1e-6
+    return alpha_cutoff_maha(opac) + 1e-6
 
 
 def _function():

@@ -2,8 +2,8 @@
 the vertical axis only) standing on the ground at its foot anchor, lit like the scene, with a
 sun shadow projected on the ground and a soft contact shadow at the feet.
 
-`ActorPass` is a renderer overlay: `Renderer.render` calls `draw(renderer, frame)` after the
-meshes, with the HDR target bound. The card writes depth where it is solid (alpha ≥ 0.5), so
+`ActorPass` is a scene pass added with `Renderer.add_pass`: it draws after the meshes and the
+sky into the scene target. The card writes depth where it is solid (alpha ≥ 0.5), so
 poles and corners in front hide it, splats behind it are hidden, and fog applies by depth.
 The soft edge of the matte takes the colour of the solid pixels next to it (no spill of the
 capture's backdrop) and colours are premultiplied in linear light before filtering, so the
@@ -15,9 +15,10 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import RenderError
-from .gl import check_gl, shader_source
+from .color import LUMA, srgb_to_linear
+from .frame import FrameContext, TextureUnit
+from .gl import check_gl, mat_bytes, set_uniform, shader_source, vec
 
-LUMA = np.array([0.2126, 0.7152, 0.0722])
 BODY_RADIUS_M = 0.22      # half-width of the rounded body the card is shaded as
 VIS_HEIGHTS = (0.1, 0.35, 0.6, 0.85, 0.97)  # fractions of height where sun visibility is sampled,
 VIS_OFFSETS_M = ((0, 0, 0), (0.15, 0, 0), (-0.15, 0, 0), (0, 0.15, 0), (0, -0.15, 0))  # × these: smooth
@@ -32,12 +33,6 @@ SHADOW_BLUR_LOD = 1.5
 EDGE_ALPHA = (0.12, 0.88)  # matte alpha mapped to 0..1 over this range
 CACHE_BYTES = 256 * 1024**2  # prepared actor frames kept in memory (a walk loop repeats)
 MIRROR_DEAD_ZONE = 0.2    # |heading · screen right| below this never mirrors (no flicker)
-
-
-def srgb_to_linear(c: np.ndarray) -> np.ndarray:
-    """sRGB-encoded values in 0..1 → linear, same shape."""
-    c = np.asarray(c, np.float32)
-    return np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
 
 
 def defringe(rgba: np.ndarray, solid_alpha: int = 230, iterations: int = 12) -> np.ndarray:
@@ -141,9 +136,10 @@ def _quad_vertices(corners: np.ndarray, uv: np.ndarray, side: np.ndarray) -> byt
 
 
 class ActorPass:
-    """Draws one Actor following an ActorTrack (see `citywalk.likeness.place`) as a renderer
-    overlay. walks_right: +1/−1 the direction the person walked in the capture's image (None:
-    from the capture), used to mirror the card so they face their way along the route."""
+    """Draws one Actor following an ActorTrack (see `citywalk.likeness.place`) into the scene
+    target (a scene pass: `Renderer.add_pass`). walks_right: +1/−1 the direction the person
+    walked in the capture's image (None: from the capture), used to mirror the card so they
+    face their way along the route."""
 
     def __init__(self, ctx, actor, track, *, walks_right: float | None = None, shadows: bool = True):
         import moderngl
@@ -181,84 +177,68 @@ class ActorPass:
             self.tex.build_mipmaps()
             self._loaded = index
 
-    def light(self, renderer, ground_m: np.ndarray) -> dict[str, np.ndarray]:
-        """Illuminance (klux RGB) on the actor at ground_m: 'sun' (× visibility averaged over the
-        body), 'ambient' (sky + ground bounce on a vertical surface), 'lamps', and the sun's
-        visibility 'vis' (0..1)."""
-        L = renderer.lighting
+    def update_lighting(self, light) -> None:
+        """Nothing to upload: the card is lit from the frame's light when drawn."""
+
+    def light(self, light, ground_m: np.ndarray) -> dict[str, np.ndarray]:
+        """Illuminance (klux RGB) on the actor at ground_m under `light` (a SceneLight): 'sun'
+        (× visibility averaged over the body), 'ambient' (sky + ground bounce on a vertical
+        surface), 'lamps', and the sun's visibility 'vis' (0..1)."""
+        L = light.lighting
         h = float(self.actor.height_m)
         pts = (ground_m[None, None] + np.asarray(VIS_OFFSETS_M)[None, :]
                + np.outer(VIS_HEIGHTS, [0.0, 0.0, h])[:, None]).reshape(-1, 3)
-        vis = float(np.mean(renderer.sun_visibility(pts)))
-        vis_ground = float(renderer.sun_visibility(ground_m[None] + [0.0, 0.0, 0.05])[0])
+        vis = float(np.mean(light.sun_visibility(pts)))
+        vis_ground = float(light.sun_visibility(ground_m[None] + [0.0, 0.0, 0.05])[0])
         sun_e = np.asarray(L.sun_illuminance, float)
         amb_up = np.asarray(L.ambient_up, float)
         e_ground = GROUND_ALBEDO * (sun_e * max(float(L.sun_dir[2]), 0.0) * vis_ground + amb_up)
         chest = ground_m + [0.0, 0.0, 0.72 * h]
-        lamps = LAMP_SHARE * renderer.lamp_illuminance(chest[None])[0]
+        lamps = LAMP_SHARE * light.lamp_illuminance(chest[None])[0]
         return {"sun": sun_e * vis, "ambient": 0.5 * amb_up + 0.5 * e_ground, "lamps": lamps, "vis": vis}
 
-    def shadow_strength(self, renderer, shadow_pts: np.ndarray) -> float:
+    def shadow_strength(self, light, shadow_pts: np.ndarray) -> float:
         """How much the actor's sun shadow darkens the ground: the sun's share of the ground's
         illuminance where the shadow falls (0 where the ground is already in shadow)."""
-        L = renderer.lighting
-        if not getattr(renderer, "use_shadow", False) or L.sun_dir[2] <= 0:
+        L = light.lighting
+        if not light.shadow.active or L.sun_dir[2] <= 0:
             return 0.0
-        vis = float(np.mean(renderer.sun_visibility(shadow_pts + [0.0, 0.0, 0.05])))
+        vis = float(np.mean(light.sun_visibility(shadow_pts + [0.0, 0.0, 0.05])))
         direct = float(np.dot(np.asarray(L.sun_illuminance, float), LUMA)) * float(L.sun_dir[2]) * vis
         amb = float(np.dot(np.asarray(L.ambient_up, float), LUMA))
         return 0.95 * direct / max(direct + amb, 1e-12)
 
-    def draw(self, renderer, frame) -> None:
-        """Draw the actor for `frame` (a CameraFrame) into the renderer's bound HDR target."""
+    def draw(self, fc: FrameContext) -> None:
+        """Draw the actor for frame fc.frame into the scene target: ground shadows first, then
+        the card's solid core (writing depth), then its soft edge (blended, no depth write)."""
         import moderngl
 
-        ctx = self.ctx
+        ctx, frame = self.ctx, fc.frame
         ground, heading, index = self.track.at(frame.index)
         ground = np.asarray(ground, float)
-        rgba_size = self.actor.size_px
         anchor = self.actor.foot_anchor_px[index]
-        m = float(self.actor.m_per_px)
         self._upload(index)
         right, to_cam, mirrored = card_axes(ground, np.asarray(heading, float), frame.position, frame.forward,
                                             self.walks_right)
-        corners, uv, side = card_corners(ground, right, anchor, rgba_size, m)
-        light = self.light(renderer, ground)
+        corners, uv, side = card_corners(ground, right, anchor, self.actor.size_px, float(self.actor.m_per_px))
+        light = self.light(fc.light, ground)
         self.last = {"ground": ground, "index": index, "mirrored": mirrored, "corners": corners, **light}
-        vp = np.asarray(renderer.view_proj, np.float32).T.copy().tobytes()
-        target = renderer.target
-        self.tex.use(0)
+        vp = mat_bytes(fc.view_proj)
+        target = fc.targets.scene_fbo
+        target.use()
+        self.tex.use(TextureUnit.ACTOR)
         ctx.enable(moderngl.DEPTH_TEST | moderngl.BLEND)
         ctx.disable(moderngl.CULL_FACE)
         target.depth_mask = False
         try:
             p = self.shadow_prog
             p["u_view_proj"].write(vp)
-            _set(p, "u_tex", 0)
+            set_uniform(p, "u_tex", int(TextureUnit.ACTOR))
             ctx.depth_func = "<="
             ctx.blend_func = moderngl.ZERO, moderngl.SRC_COLOR
             if self.shadows:
-                self._draw_shadows(renderer, ground, corners, uv, side, anchor, right, to_cam)
-            # the card: solid core with depth, then the soft edge without
-            p = self.card_prog
-            p["u_view_proj"].write(vp)
-            _set(p, "u_tex", 0)
-            _set(p, "u_sun_dir", tuple(map(float, renderer.lighting.sun_dir)))
-            _set(p, "u_sun_E", tuple(map(float, light["sun"])))
-            _set(p, "u_amb_E", tuple(map(float, light["ambient"])))
-            _set(p, "u_lamp_E", tuple(map(float, light["lamps"])))
-            _set(p, "u_to_cam", tuple(map(float, to_cam)))
-            _set(p, "u_right", tuple(map(float, right)))
-            _set(p, "u_body_radius_m", BODY_RADIUS_M)
-            self.vbo.write(_quad_vertices(corners, uv, side))
-            ctx.blend_func = moderngl.ONE, moderngl.ONE_MINUS_SRC_ALPHA
-            target.depth_mask = True
-            ctx.depth_func = "<"
-            _set(p, "u_pass", 0.0)
-            self.card_vao.render(moderngl.TRIANGLES, vertices=6)
-            target.depth_mask = False
-            _set(p, "u_pass", 1.0)
-            self.card_vao.render(moderngl.TRIANGLES, vertices=6)
+                self._draw_shadows(fc.light, ground, anchor, right, to_cam)
+            self._draw_card(fc, vp, light, _quad_vertices(corners, uv, side), right, to_cam)
         finally:
             target.depth_mask = True
             ctx.depth_func = "<="
@@ -266,11 +246,37 @@ class ActorPass:
             ctx.disable(moderngl.BLEND)
         check_gl(ctx, "actor pass")
 
-    def _draw_shadows(self, renderer, ground, corners, uv, side, anchor, right, to_cam) -> None:
+    def _draw_card(self, fc: FrameContext, vp: bytes, light: dict, quad: bytes, right, to_cam) -> None:
+        """The card, lit: its solid core with depth, then the soft edge without."""
+        import moderngl
+
+        ctx, p, target = self.ctx, self.card_prog, fc.targets.scene_fbo
+        p["u_view_proj"].write(vp)
+        set_uniform(p, "u_tex", int(TextureUnit.ACTOR))
+        set_uniform(p, "u_sun_dir", vec(fc.light.lighting.sun_dir))
+        set_uniform(p, "u_sun_E", vec(light["sun"]))
+        set_uniform(p, "u_amb_E", vec(light["ambient"]))
+        set_uniform(p, "u_lamp_E", vec(light["lamps"]))
+        set_uniform(p, "u_to_cam", vec(to_cam))
+        set_uniform(p, "u_right", vec(right))
+        set_uniform(p, "u_body_radius_m", BODY_RADIUS_M)
+        self.vbo.write(quad)
+        ctx.blend_func = moderngl.ONE, moderngl.ONE_MINUS_SRC_ALPHA
+        target.depth_mask = True
+        ctx.depth_func = "<"
+        set_uniform(p, "u_pass", 0.0)
+        self.card_vao.render(moderngl.TRIANGLES, vertices=6)
+        target.depth_mask = False
+        set_uniform(p, "u_pass", 1.0)
+        self.card_vao.render(moderngl.TRIANGLES, vertices=6)
+
+    def _draw_shadows(self, light, ground, anchor, right, to_cam) -> None:
+        """The sun shadow on the ground (where the sun is up and the ground not already in
+        shadow) and the soft contact shadow at the feet, darkening what is drawn."""
         import moderngl
 
         p = self.shadow_prog
-        sun = np.asarray(renderer.lighting.sun_dir, float)
+        sun = np.asarray(light.lighting.sun_dir, float)
         lift = ground[2] + SHADOW_LIFT_M
         sun_h = np.array([sun[0], sun[1], 0.0])
         if sun[2] > 0 and np.linalg.norm(sun_h) > 1e-6:
@@ -282,13 +288,13 @@ class ActorPass:
             head = ground + [0.0, 0.0, float(self.actor.height_m)]
             samples = np.stack([ground + f * (project_to_ground(head[None], sun, ground[2])[0] - ground)
                                 for f in (0.25, 0.5, 0.75, 1.0)])
-            k = self.shadow_strength(renderer, samples)
+            k = self.shadow_strength(light, samples)
             self.last["shadow_strength"] = k
             self.last["shadow_corners"] = shadow
             if k > 1e-3:
-                _set(p, "u_kind", 0.0)
-                _set(p, "u_strength", float(k))
-                _set(p, "u_blur_lod", SHADOW_BLUR_LOD)
+                set_uniform(p, "u_kind", 0.0)
+                set_uniform(p, "u_strength", float(k))
+                set_uniform(p, "u_blur_lod", SHADOW_BLUR_LOD)
                 self.vbo.write(_quad_vertices(shadow, suv, sside))
                 self.shadow_vao.render(moderngl.TRIANGLES, vertices=6)
         a, b = CONTACT_HALF_M
@@ -296,8 +302,8 @@ class ActorPass:
         ell = np.stack([base - a * right + b * to_cam, base + a * right + b * to_cam,
                         base - a * right - b * to_cam, base + a * right - b * to_cam])
         euv = np.array([[-1.0, 1.0], [1.0, 1.0], [-1.0, -1.0], [1.0, -1.0]])
-        _set(p, "u_kind", 1.0)
-        _set(p, "u_strength", CONTACT_STRENGTH)
+        set_uniform(p, "u_kind", 1.0)
+        set_uniform(p, "u_strength", CONTACT_STRENGTH)
         self.vbo.write(_quad_vertices(ell, euv, np.zeros(4)))
         self.shadow_vao.render(moderngl.TRIANGLES, vertices=6)
 
@@ -307,10 +313,5 @@ class ActorPass:
             obj.release()
 
 
-def _set(prog, name: str, value) -> None:
-    if name in prog:
-        prog[name].value = value
-
-
 __all__ = ["ActorPass", "card_axes", "card_corners", "capture_direction", "defringe", "premultiplied_linear",
-           "project_to_ground", "srgb_to_linear"]
+           "project_to_ground"]

@@ -1,4 +1,6 @@
-"""OpenGL context creation: headless EGL (Mesa llvmpipe on a CPU, the NVIDIA driver on a GPU)."""
+"""OpenGL plumbing every pass uses: the headless context (EGL: Mesa llvmpipe on a CPU, the
+NVIDIA driver on a GPU), shader sources, error checks, uniform helpers and the full-screen
+triangle."""
 
 from __future__ import annotations
 
@@ -33,3 +35,60 @@ def check_gl(ctx, where: str) -> None:
     err = ctx.error
     if err != "GL_NO_ERROR":
         raise RenderError(f"OpenGL error {err} after {where}")
+
+
+def set_uniform(prog, name: str, value) -> None:
+    """Set a uniform if the linked program kept it (drivers drop uniforms a shader never reads)."""
+    if name in prog:
+        prog[name].value = value
+
+
+def write_uniform(prog, name: str, data: bytes) -> None:
+    """Write raw bytes (a matrix, see `mat_bytes`) to a uniform if the program kept it."""
+    if name in prog:
+        prog[name].write(data)
+
+
+def mat_bytes(m) -> bytes:
+    """A (4, 4) or (3, 3) matrix as float32 bytes in the column-major order GLSL wants."""
+    import numpy as np
+
+    return np.asarray(m, np.float32).T.copy().tobytes()
+
+
+def vec(v) -> tuple[float, ...]:
+    """A NumPy vector as a tuple of Python floats (what moderngl takes for vecN uniforms)."""
+    return tuple(map(float, v))
+
+
+class Fullscreen:
+    """A program drawing one full-screen triangle (fullscreen.vert + a fragment shader)."""
+
+    def __init__(self, ctx, fragment: str):
+        self.ctx = ctx
+        self.prog = ctx.program(vertex_shader=shader_source("fullscreen.vert"), fragment_shader=shader_source(fragment))
+        self.vao = ctx.vertex_array(self.prog, [])
+
+    def draw(self, fbo, textures: dict | None = None, uniforms: dict | None = None) -> None:
+        """Draw into `fbo` (depth test off) with `textures` {sampler name: (unit, texture)} bound
+        and `uniforms` {name: value} set."""
+        import moderngl
+
+        fbo.use()
+        self.ctx.disable(moderngl.DEPTH_TEST)
+        for name, (unit, tex) in (textures or {}).items():
+            tex.use(int(unit))
+            set_uniform(self.prog, name, int(unit))
+        for name, value in (uniforms or {}).items():
+            set_uniform(self.prog, name, value)
+        self.render()
+
+    def render(self) -> None:
+        """Draw the triangle with whatever framebuffer, textures and GL state are current."""
+        import moderngl
+
+        self.vao.render(moderngl.TRIANGLES, vertices=3)
+
+    def release(self) -> None:
+        self.vao.release()
+        self.prog.release()

@@ -12,8 +12,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .color import LUMA
+
 MAX_CELLS = 4_000_000
-LUMA = np.array([0.2126, 0.7152, 0.0722])
 
 
 @dataclass
@@ -61,3 +62,63 @@ def lamp_volume(lights, lo_m, hi_m, cell_m: float = 0.75, top_m: float = 24.0) -
         total[sl][..., 3] += lum
         direction[sl][..., :3] += (d / np.sqrt(dist2)[..., None]) * lum[..., None]
     return LampVolume(total.astype(np.float16), direction.astype(np.float16), lo, size)
+
+
+class LampLight:
+    """The lamp volume of a scene as two 3D textures (total, direction), summed once per shot
+    over the walk's surroundings (FOCUS_MARGIN_M around the focus points) or the whole scene.
+    With no lamps, or lights off when the shot starts, `volume` is None and the textures are
+    1-texel placeholders (a sampler still needs a texture of its type on its unit)."""
+
+    FOCUS_MARGIN_M = 90.0
+
+    def __init__(self, ctx, scene, lights_on: float, focus_points: np.ndarray | None):
+        import moderngl
+
+        self.volume: LampVolume | None = None
+        empty = np.zeros((1, 1, 1, 4), np.float16).tobytes()
+        self.textures = [ctx.texture3d((1, 1, 1), 4, empty, dtype="f2") for _ in range(2)]
+        if not scene.lights or lights_on <= 0:
+            return
+        (x0, y0, _), (x1, y1, _) = scene.bounds_m
+        if focus_points is not None and len(focus_points):
+            lo = np.maximum(focus_points[:, :2].min(0) - self.FOCUS_MARGIN_M, (x0, y0))
+            hi = np.minimum(focus_points[:, :2].max(0) + self.FOCUS_MARGIN_M, (x1, y1))
+        else:
+            lo, hi = np.array([x0, y0]), np.array([x1, y1])
+        self.volume = lamp_volume(scene.lights, lo, hi)
+        if self.volume is None:
+            return
+        self.textures = []
+        for data in (self.volume.total, self.volume.direction):
+            t = ctx.texture3d(data.shape[2::-1], 4, np.ascontiguousarray(data).tobytes(), dtype="f2")
+            t.filter = (moderngl.LINEAR, moderngl.LINEAR)
+            t.repeat_x = t.repeat_y = t.repeat_z = False
+            self.textures.append(t)
+
+    @property
+    def total(self):
+        """The 3D texture of lamp illuminance (RGB klux, luminance in A)."""
+        return self.textures[0]
+
+    @property
+    def direction(self):
+        """The 3D texture of luminance-weighted directions toward the lamps."""
+        return self.textures[1]
+
+    def illuminance(self, points_m: np.ndarray, lights_on: float) -> np.ndarray:
+        """Lamp illuminance (klux, linear RGB) at world points (N, 3), from the volume."""
+        pts = np.atleast_2d(np.asarray(points_m, float))
+        vol = self.volume
+        if vol is None:
+            return np.zeros((len(pts), 3))
+        shape = np.array(vol.total.shape[2::-1])
+        cell = vol.size_m / shape
+        ijk = np.clip(((pts - vol.origin_m) / cell).astype(int), 0, shape - 1)
+        inside = np.all((pts >= vol.origin_m) & (pts <= vol.origin_m + vol.size_m), axis=1)
+        e = vol.total[ijk[:, 2], ijk[:, 1], ijk[:, 0], :3].astype(float) * lights_on
+        return np.where(inside[:, None], e, 0.0)
+
+    def release(self) -> None:
+        for t in self.textures:
+            t.release()

@@ -1,4 +1,4 @@
-"""Falling rain and snow as GPU particles drawn into the HDR target (no vertex buffers).
+"""Falling rain and snow as GPU particles drawn into their own layer (no vertex buffers).
 
 Rain: streaks whose direction and length follow the drop velocity (fall + wind) over the
 shutter time, density from the rain rate, lit by the sky and the lamp volume (so they show
@@ -8,6 +8,9 @@ against lights at night). Snow: round flakes drifting with the wind and a slow w
 from __future__ import annotations
 
 import numpy as np
+
+from .frame import FrameContext, TextureUnit
+from .gl import mat_bytes, set_uniform, shader_source, vec, write_uniform
 
 RAIN_FALL_MPS = 7.0
 SNOW_FALL_MPS = 1.0
@@ -25,26 +28,40 @@ def particle_counts(weather) -> tuple[int, int]:
 
 
 class PrecipitationPass:
-    """Draws the Weather's rain and snow for a frame; create once per Renderer."""
+    """Draws the Weather's rain and snow into the precipitation layer (targets.precip_fbo),
+    depth-tested against the scene and never writing its depth, so that wet-ground reflections
+    do not mirror streaks and fog applies to them in the post pass. `shutter_s` sets the streak
+    length (1/48 s: a 180° shutter at 24 fps)."""
 
-    def __init__(self, ctx, shader_source):
-        self.ctx = ctx
-        self.prog = ctx.program(vertex_shader=shader_source("precip.vert"), fragment_shader=shader_source("precip.frag"))
+    def __init__(self, ctx, shutter_s: float = 1.0 / 48.0):
+        self.ctx, self.shutter_s = ctx, float(shutter_s)
+        self.prog = ctx.program(vertex_shader=shader_source("precip.vert"),
+                                fragment_shader=shader_source("precip.frag"))
         self.vao = ctx.vertex_array(self.prog, [])
+        self.drawn = False  # whether the layer holds particles from the last frame (then it is cleared)
 
     @staticmethod
     def active(weather) -> bool:
         """Whether this weather has any falling particles."""
         return any(particle_counts(weather))
 
-    def draw(self, renderer, frame, view_proj: np.ndarray, shutter_s: float) -> bool:
-        """Draw into the bound framebuffer, whose depth attachment holds the scene and whose
-        depth_mask is off (particles are depth-tested, never written); True if anything fell."""
+    def update_lighting(self, light) -> None:
+        """Nothing to upload: the weather is read from the frame's light when drawing."""
+
+    def draw(self, fc: FrameContext) -> None:
+        """Clear the layer and draw this frame's particles (skipped while nothing falls and the
+        layer is already clear)."""
+        if self.drawn or self.active(fc.light.lighting.weather):
+            fbo = fc.targets.precip_fbo
+            fbo.use()
+            fbo.clear(0.0, 0.0, 0.0, 0.0)
+            self.drawn = self._particles(fc)
+
+    def _particles(self, fc: FrameContext) -> bool:
+        """Draw into the bound layer; True if anything fell."""
         import moderngl
 
-        from .renderer import _set, _write
-
-        L = renderer.lighting
+        L, frame = fc.light.lighting, fc.frame
         w = L.weather
         rain, snow = particle_counts(w)
         if not rain and not snow:
@@ -53,37 +70,46 @@ class PrecipitationPass:
         wind = np.array([w.wind_mps[0], w.wind_mps[1], 0.0])
         half = np.array(BOX_HALF_M)
         centre = frame.position + frame.forward * half[0] * 0.6
-        _write(p, "u_view_proj", np.asarray(view_proj, np.float32).T.copy().tobytes())
-        _set(p, "u_box_centre", tuple(map(float, centre)))
-        _set(p, "u_box_half", tuple(map(float, half)))
-        _set(p, "u_time", float(frame.time_s))
-        _set(p, "u_shutter_s", float(shutter_s))
-        _set(p, "u_focal_px", float(frame.K[0, 0]))
-        _set(p, "u_flake_m", 0.025)
-        _set(p, "u_ambient", tuple(map(float, L.ambient_up)))
-        _set(p, "u_lights_on", float(L.lights_on))
-        use_lamps = renderer.lamp_volume is not None
-        _set(p, "u_use_lamps", 1.0 if use_lamps else 0.0)
-        renderer.lamp_textures[0].use(10)
-        _set(p, "u_lamp_total", 10)
-        if use_lamps:
-            _set(p, "u_lamp_origin", tuple(map(float, renderer.lamp_volume.origin_m)))
-            _set(p, "u_lamp_size", tuple(map(float, renderer.lamp_volume.size_m)))
+        write_uniform(p, "u_view_proj", mat_bytes(fc.view_proj))
+        set_uniform(p, "u_box_centre", vec(centre))
+        set_uniform(p, "u_box_half", vec(half))
+        set_uniform(p, "u_time", float(frame.time_s))
+        set_uniform(p, "u_shutter_s", self.shutter_s)
+        set_uniform(p, "u_focal_px", float(frame.K[0, 0]))
+        set_uniform(p, "u_flake_m", 0.025)
+        set_uniform(p, "u_ambient", vec(L.ambient_up))
+        set_uniform(p, "u_lights_on", float(L.lights_on))
+        self._bind_lamps(fc.light.lamps)
         ctx.enable(moderngl.BLEND | moderngl.DEPTH_TEST | moderngl.PROGRAM_POINT_SIZE)
+        ctx.depth_func = "<"
         if rain:
-            _set(p, "u_snow", 0.0)
-            _set(p, "u_velocity", tuple(map(float, wind + [0, 0, -RAIN_FALL_MPS])))
-            _set(p, "u_opacity", 0.6)
+            set_uniform(p, "u_snow", 0.0)
+            set_uniform(p, "u_velocity", vec(wind + [0, 0, -RAIN_FALL_MPS]))
+            set_uniform(p, "u_opacity", 0.6)
             ctx.blend_func = moderngl.ONE, moderngl.ONE
             self.vao.render(moderngl.LINES, vertices=2 * rain)
         if snow:
-            _set(p, "u_snow", 1.0)
-            _set(p, "u_velocity", tuple(map(float, wind * 0.6 + [0, 0, -SNOW_FALL_MPS])))
-            _set(p, "u_opacity", 0.9)
+            set_uniform(p, "u_snow", 1.0)
+            set_uniform(p, "u_velocity", vec(wind * 0.6 + [0, 0, -SNOW_FALL_MPS]))
+            set_uniform(p, "u_opacity", 0.9)
             ctx.blend_func = moderngl.ONE, moderngl.ONE_MINUS_SRC_ALPHA
             self.vao.render(moderngl.POINTS, vertices=snow)
         ctx.disable(moderngl.BLEND | moderngl.PROGRAM_POINT_SIZE)
         return True
+
+    def _bind_lamps(self, lamps) -> None:
+        """Streaks catch the street lamps: the lamp volume on its unit (a placeholder without)."""
+        p = self.prog
+        set_uniform(p, "u_use_lamps", 1.0 if lamps.volume is not None else 0.0)
+        lamps.total.use(TextureUnit.LAMP_TOTAL)
+        set_uniform(p, "u_lamp_total", int(TextureUnit.LAMP_TOTAL))
+        if lamps.volume is not None:
+            set_uniform(p, "u_lamp_origin", vec(lamps.volume.origin_m))
+            set_uniform(p, "u_lamp_size", vec(lamps.volume.size_m))
+
+    def release(self) -> None:
+        self.vao.release()
+        self.prog.release()
 
 
 def lightning_flash_klux(t_s: float, seed: int, enabled: bool) -> float:

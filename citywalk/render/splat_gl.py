@@ -29,9 +29,9 @@ import numpy as np
 
 from citywalk.errors import MissingExtra, RenderError
 from citywalk.scene.gaussians import GaussianCloud
+from citywalk.scene.splat_math import DILATION_PX2, JACOBIAN_CLAMP, alpha_cutoff_maha
 
 _SHADERS = Path(__file__).with_name("shaders")
-DILATION_PX2 = 0.3
 _SORT_BITS = 16
 
 
@@ -112,8 +112,7 @@ class SplatPass:
         self.point_vao = ctx.vertex_array(self.point_program, [])
         self._mx, self._my, self._mz = (np.ascontiguousarray(cloud.means[:, i]) for i in range(3))
         # Conservative world radius beyond which alpha < 1/255 (k sigma of the largest axis).
-        op = np.maximum(cloud.opacities.astype(np.float64), 1.0 / 255.0)
-        self._k_sigma = np.sqrt(np.maximum(2.0 * np.log(255.0 * op), 0.0)).astype(np.float32)
+        self._k_sigma = np.sqrt(alpha_cutoff_maha(cloud.opacities)).astype(np.float32)
         self._radius_m = (self._k_sigma * cloud.scales.max(axis=1, initial=0.0)).astype(np.float32)
         self._visible = cloud.opacities >= 1.0 / 255.0
         self.timings_ms: dict[str, float] = {}
@@ -147,7 +146,8 @@ class SplatPass:
         fx, fy = np.float32(k[0, 0]), np.float32(k[1, 1])
         cx, cy = np.float32(k[0, 2]), np.float32(k[1, 2])
         w, h = size_px
-        lim_x, lim_y = np.float32(0.65 * w / fx), np.float32(0.65 * h / fy)  # Jacobian clamp
+        half_clamp = 0.5 * JACOBIAN_CLAMP
+        lim_x, lim_y = np.float32(half_clamp * w / fx), np.float32(half_clamp * h / fy)
         ru = fx * rad * (1.0 + np.minimum(np.abs(xz), lim_x)) + margin
         rv = fy * rad * (1.0 + np.minimum(np.abs(yz), lim_y)) + margin
         u = fx * xz + cx
@@ -183,21 +183,22 @@ class SplatPass:
                 quads[a:a + c] = True
         return [(bool(quads[a]), int(a), int(c)) for a, c in zip(starts, lengths)]
 
-    def _set_uniforms(self, prog, r, t, k, w, h, near_m, far_m, use_depth: bool) -> None:
+    def _set_uniforms(self, prog, r, t, k, w, h, near_m, far_m, use_depth: bool, depth_unit: int) -> None:
         values = {
             "u_t": tuple(t), "u_intr": (k[0, 0], k[1, 1], k[0, 2], k[1, 2]), "u_size": (w, h),
             "u_height": h, "u_guard": self.GUARD_PX, "u_cam_pos": tuple(-r.T @ t),
             "u_near": near_m, "u_far": far_m, "u_to_linear": int(self.colors_are_srgb),
-            "u_use_scene_depth": int(use_depth), "u_scene_depth": 0}
+            "u_use_scene_depth": int(use_depth), "u_scene_depth": int(depth_unit)}
         prog["u_R"].write(r.T.astype(np.float32).tobytes())  # GLSL mat3 is column-major
         for name, value in values.items():
             if name in prog:  # a driver may drop uniforms a variant does not use
                 prog[name].value = value
 
     def draw(self, R_w2c, t_w2c, K, size_px, target, scene_depth=None,
-             near_m: float = 0.05, far_m: float = 2000.0, clear: bool = True) -> int:
+             near_m: float = 0.05, far_m: float = 2000.0, clear: bool = True, scene_depth_unit: int = 0) -> int:
         """Render the cloud for an OpenCV camera (R_w2c (3, 3), t_w2c (3,), K (3, 3), size_px
         (w, h)) into `target` (attachments as in the module doc); returns the splats drawn.
+        `scene_depth` is bound to texture unit `scene_depth_unit` while drawing.
         Per-stage times (ms) land in `self.timings_ms` ('sort', 'upload', 'raster')."""
         moderngl = _require_moderngl()
         w, h = int(size_px[0]), int(size_px[1])
@@ -216,8 +217,8 @@ class SplatPass:
         t = np.asarray(t_w2c, np.float64)
         k = np.asarray(K, np.float64)
         for prog in (self.program, self.point_program):
-            self._set_uniforms(prog, r, t, k, w, h, near_m, far_m, scene_depth is not None)
-        (scene_depth if scene_depth is not None else self._dummy_depth).use(location=0)
+            self._set_uniforms(prog, r, t, k, w, h, near_m, far_m, scene_depth is not None, scene_depth_unit)
+        (scene_depth if scene_depth is not None else self._dummy_depth).use(location=scene_depth_unit)
         ctx = self.ctx
         previous_fbo = ctx.fbo
         target.use()

@@ -6,62 +6,17 @@ of view, as 3DGS does) with a 0.3 px² low-pass dilation, colour from real SH
 (+0.5, clamped ≥ 0), front-to-back blending in camera-depth order with alpha = opacity·exp(−½ dᵀΣ⁻¹d)
 clamped ≤ 0.99, skipped below 1/255, and a pixel stops once transmittance would drop below 1e-4.
 Pixel centres are at integer (u, v) = (column, row). Tiny scenes only (≤ a few hundred Gaussians).
+The projection, colour and constants are `citywalk.scene.splat_math`'s, shared with the trainer.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from citywalk.scene.gaussians import GaussianCloud, sh_basis
+from citywalk.scene.gaussians import GaussianCloud
+from citywalk.scene.splat_math import ALPHA_MAX, ALPHA_MIN, T_MIN, project_gaussians, sh_colors
 
-DILATION_PX2 = 0.3
-ALPHA_MIN = 1.0 / 255.0
-ALPHA_MAX = 0.99
-T_MIN = 1e-4
-JACOBIAN_CLAMP = 1.3
-
-
-def srgb_to_linear(c: np.ndarray) -> np.ndarray:
-    """sRGB-encoded values (≥ 0, may exceed 1) → linear (the standard piecewise curve)."""
-    c = np.maximum(c, 0.0)
-    return np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
-
-
-def project_gaussians(cloud: GaussianCloud, R_w2c, t_w2c, K, size_px: tuple[int, int]):
-    """Camera-space depth (N,), pixel centres (N, 2), 2D covariances (N, 2, 2) incl. dilation."""
-    r = np.asarray(R_w2c, np.float64)
-    t = np.asarray(t_w2c, np.float64)
-    k = np.asarray(K, np.float64)
-    pc = cloud.means.astype(np.float64) @ r.T + t
-    x, y, z = pc[:, 0], pc[:, 1], np.where(np.abs(pc[:, 2]) < 1e-9, 1e-9, pc[:, 2])
-    fx, fy, cx, cy = k[0, 0], k[1, 1], k[0, 2], k[1, 2]
-    uv = np.stack([fx * x / z + cx, fy * y / z + cy], axis=1)
-    # As 3DGS: the Jacobian is taken at x/z, y/z clamped to 1.3× the half field of view, so
-    # Gaussians far outside the view do not blow up into screen-filling ellipses.
-    lim_x, lim_y = JACOBIAN_CLAMP * 0.5 * size_px[0] / fx, JACOBIAN_CLAMP * 0.5 * size_px[1] / fy
-    xz, yz = np.clip(x / z, -lim_x, lim_x), np.clip(y / z, -lim_y, lim_y)
-    j = np.zeros((len(pc), 2, 3))
-    j[:, 0, 0] = fx / z
-    j[:, 0, 2] = -fx * xz / z
-    j[:, 1, 1] = fy / z
-    j[:, 1, 2] = -fy * yz / z
-    jw = j @ r  # (N, 2, 3): Jacobian w.r.t. world coordinates
-    cov2d = jw @ cloud.covariances() @ np.transpose(jw, (0, 2, 1))
-    cov2d[:, 0, 0] += DILATION_PX2
-    cov2d[:, 1, 1] += DILATION_PX2
-    return pc[:, 2], uv, cov2d
-
-
-def splat_colors(cloud: GaussianCloud, R_w2c, t_w2c) -> np.ndarray:
-    """View-dependent colour per Gaussian (N, 3): SH · basis(dir) + 0.5, clamped ≥ 0, where dir is
-    the unit vector from the camera centre to the Gaussian's mean (world frame)."""
-    r = np.asarray(R_w2c, np.float64)
-    centre = -r.T @ np.asarray(t_w2c, np.float64)
-    d = cloud.means.astype(np.float64) - centre
-    d /= np.maximum(np.linalg.norm(d, axis=1, keepdims=True), 1e-12)
-    basis = sh_basis(d, cloud.sh_degree)  # (N, K)
-    rgb = np.einsum("nk,nkc->nc", basis, cloud.sh.astype(np.float64)) + 0.5
-    return np.maximum(rgb, 0.0)
+from .color import srgb_to_linear
 
 
 def render_reference(cloud: GaussianCloud, R_w2c, t_w2c, K, size_px: tuple[int, int],
@@ -73,8 +28,9 @@ def render_reference(cloud: GaussianCloud, R_w2c, t_w2c, K, size_px: tuple[int, 
     `to_linear=True` converts each splat's SH colour from sRGB encoding to linear before
     blending, which is what the GL pass does."""
     w, h = int(size_px[0]), int(size_px[1])
-    z, uv, cov2d = project_gaussians(cloud, R_w2c, t_w2c, K, (w, h))
-    rgb_splat = splat_colors(cloud, R_w2c, t_w2c)
+    z, uv, cov2d = project_gaussians(cloud.means, cloud.covariances(), R_w2c, t_w2c, K, (w, h))
+    centre = -np.asarray(R_w2c, np.float64).T @ np.asarray(t_w2c, np.float64)
+    rgb_splat = sh_colors(cloud.sh, cloud.means, centre, cloud.sh_degree)
     if to_linear:
         rgb_splat = srgb_to_linear(rgb_splat)
     keep = (z > near_m) & (z < far_m) & (cloud.opacities >= ALPHA_MIN)

@@ -2,7 +2,8 @@
 
 Unlike the training files, values here are *activated*: linear scales in metres, opacities in
 0..1, unit quaternions (w, x, y, z). Colour is a real spherical-harmonic expansion per channel
-with the standard 3DGS constants and ordering; colour(dir) = SH · basis(dir) + 0.5.
+with the standard 3DGS constants and ordering; colour(dir) = SH · basis(dir) + 0.5. The maths
+(SH, quaternions, covariances, projection) lives in `splat_math`.
 """
 
 from __future__ import annotations
@@ -13,109 +14,8 @@ import numpy as np
 
 from citywalk.errors import SceneError
 
-SH_C0 = 0.28209479177387814
-SH_C1 = 0.4886025119029199
-SH_C2 = (1.0925484305920792, -1.0925484305920792, 0.31539156525252005,
-         -1.0925484305920792, 0.5462742152960396)
-SH_C3 = (-0.5900435899266435, 2.890611442640554, -0.4570457994644658, 0.3731763325901154,
-         -0.4570457994644658, 1.445305721320277, -0.5900435899266435)
-MAX_SH_DEGREE = 3
-
-
-def sh_coeff_count(degree: int) -> int:
-    """Number of SH coefficients per channel for `degree` (0..3): (degree + 1)^2."""
-    return (degree + 1) ** 2
-
-
-def sh_basis_terms(x, y, z, degree: int, c0) -> list:
-    """The (degree+1)² real-SH basis terms (3DGS sign and order) as a list, for any array type with
-    elementwise arithmetic (NumPy or torch): x, y, z are unit-direction components, c0 the constant
-    term already shaped like x."""
-    cols = [c0]
-    if degree >= 1:
-        cols += [-SH_C1 * y, SH_C1 * z, -SH_C1 * x]
-    if degree >= 2:
-        xx, yy, zz = x * x, y * y, z * z
-        cols += [SH_C2[0] * x * y, SH_C2[1] * y * z, SH_C2[2] * (2 * zz - xx - yy),
-                 SH_C2[3] * x * z, SH_C2[4] * (xx - yy)]
-    if degree >= 3:
-        cols += [SH_C3[0] * y * (3 * xx - yy), SH_C3[1] * x * y * z,
-                 SH_C3[2] * y * (4 * zz - xx - yy), SH_C3[3] * z * (2 * zz - 3 * xx - 3 * yy),
-                 SH_C3[4] * x * (4 * zz - xx - yy), SH_C3[5] * z * (xx - yy),
-                 SH_C3[6] * x * (xx - 3 * yy)]
-    return cols
-
-
-def sh_basis(dirs: np.ndarray, degree: int) -> np.ndarray:
-    """Real SH basis at unit directions `dirs` (M, 3) → (M, K) float64, 3DGS sign/order."""
-    d = np.asarray(dirs, np.float64)
-    x, y, z = d[:, 0], d[:, 1], d[:, 2]
-    return np.stack(sh_basis_terms(x, y, z, degree, np.full_like(x, SH_C0)), axis=1)
-
-
-def quaternions_to_matrices(q: np.ndarray) -> np.ndarray:
-    """Unit quaternions (N, 4) w-first → rotation matrices (N, 3, 3) (same dtype as float64 math)."""
-    q = np.asarray(q, np.float64)
-    w, x, y, z = q[:, 0], q[:, 1], q[:, 2], q[:, 3]
-    m = np.empty((len(q), 3, 3))
-    m[:, 0, 0] = 1 - 2 * (y * y + z * z)
-    m[:, 0, 1] = 2 * (x * y - w * z)
-    m[:, 0, 2] = 2 * (x * z + w * y)
-    m[:, 1, 0] = 2 * (x * y + w * z)
-    m[:, 1, 1] = 1 - 2 * (x * x + z * z)
-    m[:, 1, 2] = 2 * (y * z - w * x)
-    m[:, 2, 0] = 2 * (x * z - w * y)
-    m[:, 2, 1] = 2 * (y * z + w * x)
-    m[:, 2, 2] = 1 - 2 * (x * x + y * y)
-    return m
-
-
-def matrix_to_quaternion(m: np.ndarray) -> np.ndarray:
-    """One rotation matrix (3, 3) → unit quaternion (4,) w-first (Shepperd's method)."""
-    m = np.asarray(m, np.float64)
-    tr = np.trace(m)
-    if tr > 0:
-        s = 2.0 * np.sqrt(tr + 1.0)
-        q = [0.25 * s, (m[2, 1] - m[1, 2]) / s, (m[0, 2] - m[2, 0]) / s, (m[1, 0] - m[0, 1]) / s]
-    else:
-        i = int(np.argmax(np.diag(m)))
-        j, k = (i + 1) % 3, (i + 2) % 3
-        s = 2.0 * np.sqrt(1.0 + m[i, i] - m[j, j] - m[k, k])
-        q = [0.0, 0.0, 0.0, 0.0]
-        q[0] = (m[k, j] - m[j, k]) / s
-        q[1 + i] = 0.25 * s
-        q[1 + j] = (m[j, i] + m[i, j]) / s
-        q[1 + k] = (m[k, i] + m[i, k]) / s
-    q = np.array(q)
-    return q / np.linalg.norm(q)
-
-
-def quaternion_multiply(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Hamilton product a ⊗ b of w-first quaternions, broadcasting (…, 4)."""
-    aw, ax, ay, az = np.moveaxis(np.asarray(a, np.float64), -1, 0)
-    bw, bx, by, bz = np.moveaxis(np.asarray(b, np.float64), -1, 0)
-    return np.stack([aw * bw - ax * bx - ay * by - az * bz,
-                     aw * bx + ax * bw + ay * bz - az * by,
-                     aw * by - ax * bz + ay * bw + az * bx,
-                     aw * bz + ax * by - ay * bx + az * bw], axis=-1)
-
-
-def sh_rotation_matrix(rotation: np.ndarray, degree: int) -> np.ndarray:
-    """(K, K) matrix D with sh_new = D @ sh_old so that f_new(d) = f_old(Rᵀ d), K = (degree+1)².
-
-    Exact for band-limited functions: solved by least squares on a fixed set of directions
-    (each band maps to itself under rotation, so the fit has zero residual)."""
-    k = sh_coeff_count(degree)
-    golden = np.pi * (3.0 - np.sqrt(5.0))
-    i = np.arange(64) + 0.5
-    zs = 1 - 2 * i / 64
-    r = np.sqrt(1 - zs * zs)
-    dirs = np.stack([r * np.cos(golden * i), r * np.sin(golden * i), zs], axis=1)
-    a = sh_basis(dirs, degree)
-    b = sh_basis(dirs @ np.asarray(rotation, np.float64), degree)  # rows: Rᵀ d
-    d = np.linalg.lstsq(a, b, rcond=None)[0]
-    return d.reshape(k, k)
-
+from .splat_math import (MAX_SH_DEGREE, SH_C0, covariances, matrix_to_quaternion, quaternion_multiply,
+                         quaternions_to_matrices, rgb_from_sh_dc, sh_basis, sh_coeff_count, sh_rotation_matrix)
 
 @dataclass
 class GaussianCloud:
@@ -168,13 +68,11 @@ class GaussianCloud:
 
     def covariances(self) -> np.ndarray:
         """World covariances Σ = R S Sᵀ Rᵀ, (N, 3, 3) float64 m²."""
-        r = quaternions_to_matrices(self.rotations)
-        rs = r * self.scales.astype(np.float64)[:, None, :]
-        return rs @ np.transpose(rs, (0, 2, 1))
+        return covariances(self.scales, self.rotations)
 
     def colors_dc(self) -> np.ndarray:
         """View-independent colour SH_C0·sh[:, 0] + 0.5 clamped ≥ 0, (N, 3) float32."""
-        return np.maximum(SH_C0 * self.sh[:, 0] + 0.5, 0.0).astype(np.float32)
+        return np.maximum(rgb_from_sh_dc(self.sh[:, 0]), 0.0).astype(np.float32)
 
     def subset(self, index: np.ndarray) -> "GaussianCloud":
         """The Gaussians selected by a boolean mask or index array (copies)."""
@@ -185,7 +83,7 @@ class GaussianCloud:
     def concatenate(clouds: "list[GaussianCloud]") -> "GaussianCloud":
         """One cloud holding all of `clouds`; SH is zero-padded to the highest degree."""
         degree = max(c.sh_degree for c in clouds)
-        k = (degree + 1) ** 2
+        k = sh_coeff_count(degree)
         sh = [np.pad(c.sh, ((0, 0), (0, k - c.sh.shape[1]), (0, 0))) for c in clouds]
         return GaussianCloud(np.concatenate([c.means for c in clouds]), np.concatenate([c.scales for c in clouds]),
                              np.concatenate([c.rotations for c in clouds]),
@@ -241,3 +139,8 @@ def empty_cloud(sh_degree: int = 0) -> GaussianCloud:
     k = sh_coeff_count(sh_degree)
     return GaussianCloud(np.zeros((0, 3)), np.zeros((0, 3)), np.zeros((0, 4)), np.zeros(0),
                          np.zeros((0, k, 3)), sh_degree)
+
+
+# The cloud's maths that readers of this module use, next to the cloud (defined in splat_math).
+__all__ = ["GaussianCloud", "empty_cloud", "MAX_SH_DEGREE", "SH_C0", "matrix_to_quaternion",
+           "quaternions_to_matrices", "sh_basis", "sh_coeff_count"]

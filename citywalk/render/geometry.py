@@ -1,0 +1,88 @@
+"""The scene's meshes on the GPU: one interleaved vertex buffer, one index buffer (one draw call
+for the whole scene) and the surface textures as one 2D array. Built once per shot."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import RenderError
+from ..scene import Scene
+from .gl import shader_source, write_uniform, mat_bytes
+
+TEX_SIZE_PX = 256
+VERTEX_FORMAT = "3f 3f 2f 3f 4f 1f"  # 16 floats, see `interleave`
+VERTEX_ATTRIBUTES = ("in_pos", "in_nrm", "in_uv", "in_col", "in_mat", "in_rough")
+
+
+def interleave(scene: Scene, layers: dict[str, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Vertex array (N, 16) float32: pos, normal, uv, colour, (layer, kind, emissive, variation),
+    roughness; and index array (M,) uint32 — all meshes in one buffer."""
+    verts, idx, base = [], [], 0
+    for mesh in scene.meshes:
+        n = len(mesh.positions)
+        mat = mesh.material
+        col = np.asarray(mat.albedo, np.float32)[None, :] * (mesh.colors if mesh.colors is not None else 1.0)
+        col = np.broadcast_to(col, (n, 3))
+        var = mesh.variation if mesh.variation is not None else np.zeros(n, np.float32)
+        layer = layers.get(mat.texture, 0) if mat.texture else 0
+        m4 = np.empty((n, 4), np.float32)
+        m4[:, 0], m4[:, 1], m4[:, 2], m4[:, 3] = layer, mat.kind, mat.emissive, var
+        v = np.concatenate([mesh.positions, mesh.normals, mesh.uvs, col, m4, np.full((n, 1), mat.roughness, np.float32)], 1)
+        verts.append(v.astype(np.float32))
+        idx.append(mesh.indices.reshape(-1).astype(np.uint32) + base)
+        base += n
+    if not verts:  # a world of splats only: one degenerate triangle keeps the passes uniform
+        return np.zeros((3, 16), np.float32), np.zeros(3, np.uint32)
+    return np.concatenate(verts), np.concatenate(idx)
+
+
+def texture_layers(scene: Scene) -> tuple[np.ndarray, dict[str, int]]:
+    """Stack scene textures (resized to 256²) after a white layer 0; (L, S, S, 4) uint8."""
+    from PIL import Image
+
+    names = sorted(scene.textures)
+    stack = [np.full((TEX_SIZE_PX, TEX_SIZE_PX, 4), 255, np.uint8)]
+    for name in names:
+        a = np.asarray(scene.textures[name])
+        if a.ndim != 3 or a.shape[2] not in (3, 4):
+            raise RenderError(f"texture '{name}' must be (H, W, 3|4) uint8, got {a.shape}")
+        if a.shape[2] == 3:
+            a = np.concatenate([a, np.full(a.shape[:2] + (1,), 255, np.uint8)], 2)
+        if a.shape[:2] != (TEX_SIZE_PX, TEX_SIZE_PX):
+            a = np.asarray(Image.fromarray(a.astype(np.uint8)).resize((TEX_SIZE_PX, TEX_SIZE_PX), Image.BILINEAR))
+        stack.append(a.astype(np.uint8))
+    return np.stack(stack), {n: i + 1 for i, n in enumerate(names)}
+
+
+class SceneGeometry:
+    """The scene's vertex and index buffers, its texture array, and a depth-only drawing of all
+    of it (the depth pre-pass and the sun shadow map)."""
+
+    def __init__(self, ctx, scene: Scene):
+        import moderngl
+
+        self.ctx = ctx
+        tex, self.layers = texture_layers(scene)
+        self.textures = ctx.texture_array((TEX_SIZE_PX, TEX_SIZE_PX, len(tex)), 4, tex.tobytes())
+        self.textures.build_mipmaps()
+        self.textures.filter = (moderngl.LINEAR_MIPMAP_LINEAR, moderngl.LINEAR)
+        verts, idx = interleave(scene, self.layers)
+        self.n_vertices = len(verts)
+        self.vbo = ctx.buffer(verts.tobytes())
+        self.ibo = ctx.buffer(idx.tobytes())
+        self.depth_prog = ctx.program(vertex_shader=shader_source("shadow.vert"),
+                                      fragment_shader=shader_source("shadow.frag"))
+        self.depth_vao = ctx.vertex_array(self.depth_prog, [(self.vbo, "3f 52x", "in_pos")], self.ibo)
+
+    def vertex_array(self, prog):
+        """A vertex array feeding every vertex attribute of the buffer to `prog`."""
+        return self.ctx.vertex_array(prog, [(self.vbo, VERTEX_FORMAT, *VERTEX_ATTRIBUTES)], self.ibo)
+
+    def draw_depth(self, clip_from_world: np.ndarray) -> None:
+        """Draw every triangle's depth (no colour) into the bound framebuffer."""
+        write_uniform(self.depth_prog, "u_light_mat", mat_bytes(clip_from_world))
+        self.depth_vao.render()
+
+    def release(self) -> None:
+        for obj in (self.depth_vao, self.depth_prog, self.vbo, self.ibo, self.textures):
+            obj.release()

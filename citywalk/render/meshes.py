@@ -1,0 +1,74 @@
+"""The mesh pass: every triangle of the scene lit by the sun (with its shadow map), the sky
+(ambient from above, bounce from the ground), the moon, the lamp volume and lightning, with
+weather on the surfaces (wet, puddles, snow). A depth pre-pass first, then shading with depth
+test `<=`, so every pixel is shaded once whatever the draw order (llvmpipe pays per pixel)."""
+
+from __future__ import annotations
+
+from .frame import FrameContext, TextureUnit
+from .geometry import SceneGeometry
+from .gl import mat_bytes, set_uniform, shader_source, vec, write_uniform
+
+GROUND_ALBEDO = 0.2  # what the sky's bounce from the ground assumes
+
+
+class MeshPass:
+    """Draws the scene's meshes into the scene target (HDR linear radiance; alpha = how
+    mirror-like the surface is, for the post pass's wet-ground reflections)."""
+
+    def __init__(self, ctx, geometry: SceneGeometry, lit_window_share: float = 0.5):
+        self.ctx, self.geometry = ctx, geometry
+        self.lit_window_share = float(lit_window_share)
+        self.prog = ctx.program(vertex_shader=shader_source("mesh.vert"), fragment_shader=shader_source("mesh.frag"))
+        self.vao = geometry.vertex_array(self.prog)
+
+    def update_lighting(self, light) -> None:
+        """Sun, sky, moon, lamps and weather on the surfaces for the light of the moment."""
+        L, w = light.lighting, light.lighting.weather
+        e_ground = GROUND_ALBEDO * (L.sun_illuminance * max(L.sun_dir[2], 0.0) + L.ambient_up)
+        p = self.prog
+        set_uniform(p, "u_sun_dir", vec(L.sun_dir))
+        set_uniform(p, "u_sun_E", vec(L.sun_illuminance))
+        set_uniform(p, "u_amb_up", vec(L.ambient_up))
+        set_uniform(p, "u_amb_ground", vec(e_ground))
+        set_uniform(p, "u_lights_on", float(L.lights_on))
+        set_uniform(p, "u_lit_share", self.lit_window_share)
+        set_uniform(p, "u_moon_dir", vec(L.moon_dir))
+        set_uniform(p, "u_moon_E", float(L.moon_illuminance))
+        set_uniform(p, "u_wetness", float(w.wetness))
+        set_uniform(p, "u_puddles", float(w.puddle_coverage if w.wetness > 0 else 0.0))
+        set_uniform(p, "u_snow", float(w.snow_cover))
+        set_uniform(p, "u_flash", light.flash_klux)
+        vol = light.lamps.volume
+        set_uniform(p, "u_use_lamps", 0.0 if vol is None else 1.0)
+        if vol is not None:
+            set_uniform(p, "u_lamp_origin", vec(vol.origin_m))
+            set_uniform(p, "u_lamp_size", vec(vol.size_m))
+
+    def draw(self, fc: FrameContext) -> None:
+        import moderngl
+
+        ctx, light = self.ctx, fc.light
+        fc.targets.scene_fbo.use()
+        ctx.enable(moderngl.DEPTH_TEST)
+        ctx.disable(moderngl.CULL_FACE)
+        ctx.depth_func = "<"
+        self.geometry.draw_depth(fc.view_proj)
+        ctx.depth_func = "<="
+        p = self.prog
+        write_uniform(p, "u_view_proj", mat_bytes(fc.view_proj))
+        set_uniform(p, "u_cam_pos", vec(fc.cam_pos))
+        write_uniform(p, "u_shadow_mat", mat_bytes(light.shadow.light_mat))
+        set_uniform(p, "u_use_shadow", 1.0 if light.shadow.active else 0.0)
+        for name, unit, tex in (("u_tex", TextureUnit.SURFACES, self.geometry.textures),
+                                ("u_sky", TextureUnit.SKY, light.sky_tex),
+                                ("u_shadow", TextureUnit.SHADOW, light.shadow.texture),
+                                ("u_lamp_total", TextureUnit.LAMP_TOTAL, light.lamps.total),
+                                ("u_lamp_dir", TextureUnit.LAMP_DIR, light.lamps.direction)):
+            tex.use(unit)
+            set_uniform(p, name, int(unit))
+        self.vao.render()
+
+    def release(self) -> None:
+        self.vao.release()
+        self.prog.release()

@@ -1,0 +1,94 @@
+"""The post pass: HDR scene → display. Screen-space reflections on wet ground (the HDR alpha says
+how mirror-like), the rain and snow layer, fog by depth with height falloff and clear-air haze,
+exposure, glow, the ACES tone curve, splats composited after it (their light is baked), sRGB
+and dither; then edge anti-aliasing (FXAA) when the scene was not multisampled."""
+
+from __future__ import annotations
+
+from .frame import FAR_M, NEAR_M, FrameContext, TextureUnit
+from .gl import Fullscreen, mat_bytes, set_uniform, vec, write_uniform
+
+BLOOM_STRENGTH = 0.5  # glow added to the exposed radiance before the tone curve
+DITHER_PERIOD = 64    # the dither pattern repeats after this many frames
+
+
+class PostPass:
+    """Tone-maps into targets.ldr_fbo (and, with fc.linear, exposed linear radiance into its own
+    float target); with `fxaa`, anti-aliases into targets.final_fbo. `result` names the
+    framebuffer holding the finished frame."""
+
+    def __init__(self, ctx, fxaa: bool):
+        self.ctx, self.fxaa = ctx, bool(fxaa)
+        self.tone = Fullscreen(ctx, "post.frag")
+        self.antialias = Fullscreen(ctx, "fxaa.frag")
+        self.linear_fbo = None  # made on the first frame that asks for linear output
+
+    def update_lighting(self, light) -> None:
+        """Nothing to upload ahead: fog and reflections are set from the frame's light."""
+
+    def result(self, fc: FrameContext):
+        """The framebuffer with the finished sRGB frame."""
+        return fc.targets.final_fbo if self.fxaa else fc.targets.ldr_fbo
+
+    def draw(self, fc: FrameContext) -> None:
+        import moderngl
+
+        self._set_uniforms(fc)
+        self._bind_layers(fc)
+        fc.targets.ldr_fbo.use()
+        self.ctx.disable(moderngl.DEPTH_TEST)
+        self.tone.render()
+        if fc.linear:
+            w, h = fc.size_px
+            if self.linear_fbo is None:
+                self.linear_fbo = self.ctx.framebuffer(self.ctx.renderbuffer((w, h), 4, dtype="f4"))
+            self.linear_fbo.use()
+            set_uniform(self.tone.prog, "u_linear", 1.0)
+            self.tone.render()
+            set_uniform(self.tone.prog, "u_linear", 0.0)
+        if self.fxaa:
+            w, h = fc.size_px
+            self.antialias.draw(fc.targets.final_fbo, {"u_ldr": (TextureUnit.PASS_INPUT, fc.targets.ldr_tex)},
+                                {"u_texel": (1.0 / w, 1.0 / h)})
+
+    def _set_uniforms(self, fc: FrameContext) -> None:
+        q, light, K = self.tone.prog, fc.light, fc.frame.K
+        weather = light.lighting.weather
+        w, h = fc.size_px
+        set_uniform(q, "u_near", NEAR_M)
+        set_uniform(q, "u_far", FAR_M)
+        set_uniform(q, "u_tan_half", (w / 2 / K[0, 0], h / 2 / K[1, 1]))
+        set_uniform(q, "u_exposure", float(fc.exposure))
+        set_uniform(q, "u_extinction", light.extinction_per_m)
+        set_uniform(q, "u_haze", light.haze_per_m)
+        set_uniform(q, "u_fog_falloff", float(weather.fog_height_falloff_per_m))
+        set_uniform(q, "u_fog_base", float(weather.fog_base_height_m))
+        write_uniform(q, "u_inv_view_proj", mat_bytes(fc.inv_view_proj))
+        set_uniform(q, "u_cam_pos", vec(fc.cam_pos))
+        set_uniform(q, "u_fog_color", vec(light.fog_color))
+        set_uniform(q, "u_frame", float(fc.index % DITHER_PERIOD))
+        set_uniform(q, "u_has_splats", 1.0 if fc.targets.splat_fbo is not None else 0.0)
+        set_uniform(q, "u_ssr", 1.0 if light.reflections else 0.0)
+        set_uniform(q, "u_bloom_strength", BLOOM_STRENGTH)
+        if light.reflections:
+            write_uniform(q, "u_view_proj", mat_bytes(fc.view_proj))
+
+    def _bind_layers(self, fc: FrameContext) -> None:
+        """Bind the images the tone pass reads (reflections and splats only when present)."""
+        t = fc.targets
+        layers = [("u_hdr", TextureUnit.HDR, t.hdr_tex), ("u_depth", TextureUnit.DEPTH, t.depth_tex),
+                  ("u_precip", TextureUnit.PRECIP, t.precip_tex), ("u_bloom", TextureUnit.GLOW, t.glow_tex)]
+        if fc.light.reflections:
+            layers.append(("u_sky", TextureUnit.SKY, fc.light.sky_tex))
+        if t.splat_fbo is not None:
+            layers += [("u_splat", TextureUnit.SPLAT_COLOR, t.splat_color),
+                       ("u_splat_z", TextureUnit.SPLAT_Z, t.splat_z)]
+        for name, unit, tex in layers:
+            tex.use(int(unit))
+            set_uniform(self.tone.prog, name, int(unit))
+
+    def release(self) -> None:
+        self.tone.release()
+        self.antialias.release()
+        if self.linear_fbo is not None:
+            self.linear_fbo.release()
