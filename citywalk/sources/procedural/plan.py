@@ -1,13 +1,15 @@
 """The street's layout plan: typed, frozen specs made by plain functions of (style, rng, extent).
 
 Every random choice of the procedural street is made here; `kit.Kit` turns the specs into
-meshes without drawing a number. Plan functions draw in a fixed order, so the same rng gives
-the same plan (and the same street).
+meshes without drawing a number. The street's own stream lays out streets, rows and lot widths;
+each lot then draws from a stream of its own, keyed by (row, lot) under the street's seed, so a
+lot that draws more or less (a new prop, a changed rule) leaves every other lot as it was.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import itertools
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -323,8 +325,6 @@ def _plan_ground(rng: np.random.Generator, style: Style, lot: LotSpec, body: Bod
 
 
 def _replace_finish(body: BodySpec, color: Color, texture: str) -> BodySpec:
-    from dataclasses import replace
-
     return replace(body, wall_color=color, wall_texture=texture)
 
 
@@ -414,9 +414,22 @@ def _sign_reach(style: Style, street: StreetPlan, street_kind: str) -> tuple[flo
     return lo, hi
 
 
+LOT_STREAM_KEY = 0x6C07  # marks lot streams among the children of the street's seed
+
+
+def lot_rng(street_seed: np.random.SeedSequence, row: int, lot: int) -> np.random.Generator:
+    """The random stream of lot `lot` in row `row`: a child of the street's seed that depends on
+    nothing but these three, so lots never share or shift each other's draws."""
+    seq = np.random.SeedSequence(street_seed.entropy, spawn_key=(*street_seed.spawn_key, LOT_STREAM_KEY, row, lot),
+                                 pool_size=street_seed.pool_size)
+    return np.random.default_rng(seq)
+
+
 def plan_frontage(rng: np.random.Generator, style: Style, street: StreetPlan, a, c, normal, depth_m: float,
-                  street_kind: str, n_signs: int) -> list[BuildingSpec]:
-    """Lots packed edge to edge along the street line a→c, buildings extending away from `normal`."""
+                  street_kind: str, n_signs: int, street_seed: np.random.SeedSequence,
+                  row: int) -> list[BuildingSpec]:
+    """Lots packed edge to edge along the street line a→c, buildings extending away from `normal`;
+    widths and the row's garden from `rng`, each building from its own `lot_rng`."""
     a, c = np.array([a[0], a[1], 0.0]), np.array([c[0], c[1], 0.0])
     normal = np.asarray(normal, np.float64)
     length = float(np.linalg.norm(c - a))
@@ -435,7 +448,7 @@ def plan_frontage(rng: np.random.Generator, style: Style, street: StreetPlan, a,
         if np.dot(np.cross(tt, normal), [0, 0, 1]) > 0:  # keep `along` so that along × up faces out
             p0, tt = p0 + tt * w, -tt
         lot = LotSpec(_vec(p0), _vec(tt), _vec(normal), w, depth_m, street_kind, garden, short)
-        out.append(plan_building(rng, style, lot, n_signs, reach))
+        out.append(plan_building(lot_rng(street_seed, row, len(out)), style, lot, n_signs, reach))
         s += w
     return out
 
@@ -444,9 +457,13 @@ def _vec(v) -> Vec3:
     return (float(v[0]), float(v[1]), float(v[2]))
 
 
-def plan_blocks(style: Style, rng: np.random.Generator, street: StreetPlan, n_signs: int) -> list[BuildingSpec]:
+def plan_blocks(style: Style, rng: np.random.Generator, street: StreetPlan, n_signs: int,
+                street_seed: np.random.SeedSequence | None = None) -> list[BuildingSpec]:
     """Every block between the streets lined with buildings facing each street around it, the
-    rows beyond the back streets, and the rows closing both ends of the main street."""
+    rows beyond the back streets, and the rows closing both ends of the main street. Lot streams
+    derive from `street_seed` (default: the seed `rng` was made from)."""
+    seed = rng.bit_generator.seed_seq if street_seed is None else street_seed
+    rows = itertools.count()
     hw, sw, yb, bw, ssw = (street.main_half_width_m, street.main_sidewalk_m, street.back_y_m, street.back_width_m,
                            street.side_sidewalk_m)
     edges = [street.x_min_m - 40] + list(street.side_x_m) + [street.x_max_m + 40]
@@ -455,7 +472,7 @@ def plan_blocks(style: Style, rng: np.random.Generator, street: StreetPlan, n_si
     out: list[BuildingSpec] = []
 
     def row(a, c, normal, depth_m, kind):
-        out.extend(plan_frontage(rng, style, street, a, c, normal, depth_m, kind, n_signs))
+        out.extend(plan_frontage(rng, style, street, a, c, normal, depth_m, kind, n_signs, seed, next(rows)))
 
     for i in range(len(edges) - 1):
         bx0 = edges[i] + widths[i] / 2 + (ssw if i > 0 else 0.0)
