@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ...scene import Material
-from .builder import MeshBuilder
+from ..geometry import MeshBuilder
 
 UP = np.array([0.0, 0.0, 1.0])
 TRIM = Material("trim", (1.0, 1.0, 1.0), 0.8, "stucco")

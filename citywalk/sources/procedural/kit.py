@@ -15,7 +15,7 @@ import numpy as np
 from ...scene import EMISSIVE, FACADE, ROAD, SHOPFRONT, Material, Mesh, PointLight
 from . import facade as fp
 from . import props
-from .builder import MeshBuilder
+from ..geometry import MeshBuilder
 from .plan import BoardSpec, BuildingSpec, ShopfrontSpec, VerticalSignSpec, lin
 from .style import Style
 
