@@ -16,10 +16,10 @@ from ...scene import EMISSIVE, FACADE, ROAD, SHOPFRONT, Material, Mesh, PointLig
 from . import facade as fp
 from . import props
 from ..geometry import MeshBuilder
-from .plan import BoardSpec, BuildingSpec, ShopfrontSpec, VerticalSignSpec, lin
+from .plan import KERB_M, BoardSpec, BuildingSpec, ShopfrontSpec, VerticalSignSpec, lin
+from .plan_props import PropSpec
 from .style import Style
 
-KERB_M = 0.15
 N_SIGNS = 8  # sign textures per orientation
 UP = np.array([0, 0, 1.0])
 SIGN_FRAME = Material("sign_frame", (0.2, 0.2, 0.2), 0.6)
@@ -288,5 +288,32 @@ class Kit:
         else:
             self.b.box(self.m.metal, c, (1.6, 1.0, 1.4), float(np.arctan2(t[1], t[0])), color=(1.8, 1.8, 1.8))
 
-    def tree(self, p, height_m: float, color, rng: np.random.Generator) -> None:
-        props.tree(self.b, p, height_m, color, rng)
+    def prop(self, spec: PropSpec) -> None:
+        """One street prop (tree, kerbside furniture, vehicle, bicycle, boat) from its spec."""
+        b, p, yaw, col = self.b, spec.position_m, spec.yaw_rad, spec.color
+        kind = spec.kind
+        if kind == "tree":
+            height, crown_frac, tint = spec.tree
+            props.tree(b, p, height, col, crown_frac, tint)
+        elif kind == "bench":
+            props.bench(b, p, yaw, col)
+        elif kind == "bin":
+            props.bin_(b, p, col)
+        elif kind == "hydrant":
+            props.hydrant(b, p, col)
+        elif kind == "phone_box":
+            props.phone_box(b, p, yaw)
+        elif kind == "bike_rack":
+            props.bike_rack(b, p, yaw, col)
+        elif kind == "car":
+            props.car(b, p, yaw, col, spec.cab)
+        elif kind == "bus":
+            props.double_decker(b, p, yaw, col)
+        elif kind == "tram":
+            props.double_decker(b, p, yaw, col, length_m=12.0, width_m=2.3, height_m=4.7)
+        elif kind == "bicycle":
+            props.bicycle(b, p, yaw, col)
+        elif kind == "boat":
+            props.boat(b, p, yaw, col, spec.length_m)
+        else:
+            raise ValueError(f"unknown prop kind {kind!r}")

@@ -19,6 +19,7 @@ from .textures import hex_to_srgb, srgb_to_linear
 Color = tuple[float, float, float]
 Vec3 = tuple[float, float, float]
 WALK_INSET_M = 0.9  # people walk this far in from a kerb-less street's edge
+KERB_M = 0.15  # sidewalk (kerb) height
 
 
 def uniform(rng: np.random.Generator, r) -> float:

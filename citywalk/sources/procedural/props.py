@@ -31,14 +31,15 @@ def _dirs(yaw_rad: float) -> tuple[np.ndarray, np.ndarray]:
     return t, np.array([-t[1], t[0], 0.0])
 
 
-def tree(b: MeshBuilder, p, height_m: float, color, rng: np.random.Generator) -> None:
-    """A street tree: tapered trunk and a faceted crown of two frustums (~50 triangles)."""
+def tree(b: MeshBuilder, p, height_m: float, color, crown_frac: float, tint_scale: float) -> None:
+    """A street tree: tapered trunk and a faceted crown of two frustums (~50 triangles), crown
+    radius `crown_frac` × height, crown colour `color` × `tint_scale`."""
     p = np.asarray(p, np.float64)
-    crown_r = height_m * float(rng.uniform(0.26, 0.34))
+    crown_r = height_m * crown_frac
     z0 = height_m * 0.38
     zm = z0 + (height_m - z0) * 0.45
     b.cylinder(TRUNK, p, p + UP * (zm + 0.3), 0.16, 0.1, sides=6, cap=False)
-    tint = np.asarray(color) * float(rng.uniform(0.8, 1.2))
+    tint = np.asarray(color) * tint_scale
     b.cylinder(CROWN, p + UP * z0, p + UP * zm, crown_r * 0.55, crown_r, sides=7, color=tint, cap=False)
     b.cylinder(CROWN, p + UP * zm, p + UP * height_m, crown_r, crown_r * 0.3, sides=7, color=tint)
     b.cylinder(CROWN, p + UP * (z0 + 0.01), p + UP * z0, crown_r * 0.55, 0.01, sides=7, color=tint * 0.7, cap=False)

@@ -15,12 +15,12 @@ import numpy as np
 
 from ...scene import EMISSIVE, Material, PointLight, Scene, Street
 from . import facade as fp
-from . import props
-from .kit import KERB_M, N_SIGNS, Kit
+from .kit import N_SIGNS, Kit
 from .network import NetworkBuilder
-from .plan import BuildingSpec, chance as _chance, lin as _lin, pick as _pick, plan_blocks, plan_street
+from .plan import KERB_M, BuildingSpec, plan_blocks, plan_street, walk_inset
+from .plan import lin as _lin
 from .plan import uniform as _uniform
-from .plan import walk_inset
+from .plan_props import PropSpec, lamp_positions, plan_props
 from .style import Style
 from .textures import make_textures
 
@@ -46,8 +46,8 @@ class StreetGenerator:
         self.net = NetworkBuilder()
         self.poles: list[tuple[np.ndarray, str]] = []
         self.props_count: dict[str, int] = {}
-        self.taken: list[tuple[int, float]] = []
-        self.lamp_x: dict[int, list[float]] = {1: [], -1: []}
+        self.lamp_x = lamp_positions(style, self.plan)
+        self.prop_specs: list[PropSpec] = []
 
     # ---- layout ---------------------------------------------------------------------------
     def generate(self) -> Scene:
@@ -64,10 +64,10 @@ class StreetGenerator:
         if self.style.furniture.utility_poles:
             self._utility_poles_and_wires()
         self._main_lamps()
-        self._canal_props()
-        self._trees()
-        self._kerb_items()
-        self._traffic()
+        self.prop_specs = plan_props(self.style, self.prng, self.plan, self.lamp_x)
+        for prop in self.prop_specs:
+            self.kit.prop(prop)
+            self.props_count[prop.label] = self.props_count.get(prop.label, 0) + 1
 
         b0 = (self.x_min - 20, -self.yb - 20, 0.0)
         b1 = (self.x_max + 20, self.yb + 20, max([bd["roof_top_m"] for bd in self.buildings] + [10.0]))
@@ -303,22 +303,17 @@ class StreetGenerator:
         self.b.tube(self.m.wire, pts, 0.012, sides=3)
 
     def _main_lamps(self) -> None:
+        """Lamp posts (lanterns or arm lamps) along both main-street kerbs at `lamp_x`."""
         fs = self.style.furniture
-        spacing = fs.main_lamp_spacing_m
-        self.lamp_x = {1: [], -1: []}
         post = _lin(fs.post_color)
         for sgn in (1, -1):
-            x = self.x_min + spacing / 2 * (1.5 if sgn > 0 else 1.0)
-            while x < self.x_max:
+            for x in self.lamp_x[sgn]:
                 p = np.array([x, sgn * (self.hw + 0.6), KERB_M])
-                if not any(abs(x - sx) < w / 2 + 1.5 for sx, w in zip(self.side_x, self.side_w)):
-                    self.lamp_x[sgn].append(x)
-                    if fs.lamp_kind == "lantern":
-                        self._lantern(p, post)
-                    else:
-                        self.b.cylinder(self.m.metal, p, p + np.array([0, 0, 6.0]), 0.09, 0.06, sides=6)
-                        self._lamp_head(p + np.array([0, 0, 6.0]), np.array([0, -sgn, 0.0]), arm_m=1.4)
-                x += spacing
+                if fs.lamp_kind == "lantern":
+                    self._lantern(p, post)
+                else:
+                    self.b.cylinder(self.m.metal, p, p + np.array([0, 0, 6.0]), 0.09, 0.06, sides=6)
+                    self._lamp_head(p + np.array([0, 0, 6.0]), np.array([0, -sgn, 0.0]), arm_m=1.4)
 
     def _lantern(self, p, post_color) -> None:
         """A classic cast-iron lamp post with a glowing lantern."""
@@ -329,167 +324,6 @@ class StreetGenerator:
         self.b.box(glass, p + up * 3.72, (0.3, 0.3, 0.46), 0.0)
         self.b.cylinder(fp.METAL_DARK, p + up * 4.2, p + up * 4.5, 0.28, 0.03, sides=6, color=post_color)
         self.lights.append(PointLight(tuple(map(float, p + up * 3.95)), (1.0, 0.84, 0.6), 1500.0, 18.0))
-
-    # ---- props along the main street -----------------------------------------------------
-    def _free(self, x: float, sgn: int, clear_m: float, taken: list[tuple[int, float]],
-              lamp_clear_m: float | None = None) -> bool:
-        """Whether kerbside position x on side `sgn` is clear of side-street mouths, crossings,
-        lamps and already placed props (within `clear_m`)."""
-        for sx, w in zip(self.side_x, self.side_w):
-            if abs(x - sx) < w / 2 + self.ssw + clear_m + 0.5:
-                return False
-            if self.cw <= 0 and abs(x - (sx + w / 2 + 2.5)) < 2.0 + clear_m:
-                return False
-        lamp_clear_m = clear_m + 0.4 if lamp_clear_m is None else lamp_clear_m
-        if any(abs(x - lx) < lamp_clear_m for lx in self.lamp_x.get(sgn, [])):
-            return False
-        return not any(s == sgn and abs(x - q) < clear_m for s, q in taken)
-
-    def _count(self, what: str, k: int = 1) -> None:
-        self.props_count[what] = self.props_count.get(what, 0) + k
-
-    def _trees(self) -> None:
-        fs, rng = self.style.furniture, self.prng
-        self.taken = []
-        if fs.tree_spacing_m <= 0:
-            return
-        colors = [_lin(c) for c in fs.tree_crown_colors]
-        for sgn in (1, -1):
-            y = sgn * (self.cw / 2 + 0.9) if self.cw > 0 else sgn * (self.hw + min(1.4, self.sw * 0.3))
-            x = self.x_min + float(rng.uniform(0, fs.tree_spacing_m))
-            while x < self.x_max:
-                # crowns keep clear of the lamps, which would light them from inside
-                if self._free(x, sgn, 1.2, self.taken, lamp_clear_m=4.0 if self.cw <= 0 else 0.0):
-                    h = _uniform(rng, fs.tree_height_m)
-                    self.kit.tree((x, y, KERB_M if self.cw <= 0 else 0.0), h, _pick(rng, colors), rng)
-                    self.taken.append((sgn, x))
-                    self._count("tree")
-                x += fs.tree_spacing_m
-
-    def _kerb_items(self) -> None:
-        fs, rng = self.style.furniture, self.prng
-        kinds = [("bench", fs.bench_prob), ("bin", fs.bin_prob), ("hydrant", fs.hydrant_prob),
-                 ("phone_box", fs.phone_box_prob), ("bike_rack", fs.bike_rack_prob)]
-        if sum(p for _, p in kinds) <= 0 or self.sw < 1.2:
-            return
-        for sgn in (1, -1):
-            x = self.x_min + float(rng.uniform(0, fs.item_spacing_m))
-            while x < self.x_max:
-                r, acc, kind = float(rng.random()), 0.0, None
-                for k, p in kinds:
-                    acc += p
-                    if r < acc:
-                        kind = k
-                        break
-                if kind and self._free(x, sgn, 1.3, self.taken):
-                    self._kerb_item(kind, x, sgn)
-                    self.taken.append((sgn, x))
-                    self._count(kind)
-                x += fs.item_spacing_m * float(rng.uniform(0.7, 1.3))
-
-    def _kerb_item(self, kind: str, x: float, sgn: int) -> None:
-        fs = self.style.furniture
-        near = self.hw + min(0.55, self.sw * 0.2)
-        far = self.hw + min(1.1, self.sw * 0.3)
-        yaw = 0.0 if sgn < 0 else np.pi
-        if kind == "bench":
-            props.bench(self.b, (x, sgn * (far + 0.3), KERB_M), yaw + np.pi, _lin(fs.bench_color))
-        elif kind == "bin":
-            props.bin_(self.b, (x, sgn * near, KERB_M), _lin(fs.bin_color))
-        elif kind == "hydrant":
-            props.hydrant(self.b, (x, sgn * near, KERB_M), _lin(fs.hydrant_color))
-        elif kind == "phone_box":
-            props.phone_box(self.b, (x, sgn * (far + 0.2), KERB_M), yaw)
-        else:
-            props.bike_rack(self.b, (x, sgn * (far + 0.2), KERB_M), yaw, _lin(fs.post_color))
-
-    def _canal_props(self) -> None:
-        tr, rng = self.style.traffic, self.prng
-        if self.cw <= 0 or tr.boats_per_100m <= 0:
-            return
-        L = self.x_max - self.x_min
-        colors = [_lin(c) for c in ("#1f3b2c", "#3a2418", "#1d2a44", "#5a1a14", "#202020")]
-        for _ in range(int(round(tr.boats_per_100m * L / 100))):
-            x = float(rng.uniform(self.x_min, self.x_max))
-            if any(abs(x - sx) < w / 2 + self.ssw + 5 for sx, w in zip(self.side_x, self.side_w)):
-                continue
-            sgn = 1 if rng.random() < 0.5 else -1
-            y = sgn * (self.cw / 2 - 1.5)
-            props.boat(self.b, (x, y, -self.style.network.canal_water_depth_m + 0.15), 0.0, _pick(rng, colors),
-                       float(rng.uniform(6, 10)))
-            self._count("boat")
-
-    def _traffic(self) -> None:
-        tr, rng = self.style.traffic, self.prng
-        cars = [_lin(c) for c in tr.car_colors]
-        cab = _lin(tr.cab_color)
-        L = self.x_max - self.x_min
-
-        def car_color():
-            if _chance(rng, tr.cab_share):
-                return cab, True
-            return _pick(rng, cars), False
-
-        # parked cars along the kerbs (or along the quays of a canal)
-        if tr.parked_car_prob > 0:
-            for sgn in (1, -1):
-                y = sgn * (self.hw - 1.15)
-                x = self.x_min + float(rng.uniform(0, 3))
-                while x < self.x_max:
-                    clear = all(abs(x - sx) > w / 2 + self.ssw + 4.0 for sx, w in zip(self.side_x, self.side_w))
-                    if clear and self.cw <= 0:
-                        clear = all(abs(x - (sx + w / 2 + 2.5)) > 5.0 for sx, w in zip(self.side_x, self.side_w))
-                    if clear and rng.random() < tr.parked_car_prob:
-                        col, is_cab = car_color()
-                        props.car(self.b, (x, y, 0.0), 0.0 if sgn < 0 else np.pi, col, is_cab)
-                        self._count("parked_car")
-                    x += 6.2
-        # vehicles in the driving lanes, on a grid of 9 m slots
-        lane = max(1.6, self.hw - 3.7) if self.cw <= 0 else self.hw - 1.9
-        slots = [(sgn, x) for sgn in (1, -1) for x in np.arange(self.x_min + 5, self.x_max - 5, 9.0)]
-        order = rng.permutation(len(slots))
-        used = 0
-
-        def take(k: int):
-            nonlocal used
-            out = [slots[int(i)] for i in order[used:used + k]]
-            used += k
-            return out
-
-        for sgn, x in take(int(round(tr.buses_per_100m * L / 100))):
-            props.double_decker(self.b, (x, sgn * lane, 0.0), 0.0 if sgn < 0 else np.pi, _lin(tr.bus_color))
-            self._count("bus")
-        n_cars = int(round(tr.lane_cars_per_100m * L / 100))
-        for sgn, x in take(min(n_cars, len(slots) - used)):
-            col, is_cab = car_color()
-            props.car(self.b, (x + float(rng.uniform(-2, 2)), sgn * lane, 0.0), 0.0 if sgn < 0 else np.pi, col, is_cab)
-            self._count("cab" if is_cab else "car")
-        if tr.trams_per_100m > 0 and self.cw <= 0:
-            for _ in range(int(round(tr.trams_per_100m * L / 100))):
-                sgn = 1 if rng.random() < 0.5 else -1
-                x = float(rng.uniform(self.x_min + 10, self.x_max - 10))
-                props.double_decker(self.b, (x, sgn * 1.7, 0.0), 0.0 if sgn < 0 else np.pi, _lin(tr.tram_color),
-                                     length_m=12.0, width_m=2.3, height_m=4.7)
-                self._count("tram")
-        # parked bicycles in small groups: against the canal railings or the facades
-        if tr.bicycles_per_100m > 0:
-            colors = [_lin(c) for c in ("#1a1a1a", "#2b3f66", "#6b1f1f", "#3d5a3a", "#8a8a8a")]
-            n = int(round(tr.bicycles_per_100m * L / 100))
-            placed = 0
-            while placed < n:
-                sgn = 1 if rng.random() < 0.5 else -1
-                x = float(rng.uniform(self.x_min, self.x_max))
-                if self.cw > 0:
-                    y, z = sgn * (self.cw / 2 + 0.55), 0.0
-                else:
-                    y, z = sgn * (self.hw + self.sw - 0.45), KERB_M
-                group = int(rng.integers(2, 6))
-                for k in range(group):
-                    xx = x + k * 0.65
-                    if self._free(xx, sgn, 0.5, self.taken if self.cw <= 0 else []):
-                        props.bicycle(self.b, (xx, y, z), float(rng.normal(0, 0.15)), _pick(rng, colors))
-                        self._count("bicycle")
-                placed += group
 
 def generate_street(style: Style, seed: int, extent_m: float = 200.0) -> Scene:
     """A procedural neighbourhood in `style`, the same for the same seed."""
