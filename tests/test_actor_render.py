@@ -19,7 +19,7 @@ from citywalk.render.actors import ActorPass, card_axes, premultiplied_linear, p
 from citywalk.render.renderer import Renderer
 from citywalk.scene import Material, Scene
 from citywalk.shot import LookSpec
-from citywalk.sources.procedural.builder import MeshBuilder
+from citywalk.sources.geometry import MeshBuilder
 
 SIZE = (192, 108)
 HEIGHT_M = 1.75

@@ -106,3 +106,49 @@ def test_bad_style_file_names_key_and_line(tmp_path):
     broken.write_text("name = 'x'\n[network\n")
     with pytest.raises(StyleError, match="malformed TOML"):
         load_style(str(broken))
+
+
+def _plan(style, seed, monkeypatch=None, extra_draw_at=None):
+    """The street's BuildingSpecs for `seed`; optionally lot number `extra_draw_at` draws one
+    more number first (as a lot that gains a prop would)."""
+    from citywalk.sources.procedural import plan as plan_mod
+
+    if extra_draw_at is not None:
+        original, calls = plan_mod.plan_building, [0]
+
+        def plan_building(rng, *args, **kw):
+            if calls[0] == extra_draw_at:
+                rng.random()
+            calls[0] += 1
+            return original(rng, *args, **kw)
+
+        monkeypatch.setattr(plan_mod, "plan_building", plan_building)
+    rng = np.random.default_rng(seed)
+    street = plan_mod.plan_street(style, rng, 160.0)
+    return plan_mod.plan_blocks(style, rng, street, 8)
+
+
+def test_one_lot_drawing_more_leaves_every_other_lot_as_it_was(tokyo, monkeypatch):
+    before = _plan(tokyo, 7)
+    for k in (5, len(before) // 3, len(before) // 2):
+        with monkeypatch.context() as mp:
+            after = _plan(tokyo, 7, mp, extra_draw_at=k)
+        assert len(after) == len(before)
+        assert after[k] != before[k], "the lot that drew more changed"
+        assert [s for i, s in enumerate(after) if i != k] == [s for i, s in enumerate(before) if i != k]
+        assert after[k].lot == before[k].lot, "where the lot lies is the street's choice, not the lot's"
+
+
+def test_same_seed_same_plan_and_meshes(tokyo, scene):
+    from citywalk.sources.procedural.kit import Kit
+
+    assert _plan(tokyo, 7) == _plan(tokyo, 7)
+    assert _plan(tokyo, 7) != _plan(tokyo, 8)
+    meshes = []
+    for _ in range(2):
+        kit = Kit(tokyo)
+        for spec in _plan(tokyo, 7):
+            kit.building(spec)
+        meshes.append([(m.material.name, m.positions.tobytes(), m.colors.tobytes()) for m in kit.meshes()])
+    assert meshes[0] == meshes[1] and len(meshes[0]) > 5
+

@@ -8,7 +8,7 @@ from citywalk.look.lighting import resolve_lighting
 from citywalk.render.renderer import Renderer
 from citywalk.scene import Material, Scene
 from citywalk.shot import LookSpec, Shot
-from citywalk.sources.procedural.builder import MeshBuilder
+from citywalk.sources.geometry import MeshBuilder
 
 SIZE = (192, 108)
 

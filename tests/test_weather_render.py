@@ -9,7 +9,7 @@ from citywalk.look.weather import known_weather_names
 from citywalk.render.renderer import Renderer
 from citywalk.scene import Material, Scene
 from citywalk.shot import LookSpec
-from citywalk.sources.procedural.builder import MeshBuilder
+from citywalk.sources.geometry import MeshBuilder
 
 SIZE = (160, 90)
 

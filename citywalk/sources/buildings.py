@@ -25,12 +25,13 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
-from citywalk.errors import MissingExtra
-from citywalk.scene import Material, Mesh
+from citywalk.sources.geometry import (  # noqa: F401 - the polygon helpers stay importable from here
+    MeshParts, _next, clean_ring, min_area_rectangle, oriented, points_in_ring, signed_area_m2, triangulate,
+)
 
 LEVEL_HEIGHT_M = 3.0
 DEFAULT_LEVELS = 2.0
@@ -85,155 +86,6 @@ def parse_bearing_deg(text: str | None) -> float | None:
         return float(s) % 360.0
     except ValueError:
         return None
-
-
-# ---------------------------------------------------------------- mesh data
-
-
-@dataclass
-class MeshParts:
-    """Triangle soup pieces before grouping: positions/normals (N, 3) float32, uvs (N, 2)
-    float32, indices (M, 3) uint32 local to this piece."""
-
-    positions: np.ndarray
-    normals: np.ndarray
-    uvs: np.ndarray
-    indices: np.ndarray
-
-    @staticmethod
-    def empty() -> MeshParts:
-        z3 = np.zeros((0, 3), np.float32)
-        return MeshParts(z3, z3.copy(), np.zeros((0, 2), np.float32), np.zeros((0, 3), np.uint32))
-
-    @staticmethod
-    def concat(parts: list[MeshParts]) -> MeshParts:
-        parts = [p for p in parts if len(p.indices)]
-        if not parts:
-            return MeshParts.empty()
-        if len(parts) == 1:
-            return parts[0]
-        offsets = np.cumsum([0] + [len(p.positions) for p in parts[:-1]])
-        return MeshParts(
-            np.concatenate([p.positions for p in parts]).astype(np.float32),
-            np.concatenate([p.normals for p in parts]).astype(np.float32),
-            np.concatenate([p.uvs for p in parts]).astype(np.float32),
-            np.concatenate([p.indices.astype(np.int64) + o for p, o in zip(parts, offsets)]).astype(np.uint32),
-        )
-
-    @property
-    def triangle_count(self) -> int:
-        return len(self.indices)
-
-
-@dataclass
-class MeshAccumulator:
-    """Collects MeshParts per material and emits one Mesh per material (few large meshes draw
-    fastest)."""
-
-    _parts: dict[str, list[MeshParts]] = field(default_factory=dict)
-    _materials: dict[str, Material] = field(default_factory=dict)
-
-    def add(self, material: Material, parts: MeshParts) -> None:
-        if not len(parts.indices):
-            return
-        self._materials.setdefault(material.name, material)
-        self._parts.setdefault(material.name, []).append(parts)
-
-    def meshes(self) -> list[Mesh]:
-        out = []
-        for name, plist in self._parts.items():
-            p = MeshParts.concat(plist)
-            out.append(Mesh(p.positions, p.normals, p.uvs, p.indices, self._materials[name]))
-        return out
-
-
-# ---------------------------------------------------------------- 2D polygon helpers
-
-
-def _next(ring: np.ndarray) -> np.ndarray:
-    """The ring shifted by one vertex: element i is vertex i + 1 (cheaper than np.roll)."""
-    return np.concatenate([ring[1:], ring[:1]])
-
-
-def signed_area_m2(ring: np.ndarray) -> float:
-    """Shoelace area of a ring (K, 2) without closing vertex; > 0 when counter-clockwise."""
-    x, y = ring[:, 0], ring[:, 1]
-    nxt = _next(ring)
-    return 0.5 * float(np.dot(x, nxt[:, 1]) - np.dot(nxt[:, 0], y))
-
-
-def clean_ring(ring: np.ndarray, min_edge_m: float = 1e-3) -> np.ndarray:
-    """Drop the closing duplicate and consecutive near-duplicate vertices: (K, 2) float64."""
-    r = np.asarray(ring, dtype=np.float64)
-    if len(r) > 1 and abs(r[0, 0] - r[-1, 0]) <= min_edge_m and abs(r[0, 1] - r[-1, 1]) <= min_edge_m:
-        r = r[:-1]
-    if len(r) < 2:
-        return r
-    step = r - np.concatenate([r[-1:], r[:-1]])
-    keep = np.abs(step).max(axis=1) > min_edge_m
-    if not keep.any():
-        return r[:1]
-    return r[keep]
-
-
-def oriented(ring: np.ndarray, ccw: bool) -> np.ndarray:
-    """The ring with the requested winding (counter-clockwise seen from above when ccw)."""
-    return ring if (signed_area_m2(ring) > 0) == ccw else ring[::-1].copy()
-
-
-def points_in_ring(points: np.ndarray, ring: np.ndarray) -> np.ndarray:
-    """Even-odd test of points (P, 2) against a ring (K, 2) -> (P,) bool."""
-    pts = np.atleast_2d(points)
-    x, y = pts[:, 0:1], pts[:, 1:2]
-    ax, ay = ring[:, 0], ring[:, 1]
-    bx, by = _next(ax), _next(ay)
-    crosses = (ay > y) != (by > y)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        x_at = ax + (y - ay) * (bx - ax) / (by - ay)
-    return (np.count_nonzero(crosses & (x < x_at), axis=1) % 2) == 1
-
-
-def triangulate(outer: np.ndarray, holes: list[np.ndarray] | tuple = ()) -> tuple[np.ndarray, np.ndarray]:
-    """Ear-clip a polygon with holes (mapbox_earcut) -> (vertices (V, 2) float64,
-    triangles (T, 3) int64), triangles counter-clockwise seen from above."""
-    try:
-        import mapbox_earcut
-    except ImportError as exc:  # pragma: no cover - exercised only without the extra
-        raise MissingExtra("mapbox_earcut", "osm", "Triangulating building footprints") from exc
-    rings = [np.asarray(outer, np.float64)] + [np.asarray(h, np.float64) for h in holes]
-    verts = np.concatenate(rings)
-    ends = np.cumsum([len(r) for r in rings]).astype(np.uint32)
-    tris = np.asarray(mapbox_earcut.triangulate_float64(verts, ends), dtype=np.int64).reshape(-1, 3)
-    if len(tris):
-        a, b, c = verts[tris[:, 0]], verts[tris[:, 1]], verts[tris[:, 2]]
-        cross = (b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0])
-        flip = cross < 0
-        tris[flip] = tris[flip][:, ::-1]
-    return verts, tris
-
-
-def min_area_rectangle(points: np.ndarray) -> tuple[np.ndarray, np.ndarray, float, float]:
-    """Minimum-area bounding rectangle over edge directions of a ring (K, 2).
-
-    Returns (centre (2,), long-axis unit vector (2,), half_length_m, half_width_m)."""
-    pts = np.asarray(points, np.float64)
-    edges = _next(pts) - pts
-    lengths = np.linalg.norm(edges, axis=1)
-    dirs = edges[lengths > 1e-9] / lengths[lengths > 1e-9, None]
-    if not len(dirs):
-        dirs = np.array([[1.0, 0.0]])
-    perp = np.stack([-dirs[:, 1], dirs[:, 0]], axis=1)
-    pu, pv = pts @ dirs.T, pts @ perp.T  # (K, D)
-    ext_u = pu.max(0) - pu.min(0)
-    ext_v = pv.max(0) - pv.min(0)
-    best = int(np.argmin(ext_u * ext_v + 1e-9 * np.arange(len(dirs))))
-    u, v = dirs[best], perp[best]
-    cu, cv = 0.5 * (pu[:, best].max() + pu[:, best].min()), 0.5 * (pv[:, best].max() + pv[:, best].min())
-    centre = cu * u + cv * v
-    hu, hv = 0.5 * ext_u[best], 0.5 * ext_v[best]
-    if hu < hv:
-        u, hu, hv = v, hv, hu
-    return centre, u, hu, hv
 
 
 # ---------------------------------------------------------------- building spec

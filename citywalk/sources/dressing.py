@@ -1,8 +1,8 @@
 """Dress imported buildings in a city style: shopfronts, awnings, fascia and projecting signs on
 the walls that face a street ("the real Shibuya layout with the tokyo style").
 
-The procedural generator's own shopfront and sign builders are reused as a kit, so a style looks
-the same on a procedural street and on a mapped one.
+The procedural street's public kit (`procedural.kit.Kit`, fed by `procedural.plan` specs) builds
+the shopfronts and signs, so a style looks the same on a procedural street and on a mapped one.
 """
 
 from __future__ import annotations
@@ -65,7 +65,8 @@ class _StreetIndex:
 
 def dress_street_fronts(shapes, streets: list[Street], style_name: str, seed: int) -> Dressing:
     """Shopfronts and signs on every ground-level wall of `shapes` (BuildingShape) facing a street."""
-    from .procedural.street import StreetGenerator
+    from .procedural.kit import Kit
+    from .procedural.plan import plan_shopfront, plan_vertical_sign
     from .procedural.style import load_style
     from .procedural.textures import hex_to_srgb, make_textures, srgb_to_linear
 
@@ -74,7 +75,7 @@ def dress_street_fronts(shapes, streets: list[Street], style_name: str, seed: in
         return out
     style = load_style(style_name)
     rng = np.random.default_rng(seed + 17)
-    kit = StreetGenerator(style, rng)
+    kit = Kit(style)
     index = _StreetIndex(streets)
     gf = style.buildings.ground_floor_height_m
     up = np.array([0.0, 0.0, 1.0])
@@ -107,11 +108,14 @@ def dress_street_fronts(shapes, streets: list[Street], style_name: str, seed: in
             front = p0 + n * PROUD_M
             color = srgb_to_linear(hex_to_srgb(style.facade.wall_colors[int(rng.integers(len(style.facade.wall_colors)))]))
             if rng.random() < style.shops.shop_prob:
-                kit._shopfront(front, t, length, n, gf, color, float(rng.random()))
+                var = float(rng.random())
+                kit.shopfront(front, t, length, n, gf, color, var, plan_shopfront(rng, style, kit.n_signs))
                 out.fronts += 1
             if rng.random() < style.signs.vertical_prob and shape.eave_height_m > gf + 3.0:
-                kit._vertical_sign(front, t, length, n, gf, shape.eave_height_m)
-    out.meshes = kit.b.build()
+                sign = plan_vertical_sign(rng, kit.n_signs, length, gf, shape.eave_height_m)
+                if sign is not None:
+                    kit.vertical_sign(front, t, n, gf, sign)
+    out.meshes = kit.meshes()
     out.lights = kit.lights
     out.textures = make_textures(style.signs.sign_colors, rng, kit.n_signs)
     return out

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ...scene import Material
-from .builder import MeshBuilder
+from ..geometry import MeshBuilder
 
 UP = np.array([0.0, 0.0, 1.0])
 TRIM = Material("trim", (1.0, 1.0, 1.0), 0.8, "stucco")
@@ -73,7 +73,7 @@ def continuous_balconies(b: MeshBuilder, f: Frame, floors: list[int], gf_m: floa
 
 
 def mansard(b: MeshBuilder, f: Frame, depth_m: float, z_m: float, height_m: float, bays: int, zinc,
-            wall_mat: Material, wall_color, variation: float, rng: np.random.Generator) -> float:
+            wall_mat: Material, wall_color, variation: float) -> float:
     """A zinc mansard storey: steep front and back slopes, flat top, dormers per bay; returns its top."""
     inset = 1.1
     w, top = f.width_m, z_m + height_m
@@ -101,12 +101,11 @@ def mansard(b: MeshBuilder, f: Frame, depth_m: float, z_m: float, height_m: floa
 
 
 def gable(b: MeshBuilder, f: Frame, depth_m: float, z_m: float, ratio: float, wall_color, roof_color,
-          rng: np.random.Generator) -> float:
-    """A street-facing gable (triangular, stepped or neck gable) with a ridge roof running back,
-    an attic window and a hoist beam; returns the ridge height."""
+          shape: int) -> float:
+    """A street-facing gable (`shape` 0 triangular, 1 stepped, 2 neck gable) with a ridge roof
+    running back, an attic window and a hoist beam; returns the ridge height."""
     w = f.width_m
     h = w * ratio
-    shape = int(rng.integers(0, 3))
     col = np.asarray(wall_color)
     if shape == 0:  # plain triangle
         outline = [(0, 0), (w, 0), (w / 2, h)]
@@ -158,16 +157,14 @@ def parapet(b: MeshBuilder, f: Frame, depth_m: float, z_m: float, color) -> None
         b.box(TRIM, f.p(f.width_m / 2, out, z_m), (f.width_m, 0.2, 0.9), f.yaw, color)
 
 
-def chimneys(b: MeshBuilder, f: Frame, depth_m: float, z_m: float, color, rng: np.random.Generator) -> None:
-    """Chimney stacks on the party walls, with pots."""
-    for a in (0.3, f.width_m - 0.3):
-        if rng.random() < 0.7:
-            c = f.p(a, -depth_m * float(rng.uniform(0.3, 0.6)), z_m)
-            h = float(rng.uniform(1.2, 2.0))
-            b.box(TRIM, c, (0.5, 1.4, h), f.yaw, color)
-            for k in (-0.35, 0.0, 0.35):
-                q = c - f.n * k + UP * h
-                b.cylinder(TRIM, q, q + UP * 0.35, 0.1, sides=5, color=(0.55, 0.3, 0.2), cap=False)
+def chimneys(b: MeshBuilder, f: Frame, depth_m: float, z_m: float, color, stacks) -> None:
+    """Chimney stacks on the party walls, with pots: `stacks` = (along m, depth fraction, height m)."""
+    for a, depth_frac, h in stacks:
+        c = f.p(a, -depth_m * depth_frac, z_m)
+        b.box(TRIM, c, (0.5, 1.4, h), f.yaw, color)
+        for k in (-0.35, 0.0, 0.35):
+            q = c - f.n * k + UP * h
+            b.cylinder(TRIM, q, q + UP * 0.35, 0.1, sides=5, color=(0.55, 0.3, 0.2), cap=False)
 
 
 def bay_window(b: MeshBuilder, f: Frame, along_m: float, floors: int, gf_m: float, fh_m: float,
@@ -231,11 +228,10 @@ def fire_escape(b: MeshBuilder, f: Frame, gf_m: float, fh_m: float, storeys: int
     b.quad(METAL_DARK, f.p(a0 + 0.4, 0.75, gf_m - 2.0), f.t * 0.45, UP * 2.0, color=rail_color, two_sided=True)
 
 
-def water_tank(b: MeshBuilder, c, rng: np.random.Generator) -> None:
-    """A New York rooftop water tank: timber barrel on a steel stand, conical roof."""
+def water_tank(b: MeshBuilder, c, r: float, h: float) -> None:
+    """A New York rooftop water tank (radius `r`, barrel height `h` m): timber barrel on a steel
+    stand, conical roof."""
     c = np.asarray(c, np.float64)
-    r = float(rng.uniform(1.1, 1.6))
-    h = float(rng.uniform(2.6, 3.6))
     stand = 1.6
     for dx, dy in ((-1, -1), (1, -1), (1, 1), (-1, 1)):
         q = c + np.array([dx, dy, 0.0]) * r * 0.6

@@ -6,10 +6,11 @@ heading `yaw_rad` (0 = along +X). Triangle counts stay in the tens to low hundre
 
 from __future__ import annotations
 
+
 import numpy as np
 
 from ...scene import EMISSIVE, FOLIAGE, Material
-from .builder import MeshBuilder
+from ..geometry import MeshBuilder, MeshParts, unit_cylinder, unit_sphere
 
 UP = np.array([0.0, 0.0, 1.0])
 
@@ -30,17 +31,52 @@ def _dirs(yaw_rad: float) -> tuple[np.ndarray, np.ndarray]:
     return t, np.array([-t[1], t[0], 0.0])
 
 
-def tree(b: MeshBuilder, p, height_m: float, color, rng: np.random.Generator) -> None:
-    """A street tree: tapered trunk and a faceted crown of two frustums (~50 triangles)."""
+def tree(b: MeshBuilder, p, height_m: float, color, crown_frac: float, tint_scale: float) -> None:
+    """A street tree: tapered trunk and a faceted crown of two frustums (~50 triangles), crown
+    radius `crown_frac` × height, crown colour `color` × `tint_scale`."""
     p = np.asarray(p, np.float64)
-    crown_r = height_m * float(rng.uniform(0.26, 0.34))
+    crown_r = height_m * crown_frac
     z0 = height_m * 0.38
     zm = z0 + (height_m - z0) * 0.45
     b.cylinder(TRUNK, p, p + UP * (zm + 0.3), 0.16, 0.1, sides=6, cap=False)
-    tint = np.asarray(color) * float(rng.uniform(0.8, 1.2))
+    tint = np.asarray(color) * tint_scale
     b.cylinder(CROWN, p + UP * z0, p + UP * zm, crown_r * 0.55, crown_r, sides=7, color=tint, cap=False)
     b.cylinder(CROWN, p + UP * zm, p + UP * height_m, crown_r, crown_r * 0.3, sides=7, color=tint)
     b.cylinder(CROWN, p + UP * (z0 + 0.01), p + UP * z0, crown_r * 0.55, 0.01, sides=7, color=tint * 0.7, cap=False)
+
+
+def trees(b: MeshBuilder, xy: np.ndarray, heights_m: np.ndarray, rng: np.random.Generator,
+          trunk: Material = TRUNK, crown: Material = CROWN) -> None:
+    """Many round-crowned trees at once at (T, 2) positions (z = 0) with total heights (T,) m
+    (mapped trees: one vectorised instance per tree; one draw per tree).
+
+    Trunk: 6-sided cylinder up to 40% of the height; crown: an ellipsoid over the rest."""
+    t = len(xy)
+    if not t:
+        return
+    cyl, sph = unit_cylinder(), unit_sphere()
+    h = np.asarray(heights_m, np.float64)
+    trunk_h, trunk_r = 0.4 * h, 0.04 * h + 0.05
+    crown_r = (0.22 + 0.08 * rng.random(t)) * h
+    crown_half_h = 0.5 * (h - trunk_h) + 0.1 * trunk_h
+    crown_z = h - crown_half_h
+
+    def instance(unit: MeshParts, scale: np.ndarray, offset: np.ndarray, normal_scale: np.ndarray):
+        n = len(unit.positions)
+        pos = unit.positions[None] * scale[:, None, :] + offset[:, None, :]
+        nrm = unit.normals[None] / normal_scale[:, None, :]
+        nrm /= np.maximum(np.linalg.norm(nrm, axis=-1, keepdims=True), 1e-9)
+        idx = unit.indices[None].astype(np.int64) + (np.arange(t) * n)[:, None, None]
+        return MeshParts(pos.reshape(-1, 3).astype(np.float32), nrm.reshape(-1, 3).astype(np.float32),
+                             np.tile(unit.uvs, (t, 1)), idx.reshape(-1, 3).astype(np.uint32))
+
+    ones = np.ones(t)
+    trunks = instance(cyl, np.column_stack([trunk_r, trunk_r, trunk_h]),
+                      np.column_stack([xy, np.zeros(t)]), np.column_stack([ones, ones, ones]))
+    crown_scale = np.column_stack([crown_r, crown_r, crown_half_h])
+    crowns = instance(sph, crown_scale, np.column_stack([xy, crown_z]), crown_scale)
+    b.add_parts(trunk, trunks)
+    b.add_parts(crown, crowns)
 
 
 def bench(b: MeshBuilder, p, yaw_rad: float, color) -> None:
