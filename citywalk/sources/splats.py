@@ -399,6 +399,7 @@ def load_splat_scene(path, transform=None, crop=None, max_splats: int = MAX_SPLA
     if not path.is_file():
         raise SceneError(f"{path}: no such splat file")
     cloud = reader(path, max_splats=max_splats)
+    cloud.source = str(path)  # lets the renderer cache its level-of-detail tree beside the file
     if transform is not None:
         cloud = cloud.transformed(transform)
     if crop is not None:
