@@ -62,14 +62,17 @@ class SplatLOD:
         ext = self.extent_m.astype(np.float64)
         spread = np.zeros(nodes.count)
         means = nodes.means.astype(np.float64)
+        bound = np.maximum(self.bound_m, self.extent_m).astype(np.float64)
         for lv in range(len(self.level_ptr) - 1):
             kids, offs, ids = self._level(lv)
             rep = np.repeat(ids, np.diff(self.child_ptr[self.level_ptr[lv]:self.level_ptr[lv + 1] + 1]))
-            d = np.linalg.norm(means[kids] - means[rep], axis=1) + spread[kids]
-            spread[ids] = np.maximum.reduceat(d, offs)
+            gap = np.linalg.norm(means[kids] - means[rep], axis=1)
+            spread[ids] = np.maximum.reduceat(gap + spread[kids], offs)
+            bound[ids] = np.maximum(bound[ids], np.maximum.reduceat(gap + bound[kids], offs))
             ext[ids] = np.maximum(ext[ids], np.maximum.reduceat(ext[kids], offs))
         # Per parent: largest extent in its subtree and how far the subtree's means reach from
         # its own, so f·E/(d − D) bounds every descendant's projected size (monotone up the tree).
+        self.bound_m = (bound * (1.0 + 1e-6)).astype(np.float32)  # nested: a child's sphere inside its parent's
         self._sub_extent_m = ext[n:].astype(np.float32)
         self._sub_spread_m = spread[n:].astype(np.float32)
         self._n_children = np.diff(self.child_ptr)
