@@ -1,7 +1,7 @@
 """Level of detail for Gaussian clouds: a tree of moment-matched parents and a per-frame cut.
 
-The leaves are the cloud's Gaussians in their own order; parents are built bottom-up by grouping
-BRANCHING consecutive nodes in Morton (Z-curve) order. A parent matches its children's moments
+The leaves are the cloud's Gaussians in their own order; parents are the cells of an octree over
+the cloud's bounding cube (Morton codes) that hold two or more nodes, up to 8 children each. A parent matches its children's moments
 (weights w = opacity × area, area ∝ sqrt(e2(Σ))): mean and covariance (incl. the spread of the
 children's means), SH as the weighted mean, and opacity so the opacity-weighted area is kept.
 
@@ -30,7 +30,7 @@ from citywalk.errors import SceneError
 from .gaussians import GaussianCloud
 from .splat_math import alpha_cutoff_maha
 
-BRANCHING = 8
+MORTON_BITS = 21         # octree depth: cells down to span / 2^21
 FADE_BAND = 1.6          # a parent and its children cross-fade over this ratio of projected sizes
 EXTENT_SIGMA = 3.0       # a node's size is this many std-devs of its largest axis
 LOD_CACHE_VERSION = 1
@@ -78,6 +78,9 @@ class SplatLOD:
         self._n_children = np.diff(self.child_ptr)
         self._pm = [np.ascontiguousarray(nodes.means[n:, i]) for i in range(3)]
         self._grand = self.parent[n:] - n  # a parent's parent, relative (-1 - n at roots)
+        owner = np.repeat(np.arange(len(self._n_children)), self._n_children)
+        is_leaf = self.children < n
+        self._leaf_kids, self._leaf_owner = self.children[is_leaf], owner[is_leaf]
 
     def _level(self, lv: int):
         """(children ids, reduceat offsets, parent ids) of parent level `lv`."""
@@ -109,13 +112,10 @@ class SplatLOD:
         w_parent = ramp_lo - ramp_hi
         eps = 1.0 / 1024.0
         p_sel = np.flatnonzero(w_parent > eps)
-        n0 = int(self.level_ptr[1])
-        w_leaf = 1.0 - ramp_lo[:n0]  # a leaf's weight: its parent not yet fully faded in
-        per = self._n_children[:n0]
-        take = np.repeat(w_leaf > eps, per)
-        leaves = self.children[:self.child_ptr[n0]][take]
-        sel = np.concatenate([leaves, n + p_sel])
-        weight = np.concatenate([np.repeat(w_leaf, per)[take], w_parent[p_sel]]).astype(np.float32)
+        w_leaf = 1.0 - ramp_lo[self._leaf_owner]  # a leaf's weight: its parent not yet faded in
+        take = w_leaf > eps
+        sel = np.concatenate([self._leaf_kids[take], n + p_sel])
+        weight = np.concatenate([w_leaf[take], w_parent[p_sel]]).astype(np.float32)
         return sel, weight, float(tau)
 
     def parent_px(self, R_w2c, t_w2c, K, size_px) -> np.ndarray:
@@ -158,37 +158,57 @@ def _threshold_for_budget(px: np.ndarray, n_children: np.ndarray, n_leaves: int,
 # ---------------------------------------------------------------- building
 
 def build_lod(cloud: GaussianCloud) -> SplatLOD:
-    """The tree over `cloud` (about n/7 parents); ~1-3 s per million Gaussians on one core."""
+    """The tree over `cloud`: an octree over 21-bit Morton codes, one parent per cell holding two
+    or more nodes (single-child cells are skipped), so every parent covers a compact cell."""
     n = cloud.count
     if n == 0:
         raise SceneError("build_lod: the cloud is empty; nothing to build a level-of-detail tree over")
-    cov6 = _cov6(cloud.covariances())
-    means = cloud.means.astype(np.float64)
-    opac = cloud.opacities.astype(np.float64)
-    sh = cloud.sh.reshape(n, -1).astype(np.float64)
-    k_sigma = np.sqrt(alpha_cutoff_maha(cloud.opacities))
-    bound = k_sigma * cloud.scales.max(axis=1)
-    cur_ids = _morton_order(cloud.means)
-    cur = tuple(a[cur_ids] for a in (means, cov6, opac, sh, bound))  # arrays in group order
-    parts = {"means": [], "cov6": [], "opac": [], "sh": [], "bound": []}
+    leaf = (cloud.means.astype(np.float64), _cov6(cloud.covariances()), cloud.opacities.astype(np.float64),
+            cloud.sh.reshape(n, -1).astype(np.float32),
+            np.sqrt(alpha_cutoff_maha(cloud.opacities)) * cloud.scales.max(axis=1))
+    store = tuple(np.empty((max(n - 1, 1),) + a.shape[1:], a.dtype) for a in leaf)  # parents
+
+    def rows(ids):
+        is_leaf = ids < n
+        out = tuple(np.empty((len(ids),) + a.shape[1:], a.dtype) for a in leaf)
+        for o, lv, st in zip(out, leaf, store):
+            o[is_leaf] = lv[ids[is_leaf]]
+            o[~is_leaf] = st[ids[~is_leaf] - n]
+        return out
+
+    codes = _morton_codes(cloud.means)
+    cur_ids = np.argsort(codes, kind="stable")
+    codes = codes[cur_ids]
     links, children, child_ptr, level_ptr = [], [], [0], [0]
     next_id = n
-    while len(cur_ids) > 1:
-        g = len(cur_ids)
-        starts = np.arange(0, g, BRANCHING)
-        sizes = np.diff(np.append(starts, g))
-        merged = _merge(cur, starts)
-        new_ids = next_id + np.arange(len(starts))
-        links.append((cur_ids, np.repeat(new_ids, sizes)))
-        children.append(cur_ids)
-        child_ptr.extend((child_ptr[-1] + np.cumsum(sizes)).tolist())
-        level_ptr.append(level_ptr[-1] + len(starts))
-        for key, v in zip(parts, merged):
-            parts[key].append(v)
-        cur_ids, cur, next_id = new_ids, merged, next_id + len(starts)
+    for _ in range(MORTON_BITS + 1):
+        if len(cur_ids) == 1:
+            break
+        codes >>= np.uint64(3)
+        starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
+        sizes = np.diff(np.append(starts, len(codes)))
+        multi = sizes > 1
+        if not multi.any():
+            continue
+        member = np.repeat(multi, sizes)
+        kids = cur_ids[member]
+        k_sizes = sizes[multi]
+        merged = _merge(rows(kids), np.r_[0, np.cumsum(k_sizes)[:-1]])
+        new_ids = next_id + np.arange(len(k_sizes))
+        for st, v in zip(store, merged):
+            st[next_id - n:next_id - n + len(new_ids)] = v
+        links.append((kids, np.repeat(new_ids, k_sizes)))
+        children.append(kids)
+        child_ptr.extend((child_ptr[-1] + np.cumsum(k_sizes)).tolist())
+        level_ptr.append(level_ptr[-1] + len(new_ids))
+        cur_ids = cur_ids[starts]
+        cur_ids[multi] = new_ids
+        codes = codes[starts]
+        next_id += len(new_ids)
     parent = np.full(next_id, -1, np.int64)
     for ids, par in links:
         parent[ids] = par
+    parts = tuple(st[:next_id - n] for st in store)
     return _assemble(cloud, parts, parent, np.concatenate(children), np.asarray(child_ptr, np.int64),
                      np.asarray(level_ptr, np.int64))
 
@@ -214,19 +234,15 @@ def _merge(arrays, starts):
 
 
 def _assemble(cloud, parts, parent, children, child_ptr, level_ptr) -> SplatLOD:
-    mu = np.concatenate(parts["means"])
-    cv = np.concatenate(parts["cov6"])
+    mu, cv, op, sh, bound_p = parts
     scales, quats = _cov6_to_scales_quats(cv)
     k = cloud.sh.shape[1]
-    sh = np.concatenate(parts["sh"]).reshape(-1, k, 3)
-    op = np.concatenate(parts["opac"])
-    parents_cloud = GaussianCloud(mu, scales, quats, op, sh, cloud.sh_degree)
+    parents_cloud = GaussianCloud(mu, scales, quats, op, sh.reshape(-1, k, 3), cloud.sh_degree)
     nodes = GaussianCloud.concatenate([cloud, parents_cloud])
     bound = np.concatenate([np.sqrt(alpha_cutoff_maha(cloud.opacities)) * cloud.scales.max(axis=1),
-                            np.concatenate(parts["bound"])]).astype(np.float32)
+                            bound_p]).astype(np.float32)
     extent = (EXTENT_SIGMA * nodes.scales.max(axis=1)).astype(np.float32)
-    return SplatLOD(nodes, cloud.count, parent, children, child_ptr, level_ptr, extent,
-                    np.maximum(bound, extent))
+    return SplatLOD(nodes, cloud.count, parent, children, child_ptr, level_ptr, extent, bound)
 
 
 def _cov6(cov: np.ndarray) -> np.ndarray:
@@ -271,20 +287,21 @@ def _matrices_to_quaternions(r: np.ndarray) -> np.ndarray:
     return q / np.linalg.norm(q, axis=1, keepdims=True)
 
 
-def _morton_order(means: np.ndarray) -> np.ndarray:
-    """Indices sorting points (N, 3) along a 3D Z-curve of 10 bits per axis."""
-    lo = means.min(axis=0)
-    span = np.maximum(means.max(axis=0) - lo, 1e-9)
-    q = np.clip(((means - lo) / span * 1023.0), 0, 1023).astype(np.uint64)
+def _morton_codes(means: np.ndarray) -> np.ndarray:
+    """3D Z-curve codes (N,) uint64 of points quantised to MORTON_BITS bits per axis over their
+    bounding cube (a cube, so octree cells stay cubes)."""
+    lo = means.min(axis=0).astype(np.float64)
+    span = max(float((means.max(axis=0) - lo).max()), 1e-9)
+    top = (1 << MORTON_BITS) - 1
+    q = np.clip((means - lo) / span * top, 0, top).astype(np.uint64)
     code = np.zeros(len(means), np.uint64)
     for axis in range(3):
         v = q[:, axis]
-        v = (v | (v << np.uint64(16))) & np.uint64(0x030000FF)
-        v = (v | (v << np.uint64(8))) & np.uint64(0x0300F00F)
-        v = (v | (v << np.uint64(4))) & np.uint64(0x030C30C3)
-        v = (v | (v << np.uint64(2))) & np.uint64(0x09249249)
+        for shift, mask in ((32, 0x1F00000000FFFF), (16, 0x1F0000FF0000FF), (8, 0x100F00F00F00F00F),
+                            (4, 0x10C30C30C30C30C3), (2, 0x1249249249249249)):
+            v = (v | (v << np.uint64(shift))) & np.uint64(mask)
         code |= v << np.uint64(axis)
-    return np.argsort(code, kind="stable")
+    return code
 
 
 # ---------------------------------------------------------------- sidecar cache
@@ -303,7 +320,7 @@ def lod_cache_key(source, cloud: GaussianCloud) -> str:
         h.update(f.read(_HEADER_HASH_BYTES))
     h.update(np.ascontiguousarray(cloud.means).tobytes())
     h.update(np.ascontiguousarray(cloud.opacities).tobytes())
-    h.update(f"{cloud.count}:{cloud.sh_degree}:{BRANCHING}:{LOD_CACHE_VERSION}".encode())
+    h.update(f"{cloud.count}:{cloud.sh_degree}:{MORTON_BITS}:{LOD_CACHE_VERSION}".encode())
     return f"{st.st_size}:{st.st_mtime_ns}:{h.hexdigest()}"
 
 
