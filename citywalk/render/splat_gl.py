@@ -10,6 +10,12 @@ with the 3DGS 1.3×-FOV Jacobian clamp, + 0.3 px² dilation), evaluates SH colou
 covers exactly the pixels where alpha ≥ 1/255; the fragment shader evaluates the Gaussian;
 blending is back-to-front "over" with premultiplied alpha (ONE, ONE_MINUS_SRC_ALPHA).
 
+Level of detail: a cloud larger than the splat `budget` (default per device: CPU_SPLAT_BUDGET on
+a software rasteriser, GPU_SPLAT_BUDGET otherwise) is drawn through `scene.splat_lod`: the GPU
+holds every tree node, each frame culls and sorts only the cut's nodes, and a per-position fade
+(SPLAT_FADE, binding 3) scales each node's opacity for the cross-fade between levels; an unchanged
+view reuses the previous order. Within budget the path above is used unchanged.
+
 Output contract (target framebuffer, which the caller owns):
   colour attachment 0 (RGBA16F/32F): premultiplied *linear* RGB and alpha; the SH colour is taken
     as sRGB-encoded display colour and decoded to linear per splat before blending;
