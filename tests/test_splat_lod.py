@@ -140,11 +140,9 @@ def test_sidecar_cache_reused_then_invalidated(tmp_path):
 # ---------------------------------------------------------------- GL
 
 
-moderngl = pytest.importorskip("moderngl")
-
-
 @pytest.fixture(scope="module")
 def ctx():
+    moderngl = pytest.importorskip("moderngl")
     try:
         context = moderngl.create_standalone_context(backend="egl")
     except Exception as exc:  # no EGL/GL on this machine
@@ -200,3 +198,17 @@ def test_gl_slow_walk_does_not_pop(ctx):
     assert max(ratios) < 1.5, ratios
     assert min(psnrs) > 20.0, psnrs
     full.release(), lod.release()
+
+
+def test_splat_budget_flag_and_shot_field():
+    from pydantic import ValidationError
+
+    from citywalk.cli import build_shot, make_parser
+    from citywalk.shot import Shot
+
+    args = make_parser().parse_args(["render", "--splat-budget", "250000"])
+    shot, _ = build_shot(args)
+    assert shot.output.splat_budget == 250000
+    assert Shot().output.splat_budget is None  # the device's default
+    with pytest.raises(ValidationError, match="splat_budget"):
+        Shot(output={"splat_budget": 5})
