@@ -178,7 +178,7 @@ def test_gl_budget_covering_cloud_is_unchanged(ctx):
 
 def test_gl_slow_walk_does_not_pop(ctx):
     """Frame-to-frame change of the budgeted render over a slow walk stays within a bound set
-    by the full render's own change (measured: ratio ≈ 1.0-1.1), and the image stays close."""
+    by the full render's own change (measured: ratio 0.91-0.92, PSNR 32.6 dB vs the full render)."""
     from citywalk.render.splat_gl import SplatPass
 
     cloud = street(60000, np.random.default_rng(7))
