@@ -3,6 +3,10 @@
 Prints one JSON object: per scene fps and the per-frame breakdown (cull+sort, upload, raster incl.
 glFinish, readback of both attachments), plus the GL renderer string. Figures depend on machine
 load; on a shared machine, run twice. Usage: python benchmarks/render_splats.py [--quick]
+
+`--lod` instead renders each size under a splat budget (default: the device's) along a walk and
+reports fps, the LOD tree's build time, peak RSS and PSNR of every frame against the full
+(unbudgeted) render; `--plot FILE.png` draws ms per frame against cloud size for both.
 """
 
 from __future__ import annotations
@@ -91,6 +95,75 @@ def bench(ctx, n: int, frames: int, size=(1280, 720), sh_degree: int = 3,
             "build_cloud_s": round(t1 - t0, 2), "upload_init_s": round(t2 - t1, 2)}
 
 
+def psnr_db(a: np.ndarray, b: np.ndarray) -> float:
+    """PSNR (dB) of two premultiplied RGB images, values clipped to 0..1."""
+    mse = float(np.mean((np.clip(a, 0, 1) - np.clip(b, 0, 1)) ** 2))
+    return float("inf") if mse == 0 else -10.0 * np.log10(mse)
+
+
+def bench_lod(ctx, n: int, frames: int, budget: int | None, size=(1280, 720), sh_degree: int = 3) -> dict:
+    """Budgeted render vs the full render of an n-Gaussian street: fps of each, PSNR per frame."""
+    import resource
+
+    from citywalk.render.splat_gl import SplatPass, make_splat_target, read_splat_target
+
+    cloud = street_cloud(n, np.random.default_rng(0), sh_degree)
+    t0 = time.perf_counter()
+    lod_pass = SplatPass(ctx, cloud, budget=budget)
+    t1 = time.perf_counter()
+    full_pass = SplatPass(ctx, cloud, budget=max(n, 10_000))
+    w, h = size
+    f = 0.5 * w / np.tan(np.radians(60.0) / 2)
+    K = np.array([[f, 0, (w - 1) / 2], [0, f, (h - 1) / 2], [0, 0, 1]])
+    fbo, color, zsum = make_splat_target(ctx, size)
+    lod_ms, full_ms, psnrs, cuts, stages = [], [], [], [], []
+    for i in range(frames + 1):  # frame 0 warms both passes up
+        R, t = walk_pose(-60.0 + 1.4 * i / 24.0 * 10)
+        images = []
+        for sp, times in ((lod_pass, lod_ms), (full_pass, full_ms)):
+            s0 = time.perf_counter()
+            sp.draw(R, t, K, size, fbo)
+            images.append(read_splat_target(color, zsum)["rgb"])
+            if i:
+                times.append(1e3 * (time.perf_counter() - s0))
+        if i:
+            psnrs.append(psnr_db(images[0], images[1]))
+            cuts.append(lod_pass.last_stats["drawn"])
+            stages.append(dict(lod_pass.timings_ms))
+    park = ctx.simple_framebuffer((1, 1))
+    park.use()
+    fbo.release(), color.release(), zsum.release()
+    result = {"splats": n, "budget": lod_pass.budget, "lod_nodes": lod_pass.count,
+              "lod_build_s": round(t1 - t0, 2), "drawn_per_frame": int(np.median(cuts)),
+              "lod_ms": round(float(np.median(lod_ms)), 1), "full_ms": round(float(np.median(full_ms)), 1),
+              "lod_stage_ms": {k: round(float(np.median([s[k] for s in stages])), 1) for k in stages[0]},
+              "lod_fps": round(1e3 / float(np.median(lod_ms)), 2), "full_fps": round(1e3 / float(np.median(full_ms)), 2),
+              "psnr_db_min": round(min(psnrs), 2), "psnr_db_median": round(float(np.median(psnrs)), 2),
+              "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1)}
+    lod_pass.release()
+    full_pass.release()
+    return result
+
+
+def plot_cost(results: list[dict], path: str) -> None:
+    """ms per frame against cloud size, budgeted and full."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    n = [r["splats"] / 1e6 for r in results]
+    fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
+    ax.plot(n, [r["full_ms"] for r in results], "o-", label="full cloud")
+    ax.plot(n, [r["lod_ms"] for r in results], "s-", label=f"LOD, budget {results[0]['budget']:,}")
+    ax.set_xlabel("Gaussians in the cloud (millions)")
+    ax.set_ylabel("ms per 1280×720 frame (draw + readback)")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="100k splats only")
@@ -98,10 +171,24 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=3)
     parser.add_argument("--sh-degree", type=int, default=3)
     parser.add_argument("--primitive", choices=["auto", "quads"], default="auto")
+    parser.add_argument("--lod", action="store_true", help="budgeted (LOD) vs full render, with PSNR")
+    parser.add_argument("--budget", type=int, default=None, help="splat budget (default: the device's)")
+    parser.add_argument("--plot", default=None, help="with --lod: write ms-vs-size to this PNG")
     args = parser.parse_args()
     import moderngl
 
     ctx = moderngl.create_standalone_context(backend="egl")
+    if args.lod:
+        sizes = [int(s) for s in args.sizes.split(",")]
+        results = []
+        for n in sizes:
+            results.append(bench_lod(ctx, n, args.frames, args.budget, sh_degree=args.sh_degree))
+            print(json.dumps(results[-1]), flush=True)
+        if args.plot:
+            plot_cost(results, args.plot)
+        print(json.dumps({"renderer": ctx.info["GL_RENDERER"], "cpu_count": os.cpu_count(),
+                          "load_avg": [round(x, 2) for x in os.getloadavg()], "lod": results}, indent=1))
+        return
     sizes = [100_000] if args.quick else [int(s) for s in args.sizes.split(",")]
     results = [bench(ctx, n, args.frames, sh_degree=args.sh_degree, primitive=args.primitive)
                for n in sizes]

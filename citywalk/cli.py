@@ -60,6 +60,8 @@ def _add_shot_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--samples", type=int, help="anti-aliasing samples per pixel: 1, 2, 4 or 8")
     p.add_argument("--extras", help="comma list of depth,camera_track,frames")
     p.add_argument("--crf", type=int, help="H.264 quality (0 best .. 51 worst, default 20)")
+    p.add_argument("--splat-budget", type=int, dest="splat_budget",
+                   help="most Gaussians drawn per frame (level of detail beyond); default per device")
 
 
 def build_shot(args: argparse.Namespace) -> tuple["Shot", list[str]]:
@@ -87,7 +89,8 @@ def build_shot(args: argparse.Namespace) -> tuple["Shot", list[str]]:
                          ("lat", "look"), ("lon", "look"), ("tz", "look"), ("weather", "look"),
                          ("exposure_ev", "look"), ("rig", "camera"), ("street", "camera"),
                          ("speed_mps", "camera"), ("fov_deg", "camera"), ("fps", "output"),
-                         ("size", "output"), ("samples", "output"), ("crf", "output")):
+                         ("size", "output"), ("samples", "output"), ("crf", "output"),
+                         ("splat_budget", "output")):
         value = getattr(args, key, None)
         if value is not None:
             changes[section][key] = value

@@ -103,7 +103,8 @@ def open_renderer(shot: Shot, p: Prepared):
     from .render.renderer import Renderer
 
     renderer = Renderer(p.scene, p.lighting, tuple(shot.output.size), shot.output.samples,
-                        focus_points=p.route, exposure_ev=shot.look.exposure_ev)
+                        focus_points=p.route, exposure_ev=shot.look.exposure_ev,
+                        splat_budget=shot.output.splat_budget)
     add_actors(renderer, shot, p.route, p.walker, len(p.frames))
     return renderer
 

@@ -151,6 +151,9 @@ class OutputSpec(_Model):
     extras: list[Literal[EXTRAS]] = Field(default_factory=list)  # type: ignore[valid-type]
     crf: int = Field(20, ge=0, le=51)
     samples: Literal[0, 1, 2, 4, 8] = 0  # multisampling; 0 = auto: 1 + edge AA on a CPU, 4 on a GPU
+    # Gaussians drawn per frame at most (a level-of-detail cut beyond it); None = per device:
+    # 300k on a CPU rasteriser, 1.5M on a GPU (render/splat_gl.py)
+    splat_budget: int | None = Field(None, ge=10_000, le=100_000_000)
 
     @field_validator("size")
     @classmethod

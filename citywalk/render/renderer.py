@@ -46,7 +46,8 @@ class Renderer:
     Lighting's fixed exposure; exposure_ev: an offset on top, in stops."""
 
     def __init__(self, scene: Scene, lighting: Lighting, size_px: tuple[int, int], samples: int = 0,
-                 focus_points: np.ndarray | None = None, auto_exposure: bool = True, exposure_ev: float = 0.0):
+                 focus_points: np.ndarray | None = None, auto_exposure: bool = True, exposure_ev: float = 0.0,
+                 splat_budget: int | None = None):
         self.scene, self.size = scene, (int(size_px[0]), int(size_px[1]))
         self.ctx = ctx = create_context()
         self.samples = _msaa_samples(ctx, samples)
@@ -61,7 +62,7 @@ class Renderer:
         if scene.gaussians:
             from .splats import SplatLayerPass
 
-            self.layer_passes.append(SplatLayerPass(ctx, scene.gaussians, self.size))
+            self.layer_passes.append(SplatLayerPass(ctx, scene.gaussians, self.size, splat_budget))
         self.post = PostPass(ctx, fxaa=self.samples == 0)
         self.display_passes: list[Pass] = [GlowPass(ctx, self.targets.glow_tex), self.post]
         for p in self.passes:

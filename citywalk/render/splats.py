@@ -11,14 +11,16 @@ from .gl import Fullscreen
 
 class SplatLayerPass:
     """Draws `clouds` (merged into one, so one depth sort covers them all) into
-    targets.splat_fbo for frames of `size_px`."""
+    targets.splat_fbo for frames of `size_px`, at most `budget` Gaussians a frame (a
+    level-of-detail cut beyond it; None: the device default)."""
 
-    def __init__(self, ctx, clouds: list[GaussianCloud], size_px: tuple[int, int]):
+    def __init__(self, ctx, clouds: list[GaussianCloud], size_px: tuple[int, int],
+                 budget: int | None = None):
         from .splat_gl import SplatPass
 
         cloud = clouds[0] if len(clouds) == 1 else GaussianCloud.concatenate(clouds)
         self.ctx = ctx
-        self.splats = SplatPass(ctx, cloud)
+        self.splats = SplatPass(ctx, cloud, budget=budget)  # None: the device's default budget
         self.mesh_z_tex = ctx.texture(tuple(size_px), 1, dtype="f4")  # camera z (m) of the meshes
         self.mesh_z_fbo = ctx.framebuffer(self.mesh_z_tex)
         self.linear_depth = Fullscreen(ctx, "linear_depth.frag")

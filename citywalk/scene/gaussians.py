@@ -8,7 +8,7 @@ with the standard 3DGS constants and ordering; colour(dir) = SH · basis(dir) + 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -21,7 +21,9 @@ from .splat_math import (MAX_SH_DEGREE, SH_C0, covariances, matrix_to_quaternion
 class GaussianCloud:
     """N Gaussians. means (N, 3) float32 m; scales (N, 3) float32 linear m (std-dev per local
     axis); rotations (N, 4) float32 unit quaternions w-first (normalised on construction);
-    opacities (N,) float32 in 0..1; sh (N, K, 3) float32 with K = (sh_degree + 1)², sh[:, 0] DC."""
+    opacities (N,) float32 in 0..1; sh (N, K, 3) float32 with K = (sh_degree + 1)², sh[:, 0] DC.
+    `source`: the file it was read from, if any (its level-of-detail tree is cached beside it);
+    kept through transforms and crops."""
 
     means: np.ndarray
     scales: np.ndarray
@@ -29,6 +31,7 @@ class GaussianCloud:
     opacities: np.ndarray
     sh: np.ndarray
     sh_degree: int = 0
+    source: str | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.sh_degree, (int, np.integer)) or not 0 <= self.sh_degree <= MAX_SH_DEGREE:
@@ -77,7 +80,7 @@ class GaussianCloud:
     def subset(self, index: np.ndarray) -> "GaussianCloud":
         """The Gaussians selected by a boolean mask or index array (copies)."""
         return GaussianCloud(self.means[index], self.scales[index], self.rotations[index],
-                             self.opacities[index], self.sh[index], self.sh_degree)
+                             self.opacities[index], self.sh[index], self.sh_degree, self.source)
 
     @staticmethod
     def concatenate(clouds: "list[GaussianCloud]") -> "GaussianCloud":
@@ -123,7 +126,8 @@ class GaussianCloud:
         if self.sh_degree > 0:
             d = sh_rotation_matrix(r, self.sh_degree)
             sh = np.einsum("kj,njc->nkc", d, self.sh.astype(np.float64))
-        return GaussianCloud(means, self.scales * s, q, self.opacities.copy(), sh, self.sh_degree)
+        return GaussianCloud(means, self.scales * s, q, self.opacities.copy(), sh, self.sh_degree,
+                             self.source)
 
 
 def _as_f32(name: str, value) -> np.ndarray:

@@ -384,12 +384,16 @@ def write_spz(path, cloud: GaussianCloud, version: int = 3) -> None:
 
 # ---------------------------------------------------------------- dispatch
 
-_READERS = {".ply": read_ply, ".splat": read_splat, ".spz": read_spz}
-_WRITERS = {".ply": write_ply, ".splat": write_splat, ".spz": write_spz}
+from .splat_formats import read_gltf_splats, write_gltf_splats  # noqa: E402  (formats that need no 3DGS PLY code)
+
+_READERS = {".ply": read_ply, ".splat": read_splat, ".spz": read_spz,
+            ".glb": read_gltf_splats, ".gltf": read_gltf_splats}
+_WRITERS = {".ply": write_ply, ".splat": write_splat, ".spz": write_spz,
+            ".glb": write_gltf_splats, ".gltf": write_gltf_splats}
 
 
 def load_splat_scene(path, transform=None, crop=None, max_splats: int = MAX_SPLATS) -> GaussianCloud:
-    """Read .ply/.splat/.spz by extension, then apply an optional 4×4 similarity `transform`
+    """Read .ply/.splat/.spz/.glb/.gltf by extension, then apply an optional 4×4 similarity `transform`
     and an optional `crop=(box_min, box_max)` (in the transformed frame)."""
     path = Path(path)
     reader = _READERS.get(path.suffix.lower())
@@ -399,6 +403,7 @@ def load_splat_scene(path, transform=None, crop=None, max_splats: int = MAX_SPLA
     if not path.is_file():
         raise SceneError(f"{path}: no such splat file")
     cloud = reader(path, max_splats=max_splats)
+    cloud.source = str(path)  # lets the renderer cache its level-of-detail tree beside the file
     if transform is not None:
         cloud = cloud.transformed(transform)
     if crop is not None:
@@ -407,7 +412,7 @@ def load_splat_scene(path, transform=None, crop=None, max_splats: int = MAX_SPLA
 
 
 def save_splat_scene(path, cloud: GaussianCloud) -> None:
-    """Write `cloud` in the format named by the extension (.ply/.splat/.spz)."""
+    """Write `cloud` in the format named by the extension (.ply/.splat/.spz/.glb/.gltf)."""
     path = Path(path)
     writer = _WRITERS.get(path.suffix.lower())
     if writer is None:

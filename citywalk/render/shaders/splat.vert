@@ -10,6 +10,10 @@
 layout(std430, binding = 0) readonly buffer Geo { vec4 geo[]; };   // 3 per Gaussian
 layout(std430, binding = 1) readonly buffer Sh { uvec4 shq[]; };   // sh_stride per Gaussian, half floats
 layout(std430, binding = 2) readonly buffer Order { uint order[]; }; // back-to-front Gaussian indices
+#ifdef SPLAT_FADE
+// Level-of-detail cross-fade: opacity factor per sorted position (SplatPass with a budget).
+layout(std430, binding = 3) readonly buffer Fade { float fade[]; };
+#endif
 
 uniform mat3 u_R;          // world → camera rotation (OpenCV)
 uniform vec3 u_t;          // world → camera translation
@@ -80,17 +84,22 @@ void main() {
 #ifdef SPLAT_POINTS
     uint i = order[uint(gl_VertexID)];
     int corner_id = 0;
+    uint sorted_pos = uint(gl_VertexID);
 #else
     // Non-instanced indexed quads (llvmpipe runs instanced draws one instance at a time):
     // vertex 4s + c is corner c of the s-th splat in sorted order.
     uint i = order[uint(gl_VertexID) >> 2];
     int corner_id = gl_VertexID & 3;
+    uint sorted_pos = uint(gl_VertexID) >> 2;
 #endif
     vec4 g0 = geo[3u * i];
     vec4 g1 = geo[3u * i + 1u];
     vec4 g2 = geo[3u * i + 2u];
     vec3 pc = u_R * g0.xyz + u_t;
     float opacity = g0.w;
+#ifdef SPLAT_FADE
+    opacity *= fade[sorted_pos];
+#endif
     if (pc.z <= u_near || pc.z >= u_far || opacity < 1.0 / 255.0) {
         gl_Position = vec4(2.0, 2.0, 2.0, 1.0);   // outside the clip volume: dropped
         return;
