@@ -7,7 +7,7 @@ import pytest
 def osm_city_path(tmp_path_factory):
     """The OSM test city (buildings of every tag kind, a street with sidewalks, park, water, trees)
     with two street lamps."""
-    from test_osm import _city
+    from builders import _city
 
     city = _city()
     city.node(0, -26, {"highway": "street_lamp"})

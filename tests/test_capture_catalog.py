@@ -10,8 +10,7 @@ import pytest
 from PIL import Image
 
 from citywalk.capture import CaptureError
-from citywalk.capture.catalog import (Catalog, CaptureMeta, list_scenes, remove_scene, resolve_scene,
-                                      show_scene)
+from citywalk.capture.catalog import CaptureMeta, Catalog, list_scenes, remove_scene, resolve_scene, show_scene
 from citywalk.capture.intake import submit
 
 OK = CaptureMeta(place="Shibuya", contributor="ana", consent=True)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from scipy.ndimage import uniform_filter
 
-from citywalk.capture.catalog import Catalog, CaptureMeta
+from citywalk.capture.catalog import CaptureMeta, Catalog
 from citywalk.capture.frames import FrameOptions, exposure_stats, luma, select_frames, sharpness
 from citywalk.capture.intake import submit
 from citywalk.capture.process import process_capture

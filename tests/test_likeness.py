@@ -14,9 +14,8 @@ import numpy as np
 import pytest
 
 from citywalk.errors import CitywalkError
-from citywalk.likeness import Actor, Cycle, LikenessError
+from citywalk.likeness import Actor, Cycle, LikenessError, matte
 from citywalk.likeness import capture as cap
-from citywalk.likeness import matte
 
 skimage_data = pytest.importorskip("skimage.data")
 
@@ -101,8 +100,9 @@ def capture_iou(frames: np.ndarray, truth: np.ndarray, **kw) -> tuple[Actor, np.
 
 def write_mp4(path: Path, frames: np.ndarray, fps: int = 24) -> Path:
     """Encodes `(T, H, W, 3) uint8` frames as H.264 MP4 with PyAV (explicit pts, flushed)."""
-    import av
     from fractions import Fraction
+
+    import av
 
     with av.open(str(path), "w") as out:
         s = out.add_stream("libx264", rate=fps)

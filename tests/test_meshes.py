@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from citywalk.errors import SceneError
-from citywalk.sources.meshes import ground_height_fn, load_mesh_scene
 from citywalk.safeio import open_zip_safely, parse_xml_safely, safe_join
+from citywalk.sources.meshes import ground_height_fn, load_mesh_scene
 
 trimesh = pytest.importorskip("trimesh")
 from PIL import Image  # noqa: E402

@@ -12,88 +12,8 @@ from citywalk.errors import SceneError
 from citywalk.scene import FACADE, FOLIAGE, ROAD
 from citywalk.sources import buildings as bld
 from citywalk.sources import osm
-from citywalk.sources.geo import EnuFrame
 
-ORIGIN = (35.68, 139.76)
-FRAME = EnuFrame(*ORIGIN)
-RECT = np.array([[0, 0], [20, 0], [20, 10], [0, 10]], float)
-SHAPES = ["flat", "gabled", "hipped", "pyramidal", "skillion", "mansard", "dome"]
-
-
-class _Osm:
-    """Tiny OSM document builder in local metres (converted to lat/lon around ORIGIN)."""
-
-    def __init__(self):
-        self.nodes, self.ways, self.rels = [], [], []
-        self.next_id = 1
-
-    def node(self, x, y, tags=None) -> int:
-        lat, lon, _ = FRAME.to_geodetic(np.array([x, y, 0.0]))
-        nid = self.next_id
-        self.next_id += 1
-        self.nodes.append((nid, float(lat), float(lon), tags or {}))
-        return nid
-
-    def way(self, wid, pts, tags, closed=False) -> int:
-        refs = [self.node(x, y) for x, y in pts]
-        if closed:
-            refs.append(refs[0])
-        self.ways.append((wid, refs, tags))
-        return wid
-
-    def way_refs(self, wid, refs, tags):
-        self.ways.append((wid, refs, tags))
-
-    def relation(self, rid, members, tags):
-        self.rels.append((rid, members, tags))
-
-    def xml(self, prologue: str = "") -> str:
-        t = lambda tags: "".join(f'<tag k="{k}" v="{v}"/>' for k, v in tags.items())  # noqa: E731
-        out = ['<?xml version="1.0" encoding="UTF-8"?>', prologue, '<osm version="0.6">',
-               f'<bounds minlat="{ORIGIN[0] - 0.01}" minlon="{ORIGIN[1] - 0.01}" '
-               f'maxlat="{ORIGIN[0] + 0.01}" maxlon="{ORIGIN[1] + 0.01}"/>']
-        for nid, lat, lon, tags in self.nodes:
-            out.append(f'<node id="{nid}" lat="{lat:.7f}" lon="{lon:.7f}">{t(tags)}</node>')
-        for wid, refs, tags in self.ways:
-            out.append(f'<way id="{wid}">' + "".join(f'<nd ref="{r}"/>' for r in refs) + t(tags) + "</way>")
-        for rid, members, tags in self.rels:
-            mem = "".join(f'<member type="way" ref="{r}" role="{role}"/>' for r, role in members)
-            out.append(f'<relation id="{rid}">{mem}{t(tags)}</relation>')
-        out.append("</osm>")
-        return "\n".join(out)
-
-
-def _rect(x0, y0, w, d):
-    return [(x0, y0), (x0 + w, y0), (x0 + w, y0 + d), (x0, y0 + d)]
-
-
-def _city() -> _Osm:
-    o = _Osm()
-    o.way(1001, _rect(0, 0, 20, 10), {"building": "yes", "height": "12"}, closed=True)
-    o.way(1002, _rect(40, 0, 10, 10), {"building": "yes", "building:levels": "4"}, closed=True)
-    o.way(1003, _rect(60, 0, 10, 10), {"building:part": "yes", "min_height": "3 m", "height": "9"}, closed=True)
-    o.way(1004, _rect(-40, 0, 10, 10), {"building": "house"}, closed=True)  # defaults: 2 levels
-    o.way(1005, _rect(-60, 0, 10, 10), {"building": "yes", "height": "40'"}, closed=True)
-    for i, shape in enumerate(SHAPES):
-        o.way(1100 + i, _rect(100 + 30 * i, 0, 20, 10),
-              {"building": "yes", "height": "12", "roof:height": "4", "roof:shape": shape}, closed=True)
-    # Courtyard block: multipolygon with a hole.
-    o.way(1200, _rect(0, 40, 30, 30), {}, closed=True)
-    o.way(1201, _rect(10, 50, 10, 10), {}, closed=True)
-    o.relation(2001, [(1200, "outer"), (1201, "inner")], {"type": "multipolygon", "building": "yes", "height": "10"})
-    # Outline replaced by its part.
-    o.way(1300, _rect(0, 100, 20, 20), {"building": "yes", "height": "8"}, closed=True)
-    o.way(1301, _rect(0, 100, 10, 20), {"building:part": "yes", "height": "20"}, closed=True)
-    # Street with sidewalks, a footway meeting it at a shared node, park, water, trees.
-    a, b, c = o.node(-50, -30), o.node(50, -30), o.node(150, -30)
-    o.way_refs(1400, [a, b, c], {"highway": "residential", "sidewalk": "both", "name": "Main"})
-    d = o.node(50, -60)
-    o.way_refs(1401, [d, b], {"highway": "footway"})
-    o.way(1402, _rect(-100, 40, 30, 30), {"leisure": "park"}, closed=True)
-    o.way(1403, _rect(-100, 100, 30, 30), {"natural": "water"}, closed=True)
-    o.node(-90, 50, {"natural": "tree"})
-    o.node(-80, 60, {"natural": "tree", "height": "12"})
-    return o
+from builders import ORIGIN, RECT, SHAPES, _city, _Osm
 
 
 @pytest.fixture(scope="module")

@@ -89,9 +89,9 @@ def test_a_shear_or_mirror_is_refused():
 
 
 def test_splat_ground_follows_the_users_shift_not_the_files_frame(tmp_path):
-    from test_worlds import _synthetic_splat_street
-
     from citywalk.sources import build_scene
+
+    from builders import _synthetic_splat_street
 
     path = tmp_path / "street.ply"
     _synthetic_splat_street(path, np.random.default_rng(0))

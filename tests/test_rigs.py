@@ -7,10 +7,24 @@ import numpy as np
 import pytest
 
 from citywalk.camera.keyframes import EASINGS, Keyframe, ease, keyframe_frames
-from citywalk.camera.paths_io import (frames_close, read_camera_path_json, read_keyframes, read_realestate10k,
-                                      write_camera_path_json, write_keyframes, write_realestate10k)
-from citywalk.camera.rigs import (drone_frames, follow_frames, front_frames, orbit_frames, rig_frames,
-                                  side_frames, walker_track)
+from citywalk.camera.paths_io import (
+    frames_close,
+    read_camera_path_json,
+    read_keyframes,
+    read_realestate10k,
+    write_camera_path_json,
+    write_keyframes,
+    write_realestate10k,
+)
+from citywalk.camera.rigs import (
+    drone_frames,
+    follow_frames,
+    front_frames,
+    orbit_frames,
+    rig_frames,
+    side_frames,
+    walker_track,
+)
 from citywalk.camera.walk import RigSpec, SmoothPath, WalkDynamics, walk_arc_length, walk_frames
 from citywalk.errors import ShotError
 

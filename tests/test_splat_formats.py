@@ -9,12 +9,23 @@ import numpy as np
 import pytest
 
 from citywalk.errors import SceneError
-from citywalk.scene.gaussians import GaussianCloud, SH_C0, sh_basis, quaternions_to_matrices
+from citywalk.scene.gaussians import SH_C0, GaussianCloud, quaternions_to_matrices, sh_basis
 from citywalk.sources import splats
 from citywalk.sources.splats import (
-    estimate_ground, load_splat_scene, make_metric_z_up, read_ply, read_splat, read_spz,
-    rotation_between, save_splat_scene, scale_from_camera_height, scale_from_known_distance,
-    write_ply, write_splat, write_spz)
+    estimate_ground,
+    load_splat_scene,
+    make_metric_z_up,
+    read_ply,
+    read_splat,
+    read_spz,
+    rotation_between,
+    save_splat_scene,
+    scale_from_camera_height,
+    scale_from_known_distance,
+    write_ply,
+    write_splat,
+    write_spz,
+)
 
 
 def make_cloud(n: int, degree: int, rng: np.random.Generator) -> GaussianCloud:

@@ -6,14 +6,13 @@ import numpy as np
 import pytest
 
 from citywalk.errors import RenderError
-from citywalk.scene.gaussians import GaussianCloud
 from citywalk.render.color import srgb_to_linear
 from citywalk.render.splat_reference import render_reference
+from citywalk.scene.gaussians import GaussianCloud
 from citywalk.sources.splats import rotation_between
 
 moderngl = pytest.importorskip("moderngl")
-from citywalk.render.splat_gl import (  # noqa: E402
-    SplatPass, make_splat_target, read_splat_target, sort_back_to_front)
+from citywalk.render.splat_gl import SplatPass, make_splat_target, read_splat_target, sort_back_to_front  # noqa: E402
 
 W, H = 128, 96
 K = np.array([[110.0, 0, 63.5], [0, 105.0, 47.5], [0, 0, 1]])

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from citywalk.errors import SceneError
-from citywalk.sources.geo import enu_rotation, geodetic_to_ecef
+
+from builders import _box_volume, _enu_to_ecef_columns, _glb_box, _write_tileset
 
 trimesh = pytest.importorskip("trimesh")
 
@@ -26,69 +27,6 @@ from citywalk.sources.tiles import (  # noqa: E402
 LAT, LON, H = 48.8584, 2.2945, 35.0
 FAR = [((0.0, 0.0, 20_000.0), 60.0, 720)]
 NEAR = [((0.0, 0.0, 60.0), 60.0, 720)]
-
-
-def _enu_to_ecef_columns(lat, lon, h) -> list[float]:
-    """A tile transform (column-major 16 numbers) from local ENU at (lat, lon, h) to ECEF."""
-    m = np.eye(4)
-    m[:3, :3] = enu_rotation(lat, lon).T
-    m[:3, 3] = geodetic_to_ecef(lat, lon, h)
-    return m.T.ravel().tolist()
-
-
-def _glb_box(extents_zup, center_zup, copyright: str | None = None) -> bytes:
-    """A GLB box (glTF Y-up) that lands at `center_zup` with `extents_zup` in a Z-up tile frame."""
-    ex, ey, ez = extents_zup
-    cx, cy, cz = center_zup
-    box = trimesh.creation.box(extents=(ex, ez, ey))
-    box.apply_translation((cx, cz, -cy))
-    glb = trimesh.Scene(box).export(file_type="glb")
-    if copyright is None:
-        return glb
-    json_len = struct.unpack_from("<I", glb, 12)[0]
-    doc = json.loads(glb[20 : 20 + json_len])
-    doc["asset"]["copyright"] = copyright
-    raw = json.dumps(doc).encode()
-    raw += b" " * ((4 - len(raw) % 4) % 4)
-    rest = glb[20 + json_len :]
-    return struct.pack("<4sII", b"glTF", 2, 20 + len(raw) + len(rest)) + struct.pack("<II", len(raw), 0x4E4F534A) + raw + rest
-
-
-def _box_volume(cx, cy, cz, hx, hy, hz):
-    return {"box": [cx, cy, cz, hx, 0, 0, 0, hy, 0, 0, 0, hz]}
-
-
-def _write_tileset(folder, child_uri="children/c0.glb"):
-    """Root: coarse b3dm slab (RTC_CENTER (5, 0, 1)), REPLACE; two children with finer glb
-    boxes, the second one behind its own translation transform."""
-    (folder / "children").mkdir(parents=True, exist_ok=True)
-    slab = _glb_box((200, 200, 2), (0, 0, 0))
-    (folder / "root.b3dm").write_bytes(write_b3dm(slab, {"BATCH_LENGTH": 0, "RTC_CENTER": [5.0, 0.0, 1.0]}))
-    (folder / "children" / "c0.glb").write_bytes(_glb_box((10, 10, 10), (-50, 0, 5)))
-    (folder / "children" / "c1.glb").write_bytes(_glb_box((4, 4, 4), (0, 0, 5), "Tiles (c) Example Maps"))
-    translate = np.eye(4)
-    translate[:3, 3] = (50.0, 0.0, 0.0)
-    tileset = {
-        "asset": {"version": "1.1", "copyright": "Tileset (c) City"},
-        "geometricError": 500,
-        "root": {
-            "transform": _enu_to_ecef_columns(LAT, LON, H),
-            "boundingVolume": _box_volume(0, 0, 10, 100, 100, 10),
-            "geometricError": 100,
-            "refine": "REPLACE",
-            "content": {"uri": "root.b3dm"},
-            "children": [
-                {"boundingVolume": _box_volume(-50, 0, 10, 50, 100, 10), "geometricError": 0,
-                 "content": {"uri": child_uri}},
-                {"transform": translate.T.ravel().tolist(),
-                 "boundingVolume": _box_volume(0, 0, 10, 50, 100, 10), "geometricError": 0,
-                 "content": {"uri": "children/c1.glb"}},
-            ],
-        },
-    }
-    path = folder / "tileset.json"
-    path.write_text(json.dumps(tileset))
-    return path
 
 
 def _extent(mesh):

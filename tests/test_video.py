@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from citywalk.errors import CitywalkError, VideoError
-from citywalk.video.encode import VideoWriter, probe_video
 from citywalk.tracks import read_camera_track, write_camera_track
+from citywalk.video.encode import VideoWriter, probe_video
 from citywalk.video.exports import DEPTH_SCALE_KEY, FrameSink, read_depth_png16, write_depth_png16, write_png
 from citywalk.video.progress import progress
 

@@ -10,6 +10,8 @@ from citywalk.pipeline import prepare, render_shot
 from citywalk.shot import Shot
 from citywalk.video import probe_video
 
+from builders import _city, _good_kmz, _osm_street_with_fronts, _synthetic_splat_street, _write_tileset
+
 FAST = ["--duration", "0.5", "--fps", "12", "--size", "96x54", "--samples", "1"]
 
 
@@ -23,7 +25,6 @@ def _render(argv, out, capsys):
 
 
 def test_osm_extract_walk(tmp_path, capsys):
-    from test_osm import _city
 
     path = tmp_path / "city.osm"
     path.write_text(_city().xml())
@@ -54,7 +55,6 @@ def test_mesh_walk_keeps_eye_height_over_the_ground(tmp_path, capsys):
 
 def test_kmz_walk(tmp_path, capsys):
     pytest.importorskip("collada")
-    from test_kmz import _good_kmz
 
     path = _good_kmz(tmp_path)
     _render(["--kmz", str(path)], tmp_path / "kmz.mp4", capsys)
@@ -62,7 +62,6 @@ def test_kmz_walk(tmp_path, capsys):
 
 def test_tiles_walk_burns_in_copyright(tmp_path, capsys):
     pytest.importorskip("trimesh")
-    from test_tiles import _write_tileset
 
     path = _write_tileset(tmp_path / "ts")
     _render(["--tiles", str(path)], tmp_path / "tiles.mp4", capsys)
@@ -74,26 +73,6 @@ def test_tiles_walk_burns_in_copyright(tmp_path, capsys):
     with_notice = render_still(shot)
     scene.copyright.clear()
     assert with_notice[-20:, -120:].std() > 10, "text in the bottom-right corner"
-
-
-def _synthetic_splat_street(path, rng):
-    """A ground layer of flat splats and two walls of coloured splats, Y-up like many captures."""
-    from citywalk.scene.gaussians import GaussianCloud
-    from citywalk.sources.splats import write_ply
-
-    n_ground, n_wall = 3000, 2000
-    g = np.column_stack([rng.uniform(-20, 20, n_ground), rng.uniform(-4, 4, n_ground), np.zeros(n_ground)])
-    w = np.column_stack([rng.uniform(-20, 20, n_wall), np.repeat([-4.0, 4.0], n_wall // 2), rng.uniform(0, 8, n_wall)])
-    means_zup = np.vstack([g, w])
-    means = means_zup[:, [0, 2, 1]] * [1, 1, -1]  # to Y-up
-    n = len(means)
-    scales = np.where(np.arange(n)[:, None] < n_ground, [0.4, 0.02, 0.4], [0.35, 0.35, 0.05]).astype(np.float32)
-    rot = np.tile([1.0, 0, 0, 0], (n, 1))
-    sh = np.zeros((n, 1, 3), np.float32)
-    sh[:n_ground, 0] = -0.9
-    sh[n_ground:, 0] = rng.uniform(-1.5, 1.5, (n_wall, 3))
-    cloud = GaussianCloud(means.astype(np.float32), scales, rot.astype(np.float32), np.full(n, 0.9, np.float32), sh, 0)
-    write_ply(path, cloud)
 
 
 def test_splat_walk_with_path_and_fog_by_depth(tmp_path, capsys):
@@ -150,23 +129,6 @@ def test_splat_walk_follows_the_capture_cameras(tmp_path):
     assert route[0, 0] == pytest.approx(-12, abs=0.1)
     eye = np.array([c.position for c in cams])
     assert np.abs(eye[:, 2] - 1.65).max() < 0.05
-
-
-def _osm_street_with_fronts():
-    """A residential street with sidewalks and a row of buildings along each side of it."""
-    from test_osm import _Osm, _rect
-
-    o = _Osm()
-    a, b = o.node(-80, 0), o.node(80, 0)
-    o.way_refs(5000, [a, b], {"highway": "residential", "sidewalk": "both", "name": "Shop St"})
-    x, wid = -70.0, 6000
-    while x < 66:
-        w = 8.0 + (wid % 3) * 2
-        for y0, d in ((6.5, 12.0), (-6.5 - 12.0, 12.0)):
-            o.way(wid, _rect(x, y0, w, d), {"building": "yes", "building:levels": str(3 + wid % 5)}, closed=True)
-            wid += 1
-        x += w
-    return o
 
 
 def test_osm_facades_are_dressed_in_the_style(tmp_path, capsys):
