@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import os
 import time
 import warnings
 from collections.abc import Callable, Iterator
@@ -147,11 +146,15 @@ def _open_source(source: str | Path | np.ndarray, max_frames: int, fps: float) -
 # ---------------------------------------------------------------------------- models
 def _import_mediapipe(feature: str):
     """MediaPipe, imported on first use; MissingExtra names the 'likeness' extra."""
-    os.environ.setdefault("GLOG_minloglevel", "2")
+    from .quiet import native_stderr_silenced, quiet_environment, silence_absl
+
+    quiet_environment()
     try:
-        import mediapipe as mp
+        with native_stderr_silenced():
+            import mediapipe as mp
     except ImportError as e:
         raise MissingExtra("mediapipe", "likeness", feature) from e
+    silence_absl()
     return mp
 
 
@@ -552,6 +555,17 @@ class _Stream:
 
 def _stream_frames(clip: _Clip, method: str, use_pose: bool | None, times: dict, report: Progress) -> _Stream:
     """Runs decode → mask → alpha → pose per frame, keeping only each frame's person crop."""
+    from .quiet import native_stderr_silenced
+
+    # MediaPipe's graphs log from their own threads while they run: fd 2 stays silenced
+    # from model creation until the models are closed (Python's stderr still shows).
+    with native_stderr_silenced():
+        return _stream_frames_quiet(clip, method, use_pose, times, report)
+
+
+def _stream_frames_quiet(clip: _Clip, method: str, use_pose: bool | None, times: dict,
+                         report: Progress) -> _Stream:
+    """_stream_frames with native logging already silenced."""
     it = clip.frames()
     t0 = time.perf_counter()
     first = next(it, None)
