@@ -33,6 +33,7 @@ SHADOW_BLUR_LOD = 1.5
 EDGE_ALPHA = (0.12, 0.88)  # matte alpha mapped to 0..1 over this range
 CACHE_BYTES = 256 * 1024**2  # prepared actor frames kept in memory (a walk loop repeats)
 MIRROR_DEAD_ZONE = 0.2    # |heading · screen right| below this never mirrors (no flicker)
+VIEW_BLEND_STEPS = 8      # blend weights between neighbouring views are rounded to 1/8
 
 
 def defringe(rgba: np.ndarray, solid_alpha: int = 230, iterations: int = 12) -> np.ndarray:
@@ -159,23 +160,56 @@ class ActorPass:
         self.tex = ctx.texture((w, h), 4, dtype="f2")
         self.tex.repeat_x = self.tex.repeat_y = False
         self.tex.filter = (moderngl.LINEAR_MIPMAP_LINEAR, moderngl.LINEAR)
-        self._loaded = -1
-        self._prepared: dict[int, np.ndarray] = {}  # stored frame → defringed premultiplied pixels
+        self._loaded = None
+        self._prepared: dict = {}  # stored frame or composed view → defringed premultiplied pixels
+        self._anchors: dict = {}  # composed view key → its foot anchor px
+        self._table = None
+        if actor.view_indexed:
+            from ..likeness.views import view_table
+
+            self._table = view_table(actor.yaw_deg)
         self._cache_limit = max(1, CACHE_BYTES // max(1, w * h * 8))
         self.last: dict = {}  # what the latest draw used (tests and debugging)
         check_gl(ctx, "actor pass set-up")
 
-    def _upload(self, index: int) -> None:
-        if index != self._loaded:
-            data = self._prepared.get(index)
+    def _upload(self, key, make_rgba) -> None:
+        """Puts the image for `key` (a stored frame, or a composed view) in the texture;
+        make_rgba() gives its straight-alpha pixels when it is not cached."""
+        if key != self._loaded:
+            data = self._prepared.get(key)
             if data is None:
-                data = premultiplied_linear(defringe(self.actor.frames_rgba[index]))
+                data = premultiplied_linear(defringe(make_rgba()))
                 if len(self._prepared) >= self._cache_limit:
                     self._prepared.pop(next(iter(self._prepared)))
-                self._prepared[index] = data
+                self._prepared[key] = data
             self.tex.write(data.tobytes())
             self.tex.build_mipmaps()
-            self._loaded = index
+            self._loaded = key
+
+    def _view(self, index: int, heading: np.ndarray, ground: np.ndarray, cam_pos: np.ndarray):
+        """For a view-indexed actor: (texture key, foot anchor px, ViewChoice) of the stored
+        view(s) matching the camera's viewing angle, uploaded; the blend weight is rounded to
+        VIEW_BLEND_STEPS so a turning actor reuses its composed images."""
+        from ..likeness.views import ViewChoice, choose_view, compose_view, viewing_yaw_deg
+
+        want = viewing_yaw_deg(heading, ground, cam_pos)
+        c = choose_view(self.actor.yaw_deg, index, want, self._table)
+        w = round(c.weight_b * VIEW_BLEND_STEPS) / VIEW_BLEND_STEPS
+        if w >= 1.0:
+            c = ViewChoice(c.index_b, c.mirror_b, c.index_b, c.mirror_b, 0.0, c.yaw_shown_deg)
+        else:
+            c = ViewChoice(c.index_a, c.mirror_a, c.index_b, c.mirror_b, w, c.yaw_shown_deg)
+        key = ("view", c.index_a, c.mirror_a, c.index_b, c.mirror_b, c.weight_b)
+
+        def make() -> np.ndarray:
+            rgba, anchor = compose_view(self.actor.frames_rgba, self.actor.foot_anchor_px, c)
+            self._anchors[key] = anchor
+            return rgba
+
+        self._upload(key, make)
+        if key not in self._anchors:
+            make()
+        return key, np.asarray(self._anchors[key], float), c, want
 
     def update_lighting(self, light) -> None:
         """Nothing to upload: the card is lit from the frame's light when drawn."""
@@ -216,13 +250,20 @@ class ActorPass:
         ctx, frame = self.ctx, fc.frame
         ground, heading, index = self.track.at(frame.index)
         ground = np.asarray(ground, float)
-        anchor = self.actor.foot_anchor_px[index]
-        self._upload(index)
-        right, to_cam, mirrored = card_axes(ground, np.asarray(heading, float), frame.position, frame.forward,
-                                            self.walks_right)
+        view = {}
+        if self._table is not None:  # view-indexed: the stored side that faces the camera
+            _, anchor, choice, want = self._view(index, np.asarray(heading, float), ground, frame.position)
+            right, to_cam, mirrored = card_axes(ground, np.asarray(heading, float), frame.position, frame.forward,
+                                                0.0)
+            view = {"view": choice, "view_yaw_deg": want}
+        else:
+            anchor = self.actor.foot_anchor_px[index]
+            self._upload(index, lambda: self.actor.frames_rgba[index])
+            right, to_cam, mirrored = card_axes(ground, np.asarray(heading, float), frame.position, frame.forward,
+                                                self.walks_right)
         corners, uv, side = card_corners(ground, right, anchor, self.actor.size_px, float(self.actor.m_per_px))
         light = self.light(fc.light, ground)
-        self.last = {"ground": ground, "index": index, "mirrored": mirrored, "corners": corners, **light}
+        self.last = {"ground": ground, "index": index, "mirrored": mirrored, "corners": corners, **view, **light}
         vp = mat_bytes(fc.view_proj)
         target = fc.targets.scene_fbo
         target.use()
