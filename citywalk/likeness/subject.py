@@ -163,3 +163,49 @@ def film_subject(size_px=(144, 224), fps: float = 12.0, turn_frames: int = 12, w
 
 __all__ = ["HEIGHT_M", "SubjectClip", "add_subject", "film_frame", "film_subject", "render_subject",
            "subject_scene", "viewing_yaw"]
+
+
+def docs_frames(out_dir, size_px=(240, 320)) -> list:
+    """Writes docs/actor_{front,side,back}_{noon,night}.png: the subject captured as an actor
+    (chroma matte, known yaw) and rendered in the grey room from three sides at two times.
+    `python -m citywalk.likeness.subject docs/` regenerates them."""
+    from pathlib import Path
+
+    from PIL import Image
+
+    from ..look.lighting import resolve_lighting
+    from ..render.actors import ActorPass
+    from ..render.renderer import Renderer
+    from ..scene import PointLight
+    from ..shot import LookSpec
+    from .capture import capture_actor
+    from .place import ActorTrack
+
+    clip = film_subject()
+    actor = capture_actor(clip.frames, HEIGHT_M, method="chroma", fps=clip.fps, use_pose=False, yaw_deg=clip.yaw_deg)
+    eye = np.array([0.0, -4.0, 1.6])
+    frame = film_frame(eye, [0.0, 0.0, 1.0], tuple(size_px), 40.0)
+    written = []
+    for when in ("noon", "night"):
+        for name, heading in (("front", (0.0, -1.0, 0.0)), ("side", (1.0, 0.0, 0.0)), ("back", (0.0, 1.0, 0.0))):
+            track = ActorTrack(np.zeros(1), np.zeros((1, 3)), np.array([heading]), np.zeros(1, np.int64),
+                               np.zeros(1), False)
+            scene = subject_scene(np.zeros(3), 0.0, 0.0, with_subject=False)
+            scene.lights.append(PointLight((-1.2, -1.5, 4.0)))  # a street lamp in front, to the left
+            r = Renderer(scene, resolve_lighting(LookSpec(when=when)), tuple(size_px), samples=4)
+            try:
+                r.add_pass(ActorPass(r.ctx, actor, track))
+                rgb = r.render(frame)["rgb"]
+            finally:
+                r.close()
+            path = Path(out_dir) / f"actor_{name}_{when}.png"
+            Image.fromarray(rgb).save(path)
+            written.append(path)
+    return written
+
+
+if __name__ == "__main__":
+    import sys
+
+    for p in docs_frames(sys.argv[1] if len(sys.argv) > 1 else "docs"):
+        print(p)
