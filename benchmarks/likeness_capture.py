@@ -23,6 +23,8 @@ def person_layer(size_px: int) -> tuple[np.ndarray, np.ndarray]:
     photo (a fixed silhouette when mediapipe is missing): `(S, S, 3) uint8`, `(S, S) bool`."""
     from skimage import data
 
+    from citywalk.errors import MissingExtra
+
     img = data.astronaut()
     try:
         from citywalk.likeness.capture import _import_mediapipe
@@ -31,7 +33,7 @@ def person_layer(size_px: int) -> tuple[np.ndarray, np.ndarray]:
         mp = _import_mediapipe("benchmark")
         with native_stderr_silenced(), mp.solutions.selfie_segmentation.SelfieSegmentation(model_selection=0) as seg:
             mask = seg.process(img).segmentation_mask > 0.5
-    except ImportError:
+    except MissingExtra:
         yy, xx = np.mgrid[:512, :512]
         mask = ((xx - 230) ** 2 + (yy - 110) ** 2 < 80**2) | ((yy > 170) & (np.abs(xx - 230) < 200))
     rgb = np.asarray(Image.fromarray(img).resize((size_px, size_px), Image.BILINEAR))
