@@ -196,7 +196,8 @@ def _render_actor(actor: Actor, heading, when: str = "noon") -> tuple[dict, dict
             if with_actor:
                 r.add_pass(p)
             outs.append(r.render(frame, want_depth=True))
-            last = p.last
+            if with_actor:
+                last = dict(p.last)
         finally:
             r.close()
     return outs[0], outs[1], last
@@ -218,7 +219,8 @@ def test_subject_clip_captures_as_a_view_indexed_full_body_actor():
                                            ("side", (-1.0, 0.0, 0.0)), ("back", (0.0, 1.0, 0.0))])
 def test_actor_shows_the_side_that_faces_the_camera(side, heading):
     actor, _ = _subject_actor()
-    with_actor, without, _ = _render_actor(actor, heading)
+    with_actor, without, last = _render_actor(actor, heading)
+    assert abs(last["view_yaw_deg"]) == pytest.approx({"front": 0, "side": 90, "back": 180}[side], abs=1e-6)
     mask = _mask(with_actor, without)
     assert mask.sum() > 300
     rgb = with_actor["rgb"][mask].astype(int)
