@@ -1,4 +1,4 @@
-"""Benchmark: a 10-s 720p synthetic clip (the astronaut photo's person sliding over a street
+"""Benchmark: a 10-s (--seconds) 720p synthetic clip (the astronaut photo's person sliding over a street
 backdrop at 24 fps) → Actor → .actor file; prints seconds per stage and the total.
 
 Run: .venv/bin/python benchmarks/likeness_capture.py [--method auto|mediapipe|chroma|background]
@@ -23,13 +23,17 @@ def person_layer(size_px: int) -> tuple[np.ndarray, np.ndarray]:
     photo (a fixed silhouette when mediapipe is missing): `(S, S, 3) uint8`, `(S, S) bool`."""
     from skimage import data
 
+    from citywalk.errors import MissingExtra
+
     img = data.astronaut()
     try:
-        import mediapipe as mp
+        from citywalk.likeness.capture import _import_mediapipe
+        from citywalk.likeness.quiet import native_stderr_silenced
 
-        with mp.solutions.selfie_segmentation.SelfieSegmentation(model_selection=0) as seg:
+        mp = _import_mediapipe("benchmark")
+        with native_stderr_silenced(), mp.solutions.selfie_segmentation.SelfieSegmentation(model_selection=0) as seg:
             mask = seg.process(img).segmentation_mask > 0.5
-    except ImportError:
+    except MissingExtra:
         yy, xx = np.mgrid[:512, :512]
         mask = ((xx - 230) ** 2 + (yy - 110) ** 2 < 80**2) | ((yy > 170) & (np.abs(xx - 230) < 200))
     rgb = np.asarray(Image.fromarray(img).resize((size_px, size_px), Image.BILINEAR))
@@ -56,8 +60,11 @@ PERSON_PX = 560
 
 
 def person_origin(i: int, h: int) -> tuple[int, int]:
-    """Top-left (x, y) of the person layer in frame i (2 px to the right per frame)."""
-    return 100 + 2 * i, h - PERSON_PX
+    """Top-left (x, y) of the person layer in frame i: 2 px per frame to the right, then back
+    (so clips longer than 10 s stay inside a 1280 px frame)."""
+    span = 600
+    x = (2 * i) % (2 * span)
+    return 100 + (x if x <= span else 2 * span - x), h - PERSON_PX
 
 
 def write_clip(path: Path, seconds: float, fps: int, size: tuple[int, int], rng: np.random.Generator) -> None:

@@ -22,7 +22,8 @@ from PIL import Image
 
 from ..errors import LikenessError
 
-FORMAT = "citywalk.actor/1"
+FORMAT = "citywalk.actor/2"  # /2 adds yaw_deg (view-indexed frames) and full_body
+OLD_FORMATS = ("citywalk.actor/1",)  # still load: one view (yaw unknown)
 MAX_PACKAGE_BYTES = 2 * 1024**3  # whole .actor file on disk
 MAX_FRAMES = 3600  # 2.5 min at 24 fps
 MAX_FRAME_SIDE_PX = 4096
@@ -66,7 +67,11 @@ class Actor:
     ("mediapipe", "chroma", "background", "still-…"); scale_from: which landmarks gave the scale
     ("feet", "hips", "shoulders", "mask"); crop_origin_px: `(T, 2) int32` (x, y) of each frame's
     top-left corner in the processed source frame: frames are cropped to the person and shifted
-    so the person walks in place (the renderer moves the actor by `cycle.speed_mps`)."""
+    so the person walks in place (the renderer moves the actor by `cycle.speed_mps`);
+    yaw_deg: `(T,) float32` which way the person faces in each frame, relative to the capture
+    camera (0 facing it, +90 facing image right, ±180 showing their back), NaN where unknown —
+    all NaN is a single-view actor; full_body: whether the frames show the person down to the
+    feet (None: decide from scale_from, as for old packages)."""
 
     frames_rgba: np.ndarray
     foot_anchor_px: np.ndarray
@@ -81,6 +86,8 @@ class Actor:
     method: str = ""
     scale_from: str = ""
     crop_origin_px: np.ndarray | None = None
+    yaw_deg: np.ndarray | None = None
+    full_body: bool | None = None
 
     def __post_init__(self) -> None:
         self.frames_rgba = np.asarray(self.frames_rgba, np.uint8)
@@ -90,12 +97,29 @@ class Actor:
         n = self.frames_rgba.shape[0] if self.frames_rgba.ndim == 4 else 0
         origin = np.zeros((n, 2)) if self.crop_origin_px is None else self.crop_origin_px
         self.crop_origin_px = np.asarray(origin, np.int32).reshape(-1, 2)
+        yaw = np.full(n, np.nan) if self.yaw_deg is None else self.yaw_deg
+        self.yaw_deg = np.asarray(yaw, np.float32).reshape(-1)
+        if self.full_body is None:
+            self.full_body = self.scale_from not in ("hips", "shoulders")
+        self.full_body = bool(self.full_body)
         _check_consistent(self, "Actor")
 
     @property
     def n_frames(self) -> int:
         """Number of stored frames."""
         return int(self.frames_rgba.shape[0])
+
+    @property
+    def view_indexed(self) -> bool:
+        """True when some frames know the person's yaw (the renderer then picks the view)."""
+        return bool(np.isfinite(self.yaw_deg).any())
+
+    def standing_refusal(self) -> str | None:
+        """Why this actor cannot stand on the ground in a scene (one line), or None if it can."""
+        if self.full_body:
+            return None
+        return (f"actor '{self.source_name or 'capture'}' shows only the upper body (no feet seen; "
+                f"scaled from the {self.scale_from or 'matte'}), so it would float: capture with the feet in view")
 
     @property
     def size_px(self) -> tuple[int, int]:
@@ -186,6 +210,8 @@ def _meta_dict(actor: Actor) -> dict:
         "method": actor.method,
         "scale_from": actor.scale_from,
         "crop_origin_px": actor.crop_origin_px.tolist(),
+        "yaw_deg": [None if not np.isfinite(v) else round(float(v), 2) for v in actor.yaw_deg],
+        "full_body": actor.full_body,
         "foot_anchor_px": actor.foot_anchor_px.tolist(),
         "height_px": actor.height_px.tolist(),
         "landmarks_px": [[[None if not np.isfinite(v) else float(v) for v in p] for p in f] for f in lm],
@@ -215,8 +241,9 @@ def _read_package(zf: zipfile.ZipFile, path: Path) -> Actor:
     if meta_info.file_size > MAX_JSON_BYTES:
         raise LikenessError(f"actor package '{path}': actor.json is {meta_info.file_size} bytes (limit {MAX_JSON_BYTES})")
     meta = json.loads(_read_limited(zf, meta_info, MAX_JSON_BYTES, path))
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise LikenessError(f"actor package '{path}': actor.json format is not '{FORMAT}'")
+    if not isinstance(meta, dict) or meta.get("format") not in (FORMAT, *OLD_FORMATS):
+        raise LikenessError(f"actor package '{path}': actor.json format is not '{FORMAT}' "
+                            f"(nor an older {', '.join(OLD_FORMATS)})")
     n = int(meta["n_frames"])
     w, h = (int(v) for v in meta["size_px"])
     if not (1 <= n <= MAX_FRAMES) or sorted(frames) != list(range(n)):
@@ -243,9 +270,17 @@ def _read_package(zf: zipfile.ZipFile, path: Path) -> Actor:
                      float(meta["m_per_px"]), float(meta["height_m"]), float(meta["fps"]), cycle,
                      str(meta.get("source_name", "")), str(meta.get("captured_utc", "")),
                      str(meta.get("method", "")), str(meta.get("scale_from", "")),
-                     np.array(meta.get("crop_origin_px", np.zeros((n, 2))), np.int32))
+                     np.array(meta.get("crop_origin_px", np.zeros((n, 2))), np.int32),
+                     _yaws(meta.get("yaw_deg"), n), meta.get("full_body"))
     except LikenessError as e:
         raise LikenessError(f"actor package '{path}': {e}") from e
+
+
+def _yaws(values, n: int) -> np.ndarray:
+    """yaw_deg from actor.json ((n,) numbers or nulls; absent in /1 packages → all NaN)."""
+    if values is None:
+        return np.full(n, np.nan, np.float32)
+    return np.array([np.nan if v is None else float(v) for v in values], np.float32)
 
 
 def _read_limited(zf: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int, path: Path) -> bytes:
@@ -272,6 +307,8 @@ def _check_consistent(a: Actor, where: str) -> None:
         raise LikenessError(f"{where}: crop_origin_px must be ({n}, 2), got {a.crop_origin_px.shape}")
     if a.landmarks_px.shape != (n, N_LANDMARKS, 3):
         raise LikenessError(f"{where}: landmarks_px must be ({n}, {N_LANDMARKS}, 3), got {a.landmarks_px.shape}")
+    if a.yaw_deg.shape != (n,):
+        raise LikenessError(f"{where}: yaw_deg must be ({n},), got {a.yaw_deg.shape}")
     c = a.cycle
     if not (0 <= c.start_frame < c.end_frame <= n):
         raise LikenessError(f"{where}: cycle [{c.start_frame}, {c.end_frame}) must lie within 0..{n}")

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import os
 import time
 import warnings
 from collections.abc import Callable, Iterator
@@ -147,11 +146,15 @@ def _open_source(source: str | Path | np.ndarray, max_frames: int, fps: float) -
 # ---------------------------------------------------------------------------- models
 def _import_mediapipe(feature: str):
     """MediaPipe, imported on first use; MissingExtra names the 'likeness' extra."""
-    os.environ.setdefault("GLOG_minloglevel", "2")
+    from .quiet import native_stderr_silenced, quiet_environment, silence_absl
+
+    quiet_environment()
     try:
-        import mediapipe as mp
+        with native_stderr_silenced():
+            import mediapipe as mp
     except ImportError as e:
         raise MissingExtra("mediapipe", "likeness", feature) from e
+    silence_absl()
     return mp
 
 
@@ -212,9 +215,13 @@ class _Pose:
         self._pose = mp.solutions.pose.Pose(static_image_mode=still, model_complexity=1,
                                             smooth_landmarks=True, enable_segmentation=False)
 
-    def __call__(self, rgb: np.ndarray, full_size: tuple[int, int]) -> np.ndarray:
-        """rgb: the frame (any scale); full_size: (w, h) the landmarks are returned in."""
+    def __call__(self, rgb: np.ndarray, full_size: tuple[int, int]) -> tuple[np.ndarray, float]:
+        """rgb: the frame (any scale); full_size: (w, h) the landmarks are returned in.
+        → (landmarks `(33, 3)`, the person's yaw in degrees from the world landmarks, or NaN)."""
+        from .views import yaw_from_world
+
         out = np.full((N_LANDMARKS, 3), np.nan, np.float32)
+        yaw = float("nan")
         with warnings.catch_warnings():  # protobuf deprecation noise from mediapipe 0.10.14
             warnings.simplefilter("ignore", UserWarning)
             res = self._pose.process(rgb)
@@ -222,7 +229,10 @@ class _Pose:
             w, h = full_size
             for i, lm in enumerate(res.pose_landmarks.landmark[:N_LANDMARKS]):
                 out[i] = (lm.x * w, lm.y * h, lm.visibility)
-        return out
+        if res.pose_world_landmarks is not None:
+            world = np.array([(p.x, p.y, p.z) for p in res.pose_world_landmarks.landmark[:N_LANDMARKS]], float)
+            yaw = yaw_from_world(world, float(out[NOSE, 2]))
+        return out, yaw
 
     def close(self) -> None:
         self._pose.close()
@@ -499,6 +509,7 @@ def capture_actor(
     fps: float = 24.0,
     use_pose: bool | None = None,
     timings: dict[str, float] | None = None,
+    yaw_deg=None,
 ) -> Actor:
     """Captures a person from a video or photo as an Actor (see the module docstring).
 
@@ -507,7 +518,10 @@ def capture_actor(
     (gives the metric scale); method: "auto" | "mediapipe" | "chroma" | "background";
     max_frames: frames read from the start of a clip (1..3600); progress: called with
     (fraction done 0..1, stage name); use_pose: MediaPipe landmarks (default: when installed);
-    timings: if given, filled with seconds per stage.  Runs offline; nothing leaves the machine.
+    timings: if given, filled with seconds per stage; yaw_deg: the person's known yaw per
+    frame (degrees, see `likeness.views`; e.g. from a turntable), used instead of the pose's
+    estimate — without MediaPipe landmarks and without it the actor is single-view.
+    Runs offline; nothing leaves the machine.
     """
     if not (0.3 <= float(height_m) <= 2.8):
         raise LikenessError(f"height_m={height_m} is not a person's height; give metres within 0.3..2.8")
@@ -523,7 +537,7 @@ def capture_actor(
 
     state = _stream_frames(clip, method, use_pose, times, report)
     t0 = time.perf_counter()
-    actor = _assemble(clip, state, float(height_m))
+    actor = _assemble(clip, state, float(height_m), yaw_deg)
     times["cycle"] += time.perf_counter() - t0
     report(1.0, "done")
     return actor
@@ -548,10 +562,22 @@ class _Stream:
     landmarks: list
     anchors: list  # per frame: {scale mode: (foot x, foot y, height) px}
     spreads: list  # per frame: leg spread px
+    yaws: list  # per frame: the person's yaw from the pose's world landmarks (deg, NaN unknown)
 
 
 def _stream_frames(clip: _Clip, method: str, use_pose: bool | None, times: dict, report: Progress) -> _Stream:
     """Runs decode → mask → alpha → pose per frame, keeping only each frame's person crop."""
+    from .quiet import native_stderr_silenced
+
+    # MediaPipe's graphs log from their own threads while they run: fd 2 stays silenced
+    # from model creation until the models are closed (Python's stderr still shows).
+    with native_stderr_silenced():
+        return _stream_frames_quiet(clip, method, use_pose, times, report)
+
+
+def _stream_frames_quiet(clip: _Clip, method: str, use_pose: bool | None, times: dict,
+                         report: Progress) -> _Stream:
+    """_stream_frames with native logging already silenced."""
     it = clip.frames()
     t0 = time.perf_counter()
     first = next(it, None)
@@ -565,7 +591,7 @@ def _stream_frames(clip: _Clip, method: str, use_pose: bool | None, times: dict,
     pose = _Pose(clip.still) if use_pose else None
     smoother = matte.TemporalSmoother(max_keep=0.0 if clip.still else 0.6)
     h, w = first.shape[:2]
-    st = _Stream(("still-" if clip.still else "") + chosen, (w, h), [], [], [], [])
+    st = _Stream(("still-" if clip.still else "") + chosen, (w, h), [], [], [], [], [])
     try:
         frame: np.ndarray | None = first
         i = held_px = 0
@@ -578,7 +604,9 @@ def _stream_frames(clip: _Clip, method: str, use_pose: bool | None, times: dict,
             alpha = _alpha_for_frame(frame, coarse, smoother)
             times["matte"] += time.perf_counter() - t
             t = time.perf_counter()
-            lm = pose(small, (w, h)) if pose is not None else np.full((N_LANDMARKS, 3), np.nan, np.float32)
+            lm, yaw = pose(small, (w, h)) if pose is not None else (np.full((N_LANDMARKS, 3), np.nan, np.float32),
+                                                                     float("nan"))
+            st.yaws.append(yaw)
             times["pose"] += time.perf_counter() - t
             t = time.perf_counter()
             st.landmarks.append(lm)
@@ -622,7 +650,18 @@ def _leg_spread_px(alpha: np.ndarray) -> float:
     return float(cols[-1] - cols[0] + 1)
 
 
-def _assemble(clip: _Clip, st: _Stream, height_m: float) -> Actor:
+def _frame_yaws(st: _Stream, given) -> np.ndarray:
+    """Per-frame yaw: the caller's when given (checked), else the pose's estimate."""
+    n = len(st.crops)
+    if given is None:
+        return np.asarray(st.yaws, np.float32).reshape(n)
+    y = np.asarray(given, np.float64).reshape(-1)
+    if y.shape != (n,) or not np.isfinite(y).all():
+        raise LikenessError(f"yaw_deg: expected {n} finite angles (one per frame read), got shape {y.shape}")
+    return ((y + 180.0) % 360.0 - 180.0).astype(np.float32)
+
+
+def _assemble(clip: _Clip, st: _Stream, height_m: float, yaw_deg=None) -> Actor:
     """Crops → one canvas per frame, scale, anchors, gait cycle, loop and metadata."""
     n = len(st.crops)
     boxes = [(x0, y0, x0 + c.shape[1], y0 + c.shape[0]) for x0, y0, c in (c for c in st.crops if c is not None)]
@@ -657,7 +696,20 @@ def _assemble(clip: _Clip, st: _Stream, height_m: float) -> Actor:
                             median_h)
     return Actor(canvas, anchors, cand[:, 2].astype(np.float32), landmarks, m_per_px, height_m, clip.fps, cycle,
                  source_name=clip.name, captured_utc=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-                 method=st.method, scale_from=mode, crop_origin_px=origins)
+                 method=st.method, scale_from=mode, crop_origin_px=origins,
+                 yaw_deg=_frame_yaws(st, yaw_deg), full_body=_shows_feet(mode, boxes, st.frame_size[1]))
+
+
+def _shows_feet(mode: str, boxes: list, frame_h_px: int) -> bool:
+    """Whether the capture shows the person down to the feet: seen feet landmarks, or (no
+    landmarks) a matte that ends above the frame's bottom edge in most frames. A body cut by
+    the frame edge (a waist-up photo) would float if stood on the ground."""
+    if mode in ("hips", "shoulders"):
+        return False
+    if mode == "feet":
+        return True
+    cut = [b[3] >= frame_h_px - max(1, frame_h_px // 100) for b in boxes]
+    return float(np.mean(cut)) <= 0.5
 
 
 def _walk_in_place(crops: list, boxes: list, foot_x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

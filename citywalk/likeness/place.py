@@ -7,6 +7,8 @@ Placements (a Shot's `ActorSpec.placement`), relative to the first-person walker
   toward — walks back along the route toward the walker, passing `TOWARD_OFFSET_M` to the
            walker's left, and is `distance_m` ahead at the shot's last frame;
   fixed  — stands `distance_m` ahead of the walker's start, facing back along the route.
+An actor that does not show its feet (a waist-up photo) is refused with a one-line reason
+(`Actor.standing_refusal`): stood on the ground it would be a torso floating above its shadow.
 For third-person rigs (follow, side, front, orbit, drone) the actor IS the walker: pass the
 rig's `WalkerTrack` and the actor takes its positions and headings.
 
@@ -99,6 +101,9 @@ def actor_track(actor: Actor, spec, route: np.ndarray, dyn, fps: float, n_frames
     from ..camera.walk import SmoothPath, walk_arc_length
 
     placement, distance_m = _check(spec, fps, n_frames)
+    refusal = actor.standing_refusal()
+    if refusal is not None:  # refused rather than placed: nothing could hold it on the ground
+        raise LikenessError(refusal)
     t = np.arange(n_frames) / float(fps)
     walking = bool(actor.cycle.walking)
     if walker_track is not None:

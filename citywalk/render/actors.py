@@ -12,6 +12,9 @@ edges carry no halo.
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
+
 import numpy as np
 
 from ..errors import RenderError
@@ -33,6 +36,18 @@ SHADOW_BLUR_LOD = 1.5
 EDGE_ALPHA = (0.12, 0.88)  # matte alpha mapped to 0..1 over this range
 CACHE_BYTES = 256 * 1024**2  # prepared actor frames kept in memory (a walk loop repeats)
 MIRROR_DEAD_ZONE = 0.2    # |heading · screen right| below this never mirrors (no flicker)
+VIEW_BLEND_STEPS = 8      # blend weights between neighbouring views are rounded to 1/8
+# View-indexed actors. Yaw (deg) as `likeness.views` defines it: 0 the person faces the viewer,
+# +90 faces image right, ±180 shows their back; mirroring an image negates it.
+BIN_DEG = 30.0            # one representative stored frame per bin of yaw
+WALK_MATCH_DEG = 35.0     # the walking loop is shown while its yaw is this close to the wanted one
+SNAP_DEG = 2.0            # a view this close to the wanted yaw is shown alone (no blend)
+
+
+def wrap_deg(a):
+    """Angle(s) wrapped to [-180, 180)."""
+    return (np.asarray(a, float) + 180.0) % 360.0 - 180.0
+
 
 
 def defringe(rgba: np.ndarray, solid_alpha: int = 230, iterations: int = 12) -> np.ndarray:
@@ -135,6 +150,117 @@ def _quad_vertices(corners: np.ndarray, uv: np.ndarray, side: np.ndarray) -> byt
     return v.tobytes()
 
 
+def viewing_yaw_deg(heading: np.ndarray, ground_m: np.ndarray, cam_pos: np.ndarray) -> float:
+    """Yaw of a person at ground_m facing `heading` (horizontal) as the camera at cam_pos sees
+    them (same convention: 0 facing the camera, +90 facing image right)."""
+    d = np.asarray(ground_m, float) - np.asarray(cam_pos, float)
+    d[2] = 0.0
+    n = np.linalg.norm(d)
+    if n < 1e-9:
+        return 0.0
+    d /= n
+    right = np.array([d[1], -d[0], 0.0])
+    h = np.asarray(heading, float)
+    return float(math.degrees(math.atan2(float(h @ right), float(h @ -d))))
+
+
+def view_table(yaw_deg: np.ndarray) -> list[tuple[int, float]]:
+    """(stored frame, yaw) per occupied bin: the frame whose yaw is nearest the bin's centre."""
+    yaw = np.asarray(yaw_deg, float)
+    best: dict[int, tuple[float, int]] = {}
+    for i in np.flatnonzero(np.isfinite(yaw)):
+        y = float(wrap_deg(yaw[i]))
+        b = int(math.floor((y + 180.0) / BIN_DEG + 0.5)) % int(round(360 / BIN_DEG))
+        centre = b * BIN_DEG - 180.0
+        off = abs(float(wrap_deg(y - centre)))
+        if b not in best or off < best[b][0]:
+            best[b] = (off, int(i))
+    return [(i, float(wrap_deg(yaw[i]))) for _, (_, i) in sorted(best.items())]
+
+
+@dataclass(frozen=True)
+class ViewChoice:
+    """What to draw: stored frame a (mirrored or not) blended with frame b by weight_b."""
+
+    index_a: int
+    mirror_a: bool
+    index_b: int
+    mirror_b: bool
+    weight_b: float
+    yaw_shown_deg: float  # the yaw the blend stands for
+
+    @property
+    def single(self) -> bool:
+        return self.weight_b <= 0.0
+
+
+def choose_view(yaw_deg: np.ndarray, walk_index: int, want_deg: float,
+                table: list[tuple[int, float]] | None = None) -> ViewChoice | None:
+    """The stored view(s) closest to `want_deg`: the walking loop's frame `walk_index` while its
+    yaw (or its mirror) is within WALK_MATCH_DEG, else the two bin views (mirrors included) on
+    either side of the wanted yaw, blended by angle. None when no frame knows its yaw."""
+    yaw = np.asarray(yaw_deg, float)
+    table = view_table(yaw) if table is None else table
+    if not table:
+        return None
+    want = float(wrap_deg(want_deg))
+    yw = yaw[walk_index] if 0 <= walk_index < len(yaw) else float("nan")
+    if np.isfinite(yw):
+        for mirror, y in ((False, yw), (True, -yw)):
+            if abs(float(wrap_deg(want - y))) <= WALK_MATCH_DEG:
+                return ViewChoice(walk_index, mirror, walk_index, mirror, 0.0, float(wrap_deg(y)))
+    cands = [(i, False, y) for i, y in table] + [(i, True, float(wrap_deg(-y))) for i, y in table]
+    below = min(cands, key=lambda c: (float(wrap_deg(want - c[2])) % 360.0, c[1]))
+    above = min(cands, key=lambda c: (float(wrap_deg(c[2] - want)) % 360.0, c[1]))
+    db = float(wrap_deg(want - below[2])) % 360.0
+    da = float(wrap_deg(above[2] - want)) % 360.0
+    if db <= SNAP_DEG or (below[0], below[1]) == (above[0], above[1]) or db + da <= 0:
+        return ViewChoice(below[0], below[1], below[0], below[1], 0.0, below[2])
+    if da <= SNAP_DEG:
+        return ViewChoice(above[0], above[1], above[0], above[1], 0.0, above[2])
+    w = db / (db + da)
+    return ViewChoice(below[0], below[1], above[0], above[1], w, want)
+
+
+def _placed(rgba: np.ndarray, anchor_px: np.ndarray, mirror: bool, target_anchor: np.ndarray) -> np.ndarray:
+    """rgba (float) mirrored about its anchor column if asked, shifted so its anchor lands on
+    target_anchor (whole pixels; what falls outside is dropped, what comes in is empty)."""
+    img = rgba[:, ::-1] if mirror else rgba
+    ax = (rgba.shape[1] - float(anchor_px[0])) if mirror else float(anchor_px[0])
+    dx = int(round(float(target_anchor[0]) - ax))
+    dy = int(round(float(target_anchor[1]) - float(anchor_px[1])))
+    out = np.zeros_like(img)
+    h, w = img.shape[:2]
+    if abs(dx) >= w or abs(dy) >= h:
+        return out
+    ys, yd = (slice(0, h - dy), slice(dy, h)) if dy >= 0 else (slice(-dy, h), slice(0, h + dy))
+    xs, xd = (slice(0, w - dx), slice(dx, w)) if dx >= 0 else (slice(-dx, w), slice(0, w + dx))
+    out[yd, xd] = img[ys, xs]
+    return out
+
+
+def compose_view(frames_rgba: np.ndarray, anchors_px: np.ndarray, choice: ViewChoice) -> tuple[np.ndarray, np.ndarray]:
+    """The chosen view as one straight-alpha `(H, W, 4) uint8` image and its foot anchor (2,):
+    mirroring done in pixels about the foot column, b aligned on a's foot and cross-faded
+    (premultiplied, so the silhouettes fade rather than add)."""
+    a_anchor = np.asarray(anchors_px[choice.index_a], float).copy()
+    if choice.mirror_a:
+        a_anchor[0] = frames_rgba.shape[2] - a_anchor[0]
+    fa = _placed(frames_rgba[choice.index_a].astype(np.float32), anchors_px[choice.index_a], choice.mirror_a,
+                 a_anchor)
+    if choice.single:
+        return np.round(fa).astype(np.uint8), a_anchor
+    fb = _placed(frames_rgba[choice.index_b].astype(np.float32), anchors_px[choice.index_b], choice.mirror_b,
+                 a_anchor)
+    w = float(choice.weight_b)
+    pa, pb = fa[..., 3:] / 255.0, fb[..., 3:] / 255.0
+    prem = (1 - w) * fa[..., :3] * pa + w * fb[..., :3] * pb
+    alpha = (1 - w) * pa + w * pb
+    rgb = prem / np.maximum(alpha, 1e-6)
+    out = np.concatenate([rgb, alpha * 255.0], axis=-1)
+    return np.clip(np.round(out), 0, 255).astype(np.uint8), a_anchor
+
+
 class ActorPass:
     """Draws one Actor following an ActorTrack (see `citywalk.likeness.place`) into the scene
     target (a scene pass: `Renderer.add_pass`). walks_right: +1/−1 the direction the person
@@ -159,23 +285,52 @@ class ActorPass:
         self.tex = ctx.texture((w, h), 4, dtype="f2")
         self.tex.repeat_x = self.tex.repeat_y = False
         self.tex.filter = (moderngl.LINEAR_MIPMAP_LINEAR, moderngl.LINEAR)
-        self._loaded = -1
-        self._prepared: dict[int, np.ndarray] = {}  # stored frame → defringed premultiplied pixels
+        self._loaded = None
+        self._prepared: dict = {}  # stored frame or composed view → defringed premultiplied pixels
+        self._anchors: dict = {}  # composed view key → its foot anchor px
+        self._table = None
+        if actor.view_indexed:
+            self._table = view_table(actor.yaw_deg)
         self._cache_limit = max(1, CACHE_BYTES // max(1, w * h * 8))
         self.last: dict = {}  # what the latest draw used (tests and debugging)
         check_gl(ctx, "actor pass set-up")
 
-    def _upload(self, index: int) -> None:
-        if index != self._loaded:
-            data = self._prepared.get(index)
+    def _upload(self, key, make_rgba) -> None:
+        """Puts the image for `key` (a stored frame, or a composed view) in the texture;
+        make_rgba() gives its straight-alpha pixels when it is not cached."""
+        if key != self._loaded:
+            data = self._prepared.get(key)
             if data is None:
-                data = premultiplied_linear(defringe(self.actor.frames_rgba[index]))
+                data = premultiplied_linear(defringe(make_rgba()))
                 if len(self._prepared) >= self._cache_limit:
                     self._prepared.pop(next(iter(self._prepared)))
-                self._prepared[index] = data
+                self._prepared[key] = data
             self.tex.write(data.tobytes())
             self.tex.build_mipmaps()
-            self._loaded = index
+            self._loaded = key
+
+    def _view(self, index: int, heading: np.ndarray, ground: np.ndarray, cam_pos: np.ndarray):
+        """For a view-indexed actor: (texture key, foot anchor px, ViewChoice) of the stored
+        view(s) matching the camera's viewing angle, uploaded; the blend weight is rounded to
+        VIEW_BLEND_STEPS so a turning actor reuses its composed images."""
+        want = viewing_yaw_deg(heading, ground, cam_pos)
+        c = choose_view(self.actor.yaw_deg, index, want, self._table)
+        w = round(c.weight_b * VIEW_BLEND_STEPS) / VIEW_BLEND_STEPS
+        if w >= 1.0:
+            c = ViewChoice(c.index_b, c.mirror_b, c.index_b, c.mirror_b, 0.0, c.yaw_shown_deg)
+        else:
+            c = ViewChoice(c.index_a, c.mirror_a, c.index_b, c.mirror_b, w, c.yaw_shown_deg)
+        key = ("view", c.index_a, c.mirror_a, c.index_b, c.mirror_b, c.weight_b)
+
+        def make() -> np.ndarray:
+            rgba, anchor = compose_view(self.actor.frames_rgba, self.actor.foot_anchor_px, c)
+            self._anchors[key] = anchor
+            return rgba
+
+        self._upload(key, make)
+        if key not in self._anchors:
+            make()
+        return key, np.asarray(self._anchors[key], float), c, want
 
     def update_lighting(self, light) -> None:
         """Nothing to upload: the card is lit from the frame's light when drawn."""
@@ -216,13 +371,20 @@ class ActorPass:
         ctx, frame = self.ctx, fc.frame
         ground, heading, index = self.track.at(frame.index)
         ground = np.asarray(ground, float)
-        anchor = self.actor.foot_anchor_px[index]
-        self._upload(index)
-        right, to_cam, mirrored = card_axes(ground, np.asarray(heading, float), frame.position, frame.forward,
-                                            self.walks_right)
+        view = {}
+        if self._table is not None:  # view-indexed: the stored side that faces the camera
+            _, anchor, choice, want = self._view(index, np.asarray(heading, float), ground, frame.position)
+            right, to_cam, mirrored = card_axes(ground, np.asarray(heading, float), frame.position, frame.forward,
+                                                0.0)
+            view = {"view": choice, "view_yaw_deg": want}
+        else:
+            anchor = self.actor.foot_anchor_px[index]
+            self._upload(index, lambda: self.actor.frames_rgba[index])
+            right, to_cam, mirrored = card_axes(ground, np.asarray(heading, float), frame.position, frame.forward,
+                                                self.walks_right)
         corners, uv, side = card_corners(ground, right, anchor, self.actor.size_px, float(self.actor.m_per_px))
         light = self.light(fc.light, ground)
-        self.last = {"ground": ground, "index": index, "mirrored": mirrored, "corners": corners, **light}
+        self.last = {"ground": ground, "index": index, "mirrored": mirrored, "corners": corners, **view, **light}
         vp = mat_bytes(fc.view_proj)
         target = fc.targets.scene_fbo
         target.use()
@@ -313,5 +475,5 @@ class ActorPass:
             obj.release()
 
 
-__all__ = ["ActorPass", "card_axes", "card_corners", "capture_direction", "defringe", "premultiplied_linear",
-           "project_to_ground"]
+__all__ = ["ActorPass", "ViewChoice", "card_axes", "card_corners", "capture_direction", "choose_view",
+           "compose_view", "defringe", "premultiplied_linear", "project_to_ground", "view_table", "viewing_yaw_deg"]

@@ -1,0 +1,240 @@
+"""Likeness seen from every side: the person's yaw per frame, the view the renderer shows for
+the camera's viewing angle, the versioned `.actor` package, and the rule that a capture
+without feet is refused rather than left floating. The end-to-end test films a procedural
+articulated human (front red, back blue, sides green) with our renderer, captures it as an
+actor (chroma matte path: MediaPipe pose does not detect a box figure) and renders that actor
+from the front, the side and behind."""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+import zipfile
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from citywalk.camera.walk import WalkDynamics
+from citywalk.likeness import Actor, Cycle, LikenessError
+from citywalk.likeness import capture as cap
+from citywalk.likeness import subject as S
+from citywalk.likeness.place import ActorTrack, actor_track
+from citywalk.likeness.views import yaw_from_world
+from citywalk.render.actors import ActorPass, choose_view, compose_view, view_table, viewing_yaw_deg
+
+
+# ---------------------------------------------------------------------------- yaw
+def _world_pose(yaw_deg: float, labels_swapped: bool = False) -> np.ndarray:
+    """Shoulders and hips (33, 3) of a person with the given yaw in MediaPipe world axes
+    (x right, y down, z away from the camera); swapped: left/right labels exchanged, as
+    MediaPipe does for a back view."""
+    w = np.zeros((33, 3))
+    a = math.radians(yaw_deg)
+    left = np.array([math.cos(a), 0.0, math.sin(a)])  # the person's left, seen from the camera
+    for i_l, i_r, half, y in ((11, 12, 0.2, -0.5), (23, 24, 0.15, 0.0)):
+        w[i_l], w[i_r] = half * left + [0, y, 0], -half * left + [0, y, 0]
+        if labels_swapped:
+            w[i_l], w[i_r] = w[i_r].copy(), w[i_l].copy()
+    return w
+
+
+@pytest.mark.parametrize("yaw", [0.0, 40.0, 90.0, -60.0])
+def test_yaw_from_world_landmarks_front_views(yaw):
+    assert yaw_from_world(_world_pose(yaw), 0.95) == pytest.approx(yaw, abs=1e-6)
+
+
+@pytest.mark.parametrize("yaw", [180.0, 140.0, -130.0])
+def test_back_view_is_told_by_the_hidden_nose(yaw):
+    """MediaPipe sees a back as a front with left and right swapped; the nose decides."""
+    got = yaw_from_world(_world_pose(yaw, labels_swapped=True), 0.05)
+    assert abs((got - yaw + 180) % 360 - 180) < 1e-6
+    assert math.isnan(yaw_from_world(np.full((33, 3), np.nan), 0.9))
+
+
+def test_viewing_yaw_follows_the_camera():
+    ground = np.zeros(3)
+    cam = np.array([0.0, -5.0, 1.6])
+    assert viewing_yaw_deg(np.array([0.0, -1.0, 0.0]), ground, cam) == pytest.approx(0.0, abs=1e-9)
+    assert abs(viewing_yaw_deg(np.array([0.0, 1.0, 0.0]), ground, cam)) == pytest.approx(180.0)
+    assert viewing_yaw_deg(np.array([1.0, 0.0, 0.0]), ground, cam) == pytest.approx(90.0)  # faces image right
+
+
+# ---------------------------------------------------------------------------- view choice
+def test_choose_view_picks_blends_and_mirrors():
+    yaws = np.array([0.0, 90.0, 180.0, 85.0], np.float32)
+    table = view_table(yaws)
+    assert sorted(i for i, _ in table) == [0, 1, 2]  # one per bin: 85° shares the 90° bin, 90 is nearer its centre
+    back = choose_view(yaws, 0, 179.0, table)
+    assert back.single and back.index_a == 2
+    mid = choose_view(yaws, 0, 45.0, table)
+    assert {mid.index_a, mid.index_b} == {0, 1} and mid.weight_b == pytest.approx(0.5)
+    left = choose_view(yaws, 0, -90.0, table)  # never filmed facing left: the right side, mirrored
+    assert left.single and left.index_a == 1 and left.mirror_a
+    walking = choose_view(yaws, 3, 100.0, table)  # the walking frame is kept while it matches
+    assert walking.single and walking.index_a == 3 and not walking.mirror_a
+    assert choose_view(np.full(4, np.nan), 0, 10.0) is None
+
+
+def test_compose_view_mirrors_about_the_foot_and_cross_fades():
+    frames = np.zeros((2, 10, 8, 4), np.uint8)
+    frames[0, 2:9, 1:3] = (255, 0, 0, 255)  # a red bar left of the foot column x = 4
+    frames[1, 2:9, 5:7] = (0, 0, 255, 255)
+    anchors = np.array([[4.0, 9.0], [4.0, 9.0]], np.float32)
+    from citywalk.render.actors import ViewChoice
+
+    img, anchor = compose_view(frames, anchors, ViewChoice(0, True, 0, True, 0.0, 0.0))
+    assert anchor.tolist() == [4.0, 9.0] and img[5, 5:7, 0].min() == 255 and img[5, 1:3, 3].max() == 0
+    img, _ = compose_view(frames, anchors, ViewChoice(0, False, 1, False, 0.5, 0.0))
+    assert img[5, 1, 3] == pytest.approx(128, abs=1) and img[5, 1, 0] == 255  # colour kept, alpha halved
+    assert img[5, 5, 3] == pytest.approx(128, abs=1) and img[5, 5, 2] == 255
+
+
+# ---------------------------------------------------------------------------- package
+def _small_actor(yaw=None, scale_from="feet") -> Actor:
+    n = 3
+    frames = np.zeros((n, 12, 6, 4), np.uint8)
+    frames[:, 1:11, 2:4] = 200
+    return Actor(frames, np.tile([[3.0, 11.0]], (n, 1)), np.full(n, 10.0), np.full((n, 33, 3), np.nan, np.float32),
+                 0.17, 1.7, 24.0, Cycle(0, n, n / 24.0), source_name="me.mp4", scale_from=scale_from, yaw_deg=yaw)
+
+
+def test_package_keeps_yaw_and_old_packages_load_as_single_view(tmp_path):
+    a = _small_actor(yaw=[0.0, 90.0, np.nan])
+    b = Actor.load(a.save(tmp_path / "v2.actor"))
+    assert b.view_indexed and b.yaw_deg[:2].tolist() == [0.0, 90.0] and np.isnan(b.yaw_deg[2]) and b.full_body
+    # a citywalk.actor/1 package (no yaw, no full_body) still loads, as one view
+    with zipfile.ZipFile(tmp_path / "v2.actor") as zf:
+        meta = json.loads(zf.read("actor.json"))
+        pngs = {n: zf.read(n) for n in zf.namelist() if n != "actor.json"}
+    meta["format"] = "citywalk.actor/1"
+    del meta["yaw_deg"], meta["full_body"]
+    with zipfile.ZipFile(tmp_path / "v1.actor", "w") as zf:
+        zf.writestr("actor.json", json.dumps(meta))
+        for n, data in pngs.items():
+            zf.writestr(n, data)
+    old = Actor.load(tmp_path / "v1.actor")
+    assert not old.view_indexed and old.full_body and old.n_frames == 3
+    meta["format"] = "citywalk.actor/9"
+    with zipfile.ZipFile(tmp_path / "v9.actor", "w") as zf:
+        zf.writestr("actor.json", json.dumps(meta))
+    with pytest.raises(LikenessError, match="v9.actor.*format"):
+        Actor.load(tmp_path / "v9.actor")
+
+
+# ---------------------------------------------------------------------------- never floats
+def _route() -> np.ndarray:
+    return np.array([[0.0, 0.0, 0.0], [40.0, 0.0, 0.0]])
+
+
+def _assert_refused(actor: Actor) -> None:
+    with pytest.raises(LikenessError) as e:
+        actor_track(actor, SimpleNamespace(placement="ahead", distance_m=3.0), _route(), WalkDynamics(), 24.0, 5)
+    msg = str(e.value)
+    assert "\n" not in msg and "upper body" in msg and "feet" in msg
+
+
+@pytest.mark.skipif(not cap.mediapipe_available(), reason="mediapipe not installed")
+def test_waist_up_astronaut_photo_is_refused_for_placement():
+    skdata = pytest.importorskip("skimage.data")
+    actor = cap.capture_actor(skdata.astronaut(), 1.7)
+    assert actor.scale_from == "shoulders" and not actor.full_body
+    _assert_refused(actor)
+
+
+def test_waist_up_chroma_capture_is_refused_and_a_whole_body_is_placed(monkeypatch):
+    """Without landmarks: a matte cut by the frame's bottom edge is upper body only."""
+    monkeypatch.setattr(cap, "mediapipe_available", lambda: False)
+    img = np.zeros((120, 64, 3), np.uint8)
+    img[:] = (0, 200, 0)
+    rng = np.random.default_rng(1)
+    img[30:, 16:48] = rng.integers(60, 200, (90, 32, 3))  # runs off the bottom edge
+    cut = cap.capture_actor(img, 1.7, method="chroma", use_pose=False)
+    assert not cut.full_body
+    _assert_refused(cut)
+    img[110:, :] = (0, 200, 0)  # now the body ends above the edge: feet in view
+    whole = cap.capture_actor(img, 1.7, method="chroma", use_pose=False)
+    assert whole.full_body and whole.standing_refusal() is None
+    track = actor_track(whole, SimpleNamespace(placement="ahead", distance_m=3.0), _route(), WalkDynamics(), 24.0, 5)
+    assert len(track) == 5
+
+
+# ---------------------------------------------------------------------------- test subject
+VIEW_SIZE = (128, 192)
+HUES = {"front": 0, "side": 1, "back": 2}  # dominant channel of each side's colour
+
+
+@functools.lru_cache(maxsize=1)
+def _subject_actor() -> tuple[Actor, S.SubjectClip]:
+    clip = S.film_subject()
+    actor = cap.capture_actor(clip.frames, S.HEIGHT_M, method="chroma", fps=clip.fps, use_pose=False,
+                              yaw_deg=clip.yaw_deg)
+    return actor, clip
+
+
+def _view_camera():
+    eye = np.array([0.0, -5.0, S.CAMERA_HEIGHT_M])
+    return eye, S.film_frame(eye, eye + [0.0, 1.0, 0.0], VIEW_SIZE, 40.0)
+
+
+def _render_actor(actor: Actor, heading, when: str = "noon") -> tuple[dict, dict, dict]:
+    """(with the actor, the empty room, the pass's last draw) for an actor at the origin."""
+    from citywalk.look.lighting import resolve_lighting
+    from citywalk.render.renderer import Renderer
+    from citywalk.shot import LookSpec
+
+    _, frame = _view_camera()
+    track = ActorTrack(np.zeros(1), np.zeros((1, 3)), np.array([heading], float), np.zeros(1, np.int64),
+                       np.zeros(1), False)
+    outs = []
+    for with_actor in (True, False):
+        scene = S.subject_scene(np.zeros(3), 0.0, 0.0, with_subject=False)
+        r = Renderer(scene, resolve_lighting(LookSpec(when=when)), VIEW_SIZE, samples=1, auto_exposure=False)
+        try:
+            p = ActorPass(r.ctx, actor, track)
+            if with_actor:
+                r.add_pass(p)
+            outs.append(r.render(frame, want_depth=True))
+            if with_actor:
+                last = dict(p.last)
+        finally:
+            r.close()
+    return outs[0], outs[1], last
+
+
+def _mask(a: dict, b: dict) -> np.ndarray:
+    da, db = (np.where(np.isfinite(x["depth"]), x["depth"], 1e9) for x in (a, b))
+    return np.abs(da - db) > 0.01
+
+
+def test_subject_clip_captures_as_a_view_indexed_full_body_actor():
+    actor, clip = _subject_actor()
+    assert actor.view_indexed and actor.full_body and actor.n_frames == len(clip.frames)
+    assert actor.height_m == S.HEIGHT_M and actor.method == "chroma"
+    assert len(view_table(actor.yaw_deg)) == 12  # the turn covers every 30° bin
+
+
+@pytest.mark.parametrize("side, heading", [("front", (0.0, -1.0, 0.0)), ("side", (1.0, 0.0, 0.0)),
+                                           ("side", (-1.0, 0.0, 0.0)), ("back", (0.0, 1.0, 0.0))])
+def test_actor_shows_the_side_that_faces_the_camera(side, heading):
+    actor, _ = _subject_actor()
+    with_actor, without, last = _render_actor(actor, heading)
+    assert abs(last["view_yaw_deg"]) == pytest.approx({"front": 0, "side": 90, "back": 180}[side], abs=1e-6)
+    mask = _mask(with_actor, without)
+    assert mask.sum() > 300
+    rgb = with_actor["rgb"][mask].astype(int)
+    right = (np.argmax(rgb, axis=1) == HUES[side]).mean()
+    assert right >= 0.9, f"{side}: only {right:.0%} of the actor's pixels show the {side} colour"
+
+
+def test_actor_silhouette_matches_the_subject_seen_in_the_same_pose():
+    """From the front the card's solid core covers what the subject itself covers (IoU ≥ 0.8)."""
+    actor, _ = _subject_actor()
+    with_actor, without, _ = _render_actor(actor, (0.0, -1.0, 0.0))
+    _, frame = _view_camera()
+    subj = S.render_subject(frame, -math.pi / 2, 0.0, look={"when": "noon"})
+    empty = S.render_subject(frame, -math.pi / 2, 0.0, look={"when": "noon"}, with_subject=False)
+    a, b = _mask(with_actor, without), _mask(subj, empty)
+    iou = (a & b).sum() / max(1, (a | b).sum())
+    assert iou >= 0.8, f"silhouette IoU {iou:.2f}"
