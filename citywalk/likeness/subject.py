@@ -96,7 +96,7 @@ def _room(b, wall, floor) -> None:
 def subject_scene(ground_m, heading_rad: float, phase: float, with_subject: bool = True):
     """The grey room with the subject (or empty) as a Scene."""
     from ..scene import Material, Scene
-    from ..sources.procedural.builder import MeshBuilder
+    from ..sources.geometry import MeshBuilder
 
     b = MeshBuilder()
     # the floor darker than the walls so both look alike under the filming sky (one chroma key)
