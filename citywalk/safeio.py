@@ -12,6 +12,7 @@ import os
 import re
 import stat
 import zipfile
+import zlib
 from pathlib import Path, PurePosixPath
 from xml.etree import ElementTree
 
@@ -21,6 +22,20 @@ GIB = 1 << 30
 MIB = 1 << 20
 _DRIVE = re.compile(r"^[A-Za-z]:")
 _FORBIDDEN_XML = (b"<!doctype", b"<!entity")
+
+
+def _read_at_most(fh, limit: int, first: int) -> bytes:
+    """Up to `limit` bytes from `fh`: `first` bytes (the size the file claims, plus one), then 1 MiB
+    steps; fh.read(limit) would allocate the whole limit up front, whatever the file's size."""
+    parts = [fh.read(min(first, limit))]
+    got = len(parts[0])
+    while got < limit:
+        chunk = fh.read(min(MIB, limit - got))
+        if not chunk:
+            break
+        parts.append(chunk)
+        got += len(chunk)
+    return b"".join(parts)
 
 
 def read_capped(path: str | os.PathLike[str], max_bytes: int, what: str = "file",
@@ -33,7 +48,7 @@ def read_capped(path: str | os.PathLike[str], max_bytes: int, what: str = "file"
             size = os.fstat(fh.fileno()).st_size
             if size > max_bytes:
                 raise error(f"{what} {p}: {size} bytes is over the limit of {max_bytes} bytes")
-            data = fh.read(max_bytes + 1)
+            data = _read_at_most(fh, max_bytes + 1, size + 1)
     except FileNotFoundError:
         raise error(f"{what} {p}: no such file") from None
     except IsADirectoryError:
@@ -145,8 +160,11 @@ def read_zip_entry(archive: zipfile.ZipFile, name: str, max_bytes: int = 512 << 
         raise SceneError(f"{archive.filename}: no entry '{name}' in the archive") from exc
     if info.file_size > max_bytes:
         raise SceneError(f"{archive.filename}: entry '{name}' is over {max_bytes} bytes")
-    with archive.open(info) as fh:
-        data = fh.read(max_bytes + 1)
+    try:
+        with archive.open(info) as fh:
+            data = _read_at_most(fh, max_bytes + 1, info.file_size + 1)
+    except (zipfile.BadZipFile, zlib.error, OSError, EOFError, NotImplementedError) as exc:
+        raise SceneError(f"{archive.filename}: entry '{name}' is corrupt ({exc})") from None
     if len(data) > max_bytes:
         raise SceneError(f"{archive.filename}: entry '{name}' is over {max_bytes} bytes")
     return data

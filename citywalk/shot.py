@@ -208,6 +208,8 @@ class Shot(_Model):
                 data = json.loads(text)
             except json.JSONDecodeError as exc:
                 raise ShotError(f"{p}: malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
+            except RecursionError:
+                raise ShotError(f"{p}: JSON nested too deeply to be a Shot") from None
         else:
             try:
                 data = yaml.safe_load(text)

@@ -125,7 +125,7 @@ def read_camera_track(path: str | os.PathLike[str]) -> dict[str, Any]:
     text = read_text_capped(p, MAX_TRACK_FILE_BYTES, "camera track", VideoError)
     try:
         doc = json.loads(text)
-    except json.JSONDecodeError as exc:
+    except (json.JSONDecodeError, RecursionError) as exc:
         raise VideoError(f"cannot read {where}: {exc}") from None
     if not isinstance(doc, dict):
         raise VideoError(f"{where}: expected a JSON object")

@@ -216,7 +216,7 @@ def glb_json(data: bytes, where: str) -> dict:
         raise SceneError(f"{where}: GLB first chunk is not a JSON chunk of valid length")
     try:
         return json.loads(data[20 : 20 + chunk_len].decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise SceneError(f"{where}: GLB JSON chunk is malformed ({exc})") from exc
 
 
@@ -258,8 +258,9 @@ def load_mesh_scene(
     else:
         if file_type == "gltf":
             try:
-                asset = json.loads(data.decode("utf-8")).get("asset", {})
-            except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+                doc = json.loads(data.decode("utf-8"))
+                asset = doc.get("asset", {}) if isinstance(doc, dict) else {}
+            except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
                 raise SceneError(f"{path}: glTF JSON is malformed ({exc})") from exc
         else:
             asset = {}
@@ -267,9 +268,14 @@ def load_mesh_scene(
     if isinstance(asset, dict) and isinstance(asset.get("copyright"), str) and asset["copyright"]:
         copyright_lines.append(asset["copyright"])
     textures: dict[str, np.ndarray] = {}
-    meshes = trimesh_scene_to_meshes(
-        tm_scene, matrix, textures, prefix=f"{path.name}:", max_triangles=max_triangles, source=str(path)
-    )
+    try:  # trimesh decodes lazily: corrupt indices, images or arrays surface only here
+        meshes = trimesh_scene_to_meshes(
+            tm_scene, matrix, textures, prefix=f"{path.name}:", max_triangles=max_triangles, source=str(path)
+        )
+    except (SceneError, MemoryError):
+        raise
+    except Exception as exc:
+        raise SceneError(f"{path}: corrupt {file_type} content ({type(exc).__name__}: {exc})") from exc
     if not meshes:
         raise SceneError(f"{path}: contains no triangles (points and lines are not rendered)")
     scene = Scene(

@@ -108,7 +108,7 @@ def _read_json(path: Path, where: str) -> dict:
     text = read_text_capped(path, MAX_JSON_BYTES, "tileset JSON")
     try:
         return json.loads(text)
-    except json.JSONDecodeError as exc:
+    except (json.JSONDecodeError, RecursionError) as exc:
         raise _error(where, f"malformed JSON ({exc})") from exc
 
 
@@ -445,7 +445,7 @@ def parse_b3dm(data: bytes, where: str) -> tuple[bytes, dict, np.ndarray | None]
     if ft_json:
         try:
             feature_table = json.loads(data[B3DM_HEADER_BYTES : B3DM_HEADER_BYTES + ft_json].decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
             raise _error(where, f"b3dm feature table JSON is malformed ({exc})") from exc
     rtc = feature_table.get("RTC_CENTER") if isinstance(feature_table, dict) else None
     rtc_center = None
@@ -491,7 +491,7 @@ def _load_content(tileset: Tileset, tile: Tile, path: Path, textures: dict, copy
     elif data.lstrip()[:1] == b"{":
         try:
             gltf = json.loads(data.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
             raise _error(where, f"tile content JSON is malformed ({exc})") from exc
         tm_source, file_type = path, "gltf"
     else:
