@@ -24,6 +24,18 @@ MAX_FPS = 60
 MAX_WIDTH, MAX_HEIGHT = 3840, 2160
 MIN_SIDE_PX = 16
 MAX_SHOT_FILE_BYTES = 1_000_000
+MAX_SHOT_NESTING = 64  # brackets deeper than this are refused before parsing (PyYAML takes seconds, then recurses out)
+_BRACKET = re.compile(r"[\[\]{}]")
+
+
+def _check_nesting(text: str, where: Path) -> None:
+    """ShotError if `[`/`{` nest deeper than MAX_SHOT_NESTING (brackets in strings count too)."""
+    depth = deepest = 0
+    for b in _BRACKET.findall(text):
+        depth += 1 if b in "[{" else -1
+        deepest = max(deepest, depth)
+        if deepest > MAX_SHOT_NESTING:
+            raise ShotError(f"{where}: brackets nest deeper than {MAX_SHOT_NESTING} levels; a Shot is never that deep")
 
 TIME_PRESETS = ("dawn", "morning", "noon", "afternoon", "golden_hour", "dusk", "night")
 CAMERA_RIGS = ("walk", "follow", "side", "front", "orbit", "drone", "keyframes")
@@ -203,6 +215,7 @@ class Shot(_Model):
 
         p = Path(path)
         text = read_text_capped(p, MAX_SHOT_FILE_BYTES, "Shot file", ShotError)
+        _check_nesting(text, p)
         if p.suffix.lower() == ".json":
             try:
                 data = json.loads(text)
@@ -213,6 +226,8 @@ class Shot(_Model):
         else:
             try:
                 data = yaml.safe_load(text)
+            except RecursionError:
+                raise ShotError(f"{p}: YAML nested too deeply to be a Shot") from None
             except yaml.YAMLError as exc:
                 mark = getattr(exc, "problem_mark", None)
                 where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
