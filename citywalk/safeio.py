@@ -188,6 +188,20 @@ def safe_join(root: str | Path, relative: str) -> Path:
     return candidate
 
 
+def check_nesting(data: bytes | str, max_depth: int, source: str,
+                  error: type[CitywalkError] = SceneError) -> None:
+    """Refuse JSON/YAML whose brackets nest deeper than `max_depth` before parsing it: deep nesting
+    makes json/PyYAML slow (seconds per MB) and then recurse out. Brackets inside strings count too,
+    which only matters for documents that are nearly too deep anyway."""
+    import numpy as np
+
+    raw = data.encode("utf-8", "replace") if isinstance(data, str) else bytes(data)
+    b = np.frombuffer(raw, np.uint8)
+    step = (b == 0x5B).astype(np.int32) + (b == 0x7B) - (b == 0x5D) - (b == 0x7D)
+    if step.size and int(np.cumsum(step).max()) > max_depth:
+        raise error(f"{source}: brackets nest deeper than {max_depth} levels; refused before parsing")
+
+
 def check_xml_bytes(data: bytes, source: str) -> None:
     """Refuse XML that declares a DOCTYPE or ENTITY (billion laughs, external entities).
     NUL bytes are dropped first so UTF-16/32 encodings are caught as well."""

@@ -25,17 +25,6 @@ MAX_WIDTH, MAX_HEIGHT = 3840, 2160
 MIN_SIDE_PX = 16
 MAX_SHOT_FILE_BYTES = 1_000_000
 MAX_SHOT_NESTING = 64  # brackets deeper than this are refused before parsing (PyYAML takes seconds, then recurses out)
-_BRACKET = re.compile(r"[\[\]{}]")
-
-
-def _check_nesting(text: str, where: Path) -> None:
-    """ShotError if `[`/`{` nest deeper than MAX_SHOT_NESTING (brackets in strings count too)."""
-    depth = deepest = 0
-    for b in _BRACKET.findall(text):
-        depth += 1 if b in "[{" else -1
-        deepest = max(deepest, depth)
-        if deepest > MAX_SHOT_NESTING:
-            raise ShotError(f"{where}: brackets nest deeper than {MAX_SHOT_NESTING} levels; a Shot is never that deep")
 
 TIME_PRESETS = ("dawn", "morning", "noon", "afternoon", "golden_hour", "dusk", "night")
 CAMERA_RIGS = ("walk", "follow", "side", "front", "orbit", "drone", "keyframes")
@@ -211,11 +200,11 @@ class Shot(_Model):
     @classmethod
     def load(cls, path: str | Path) -> "Shot":
         """Read a Shot from YAML or JSON (chosen by extension; YAML accepts JSON too)."""
-        from .safeio import read_text_capped
+        from .safeio import check_nesting, read_text_capped
 
         p = Path(path)
         text = read_text_capped(p, MAX_SHOT_FILE_BYTES, "Shot file", ShotError)
-        _check_nesting(text, p)
+        check_nesting(text, MAX_SHOT_NESTING, str(p), ShotError)
         if p.suffix.lower() == ".json":
             try:
                 data = json.loads(text)

@@ -18,12 +18,13 @@ from typing import Callable
 import numpy as np
 
 from citywalk.errors import MissingExtra, SceneError
-from citywalk.safeio import check_size, read_capped
+from citywalk.safeio import check_nesting, check_size, read_capped
 from citywalk.scene import Material, Mesh, Scene
 
 MESH_SUFFIXES = {".glb": "glb", ".gltf": "gltf", ".obj": "obj", ".ply": "ply"}
 DEFAULT_UP_AXIS = {"glb": "y", "gltf": "y", "obj": "y", "ply": "z"}
 MAX_FILE_BYTES = 2 << 30
+MAX_JSON_NESTING = 64  # glTF documents nest ~6 deep; deeper ones are refused before parsing
 MAX_TEXTURE_PX = 4096
 _MAX_GRID_ENTRIES = 20_000_000
 
@@ -215,6 +216,7 @@ def glb_json(data: bytes, where: str) -> dict:
     if chunk_type != 0x4E4F534A or 20 + chunk_len > len(data):
         raise SceneError(f"{where}: GLB first chunk is not a JSON chunk of valid length")
     try:
+        check_nesting(data[20 : 20 + chunk_len], MAX_JSON_NESTING, where)
         return json.loads(data[20 : 20 + chunk_len].decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise SceneError(f"{where}: GLB JSON chunk is malformed ({exc})") from exc
@@ -258,6 +260,7 @@ def load_mesh_scene(
     else:
         if file_type == "gltf":
             try:
+                check_nesting(data, MAX_JSON_NESTING, str(path))
                 doc = json.loads(data.decode("utf-8"))
                 asset = doc.get("asset", {}) if isinstance(doc, dict) else {}
             except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:

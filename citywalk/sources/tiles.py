@@ -32,7 +32,7 @@ from citywalk.sources.meshes import (
     scene_bounds,
     trimesh_scene_to_meshes,
 )
-from citywalk.safeio import read_capped, read_text_capped, safe_join
+from citywalk.safeio import check_nesting, read_capped, read_text_capped, safe_join
 
 SUPPORTED_VERSIONS = ("0.0", "1.0", "1.1")
 MAX_JSON_BYTES = 64 << 20
@@ -106,6 +106,7 @@ def _error(where: str, message: str) -> SceneError:
 def _read_json(path: Path, where: str) -> dict:
     """Read a tileset JSON file with a size limit; malformed JSON raises SceneError."""
     text = read_text_capped(path, MAX_JSON_BYTES, "tileset JSON")
+    check_nesting(text, 64 + 2 * MAX_TREE_DEPTH, where)  # children arrays nest two levels per tile
     try:
         return json.loads(text)
     except (json.JSONDecodeError, RecursionError) as exc:
@@ -489,6 +490,7 @@ def _load_content(tileset: Tileset, tile: Tile, path: Path, textures: dict, copy
     elif magic == b"glTF":
         gltf, tm_source, file_type = glb_json(data, where), data, "glb"
     elif data.lstrip()[:1] == b"{":
+        check_nesting(data, 64, where)
         try:
             gltf = json.loads(data.decode("utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
