@@ -33,8 +33,10 @@ def main(argv=None) -> int:
     from fuzz.run import fuzz_targets
     from fuzz.targets import build_targets
 
-    only = set(filter(None, args.only.split(","))) or None
-    targets = build_targets(only)
+    order = [n for n in args.only.split(",") if n]
+    targets = build_targets(set(order) or None)
+    if order:  # run in the order given
+        targets = {n: targets[n] for n in order if n in targets}
     args.out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     tallies = fuzz_targets(targets, args.n, seed=args.seed, workers=args.workers, timeout_s=args.timeout_s,
