@@ -105,10 +105,12 @@ def test_mutations_are_deterministic_bounded_and_structured():
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-_json = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=8),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
-    max_leaves=30)
+def _containers(inner):
+    return st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+
+
+_json = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=8),
+                     _containers, max_leaves=30)
 _SHOT_KEYS = st.sampled_from(["scene", "camera", "look", "output", "actors", "source", "size", "fps", "seed"])
 _shot_like = st.dictionaries(_SHOT_KEYS, _json | st.dictionaries(_SHOT_KEYS, _json, max_size=4), max_size=5)
 
