@@ -179,7 +179,7 @@ class WorkerPool:
                 feed(i)
 
     def close(self) -> None:
-        for proc, conn in self.slots:
+        for _, conn in self.slots:
             try:
                 conn.send(None)
             except OSError:

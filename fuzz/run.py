@@ -3,7 +3,6 @@ outcome classes; inputs that were not accepted or cleanly refused are saved for 
 
 from __future__ import annotations
 
-import collections
 import dataclasses
 import io
 import json
@@ -75,7 +74,7 @@ def fuzz_targets(targets: dict, n_per_target: int, seed: int = 0, workers: int =
         tally = Tally(name)
         rng = np.random.default_rng([seed, sum(map(ord, name))])
 
-        def record(key, res: Result, tally=tally):
+        def record(key, res: Result, tally=tally, name=name):
             i, files = key
             tally.inputs += 1
             tally.counts[res.outcome] += 1

@@ -8,7 +8,6 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
-import struct
 import tempfile
 import zipfile
 from pathlib import Path
@@ -168,7 +167,8 @@ def _tileset_files(b3dm_root: bool) -> FileSet:
     glb = _box_scene(False).export(file_type="glb")
     root_uri = "root.b3dm" if b3dm_root else "root.glb"
     doc = {"asset": {"version": "1.0", "copyright": "fuzz"}, "geometricError": 100,
-           "root": {"transform": m.T.ravel().tolist(), "boundingVolume": {"box": [0, 0, 0, 50, 0, 0, 0, 50, 0, 0, 0, 10]},
+           "root": {"transform": m.T.ravel().tolist(),
+                    "boundingVolume": {"box": [0, 0, 0, 50, 0, 0, 0, 50, 0, 0, 0, 10]},
                     "geometricError": 10, "refine": "REPLACE", "content": {"uri": root_uri},
                     "children": [{"boundingVolume": {"box": [10, 0, 0, 5, 0, 0, 0, 5, 0, 0, 0, 5]},
                                   "geometricError": 0, "content": {"uri": "c/c0.glb"}}]}}
@@ -270,7 +270,7 @@ def _video_bytes(n: int, codec: str, suffix: str) -> bytes:
     with av.open(out, "w", format={"mp4": "mp4", "mov": "mov"}[suffix]) as c:
         s = c.add_stream(codec, rate=8)
         s.width, s.height, s.pix_fmt = 64, 48, "yuv420p"
-        for i in range(n):
+        for _ in range(n):
             img = rng.integers(0, 255, (48, 64, 3), dtype=np.uint8)
             for pkt in s.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
                 c.mux(pkt)

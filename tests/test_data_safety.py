@@ -5,13 +5,11 @@ one-line citywalk error with no partial output."""
 
 from __future__ import annotations
 
-import io
 import os
 import resource
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np

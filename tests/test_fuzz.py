@@ -105,6 +105,7 @@ def test_mutations_are_deterministic_bounded_and_structured():
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
+
 def _containers(inner):
     return st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
 
