@@ -12,6 +12,7 @@ import os
 import re
 import stat
 import zipfile
+import zlib
 from pathlib import Path, PurePosixPath
 from xml.etree import ElementTree
 
@@ -21,6 +22,20 @@ GIB = 1 << 30
 MIB = 1 << 20
 _DRIVE = re.compile(r"^[A-Za-z]:")
 _FORBIDDEN_XML = (b"<!doctype", b"<!entity")
+
+
+def _read_at_most(fh, limit: int, first: int) -> bytes:
+    """Up to `limit` bytes from `fh`: `first` bytes (the size the file claims, plus one), then 1 MiB
+    steps; fh.read(limit) would allocate the whole limit up front, whatever the file's size."""
+    parts = [fh.read(min(first, limit))]
+    got = len(parts[0])
+    while got < limit:
+        chunk = fh.read(min(MIB, limit - got))
+        if not chunk:
+            break
+        parts.append(chunk)
+        got += len(chunk)
+    return b"".join(parts)
 
 
 def read_capped(path: str | os.PathLike[str], max_bytes: int, what: str = "file",
@@ -33,7 +48,7 @@ def read_capped(path: str | os.PathLike[str], max_bytes: int, what: str = "file"
             size = os.fstat(fh.fileno()).st_size
             if size > max_bytes:
                 raise error(f"{what} {p}: {size} bytes is over the limit of {max_bytes} bytes")
-            data = fh.read(max_bytes + 1)
+            data = _read_at_most(fh, max_bytes + 1, size + 1)
     except FileNotFoundError:
         raise error(f"{what} {p}: no such file") from None
     except IsADirectoryError:
@@ -145,8 +160,11 @@ def read_zip_entry(archive: zipfile.ZipFile, name: str, max_bytes: int = 512 << 
         raise SceneError(f"{archive.filename}: no entry '{name}' in the archive") from exc
     if info.file_size > max_bytes:
         raise SceneError(f"{archive.filename}: entry '{name}' is over {max_bytes} bytes")
-    with archive.open(info) as fh:
-        data = fh.read(max_bytes + 1)
+    try:
+        with archive.open(info) as fh:
+            data = _read_at_most(fh, max_bytes + 1, info.file_size + 1)
+    except (zipfile.BadZipFile, zlib.error, OSError, EOFError, NotImplementedError) as exc:
+        raise SceneError(f"{archive.filename}: entry '{name}' is corrupt ({exc})") from None
     if len(data) > max_bytes:
         raise SceneError(f"{archive.filename}: entry '{name}' is over {max_bytes} bytes")
     return data
@@ -168,6 +186,20 @@ def safe_join(root: str | Path, relative: str) -> Path:
             "only files inside it are read"
         )
     return candidate
+
+
+def check_nesting(data: bytes | str, max_depth: int, source: str,
+                  error: type[CitywalkError] = SceneError) -> None:
+    """Refuse JSON/YAML whose brackets nest deeper than `max_depth` before parsing it: deep nesting
+    makes json/PyYAML slow (seconds per MB) and then recurse out. Brackets inside strings count too,
+    which only matters for documents that are nearly too deep anyway."""
+    import numpy as np
+
+    raw = data.encode("utf-8", "replace") if isinstance(data, str) else bytes(data)
+    b = np.frombuffer(raw, np.uint8)
+    step = (b == 0x5B).astype(np.int32) + (b == 0x7B) - (b == 0x5D) - (b == 0x7D)
+    if step.size and int(np.cumsum(step).max()) > max_depth:
+        raise error(f"{source}: brackets nest deeper than {max_depth} levels; refused before parsing")
 
 
 def check_xml_bytes(data: bytes, source: str) -> None:

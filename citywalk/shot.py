@@ -24,6 +24,7 @@ MAX_FPS = 60
 MAX_WIDTH, MAX_HEIGHT = 3840, 2160
 MIN_SIDE_PX = 16
 MAX_SHOT_FILE_BYTES = 1_000_000
+MAX_SHOT_NESTING = 64  # brackets deeper than this are refused before parsing (PyYAML takes seconds, then recurses out)
 
 TIME_PRESETS = ("dawn", "morning", "noon", "afternoon", "golden_hour", "dusk", "night")
 CAMERA_RIGS = ("walk", "follow", "side", "front", "orbit", "drone", "keyframes")
@@ -202,18 +203,23 @@ class Shot(_Model):
     @classmethod
     def load(cls, path: str | Path) -> "Shot":
         """Read a Shot from YAML or JSON (chosen by extension; YAML accepts JSON too)."""
-        from .safeio import read_text_capped
+        from .safeio import check_nesting, read_text_capped
 
         p = Path(path)
         text = read_text_capped(p, MAX_SHOT_FILE_BYTES, "Shot file", ShotError)
+        check_nesting(text, MAX_SHOT_NESTING, str(p), ShotError)
         if p.suffix.lower() == ".json":
             try:
                 data = json.loads(text)
             except json.JSONDecodeError as exc:
                 raise ShotError(f"{p}: malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
+            except RecursionError:
+                raise ShotError(f"{p}: JSON nested too deeply to be a Shot") from None
         else:
             try:
                 data = yaml.safe_load(text)
+            except RecursionError:
+                raise ShotError(f"{p}: YAML nested too deeply to be a Shot") from None
             except yaml.YAMLError as exc:
                 mark = getattr(exc, "problem_mark", None)
                 where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""

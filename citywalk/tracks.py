@@ -120,12 +120,13 @@ def read_camera_track(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Read a camera-track JSON → the header fields plus 'frames' with float64 numpy arrays."""
     p = Path(path)
     where = f"camera track {p}"
-    from .safeio import read_text_capped
+    from .safeio import check_nesting, read_text_capped
 
     text = read_text_capped(p, MAX_TRACK_FILE_BYTES, "camera track", VideoError)
+    check_nesting(text, 64, where, VideoError)
     try:
         doc = json.loads(text)
-    except json.JSONDecodeError as exc:
+    except (json.JSONDecodeError, RecursionError) as exc:
         raise VideoError(f"cannot read {where}: {exc}") from None
     if not isinstance(doc, dict):
         raise VideoError(f"{where}: expected a JSON object")

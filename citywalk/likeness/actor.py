@@ -15,6 +15,7 @@ import os
 import re
 import tempfile
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -175,7 +176,8 @@ class Actor:
                 return _read_package(zf, path)
         except zipfile.BadZipFile as e:
             raise LikenessError(f"actor package '{path}' is not a valid zip/.actor file: {e}") from e
-        except (OSError, ValueError, KeyError, TypeError) as e:
+        except (OSError, ValueError, KeyError, TypeError, zlib.error, EOFError, RecursionError, SyntaxError,
+                NotImplementedError) as e:  # zipfile, zlib, json and PIL failures of a corrupt package
             if isinstance(e, LikenessError):
                 raise
             raise LikenessError(f"actor package '{path}' is corrupt: {e}") from e
@@ -290,8 +292,8 @@ def _read_limited(zf: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int, path: 
 
     try:
         return read_zip_entry(zf, info.filename, max_bytes=limit)
-    except SceneError:
-        raise LikenessError(f"actor package '{path}': {info.filename} is over the limit of {limit} bytes") from None
+    except SceneError as exc:
+        raise LikenessError(f"actor package '{path}': {info.filename}: {exc}") from None
 
 
 def _check_consistent(a: Actor, where: str) -> None:

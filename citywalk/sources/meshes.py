@@ -18,12 +18,15 @@ from typing import Callable
 import numpy as np
 
 from citywalk.errors import MissingExtra, SceneError
-from citywalk.safeio import check_size, read_capped
+from citywalk.safeio import check_nesting, check_size, read_capped
 from citywalk.scene import Material, Mesh, Scene
 
 MESH_SUFFIXES = {".glb": "glb", ".gltf": "gltf", ".obj": "obj", ".ply": "ply"}
 DEFAULT_UP_AXIS = {"glb": "y", "gltf": "y", "obj": "y", "ply": "z"}
 MAX_FILE_BYTES = 2 << 30
+MAX_MTL_BYTES = 16 << 20
+MAX_MTL_MAPS = 256  # texture statements per MTL file: trimesh decodes the image once per statement
+MAX_JSON_NESTING = 64  # glTF documents nest ~6 deep; deeper ones are refused before parsing
 MAX_TEXTURE_PX = 4096
 _MAX_GRID_ENTRIES = 20_000_000
 
@@ -40,6 +43,28 @@ def _trimesh():
     except ImportError as exc:
         raise MissingExtra("trimesh", "meshes", "Loading glTF/OBJ/PLY meshes") from exc
     return trimesh
+
+
+def _check_obj_materials(path: Path) -> None:
+    """Bound the MTL files an OBJ names (size, texture statements) before trimesh reads them:
+    a small MTL repeating `map_Kd x.png` thousands of times took trimesh minutes."""
+    from citywalk.safeio import safe_join
+
+    with path.open("rb") as fh:
+        head = fh.read(1 << 20)
+    for line in head.splitlines():
+        if line.strip().startswith(b"mtllib"):
+            for name in line.split()[1:]:
+                try:
+                    mtl = safe_join(path.parent, name.decode("utf-8", "replace"))
+                except SceneError:
+                    continue  # trimesh ignores what it cannot find; so do we
+                if not mtl.is_file():
+                    continue
+                text = read_capped(mtl, MAX_MTL_BYTES, "MTL file")
+                maps = sum(1 for ln in text.splitlines() if ln.lstrip().lower().startswith((b"map_", b"bump", b"disp")))
+                if maps > MAX_MTL_MAPS:
+                    raise SceneError(f"{mtl}: {maps} texture statements; at most {MAX_MTL_MAPS} are accepted")
 
 
 def _up_matrix(up_axis: str, path: Path) -> np.ndarray:
@@ -215,8 +240,9 @@ def glb_json(data: bytes, where: str) -> dict:
     if chunk_type != 0x4E4F534A or 20 + chunk_len > len(data):
         raise SceneError(f"{where}: GLB first chunk is not a JSON chunk of valid length")
     try:
+        check_nesting(data[20 : 20 + chunk_len], MAX_JSON_NESTING, where)
         return json.loads(data[20 : 20 + chunk_len].decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise SceneError(f"{where}: GLB JSON chunk is malformed ({exc})") from exc
 
 
@@ -250,6 +276,8 @@ def load_mesh_scene(
         data = read_capped(path, max_file_bytes, "mesh file")
     else:  # trimesh reads OBJ/PLY (and their MTL/textures) from the path itself
         check_size(path, max_file_bytes, "mesh file")
+        if file_type == "obj":
+            _check_obj_materials(path)
     matrix = _up_matrix(up_axis or DEFAULT_UP_AXIS[file_type], path)
     copyright_lines: list[str] = []
     if file_type == "glb":
@@ -258,8 +286,10 @@ def load_mesh_scene(
     else:
         if file_type == "gltf":
             try:
-                asset = json.loads(data.decode("utf-8")).get("asset", {})
-            except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+                check_nesting(data, MAX_JSON_NESTING, str(path))
+                doc = json.loads(data.decode("utf-8"))
+                asset = doc.get("asset", {}) if isinstance(doc, dict) else {}
+            except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
                 raise SceneError(f"{path}: glTF JSON is malformed ({exc})") from exc
         else:
             asset = {}
@@ -267,9 +297,14 @@ def load_mesh_scene(
     if isinstance(asset, dict) and isinstance(asset.get("copyright"), str) and asset["copyright"]:
         copyright_lines.append(asset["copyright"])
     textures: dict[str, np.ndarray] = {}
-    meshes = trimesh_scene_to_meshes(
-        tm_scene, matrix, textures, prefix=f"{path.name}:", max_triangles=max_triangles, source=str(path)
-    )
+    try:  # trimesh decodes lazily: corrupt indices, images or arrays surface only here
+        meshes = trimesh_scene_to_meshes(
+            tm_scene, matrix, textures, prefix=f"{path.name}:", max_triangles=max_triangles, source=str(path)
+        )
+    except (SceneError, MemoryError):
+        raise
+    except Exception as exc:
+        raise SceneError(f"{path}: corrupt {file_type} content ({type(exc).__name__}: {exc})") from exc
     if not meshes:
         raise SceneError(f"{path}: contains no triangles (points and lines are not rendered)")
     scene = Scene(

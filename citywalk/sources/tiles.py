@@ -32,7 +32,7 @@ from citywalk.sources.meshes import (
     scene_bounds,
     trimesh_scene_to_meshes,
 )
-from citywalk.safeio import read_capped, read_text_capped, safe_join
+from citywalk.safeio import check_nesting, read_capped, read_text_capped, safe_join
 
 SUPPORTED_VERSIONS = ("0.0", "1.0", "1.1")
 MAX_JSON_BYTES = 64 << 20
@@ -106,9 +106,10 @@ def _error(where: str, message: str) -> SceneError:
 def _read_json(path: Path, where: str) -> dict:
     """Read a tileset JSON file with a size limit; malformed JSON raises SceneError."""
     text = read_text_capped(path, MAX_JSON_BYTES, "tileset JSON")
+    check_nesting(text, 64 + 2 * MAX_TREE_DEPTH, where)  # children arrays nest two levels per tile
     try:
         return json.loads(text)
-    except json.JSONDecodeError as exc:
+    except (json.JSONDecodeError, RecursionError) as exc:
         raise _error(where, f"malformed JSON ({exc})") from exc
 
 
@@ -445,7 +446,7 @@ def parse_b3dm(data: bytes, where: str) -> tuple[bytes, dict, np.ndarray | None]
     if ft_json:
         try:
             feature_table = json.loads(data[B3DM_HEADER_BYTES : B3DM_HEADER_BYTES + ft_json].decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
             raise _error(where, f"b3dm feature table JSON is malformed ({exc})") from exc
     rtc = feature_table.get("RTC_CENTER") if isinstance(feature_table, dict) else None
     rtc_center = None
@@ -489,9 +490,10 @@ def _load_content(tileset: Tileset, tile: Tile, path: Path, textures: dict, copy
     elif magic == b"glTF":
         gltf, tm_source, file_type = glb_json(data, where), data, "glb"
     elif data.lstrip()[:1] == b"{":
+        check_nesting(data, 64, where)
         try:
             gltf = json.loads(data.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
             raise _error(where, f"tile content JSON is malformed ({exc})") from exc
         tm_source, file_type = path, "gltf"
     else:
