@@ -408,7 +408,8 @@ def _add_footage_parsers(sub) -> None:
     walk.add_argument("source", help="dash-cam video")
     walk.add_argument("-o", "--output", required=True, help="output .mp4")
     walk.add_argument("--speed-mps", type=float, default=1.4, help="walking speed to retime to (default 1.4)")
-    walk.add_argument("--source-speed-mps", type=float, help="the car's speed (default: measured from the road)")
+    walk.add_argument("--source-speed-mps", type=float,
+                      help="the car's speed (default: measured from the road's flow and --camera-height-m)")
     walk.add_argument("--camera-height-m", type=float, default=1.4, help="dash-cam height above the road")
     walk.add_argument("--reverse", action="store_true", help="play the drive backwards")
     walk.add_argument("--sidewalk", choices=["left", "right"], help="move the view toward this sidewalk")

@@ -11,8 +11,17 @@ import numpy as np
 
 from ..errors import CitywalkError
 from .backends import BACKENDS, pipeline_class_name, resolve_model
-from .runtime import (cached_pipeline, check_frames, generator, load_pipeline, native_side_px, size_multiple, to_pil,
-                      to_uint8, working_size)
+from .runtime import (
+    cached_pipeline,
+    check_frames,
+    generator,
+    load_pipeline,
+    native_side_px,
+    size_multiple,
+    to_pil,
+    to_uint8,
+    working_size,
+)
 
 INPAINT_PIPELINES = ("StableDiffusionInpaintPipeline", "StableDiffusionXLInpaintPipeline")
 SEAM_PX = 8

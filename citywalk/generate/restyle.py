@@ -13,8 +13,18 @@ import numpy as np
 
 from ..errors import CitywalkError
 from .backends import BACKENDS, pipeline_class_name, resolve_model
-from .runtime import (cached_pipeline, check_frames, generator, load_model_class, load_pipeline, native_side_px,
-                      size_multiple, to_pil, to_uint8, working_size)
+from .runtime import (
+    cached_pipeline,
+    check_frames,
+    generator,
+    load_model_class,
+    load_pipeline,
+    native_side_px,
+    size_multiple,
+    to_pil,
+    to_uint8,
+    working_size,
+)
 from .warp import Camera, forward_warp
 
 CONTROLNET_IMG2IMG = {
@@ -43,11 +53,13 @@ class RestyleOptions:
 
     def check(self) -> None:
         if not self.prompt or not self.prompt.strip():
-            raise CitywalkError("restyle: the prompt is empty; describe the look, e.g. 'photo of a Tokyo alley at dusk'")
+            raise CitywalkError("restyle: the prompt is empty; describe the look, "
+                                "e.g. 'photo of a Tokyo alley at dusk'")
         for name in ("strength", "warp_init", "warp_keep"):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0 or (name == "strength" and value == 0.0):
-                raise CitywalkError(f"restyle: {name} must be in {'(0, 1]' if name == 'strength' else '[0, 1]'}, got {value}")
+                allowed = "(0, 1]" if name == "strength" else "[0, 1]"
+                raise CitywalkError(f"restyle: {name} must be in {allowed}, got {value}")
         if self.steps < 1:
             raise CitywalkError(f"restyle: steps must be at least 1, got {self.steps}")
 
@@ -59,8 +71,9 @@ def load_restyle_pipeline(model: str | None = None, controlnet: str | None = Non
     cn = resolve_model(controlnet or spec["controlnet"], "restyle", "controlnet")
     cls = CONTROLNET_IMG2IMG.get(pipeline_class_name(base) or "")
     if cls is None:
+        bases = sorted(set(CONTROLNET_IMG2IMG) - set(CONTROLNET_IMG2IMG.values()))
         raise CitywalkError(f"restyle: {base} holds a {pipeline_class_name(base) or 'non-diffusers'} pipeline; "
-                            f"accepted: {', '.join(sorted(set(CONTROLNET_IMG2IMG) - set(CONTROLNET_IMG2IMG.values())))}")
+                            f"accepted: {', '.join(bases)}")
 
     def load():
         net = load_model_class(cn, "ControlNetModel", device)

@@ -58,8 +58,8 @@ def render_generated(shot, video: Path, paths: dict[str, Path], on_fraction: Pro
     """Text → first frame → image-to-video for a `generated` scene, encoded to `video`
     → (frames, extras, timings_s, copyright)."""
     from .backends import BACKENDS, resolve_model
-    from .video_models import image_to_video
     from .text_to_image import first_frame
+    from .video_models import image_to_video
 
     del render
     spec, out = shot.scene, shot.output

@@ -36,7 +36,8 @@ class DriveActions:
 
     def check(self, frame_size: tuple[int, int]) -> None:
         if self.trajectory_m is not None and (np.ndim(self.trajectory_m) != 2 or np.shape(self.trajectory_m)[1] != 2):
-            raise CitywalkError(f"world_model: trajectory_m must be (K, 2) metres, got shape {np.shape(self.trajectory_m)}")
+            raise CitywalkError(f"world_model: trajectory_m must be (K, 2) metres, "
+                                f"got shape {np.shape(self.trajectory_m)}")
         for name in ("trajectory_m", "speed_mps", "steer_deg"):
             value = getattr(self, name)
             if value is not None and not np.all(np.isfinite(value)):
@@ -107,7 +108,8 @@ class VistaAdapter:
         keys = {x.input_key for x in model.conditioner.embedders}
         values = su.init_embedder_options(keys)
         images = torch.from_numpy(first_frames).permute(0, 3, 1, 2).float().div(127.5).sub(1.0).cuda()
-        images = torch.cat([images, images[-1:].repeat(frames - len(images), 1, 1, 1)]) if frames > len(images) else images
+        if frames > len(images):  # Vista takes a full-length clip; frames past the conditioning are masked
+            images = torch.cat([images, images[-1:].repeat(frames - len(images), 1, 1, 1)])
         values["cond_frames_without_noise"] = images[:1]
         values["cond_aug"] = 0.0
         values["cond_frames"] = images[:1]

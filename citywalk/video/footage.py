@@ -176,9 +176,10 @@ def resize_flow(flow: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     return out
 
 
-def optical_flow(a: np.ndarray, b: np.ndarray, iters: int = 5, radius: int = 3, min_side_px: int = 12) -> np.ndarray:
+def optical_flow(a: np.ndarray, b: np.ndarray, iters: int = 3, radius: int = 3, min_side_px: int = 12) -> np.ndarray:
     """Dense flow (H, W, 2) from grey image a to b (H, W) floats: a(x) ≈ b(x + flow(x)). Pyramidal
-    Lucas–Kanade: each level refines the flow of the coarser one by a few warped least-squares steps."""
+    Lucas–Kanade: each level refines the coarser level's flow by a few warped least-squares steps,
+    with the mean gradient of a and the warped b (second-order convergence for a translation)."""
     pyr = [(a.astype(np.float32), b.astype(np.float32))]
     while min(pyr[-1][0].shape) >= 2 * min_side_px:
         pyr.append((_half(pyr[-1][0]), _half(pyr[-1][1])))
@@ -186,13 +187,17 @@ def optical_flow(a: np.ndarray, b: np.ndarray, iters: int = 5, radius: int = 3, 
     for la, lb in reversed(pyr):
         if flow.shape[:2] != la.shape:
             flow = resize_flow(flow, la.shape)
-        gy, gx = np.gradient(la)
-        ixx, iyy, ixy = _box(gx * gx, radius), _box(gy * gy, radius), _box(gx * gy, radius)
-        det = ixx * iyy - ixy * ixy + 1e-6
+        gay, gax = np.gradient(la)
         yy, xx = np.mgrid[0:la.shape[0], 0:la.shape[1]].astype(np.float32)
         for _ in range(iters):
-            it = sample(lb, xx + flow[..., 0], yy + flow[..., 1]) - la
+            bw = sample(lb, xx + flow[..., 0], yy + flow[..., 1])
+            gby, gbx = np.gradient(bw)
+            gx, gy, it = 0.5 * (gax + gbx), 0.5 * (gay + gby), bw - la
+            ixx, iyy, ixy = _box(gx * gx, radius), _box(gy * gy, radius), _box(gx * gy, radius)
             bx, by = _box(gx * it, radius), _box(gy * it, radius)
+            lam = 1e-3 * float(np.mean(ixx + iyy)) + 1e-12  # damps only textureless windows
+            ixx, iyy = ixx + lam, iyy + lam
+            det = ixx * iyy - ixy * ixy
             flow[..., 0] -= (iyy * bx - ixy * by) / det
             flow[..., 1] -= (ixx * by - ixy * bx) / det
         flow = _box(flow, 1)
@@ -267,29 +272,24 @@ def smooth(values: np.ndarray, sigma: float) -> np.ndarray:
 
 def ground_speed_mps(flow: np.ndarray, f_px: float, camera_height_m: float, fps: float) -> float:
     """Forward speed from the road's vertical flow in a level pinhole view (flow in that view's pixels):
-    a road point r rows below the horizon is f·h/r metres ahead, and moving dz nearer shifts it
-    r²·dz/(f·h) rows, so dz = flow_v·f·h/r². Median over the lower middle of the frame."""
+    a road point r rows below the horizon is f·h/r metres ahead, and coming dz nearer moves it
+    r²·dz/(f·h) rows down, so dz = flow_v·f·h/r². Median over the bottom quarter's middle."""
     h, w = flow.shape[:2]
     r = np.arange(h) + 0.5 - h / 2
-    rows = r > 0.2 * h
-    cols = slice(int(0.35 * w), int(0.65 * w))
-    fv = flow[rows, cols, 1]
-    rr = np.broadcast_to(r[rows, None], fv.shape)
-    dz = fv * f_px * camera_height_m / rr ** 2
-    dz = dz[np.isfinite(dz) & (fv > 0.05)]
-    if dz.size < 10:
-        raise VideoError("cannot measure the car's speed: too little road in view (give --source-speed-mps)")
+    rows = r > 0.25 * h
+    fv = flow[rows, int(0.2 * w): int(0.8 * w), 1]
+    dz = fv * f_px * camera_height_m / r[rows, None] ** 2
     return float(np.median(dz) * fps)
 
 
 def retime_positions(n_src: int, src_speed_mps: float, speed_mps: float, reverse: bool = False) -> np.ndarray:
     """Fractional source-frame positions of the output frames (same frame rate) that make a drive at
-    src_speed_mps look like motion at speed_mps; reversed when asked."""
+    src_speed_mps look like motion at speed_mps; reversed when asked (the same frames, backwards)."""
     if not (src_speed_mps > 0 and speed_mps > 0):
         raise VideoError(f"speeds must be positive (source {src_speed_mps} m/s, target {speed_mps} m/s)")
     step = speed_mps / src_speed_mps
     pos = np.arange(0.0, n_src - 1 + 1e-9, step)
-    return (n_src - 1) - pos if reverse else pos
+    return pos[::-1].copy() if reverse else pos
 
 
 def gait_offsets_px(t_s: np.ndarray, step_hz: float, bob_deg: float, sway_deg: float, f_px: float) -> np.ndarray:
@@ -307,7 +307,8 @@ def gait_offsets_px(t_s: np.ndarray, step_hz: float, bob_deg: float, sway_deg: f
 @dataclass(frozen=True)
 class WalkOptions:
     """Everything `footage_walk` does; sizes in pixels, angles in degrees, speeds in m/s.
-    `source_speed_mps` None: measured from the road's flow with `camera_height_m`."""
+    `source_speed_mps` is the car's speed; None measures it from the road's flow with the dash-cam's
+    `camera_height_m` (level camera, road ahead in the lower middle of the view)."""
 
     fov_deg: float = 60.0
     speed_mps: float = 1.4
@@ -346,9 +347,9 @@ def _out_size(opts: WalkOptions, in_size: tuple[int, int]) -> tuple[int, int]:
 
 
 def _analyse(video, opts: WalkOptions, out_size, margin_px: int, store: Path, fps: float):
-    """Pass 1: undistort every frame into `store` (raw uint8, margin included) and measure, on a
-    level unshifted view, the image motion between neighbours and (without a given source speed)
-    the car's speed → (count, (N-1, 4) similarity params, per-pair speeds in m/s)."""
+    """Pass 1: undistort every frame into `store` (raw uint8, margin included) and measure, on the
+    unshifted view, the image motion between neighbours and the road-flow speed of each pair
+    → (count, (N-1, 4) similarity params, per-pair speeds in m/s)."""
     maps = level = None
     motion, speeds, prev, n = [], [], None, 0
     with open(store, "wb") as raw:
@@ -366,13 +367,9 @@ def _analyse(video, opts: WalkOptions, out_size, margin_px: int, store: Path, fp
             g = small_grey(flat)
             if prev is not None:
                 fl = optical_flow(prev, g)
-                motion.append(fit_similarity(fl, slice(0, int(0.55 * fl.shape[0]))))
-                if opts.source_speed_mps is None:
-                    f = pinhole_focal_px(opts.fov_deg, out_size[0]) * fl.shape[1] / out_size[0]
-                    try:
-                        speeds.append(ground_speed_mps(fl, f, opts.camera_height_m, fps))
-                    except VideoError:
-                        pass  # this pair shows too little road; the others decide
+                motion.append(fit_similarity(fl, slice(0, int(0.55 * fl.shape[0]))))  # above the road
+                f = pinhole_focal_px(opts.fov_deg, out_size[0]) * fl.shape[1] / out_size[0]
+                speeds.append(ground_speed_mps(fl, f, opts.camera_height_m, fps))
             prev, n = g, n + 1
     return n, np.array(motion).reshape(-1, 4), speeds
 
@@ -402,11 +399,12 @@ def footage_walk(in_path: str | os.PathLike[str], out_path: str | os.PathLike[st
         store = Path(tmp) / "frames.raw"
         n, motion, speeds = _analyse(video, opts, out_size, m, store, fps)
         frames = np.memmap(store, np.uint8, "r", shape=(n, out_size[1] + 2 * m, out_size[0] + 2 * m, 3))
-        measured = opts.source_speed_mps is None
-        if measured and not speeds:
-            raise VideoError(f"footage {in_path}: cannot measure the car's speed (too little road in view); "
-                             "give --source-speed-mps")
-        src_speed = float(np.median(speeds)) if measured else opts.source_speed_mps
+        src_speed = opts.source_speed_mps
+        if src_speed is None:
+            src_speed = float(np.median(speeds)) if speeds else float("nan")
+            if not (np.isfinite(src_speed) and src_speed > 0.5):
+                raise VideoError(f"footage {in_path}: the car's speed could not be measured from the road "
+                                 f"({src_speed:.2f} m/s); give --source-speed-mps")
         corr = _corrections(motion, fps, opts)
         pos = retime_positions(n, src_speed, opts.speed_mps, opts.reverse)
         f_px = pinhole_focal_px(opts.fov_deg, out_size[0])
@@ -422,7 +420,8 @@ def footage_walk(in_path: str | os.PathLike[str], out_path: str | os.PathLike[st
         del frames
     jitter = float(np.sqrt((np.diff(corr[:, :2], axis=0) ** 2).sum(1).mean())) if len(corr) > 1 else 0.0
     return {"frames_in": n, "frames_out": len(pos), "fps": out_fps, "duration_in_s": n / fps,
-            "duration_out_s": len(pos) / out_fps, "source_speed_mps": src_speed, "speed_measured": measured,
+            "duration_out_s": len(pos) / out_fps, "source_speed_mps": src_speed,
+            "speed_measured": opts.source_speed_mps is None,
             "speed_mps": opts.speed_mps, "fov_deg": opts.fov_deg, "size": list(out_size), "reverse": opts.reverse,
             "sidewalk": opts.sidewalk, "step_hz": opts.step_hz, "stabilise_rms_px_per_frame": jitter}
 
