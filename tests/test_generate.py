@@ -204,3 +204,22 @@ def test_generated_scene_fails_fast_without_weights(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "stabilityai/stable-diffusion-xl-base-1.0" in err
     assert not (tmp_path / "g.mp4").exists()
+
+
+def test_extend_command_outpaints_a_video(tiny, tmp_path, capsys):
+    from citywalk.cli import main
+    from citywalk.media import probe_video
+    from citywalk.video.encode import VideoWriter
+
+    src = tmp_path / "wide.mp4"
+    rng = np.random.default_rng(2)
+    with VideoWriter(src, 12, (64, 36)) as w:
+        for _ in range(3):
+            w.write(rng.integers(0, 255, (36, 64, 3), dtype=np.uint8))
+    out = tmp_path / "tall.mp4"
+    assert main(["extend", str(src), "--aspect", "9:16", "--model", tiny["inpaint"], "--steps", "2",
+                 "-o", str(out)]) == 0
+    info = probe_video(out)
+    assert (info.frame_count, info.width, info.height) == (3, 64, 114)
+    assert main(["extend", str(src), "--aspect", "wide"]) == 2
+    assert "not W:H" in capsys.readouterr().err
