@@ -183,6 +183,8 @@ def cmd_render(args) -> int:
     from .pipeline import render_shot
 
     shot = _shot_with_warnings(args)
+    if getattr(args, "restyle", None):
+        shot = shot.updated({"output": {"restyle": {"prompt": args.restyle}}}, source="--restyle")
     result = render_shot(shot)
     t = result.timings_s
     print(f"wrote {result.video} ({result.frames} frames, {shot.output.size[0]}x{shot.output.size[1]}, "
@@ -323,6 +325,132 @@ def cmd_likeness(args) -> int:
     return 0
 
 
+def cmd_models(args) -> int:
+    from .generate.backends import backend_status, extra_installed, models_root
+
+    ok, missing = extra_installed()
+    print(f"generate extra: {'installed' if ok else 'missing ' + ', '.join(missing)}; model folder: {models_root()}")
+    for row in backend_status():
+        state = "ready" if row["usable"] else "missing"
+        print(f"{row['backend']:15s} {state:8s} {row['task']}")
+        for role, model in row["models"].items():
+            where = row["found"].get(role)
+            if where:
+                print(f"    {role}: {model} → {where}")
+            elif row["backend"] == "world_model":
+                print(f"    {role}: {model} (pass a local path)")
+            else:
+                print(f"    {role}: {model} (not here: put it in {models_root() / model.replace('/', '--')} "
+                      "or the Hugging Face cache)")
+        print(f"    hardware: {row['hardware']}")
+    return 0
+
+
+def _read_video(path: str):
+    """All frames of a video as (N, H, W, 3) uint8, and its frame rate."""
+    import numpy as np
+
+    from .errors import VideoError
+    from .media import VideoFile
+
+    video = VideoFile(path, VideoError, "video")
+    fps = video.probe().fps or 24.0
+    return np.stack([f.rgb for f in video.frames()]), fps
+
+
+def _write_video(path: str, frames, fps: float) -> None:
+    from .video.encode import VideoWriter
+
+    with VideoWriter(path, max(1, int(round(fps))), (frames.shape[2], frames.shape[1])) as writer:
+        for frame in frames:
+            writer.write(frame)
+
+
+def cmd_extend(args) -> int:
+    from .generate.outpaint import extend_canvas
+
+    frames, fps = _read_video(args.source)
+    out = extend_canvas(frames, args.aspect, prompt=args.prompt or "", seed=args.seed, model=args.model,
+                        steps=args.steps)
+    target = args.output or str(Path(args.source).with_suffix("")) + f"_{args.aspect.replace(':', 'x')}.mp4"
+    _write_video(target, out, fps)
+    print(f"wrote {target} ({out.shape[2]}x{out.shape[1]}, {len(out)} frames)")
+    return 0
+
+
+def _lens(args):
+    from .video.footage import Lens
+
+    return Lens(args.lens, args.in_fov_deg)
+
+
+def cmd_footage(args) -> int:
+    from .video import footage as fo
+
+    if args.footage_command == "walk":
+        opts = fo.WalkOptions(fov_deg=args.fov_deg, speed_mps=args.speed_mps, reverse=args.reverse,
+                              sidewalk=args.sidewalk, sidewalk_offset_m=args.sidewalk_offset_m, lens=_lens(args),
+                              size_px=tuple(_size(args.size)) if args.size else None,
+                              source_speed_mps=args.source_speed_mps, camera_height_m=args.camera_height_m,
+                              stabilise=not args.no_stabilise, step_hz=args.step_hz, bob_deg=args.bob_deg,
+                              sway_deg=args.sway_deg)
+        report = fo.footage_walk(args.source, args.output, opts)
+        print(f"wrote {args.output}: " + json.dumps(report))
+        return 0
+    opts = fo.DatasetOptions(clip_s=args.clip_s, stride_s=args.stride_s, fov_deg=args.fov_deg,
+                             size_px=tuple(_size(args.size)), lens=_lens(args), fps=args.fps)
+    manifest = fo.cut_dataset(args.source, args.output, opts)
+    print(f"wrote {manifest} ({len(fo.read_manifest(manifest)['clips'])} clips)")
+    return 0
+
+
+def _add_footage_parsers(sub) -> None:
+    fp = sub.add_parser("footage", help="dash-cam footage → a walk, or → fixed-length training clips")
+    fsub = fp.add_subparsers(dest="footage_command", required=True, parser_class=_Parser)
+    walk = fsub.add_parser("walk", help="undistort, stabilise, retime to walking speed, bob; optional reverse")
+    walk.add_argument("source", help="dash-cam video")
+    walk.add_argument("-o", "--output", required=True, help="output .mp4")
+    walk.add_argument("--speed-mps", type=float, default=1.4, help="walking speed to retime to (default 1.4)")
+    walk.add_argument("--source-speed-mps", type=float,
+                      help="the car's speed (default: measured from the road's flow and --camera-height-m)")
+    walk.add_argument("--camera-height-m", type=float, default=1.4, help="dash-cam height above the road")
+    walk.add_argument("--reverse", action="store_true", help="play the drive backwards")
+    walk.add_argument("--sidewalk", choices=["left", "right"], help="move the view toward this sidewalk")
+    walk.add_argument("--sidewalk-offset-m", type=float, default=2.5, help="how far to move it (default 2.5)")
+    walk.add_argument("--no-stabilise", action="store_true", help="keep the camera's own shake")
+    walk.add_argument("--step-hz", type=float, default=1.95, help="steps per second of the head bob")
+    walk.add_argument("--bob-deg", type=float, default=0.35, help="head bob amplitude (pitch, degrees)")
+    walk.add_argument("--sway-deg", type=float, default=0.25, help="sway amplitude (yaw, degrees)")
+    data = fsub.add_parser("dataset", help="cut long drives into FOV-normalised clips with a manifest")
+    data.add_argument("source", help="folder of driving videos")
+    data.add_argument("-o", "--output", required=True, help="folder for the clips and manifest.json")
+    data.add_argument("--clip-s", type=float, default=4.0, help="clip length in seconds (default 4)")
+    data.add_argument("--stride-s", type=float, help="seconds between clip starts (default: clip length)")
+    data.add_argument("--fps", type=float, help="resample clips to this frame rate (default: the source's)")
+    for q in (walk, data):
+        q.add_argument("--fov-deg", type=float, default=60.0, help="horizontal field of view out (default 60)")
+        q.add_argument("--size", default=None if q is walk else "256x144",
+                       help="WIDTHxHEIGHT out" + (" (default: the input's)" if q is walk else " (default 256x144)"))
+        q.add_argument("--lens", default="equidistant", choices=["equidistant", "equisolid", "stereographic",
+                                                                 "rectilinear"], help="the camera's projection")
+        q.add_argument("--in-fov-deg", type=float, default=150.0, help="the camera's horizontal field of view")
+    fp.set_defaults(func=cmd_footage)
+
+
+def _add_generate_parsers(sub) -> None:
+    m = sub.add_parser("models", help="list the generative backends and whether their weights are here")
+    m.set_defaults(func=cmd_models)
+    e = sub.add_parser("extend", help="outpaint a video to a new aspect (e.g. 16:9 → 9:16)")
+    e.add_argument("source", help="input video")
+    e.add_argument("--aspect", required=True, help="new aspect W:H, e.g. 9:16")
+    e.add_argument("-o", "--output", help="output .mp4 (default: beside the input)")
+    e.add_argument("--prompt", help="what the new area shows")
+    e.add_argument("--model", help="inpainting checkpoint: a local folder or a cached repository id")
+    e.add_argument("--seed", type=int, default=0)
+    e.add_argument("--steps", type=int, default=30)
+    e.set_defaults(func=cmd_extend)
+
+
 def make_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="citywalk", description="Walking videos through city streets.")
     p.add_argument("--version", action="version", version=f"citywalk {__version__}")
@@ -330,6 +458,7 @@ def make_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("render", help="render a Shot to an MP4")
     _add_shot_flags(r)
     r.add_argument("-o", "--output", help="output .mp4 (default: the Shot's output.path)")
+    r.add_argument("--restyle", help='restyle the rendered frames photographically: "photo of a Tokyo alley at dusk"')
     r.set_defaults(func=cmd_render)
     s = sub.add_parser("still", help="render one frame of a Shot to a PNG")
     _add_shot_flags(s)
@@ -397,6 +526,8 @@ def make_parser() -> argparse.ArgumentParser:
     cap.add_argument("--method", default="auto", choices=["auto", "mediapipe", "chroma", "background"])
     cap.add_argument("-o", "--output", required=True, help="output .actor file")
     cap.set_defaults(func=cmd_likeness)
+    _add_generate_parsers(sub)
+    _add_footage_parsers(sub)
     return p
 
 

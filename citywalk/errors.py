@@ -48,3 +48,13 @@ class MissingExtra(CitywalkError):
             f"{feature} needs the Python package '{module}': pip install 'citywalk[{extra}]'"
         )
         self.module, self.extra = module, extra
+
+
+class MissingModel(CitywalkError):
+    """A generative backend's weights are not on this machine (nothing is downloaded at run time);
+    the one-line message names the model, where citywalk looked and how to provide it."""
+
+    def __init__(self, model: str, looked_in: list[str], how: str):
+        where = "; ".join(looked_in) if looked_in else "nowhere"
+        super().__init__(f"model '{model}' is not on this machine (looked in: {where}); {how}")
+        self.model, self.looked_in = model, list(looked_in)

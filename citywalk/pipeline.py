@@ -122,6 +122,9 @@ def render_shot(shot: Shot, out_path: str | Path | None = None,
     from .tracks import write_camera_track
     from .video.progress import progress
 
+    routed = _generative_route(shot, out_path, on_fraction)
+    if routed is not None:
+        return routed
     t0 = time.perf_counter()
     out = shot.output
     video = Path(out_path or out.path)
@@ -176,6 +179,21 @@ def render_shot(shot: Shot, out_path: str | Path | None = None,
     timings["total_s"] = time.perf_counter() - t0
     timings["realtime_factor"] = out.duration_s / timings["total_s"]
     return RenderResult(video, len(frames), extras, timings, list(scene.copyright))
+
+
+def _generative_route(shot: Shot, out_path, on_fraction) -> RenderResult | None:
+    """Shots made by citywalk.generate: a source whose registry row has a video route (`generated`:
+    no renderer), or output.restyle (rendered with this function, then restyled). None otherwise."""
+    from .registry import SCENE_SOURCES
+
+    route = SCENE_SOURCES[shot.scene.source].load_video_route()
+    if route is None and shot.output.restyle is None:
+        return None
+    if route is None:
+        from .generate.shot import restyle_shot as route
+    video = Path(out_path or shot.output.path)
+    frames, extras, timings, notice = route(shot, video, side_paths(video), on_fraction, render=render_shot)
+    return RenderResult(video, frames, extras, timings, notice)
 
 
 class LightTimeline:

@@ -12,12 +12,16 @@ from typing import Callable
 @dataclass(frozen=True)
 class SceneSource:
     """One kind of world. `loader` is 'module:function', imported only when a scene is built;
-    the function takes (spec, min_extent_m, cameras) and returns a placed Scene."""
+    the function takes (spec, min_extent_m, cameras) and returns a placed Scene. A source with a
+    `video_route` has no Scene: `pipeline.render_shot` hands its Shot to that function instead of
+    the renderer: (shot, video_path, side_paths, on_fraction, render=render_shot) → (frame count,
+    extras, timings_s, copyright)."""
 
     name: str
     loader: str
     needs_path: bool
     cli_help: str = ""
+    video_route: str | None = None
 
     @property
     def cli_flag(self) -> str | None:
@@ -25,8 +29,16 @@ class SceneSource:
         return f"--{self.name}" if self.needs_path else None
 
     def load(self) -> Callable:
-        module, func = self.loader.split(":")
-        return getattr(importlib.import_module(module), func)
+        return _import(self.loader)
+
+    def load_video_route(self) -> Callable | None:
+        """The function that makes this source's video without a renderer, or None for Scene sources."""
+        return _import(self.video_route) if self.video_route else None
+
+
+def _import(target: str) -> Callable:
+    module, func = target.split(":")
+    return getattr(importlib.import_module(module), func)
 
 
 SCENE_SOURCES: dict[str, SceneSource] = {s.name: s for s in (
@@ -38,4 +50,7 @@ SCENE_SOURCES: dict[str, SceneSource] = {s.name: s for s in (
     SceneSource("tiles", "citywalk.sources:load_tiles_source", True, "walk through local 3D Tiles (tileset.json)"),
     SceneSource("splat", "citywalk.sources:load_splat_source", True,
                 "walk through a Gaussian splat scene (.ply, .splat, .spz) or a captured scene by name"),
+    SceneSource("generated", "citywalk.generate.shot:no_scene", False,
+                "text → first frame → image-to-video (scene.prompt); no geometry",
+                video_route="citywalk.generate.shot:render_generated"),
 )}

@@ -55,11 +55,22 @@ class SceneSpec(_Model):
     rotate_z_deg: float = Field(0.0, ge=-360.0, le=360.0)
     translate_m: Vec3 = (0.0, 0.0, 0.0)
     crop_m: tuple[Vec3, Vec3] | None = None
+    # source 'generated': the text of the first frame, and the text-to-image / image-to-video
+    # checkpoints (local folders or cached repository ids; None: the backends' defaults)
+    prompt: str | None = Field(None, min_length=1, max_length=2000)
+    image_model: str | None = None
+    video_model: str | None = None
+    steps: int | None = Field(None, ge=1, le=200)  # denoising steps of both (None: each backend's default)
 
     @model_validator(mode="after")
     def _path_for_files(self) -> "SceneSpec":
         if _REGISTRY[self.source].needs_path and not self.path:
             raise ValueError(f"scene.source '{self.source}' needs scene.path (the file to read)")
+        if self.source == "generated" and not self.prompt:
+            raise ValueError("scene.source 'generated' needs scene.prompt (the street to generate)")
+        if self.source != "generated" and (self.prompt or self.image_model or self.video_model or self.steps):
+            raise ValueError(f"scene.prompt, image_model, video_model and steps are read only by source "
+                             f"'generated', not '{self.source}'")
         return self
 
 
@@ -142,6 +153,17 @@ class LookSpec(_Model):
         return v
 
 
+class RestyleSpec(_Model):
+    """Photographic restyle of the rendered frames (citywalk.generate): the look to reach, how far
+    from the render (img2img strength), and the base / depth-ControlNet checkpoints (None: defaults)."""
+
+    prompt: str = Field(min_length=1, max_length=1000)
+    strength: float = Field(0.5, gt=0.0, le=1.0)
+    model: str | None = None
+    controlnet: str | None = None
+    steps: int = Field(20, ge=1, le=200)
+
+
 class OutputSpec(_Model):
     """What to write: an MP4 plus optional depth PNGs, frame PNGs and a camera-track JSON."""
 
@@ -155,6 +177,7 @@ class OutputSpec(_Model):
     # Gaussians drawn per frame at most (a level-of-detail cut beyond it); None = per device:
     # 300k on a CPU rasteriser, 1.5M on a GPU (render/splat_gl.py)
     splat_budget: int | None = Field(None, ge=10_000, le=100_000_000)
+    restyle: RestyleSpec | None = None
 
     @field_validator("size")
     @classmethod
@@ -181,6 +204,18 @@ class Shot(_Model):
     actors: list[ActorSpec] = Field(default_factory=list, max_length=16)
     look: LookSpec = Field(default_factory=LookSpec)
     output: OutputSpec = Field(default_factory=OutputSpec)
+
+    @model_validator(mode="after")
+    def _generated_has_no_geometry(self) -> "Shot":
+        if self.scene.source == "generated":
+            geometric = [e for e in self.output.extras if e in ("depth", "camera_track")]
+            if geometric:
+                raise ValueError(f"output.extras {', '.join(geometric)}: scene.source 'generated' has no depth or "
+                                 "cameras; accepted: frames")
+            if self.output.restyle is not None:
+                raise ValueError("output.restyle needs a rendered scene's depth and cameras; "
+                                 "scene.source 'generated' has neither")
+        return self
 
     # --- construction with readable errors -------------------------------------------------
     @classmethod
