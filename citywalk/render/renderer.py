@@ -119,10 +119,13 @@ class Renderer:
         return self.camera_exposure.meter.measure(self.targets.hdr_tex)
 
     # ---- frames ---------------------------------------------------------------------------
-    def render(self, frame, want_depth: bool = False, linear: bool = False) -> dict[str, np.ndarray]:
+    def render(self, frame, want_depth: bool = False, linear: bool = False,
+               exposure: float | None = None) -> dict[str, np.ndarray]:
         """Render one CameraFrame. Returns {'rgb': (H, W, 3) uint8 sRGB, top row first} and,
         with want_depth, {'depth': (H, W) float32 metres along the ray, inf for sky}; with
-        linear, {'linear': (H, W, 3) float32 exposed radiance after fog, before the tone curve}."""
+        linear, {'linear': (H, W, 3) float32 exposed radiance after fog, before the tone curve}.
+        `exposure` (before exposure_ev) replaces the camera's own metering and adaptation: a
+        precomputed per-frame track keeps frames independent of what was rendered before."""
         t_start = time.perf_counter()
         if tuple(frame.size_px) != self.size:
             raise RenderError(f"frame size {frame.size_px} differs from the renderer's {self.size}")
@@ -133,7 +136,10 @@ class Renderer:
         self.targets.resolve()
         for p in self.layer_passes:
             p.draw(fc)
-        fc = fc.exposed(self.camera_exposure.for_frame(fc))
+        if exposure is None:
+            fc = fc.exposed(self.camera_exposure.for_frame(fc))
+        else:
+            fc = fc.exposed(float(exposure) * 2.0 ** self.camera_exposure.ev_offset)
         for p in self.display_passes:
             p.draw(fc)
         self.ctx.finish()

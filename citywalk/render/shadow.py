@@ -57,21 +57,23 @@ class ShadowMap:
         self._cpu: np.ndarray | None = None  # the map read back, for `visibility`
 
     def update(self, lighting: Lighting) -> None:
-        """Redraw the map if the sun has moved (direction rounded to 1e-3) since the last one."""
-        sun = tuple(np.round(lighting.sun_dir, 3))
+        """Redraw the map if the sun has moved (direction rounded to 1e-3) since the last one.
+        The map is drawn for the rounded sun, so it is the same whichever lighting first moved
+        there (a frame range rendered on its own gets the map a whole shot would have)."""
+        sun = (tuple(np.round(lighting.sun_dir, 3)), bool(lighting.sun_illuminance[1] > 0))
         if sun != self.sun_key:
             self.sun_key = sun
-            self._draw(lighting)
+            self._draw(np.asarray(sun[0], float), sun[1])
 
-    def _draw(self, L: Lighting) -> None:
+    def _draw(self, sun_dir: np.ndarray, sunlit: bool) -> None:
         import moderngl
 
         self._cpu = None
-        self.active = bool(L.sun_illuminance[1] > 0 and L.sun_dir[2] > 0.0)
+        self.active = bool(sunlit and sun_dir[2] > 0.0)
         if not self.active:
             self.light_mat = np.eye(4)
             return
-        self.light_mat = light_matrix(L.sun_dir, self.bounds_m, self.focus_points)
+        self.light_mat = light_matrix(sun_dir, self.bounds_m, self.focus_points)
         self.fbo.use()
         self.fbo.clear(depth=1.0)
         self.ctx.enable(moderngl.DEPTH_TEST)
