@@ -94,16 +94,24 @@ def main(argv=None) -> int:
         a, run_s, peak = _timed(lambda: restyle(rgb, depth, track, "photo of a street", **kw), args.device)
         b = restyle(rgb, depth, track, "photo of a street", **kw)
         loose = restyle(rgb, depth, track, "photo of a street", warp_init=0.0, warp_keep=0.0, **kw)
-        figures.update(restyle_s_per_frame=run_s / len(rgb), restyle_peak_mib=peak,
-                       restyle_same_seed_identical=bool(np.array_equal(a, b)),
-                       restyle_flicker_warp=_flicker(a, depth, track), restyle_flicker_no_warp=_flicker(loose, depth, track))
+        figures.update(
+            restyle_s_per_frame=run_s / len(rgb),
+            restyle_peak_mib=peak,
+            restyle_same_seed_identical=bool(np.array_equal(a, b)),
+            restyle_flicker_warp=_flicker(a, depth, track),
+            restyle_flicker_no_warp=_flicker(loose, depth, track),
+        )
         release_pipelines()
         i2v = dict(model=svd, steps=args.steps, device=args.device)
         _timed(lambda: image_to_video(rgb[0], 4, 8, 1, **i2v), args.device)  # load + warm-up
         v1, i2v_s, peak = _timed(lambda: image_to_video(rgb[0], args.frames, 8, 1, **i2v), args.device)
         v2 = image_to_video(rgb[0], args.frames, 8, 1, **i2v)
-        figures.update(image_to_video_s_per_frame=i2v_s / len(v1), image_to_video_peak_mib=peak,
-                       image_to_video_shape=list(v1.shape), image_to_video_same_seed_identical=bool(np.array_equal(v1, v2)))
+        figures.update(
+            image_to_video_s_per_frame=i2v_s / len(v1),
+            image_to_video_peak_mib=peak,
+            image_to_video_shape=list(v1.shape),
+            image_to_video_same_seed_identical=bool(np.array_equal(v1, v2)),
+        )
         release_pipelines()
     print(json.dumps(figures, indent=1))
     return 0

@@ -83,7 +83,9 @@ def synthetic_extract(n_buildings: int, rng: np.random.Generator) -> osm.OsmData
     for i in range(blocks_per_side + 1):
         c = i * pitch_m - 7.0
         for horizontal in (True, False):
-            pts = [(-7.0 + s * pitch_m, c) if horizontal else (c, -7.0 + s * pitch_m) for s in range(blocks_per_side + 1)]
+            pts = [
+                (-7.0 + s * pitch_m, c) if horizontal else (c, -7.0 + s * pitch_m) for s in range(blocks_per_side + 1)
+            ]
             ids = np.array([node(x, y) for x, y in pts], np.int64)
             ways[way_id] = (ids, {"highway": "residential" if i % 4 else "secondary", "sidewalk": "both"})
             way_id += 1

@@ -133,13 +133,21 @@ def bench_lod(ctx, n: int, frames: int, budget: int | None, size=(1280, 720), sh
     park = ctx.simple_framebuffer((1, 1))
     park.use()
     fbo.release(), color.release(), zsum.release()
-    result = {"splats": n, "budget": lod_pass.budget, "lod_nodes": lod_pass.count,
-              "lod_build_s": round(t1 - t0, 2), "drawn_per_frame": int(np.median(cuts)),
-              "lod_ms": round(float(np.median(lod_ms)), 1), "full_ms": round(float(np.median(full_ms)), 1),
-              "lod_stage_ms": {k: round(float(np.median([s[k] for s in stages])), 1) for k in stages[0]},
-              "lod_fps": round(1e3 / float(np.median(lod_ms)), 2), "full_fps": round(1e3 / float(np.median(full_ms)), 2),
-              "psnr_db_min": round(min(psnrs), 2), "psnr_db_median": round(float(np.median(psnrs)), 2),
-              "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1)}
+    result = {
+        "splats": n,
+        "budget": lod_pass.budget,
+        "lod_nodes": lod_pass.count,
+        "lod_build_s": round(t1 - t0, 2),
+        "drawn_per_frame": int(np.median(cuts)),
+        "lod_ms": round(float(np.median(lod_ms)), 1),
+        "full_ms": round(float(np.median(full_ms)), 1),
+        "lod_stage_ms": {k: round(float(np.median([s[k] for s in stages])), 1) for k in stages[0]},
+        "lod_fps": round(1e3 / float(np.median(lod_ms)), 2),
+        "full_fps": round(1e3 / float(np.median(full_ms)), 2),
+        "psnr_db_min": round(min(psnrs), 2),
+        "psnr_db_median": round(float(np.median(psnrs)), 2),
+        "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1),
+    }
     lod_pass.release()
     full_pass.release()
     return result

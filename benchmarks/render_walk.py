@@ -46,7 +46,9 @@ def main() -> None:
     ap.add_argument("--style", default=None)
     ap.add_argument("--sizes", default="1280x720,640x360")
     a = ap.parse_args()
-    results = [run(tuple(int(v) for v in s.split("x")), a.duration, a.samples, a.when, a.style) for s in a.sizes.split(",")]
+    results = [
+        run(tuple(int(v) for v in s.split("x")), a.duration, a.samples, a.when, a.style) for s in a.sizes.split(",")
+    ]
     print(json.dumps({"machine": platform.processor() or platform.machine(), "results": results}, indent=2))
 
 

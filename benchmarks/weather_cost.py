@@ -50,8 +50,17 @@ def main() -> None:
         r.close()
         results[name] = round(best * 1000, 1)
     base = results["clear"]
-    print(json.dumps({"size": a.size, "when": a.when, "ms_per_frame": results,
-                      "added_vs_clear_percent": {k: round(100 * (v - base) / base, 1) for k, v in results.items()}}, indent=2))
+    print(
+        json.dumps(
+            {
+                "size": a.size,
+                "when": a.when,
+                "ms_per_frame": results,
+                "added_vs_clear_percent": {k: round(100 * (v - base) / base, 1) for k, v in results.items()},
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

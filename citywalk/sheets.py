@@ -62,7 +62,9 @@ SHEET_TIMES = ("dawn", "noon", "golden_hour", "dusk", "night")
 SHEET_WEATHERS = ("clear", "overcast", "fog", "hard_rain", "heavy_snow", "thunderstorm")
 
 
-def look_sheet(shot: Shot, times=SHEET_TIMES, weathers=SHEET_WEATHERS, cell_px=(320, 180), at_s: float = 2.0) -> np.ndarray:
+def look_sheet(
+    shot: Shot, times=SHEET_TIMES, weathers=SHEET_WEATHERS, cell_px=(320, 180), at_s: float = 2.0
+) -> np.ndarray:
     """One viewpoint of the Shot's street under every time × weather, tiled with labels (rows =
     times, columns = weathers): the quickest way to pick a look."""
     from .look.lighting import resolve_lighting

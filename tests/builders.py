@@ -189,7 +189,7 @@ def _dae(lo, hi, up_axis: str, unit_m: float, texture: str | None, copyright: st
  </mesh></geometry></library_geometries>
  <library_visual_scenes><visual_scene id="vs"><node id="n">
   <instance_geometry url="#box"><bind_material><technique_common>
-   <instance_material symbol="m" target="#mat"><bind_vertex_input semantic="UV" input_semantic="TEXCOORD" input_set="0"/></instance_material>
+   <instance_material symbol="m" target="#mat"><bind_vertex_input semantic="UV" input_semantic="TEXCOORD" input_set="0"/></instance_material>  # noqa: E501
   </technique_common></bind_material></instance_geometry>
  </node></visual_scene></library_visual_scenes>
  <scene><instance_visual_scene url="#vs"/></scene>
@@ -272,7 +272,12 @@ def _glb_box(extents_zup, center_zup, copyright: str | None = None) -> bytes:
     raw = json.dumps(doc).encode()
     raw += b" " * ((4 - len(raw) % 4) % 4)
     rest = glb[20 + json_len :]
-    return struct.pack("<4sII", b"glTF", 2, 20 + len(raw) + len(rest)) + struct.pack("<II", len(raw), 0x4E4F534A) + raw + rest
+    return (
+        struct.pack("<4sII", b"glTF", 2, 20 + len(raw) + len(rest))
+        + struct.pack("<II", len(raw), 0x4E4F534A)
+        + raw
+        + rest
+    )
 
 
 def _box_volume(cx, cy, cz, hx, hy, hz):

@@ -30,7 +30,8 @@ AFTERNOON = "16:00"  # sun ~40° up at the default place and date: a shadow clea
 @functools.lru_cache(maxsize=None)
 def _person_rgba(n_frames: int = 1) -> tuple[np.ndarray, np.ndarray, float]:
     """A person-shaped matte (head, torso, two legs) filled with the astronaut photo, on a
-    green backdrop with alpha 0 and a 2 px soft edge still green (a halo would show green): (frames (T, 120, 64, 4) uint8,
+    green backdrop with alpha 0 and a 2 px soft edge still green (a halo would show green): (frames (T, 120,
+    64, 4) uint8,
     foot anchors (T, 2), height px). Legs swing with the frame index."""
     from PIL import Image
 
@@ -96,7 +97,9 @@ def _render(scene, when, frame, actor=None, track=None, **pass_kw) -> dict:
             r.add_pass(ActorPass(r.ctx, actor, track or _still_track(), **pass_kw))
         out = r.render(frame, want_depth=True)
         w, h = SIZE
-        out["hdr"] = np.frombuffer(r.targets.hdr_tex.read(), np.float16).reshape(h, w, 4)[::-1, :, :3].astype(np.float32)
+        out["hdr"] = (
+            np.frombuffer(r.targets.hdr_tex.read(), np.float16).reshape(h, w, 4)[::-1, :, :3].astype(np.float32)
+        )
         assert r.ctx.error == "GL_NO_ERROR"
         return out
     finally:

@@ -37,7 +37,9 @@ def noise_video(path: Path, n: int = 6, rng=None) -> Path:
 
 
 def nothing_stored(root: Path) -> bool:
-    return Catalog(root).list() == [] and not any((root / "entries").iterdir()) and not any((root / ".staging").iterdir())
+    return (
+        Catalog(root).list() == [] and not any((root / "entries").iterdir()) and not any((root / ".staging").iterdir())
+    )
 
 
 def test_submit_video_reads_tags_and_stores_a_copy(tmp_path):
@@ -63,15 +65,25 @@ def test_submit_image_folder_reads_exif_time(tmp_path):
         exif[0x0110] = "Pixel 9"
         im.save(folder / f"img{i}.jpg", exif=exif)
     e = submit(tmp_path / "cat", folder, OK, name="street")
-    assert e.kind == "images" and sorted(p.name for p in (e.path / "source").iterdir()) == ["img0.jpg", "img1.jpg", "img2.jpg"]
+    assert e.kind == "images" and sorted(p.name for p in (e.path / "source").iterdir()) == [
+        "img0.jpg",
+        "img1.jpg",
+        "img2.jpg",
+    ]
     assert e.meta.captured_at == "2025-01-01T10:00:00" and e.meta.device == "Pixel 9"
 
 
-@pytest.mark.parametrize("make, words", [
-    (lambda p: (p / "x.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"garbage" * 100) and p / "x.mp4", "not a readable video"),
-    (lambda p: (p / "x.txt").write_text("hi") and p / "x.txt", "unsupported file type"),
-    (lambda p: p / "missing.mp4", "no such file"),
-])
+@pytest.mark.parametrize(
+    "make, words",
+    [
+        (
+            lambda p: (p / "x.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"garbage" * 100) and p / "x.mp4",
+            "not a readable video",
+        ),
+        (lambda p: (p / "x.txt").write_text("hi") and p / "x.txt", "unsupported file type"),
+        (lambda p: p / "missing.mp4", "no such file"),
+    ],
+)
 def test_bad_files_are_refused_and_nothing_is_stored(tmp_path, make, words):
     with pytest.raises(CaptureError, match=words):
         submit(tmp_path / "cat", make(tmp_path), OK)

@@ -88,7 +88,9 @@ def test_bad_captures_fail_with_reasons_and_no_scene(tmp_path, kind, words):
     if kind == "truncated":  # damage the stored copy after intake (disk error, partial sync)
         data = (entry.path / entry.source).read_bytes()
         cut = len(data) // 2
-        (entry.path / entry.source).write_bytes(data[:cut - 2000] + bytes(rng.integers(0, 255, 2000, dtype=np.uint8)) + data[cut:])
+        (entry.path / entry.source).write_bytes(
+            data[: cut - 2000] + bytes(rng.integers(0, 255, 2000, dtype=np.uint8)) + data[cut:]
+        )
     out = process_capture(root, "bad")
     if kind == "truncated" and out.status != "failed":
         pytest.skip("the decoder concealed the damage")

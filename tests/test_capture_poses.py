@@ -23,7 +23,9 @@ def walk_poses(n=12, rng=None):
         R, t = look_at(eye, eye + [1.0, 0.3 * np.sin(i), 0.0])  # level, as a walk averages
         Rs.append(R)
         ts.append(t)
-    pts = np.concatenate([rng.uniform([-2, -4, 0], [8, 4, 0], (300, 3)), rng.uniform([-2, 4, 0], [8, 4.2, 6], (200, 3))])
+    pts = np.concatenate(
+        [rng.uniform([-2, -4, 0], [8, 4, 0], (300, 3)), rng.uniform([-2, 4, 0], [8, 4.2, 6], (200, 3))]
+    )
     return Poses([f"frame_{i:06d}.png" for i in range(n)], np.array(Rs), np.array(ts), np.tile(K, (n, 1, 1)), (48, 32),
                  pts.astype(np.float32), np.full((len(pts), 3), 200, np.uint8), n)
 

@@ -15,9 +15,14 @@ K = np.array([[40.0, 0, 24], [0, 40, 16], [0, 0, 1]])
 
 
 def random_cloud(rng, n=60, degree=3):
-    return GaussianCloud(rng.uniform([-1, -1, 2], [1, 1, 5], (n, 3)), rng.uniform(0.02, 0.4, (n, 3)),
-                         rng.normal(size=(n, 4)), rng.uniform(0.05, 1, n), rng.normal(0, 0.5, (n, (degree + 1) ** 2, 3)),
-                         degree)
+    return GaussianCloud(
+        rng.uniform([-1, -1, 2], [1, 1, 5], (n, 3)),
+        rng.uniform(0.02, 0.4, (n, 3)),
+        rng.normal(size=(n, 4)),
+        rng.uniform(0.05, 1, n),
+        rng.normal(0, 0.5, (n, (degree + 1) ** 2, 3)),
+        degree,
+    )
 
 
 def look_at(eye, target):
@@ -83,9 +88,14 @@ def test_tile_and_pair_engines_agree_on_values_and_every_gradient():
     means, scales, rotations, opacities, SH, background and the 2D means (densification)."""
     rng = np.random.default_rng(5)
     cloud = random_cloud(rng, 90)
-    stack = GaussianCloud(np.tile([0.1, 0.0, 1.5], (12, 1)) + rng.normal(0, 0.01, (12, 3)), np.full((12, 3), 0.3),
-                          np.tile([1.0, 0, 0, 0], (12, 1)), np.r_[0.995, np.full(11, 0.98)], rng.normal(0, 0.5, (12, 16, 3)),
-                          3)
+    stack = GaussianCloud(
+        np.tile([0.1, 0.0, 1.5], (12, 1)) + rng.normal(0, 0.01, (12, 3)),
+        np.full((12, 3), 0.3),
+        np.tile([1.0, 0, 0, 0], (12, 1)),
+        np.r_[0.995, np.full(11, 0.98)],
+        rng.normal(0, 0.5, (12, 16, 3)),
+        3,
+    )
     # a clamped alpha and the early stop; not two clamped ones, whose (1 − 0.99)² ties with T_MIN
     cloud = GaussianCloud.concatenate([cloud, stack])
     R, t = look_at(np.array([0.2, -0.3, 0.1]), [0, 0.2, 3.5])

@@ -177,6 +177,8 @@ def test_safe_join_and_xml(tmp_path):
         safe_join(tmp_path, "escape/passwd")
     assert parse_xml_safely(b"<a><b>1</b></a>").find("b").text == "1"
     with pytest.raises(SceneError, match="DOCTYPE"):
-        parse_xml_safely('<?xml version="1.0" encoding="utf-16"?><!DOCTYPE a [<!ENTITY x "y">]><a>&x;</a>'.encode("utf-16"))
+        parse_xml_safely(
+            '<?xml version="1.0" encoding="utf-16"?><!DOCTYPE a [<!ENTITY x "y">]><a>&x;</a>'.encode("utf-16")
+        )
     with pytest.raises(SceneError, match="malformed"):
         parse_xml_safely(b"<a><b></a>")

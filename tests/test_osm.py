@@ -317,7 +317,9 @@ def test_xml_writer_round_trip(city_xml, tmp_path):
     np.testing.assert_array_equal(again.node_ids, data.node_ids)
     np.testing.assert_allclose(again.node_lonlat, data.node_lonlat, atol=1e-7)
     assert again.node_tags == data.node_tags and again.relations == data.relations
-    assert {k: (v[0].tolist(), v[1]) for k, v in again.ways.items()} == {k: (v[0].tolist(), v[1]) for k, v in data.ways.items()}
+    assert {k: (v[0].tolist(), v[1]) for k, v in again.ways.items()} == {
+        k: (v[0].tolist(), v[1]) for k, v in data.ways.items()
+    }
 
 
 def test_same_seed_same_scene(city_xml, scene):
@@ -367,7 +369,9 @@ def test_truncated_xml_names_file_and_line(tmp_path, backend):
     if backend == "osmium":
         pytest.importorskip("osmium")
     path = tmp_path / "cut.osm"
-    path.write_text('<?xml version="1.0"?>\n<osm version="0.6">\n <node id="1" lat="0" lon="0"/>\n <node id="2" lat="0.001"')
+    path.write_text(
+        '<?xml version="1.0"?>\n<osm version="0.6">\n <node id="1" lat="0" lon="0"/>\n <node id="2" lat="0.001"'
+    )
     with pytest.raises(SceneError, match=r"cut\.osm.*line 4"):
         osm.load_osm(path, backend=backend)
 
@@ -438,7 +442,10 @@ def test_flat_batch_matches_one_by_one():
     shapes.append(bld.BuildingShape(outer_m=RECT * 3, holes_m=(RECT + 10,), eave_height_m=9.0))
     walls, roofs = bld.extrude_flat_buildings(shapes, 2.5)
     one = [bld.extrude_building(s, 2.5) for s in shapes]
-    for batch, single in ((walls, bld.MeshParts.concat([w for w, _ in one])), (roofs, bld.MeshParts.concat([r for _, r in one]))):
+    for batch, single in (
+        (walls, bld.MeshParts.concat([w for w, _ in one])),
+        (roofs, bld.MeshParts.concat([r for _, r in one])),
+    ):
         np.testing.assert_array_equal(batch.positions, single.positions)
         np.testing.assert_array_equal(batch.normals, single.normals)
         np.testing.assert_allclose(batch.uvs, single.uvs, atol=1e-6)

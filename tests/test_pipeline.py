@@ -67,8 +67,11 @@ def test_cli_malformed_yaml_and_unwritable_output(tmp_path, capsys):
 
 
 def test_console_script_prints_no_traceback(tmp_path):
-    out = subprocess.run([sys.executable, "-m", "citywalk.cli", "render", "--style", "tokio", "-o", str(tmp_path / "a.mp4")],
-                         capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "citywalk.cli", "render", "--style", "tokio", "-o", str(tmp_path / "a.mp4")],
+        capture_output=True,
+        text=True,
+    )
     assert out.returncode == 2 and "Traceback" not in out.stderr and "tokio" in out.stderr
 
 
@@ -132,7 +135,19 @@ def test_actor_walks_in_the_rendered_shot(tmp_path, capsys):
     actor = capture_actor(img, height_m=1.7, method="chroma")
     path = tmp_path / "me.actor"
     actor.save(path)
-    base = ["render", "--camera", "side", "--street", "main", "--duration", "0.25", "--size", "128x72", "--time", "noon"]
+    base = [
+        "render",
+        "--camera",
+        "side",
+        "--street",
+        "main",
+        "--duration",
+        "0.25",
+        "--size",
+        "128x72",
+        "--time",
+        "noon",
+    ]
     assert main([*base, "-o", str(tmp_path / "empty.mp4")]) == 0
     assert main([*base, "--actor", str(path), "-o", str(tmp_path / "actor.mp4")]) == 0, capsys.readouterr().err
     from citywalk.video.sheet import video_frames_at

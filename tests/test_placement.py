@@ -100,4 +100,6 @@ def test_splat_ground_follows_the_users_shift_not_the_files_frame(tmp_path):
     assert placed.ground_fn is None, "the estimated ground is z = 0"
     lifted = build_scene(Shot.from_dict({"scene": {**spec, "translate_m": [0, 0, 3.0]}}).scene)
     assert lifted.ground_height_m(1.0, 2.0) == pytest.approx(3.0)
-    assert np.median(lifted.gaussians[0].means[:, 2]) == pytest.approx(np.median(placed.gaussians[0].means[:, 2]) + 3, abs=1e-3)
+    assert np.median(lifted.gaussians[0].means[:, 2]) == pytest.approx(
+        np.median(placed.gaussians[0].means[:, 2]) + 3, abs=1e-3
+    )

@@ -47,7 +47,9 @@ def test_each_limit_names_field_and_range(data, field, words):
 
 
 def test_yaml_and_json_round_trip(tmp_path):
-    s = Shot.from_dict({"look": {"when": "19:30", "weather": "overcast"}, "output": {"duration_s": 3.5, "extras": ["depth"]}})
+    s = Shot.from_dict(
+        {"look": {"when": "19:30", "weather": "overcast"}, "output": {"duration_s": 3.5, "extras": ["depth"]}}
+    )
     for name in ("shot.yaml", "shot.json"):
         s.save(tmp_path / name)
         assert Shot.load(tmp_path / name) == s

@@ -88,7 +88,9 @@ def test_each_style_shows_its_signature(scenes):
     assert all(x["roof"] == "mansard" and x["storeys"] == 6 for x in bld("paris"))
     assert props("paris")["tree"] > 10 and "railing" in names("paris")
     assert any(x["stoop"] for x in bld("new_york")) and any(x["tower"] for x in bld("new_york"))
-    assert props("new_york").get("cab", 0) + props("new_york").get("parked_car", 0) > 5 and "water_tank" in names("new_york")
+    assert props("new_york").get("cab", 0) + props("new_york").get("parked_car", 0) > 5 and "water_tank" in names(
+        "new_york"
+    )
     assert props("london")["phone_box"] >= 1 and props("london")["bus"] >= 1 and "railing" in names("london")
     assert props("hong_kong")["tram"] >= 1 and np.median([x["storeys"] for x in bld("hong_kong")]) >= 12
     assert scenes["amsterdam"][0].stats["canal_width_m"] > 0 and "water" in names("amsterdam")
@@ -172,8 +174,11 @@ def test_bad_blends_say_what_is_wrong(spec, words):
 def test_bad_style_file_names_key_and_line(tmp_path):
     src = (STYLE_DIR / "paris.toml").read_text()
     cases = [
-        ("canal_width_m", src.replace("side_sidewalk_width_m = 2.2", "side_sidewalk_width_m = 2.2\ncanal_width_m = 12.0"),
-         "network.canal_width_m"),
+        (
+            "canal_width_m",
+            src.replace("side_sidewalk_width_m = 2.2", "side_sidewalk_width_m = 2.2\ncanal_width_m = 12.0"),
+            "network.canal_width_m",
+        ),
         ("roof_types", src.replace('roof_types = ["mansard"]', 'roof_types = ["pagoda"]'), "buildings.roof_types"),
         ("roof_color", src.replace('roof_color = "#6f7a86"', 'roof_color = "blue"'), "facade.roof_color"),
         ("tree_spacing_m", src.replace("tree_spacing_m = 8.0", "tree_spacing_m = -8.0"), "furniture.tree_spacing_m"),

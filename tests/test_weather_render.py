@@ -77,8 +77,13 @@ def test_wet_ground_raises_specular_highlights():
     sun_flat /= np.linalg.norm(sun_flat)
     frame = _frame([0, 0, 1.6], sun_flat * 30 + [0, 0, 0.0])  # looking down toward the low sun
     dry, e_dry = _render(scene, frame, when="golden_hour", auto_exposure=False)
-    wet, e_wet = _render(scene, frame, when="golden_hour", weather={"preset": "clear", "wetness": 1.0, "puddle_coverage": 0.0},
-                         auto_exposure=False)
+    wet, e_wet = _render(
+        scene,
+        frame,
+        when="golden_hour",
+        weather={"preset": "clear", "wetness": 1.0, "puddle_coverage": 0.0},
+        auto_exposure=False,
+    )
     ground = np.isfinite(dry["depth"])
     lum = lambda o: o["linear"].mean(-1)[ground]  # noqa: E731
     assert np.percentile(lum(wet), 99) > 1.5 * np.percentile(lum(dry), 99)
@@ -144,7 +149,10 @@ def test_keyframed_weather_changes_across_frames(tmp_path):
     from citywalk.shot import Shot
     from citywalk.video.sheet import video_frames_at
 
-    keys = [{"t_s": 0.0, "weather": "clear"}, {"t_s": 1.0, "weather": {"preset": "hard_rain", "fog_visibility_m": 200000}}]
+    keys = [
+        {"t_s": 0.0, "weather": "clear"},
+        {"t_s": 1.0, "weather": {"preset": "hard_rain", "fog_visibility_m": 200000}},
+    ]
     shot = Shot.from_dict({"look": {"when": "noon", "weather": keys},
                            "output": {"size": [96, 54], "duration_s": 1.0, "fps": 12, "samples": 1}})
     res = render_shot(shot, tmp_path / "storm.mp4")

@@ -65,7 +65,12 @@ def test_tiles_walk_burns_in_copyright(tmp_path, capsys):
 
     path = _write_tileset(tmp_path / "ts")
     _render(["--tiles", str(path)], tmp_path / "tiles.mp4", capsys)
-    shot = Shot.from_dict({"scene": {"source": "tiles", "path": str(path)}, "output": {"size": [320, 180], "duration_s": 0.5, "samples": 1}})
+    shot = Shot.from_dict(
+        {
+            "scene": {"source": "tiles", "path": str(path)},
+            "output": {"size": [320, 180], "duration_s": 0.5, "samples": 1},
+        }
+    )
     scene = prepare(shot).scene
     assert "Tileset (c) City" in scene.copyright
     from citywalk.pipeline import render_still
@@ -120,9 +125,13 @@ def test_splat_walk_follows_the_capture_cameras(tmp_path):
         to_file = np.array([[1.0, 0, 0], [0, 0, 1], [0, -1, 0]])  # z-up → y-up, as the splats
         R = R_zup @ to_file.T
         c = to_file @ pos_zup
-        frames.append({"index": i, "time_s": i / 8, "K": np.eye(3).tolist(), "R_w2c": R.tolist(), "t_w2c": (-R @ c).tolist()})
+        frames.append(
+            {"index": i, "time_s": i / 8, "K": np.eye(3).tolist(), "R_w2c": R.tolist(), "t_w2c": (-R @ c).tolist()}
+        )
     write_camera_track(tmp_path / "scene.cameras.json", frames, fps=8, width=64, height=36)
-    shot = Shot.from_dict({"scene": {"source": "splat", "path": str(path)}, "output": {"duration_s": 2, "size": [64, 36]}})
+    shot = Shot.from_dict(
+        {"scene": {"source": "splat", "path": str(path)}, "output": {"duration_s": 2, "size": [64, 36]}}
+    )
     p = prepare(shot)
     scene, route, cams = p.scene, p.route, p.frames
     assert np.abs(route[:, 1] - 1.0).max() < 0.05, "walks the capture's line (y = 1 m)"

@@ -40,7 +40,9 @@ def plan_route(scene: Scene, shot) -> np.ndarray:
         from ..sources.geo import EnuFrame
 
         frame = EnuFrame(*scene.origin_latlon)
-        enu = frame.from_geodetic(np.array([p[0] for p in cam.route_latlon]), np.array([p[1] for p in cam.route_latlon]), 0.0)
+        enu = frame.from_geodetic(
+            np.array([p[0] for p in cam.route_latlon]), np.array([p[1] for p in cam.route_latlon]), 0.0
+        )
         route = waypoint_route([[float(x), float(y)] for x, y in np.asarray(enu)[:, :2]])
     elif cam.route != "auto":
         route = waypoint_route(cam.route)

@@ -58,7 +58,8 @@ def rasterize(means, scales, quats, opacities, colors, R_w2c, t_w2c, K, size_px:
     """Render Gaussians (torch tensors: means (N, 3), linear scales (N, 3), quats (N, 4) w-first,
     opacities (N,) in 0..1, colors (N, 3)) with an OpenCV camera → {'rgb' (H, W, 3), 'alpha' (H, W),
     'depth' (H, W), 'means2d' (N, 2) (retains grad, for densification), 'visible' (N,) bool,
-    'engine', 'pairs': (Gaussian, tile) pairs for 'tiles', (Gaussian, pixel) pairs for 'pairs'}. rgb is premultiplied plus (1 − alpha) · background when a (3,) background is given.
+    'engine', 'pairs': (Gaussian, tile) pairs for 'tiles', (Gaussian, pixel) pairs for 'pairs'}. rgb is
+    premultiplied plus (1 − alpha) · background when a (3,) background is given.
     engine: 'tiles' (Numba, fast), 'pairs' (plain torch) or 'auto' (tiles when Numba is installed)."""
     torch = import_torch()
     if engine not in ("auto", "tiles", "pairs"):

@@ -4,7 +4,8 @@
 per-pixel part the way the 3DGS CUDA rasteriser does: Gaussians are binned into 16×16-pixel tiles
 in depth order, each pixel blends its tile's list front to back (the skip, clamp and early-stop
 rules of `scene/splat_math.py`, as in `render/splat_reference.py`), and the backward pass walks
-each pixel's list back to front with the analytic gradients. Tiles run in parallel; gradients go to one buffer per worker
+each pixel's list back to front with the analytic gradients. Tiles run in parallel; gradients go to one
+buffer per worker
 so there are no write races. It is about an order of magnitude faster than the pair-list torch
 path, which stays as the check for this one.
 """

@@ -359,7 +359,9 @@ def _anchor_and_height(alpha: np.ndarray, lm: np.ndarray, mode: str) -> tuple[fl
             foot_x = float(np.flatnonzero(low).mean()) if low.any() else centre_x
         foot_y = float(rows[-1]) + 1.0
         return foot_x, foot_y, foot_y - top
-    idx, frac = ([L_HIP, R_HIP], HEAD_TO_HIP_FRAC) if mode == "hips" else ([L_SHOULDER, R_SHOULDER], HEAD_TO_SHOULDER_FRAC)
+    idx, frac = (
+        ([L_HIP, R_HIP], HEAD_TO_HIP_FRAC) if mode == "hips" else ([L_SHOULDER, R_SHOULDER], HEAD_TO_SHOULDER_FRAC)
+    )
     joint_y, joint_x = mean_of(idx, 1), mean_of(idx, 0)
     if not np.isfinite(joint_y) or joint_y <= top:
         return float("nan"), float("nan"), float("nan")

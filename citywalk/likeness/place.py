@@ -77,7 +77,11 @@ def _check(spec, fps, n_frames) -> tuple[str, float]:
         raise LikenessError(f"actors[].distance_m: {distance_m!r} must be a number of metres in 0..10000")
     if not (isinstance(fps, (int, float)) and math.isfinite(fps) and fps > 0):
         raise LikenessError(f"actor track: fps must be positive, got {fps!r}")
-    if isinstance(n_frames, bool) or not isinstance(n_frames, (int, np.integer)) or not 1 <= n_frames <= MAX_TRACK_FRAMES:
+    if (
+        isinstance(n_frames, bool)
+        or not isinstance(n_frames, (int, np.integer))
+        or not 1 <= n_frames <= MAX_TRACK_FRAMES
+    ):
         raise LikenessError(f"actor track: n_frames must be an integer in 1..{MAX_TRACK_FRAMES}, got {n_frames!r}")
     return placement, float(distance_m)
 

@@ -32,7 +32,9 @@ class Lighting:
     sun_azimuth_deg: float
     sun_dir: np.ndarray          # (3,) unit vector toward the sun, ENU
     sun_illuminance: np.ndarray  # (3,) klux, linear RGB, on a surface facing the sun (0 below horizon)
-    sky_texture: np.ndarray      # (H, W, 3) float32 kcd/m²: rows = elevation −90..90°, cols = azimuth 0..360° from north, clockwise
+    sky_texture: (
+        np.ndarray
+    )  # (H, W, 3) float32 kcd/m²: rows = elevation −90..90°, cols = azimuth 0..360° from north, clockwise
     ambient_up: np.ndarray       # (3,) klux: sky irradiance on an up-facing surface
     ambient_horizon: np.ndarray  # (3,) kcd/m²: mean sky luminance near the horizon (fog colour)
     lights_on: float             # 0..1: street lamps, lit windows

@@ -133,7 +133,9 @@ def _reachable_target_deg(target_deg: float, low_deg: float, high_deg: float) ->
     return centre + u * half
 
 
-def _crossing_unix(t_start: float, t_end: float, target_deg: float, rising: bool, lat_deg: float, lon_deg: float) -> float:
+def _crossing_unix(
+    t_start: float, t_end: float, target_deg: float, rising: bool, lat_deg: float, lon_deg: float
+) -> float:
     """First time in [t_start, t_end] the sun's altitude crosses `target_deg` (upward if `rising`),
     by sampling every SAMPLE_STEP_S and bisecting to ~1 s; the closest sample if none crosses."""
     n = max(2, int(math.ceil((t_end - t_start) / SAMPLE_STEP_S)) + 1)

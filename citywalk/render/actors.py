@@ -274,7 +274,9 @@ class ActorPass:
             raise RenderError("actor track is empty; it needs one entry per frame")
         self.ctx, self.actor, self.track, self.shadows = ctx, actor, track, shadows
         self.walks_right = capture_direction(actor) if walks_right is None else float(np.sign(walks_right))
-        self.card_prog = ctx.program(vertex_shader=shader_source("actor.vert"), fragment_shader=shader_source("actor.frag"))
+        self.card_prog = ctx.program(
+            vertex_shader=shader_source("actor.vert"), fragment_shader=shader_source("actor.frag")
+        )
         self.shadow_prog = ctx.program(vertex_shader=shader_source("actor.vert"),
                                        fragment_shader=shader_source("actor_shadow.frag"))
         self.vbo = ctx.buffer(reserve=6 * 6 * 4, dynamic=True)

@@ -27,7 +27,9 @@ def interleave(scene: Scene, layers: dict[str, int]) -> tuple[np.ndarray, np.nda
         layer = layers.get(mat.texture, 0) if mat.texture else 0
         m4 = np.empty((n, 4), np.float32)
         m4[:, 0], m4[:, 1], m4[:, 2], m4[:, 3] = layer, mat.kind, mat.emissive, var
-        v = np.concatenate([mesh.positions, mesh.normals, mesh.uvs, col, m4, np.full((n, 1), mat.roughness, np.float32)], 1)
+        v = np.concatenate(
+            [mesh.positions, mesh.normals, mesh.uvs, col, m4, np.full((n, 1), mat.roughness, np.float32)], 1
+        )
         verts.append(v.astype(np.float32))
         idx.append(mesh.indices.reshape(-1).astype(np.uint32) + base)
         base += n

@@ -51,7 +51,9 @@ def lamp_volume(lights, lo_m, hi_m, cell_m: float = 0.75, top_m: float = 24.0) -
         if any(len(k) == 0 for k in idx):
             continue
         xs, ys, zs = (centres[i][idx[i]] for i in range(3))
-        d = np.stack(np.meshgrid(p[2] - zs, p[1] - ys, p[0] - xs, indexing="ij"), -1)[..., ::-1]  # (z, y, x, [dx dy dz])
+        d = np.stack(np.meshgrid(p[2] - zs, p[1] - ys, p[0] - xs, indexing="ij"), -1)[
+            ..., ::-1
+        ]  # (z, y, x, [dx dy dz])
         dist2 = np.maximum((d * d).sum(-1), 0.04)
         win = np.clip(1.0 - dist2 / (r * r), 0.0, 1.0) ** 2
         e = win / dist2 * (light.intensity / 1000.0)  # klux per unit colour

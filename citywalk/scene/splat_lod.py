@@ -1,7 +1,8 @@
 """Level of detail for Gaussian clouds: a tree of moment-matched parents and a per-frame cut.
 
 The leaves are the cloud's Gaussians in their own order; parents are the cells of an octree over
-the cloud's bounding cube (Morton codes) that hold two or more nodes, up to 8 children each. A parent matches its children's moments
+the cloud's bounding cube (Morton codes) that hold two or more nodes, up to 8 children each. A parent matches
+its children's moments
 (weights w = opacity × area, area ∝ sqrt(e2(Σ))): mean and covariance (incl. the spread of the
 children's means), SH as the weighted mean, and opacity so the opacity-weighted area is kept.
 

@@ -106,7 +106,9 @@ def dress_street_fronts(shapes, streets: list[Street], style_name: str, seed: in
             if np.dot(np.cross(t, n), up) > 0:  # the kit wants u × v to face outward
                 p0, t = p0 + t * length, -t
             front = p0 + n * PROUD_M
-            color = srgb_to_linear(hex_to_srgb(style.facade.wall_colors[int(rng.integers(len(style.facade.wall_colors)))]))
+            color = srgb_to_linear(
+                hex_to_srgb(style.facade.wall_colors[int(rng.integers(len(style.facade.wall_colors)))])
+            )
             if rng.random() < style.shops.shop_prob:
                 var = float(rng.random())
                 kit.shopfront(front, t, length, n, gf, color, var, plan_shopfront(rng, style, kit.n_signs))

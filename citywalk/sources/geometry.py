@@ -99,7 +99,9 @@ class MeshBuilder:
         part.var.append(np.full(n, variation, np.float32))
         part.count += n
 
-    def quad(self, mat: Material, o, u, v, uv=((0, 0), (1, 1)), color=(1, 1, 1), variation=0.0, two_sided=False) -> None:
+    def quad(
+        self, mat: Material, o, u, v, uv=((0, 0), (1, 1)), color=(1, 1, 1), variation=0.0, two_sided=False
+    ) -> None:
         """Parallelogram o, o+u, o+u+v, o+v; front face normal = u × v; uv = ((u0, v0), (u1, v1))."""
         o, u, v = (np.asarray(a, np.float64) for a in (o, u, v))
         n = _unit(_cross(u, v))
@@ -177,7 +179,9 @@ class MeshBuilder:
         ring = np.cos(ang)[:, None] * e1 + np.sin(ang)[:, None] * e2
         pos = np.concatenate([base + radius_m * ring, top + r1 * ring])
         nrm = np.concatenate([ring, ring])
-        uv = np.concatenate([np.stack([ang / (2 * np.pi), np.zeros_like(ang)], 1), np.stack([ang / (2 * np.pi), np.ones_like(ang)], 1)])
+        uv = np.concatenate(
+            [np.stack([ang / (2 * np.pi), np.zeros_like(ang)], 1), np.stack([ang / (2 * np.pi), np.ones_like(ang)], 1)]
+        )
         m = sides + 1
         idx = [(i, i + 1, m + i + 1) for i in range(sides)] + [(i, m + i + 1, m + i) for i in range(sides)]
         self.add(mat, pos, nrm, uv, idx, color, variation)
@@ -450,8 +454,12 @@ def unit_sphere(slices: int = 8, stacks: int = 6) -> MeshParts:
     cols = slices + 1
     r, c = np.meshgrid(np.arange(stacks), np.arange(slices), indexing="ij")
     i0 = (r * cols + c).ravel()
-    tris = np.concatenate([np.column_stack([i0, i0 + cols, i0 + cols + 1]), np.column_stack([i0, i0 + cols + 1, i0 + 1])])
+    tris = np.concatenate(
+        [np.column_stack([i0, i0 + cols, i0 + cols + 1]), np.column_stack([i0, i0 + cols + 1, i0 + 1])]
+    )
     a, b, cc = pos[tris[:, 0]], pos[tris[:, 1]], pos[tris[:, 2]]
     keep = np.linalg.norm(np.cross(b - a, cc - a), axis=1) > 1e-9
     uv = np.column_stack([tt.ravel() / (2 * math.pi), ph.ravel() / math.pi])
-    return MeshParts(pos.astype(np.float32), pos.astype(np.float32), uv.astype(np.float32), tris[keep].astype(np.uint32))
+    return MeshParts(
+        pos.astype(np.float32), pos.astype(np.float32), uv.astype(np.float32), tris[keep].astype(np.uint32)
+    )

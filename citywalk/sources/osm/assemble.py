@@ -32,7 +32,14 @@ from citywalk.errors import SceneError
 from citywalk.scene import FACADE, FOLIAGE, PLAIN, ROAD, Material, Mesh, PointLight, Scene, Street, WalkNetwork
 from citywalk.sources import buildings as bld
 from citywalk.sources.geo import EnuFrame
-from citywalk.sources.geometry import MeshBuilder, flat_polygon_mesh, kerb_mesh, offset_polyline, strip_mesh, trim_polyline
+from citywalk.sources.geometry import (
+    MeshBuilder,
+    flat_polygon_mesh,
+    kerb_mesh,
+    offset_polyline,
+    strip_mesh,
+    trim_polyline,
+)
 from citywalk.sources.procedural import props
 
 from .read import OsmData, OsmLimits, read_osm
@@ -67,10 +74,22 @@ WATER_TAGS = {"natural": {"water"}, "waterway": {"riverbank", "dock"}, "landuse"
 
 _PALETTES = {
     # facade albedos (linear), roof albedo, bay width m
-    "default": ([(0.55, 0.52, 0.48), (0.62, 0.58, 0.50), (0.45, 0.40, 0.36), (0.70, 0.68, 0.64)], (0.30, 0.29, 0.28), 3.0),
-    "tokyo": ([(0.70, 0.67, 0.60), (0.58, 0.55, 0.50), (0.49, 0.46, 0.41), (0.78, 0.75, 0.68), (0.40, 0.42, 0.43)], (0.35, 0.35, 0.36), 2.4),
+    "default": (
+        [(0.55, 0.52, 0.48), (0.62, 0.58, 0.50), (0.45, 0.40, 0.36), (0.70, 0.68, 0.64)],
+        (0.30, 0.29, 0.28),
+        3.0,
+    ),
+    "tokyo": (
+        [(0.70, 0.67, 0.60), (0.58, 0.55, 0.50), (0.49, 0.46, 0.41), (0.78, 0.75, 0.68), (0.40, 0.42, 0.43)],
+        (0.35, 0.35, 0.36),
+        2.4,
+    ),
     "paris": ([(0.80, 0.74, 0.62), (0.74, 0.68, 0.56), (0.84, 0.79, 0.68)], (0.40, 0.44, 0.48), 2.8),
-    "new_york": ([(0.42, 0.20, 0.14), (0.52, 0.28, 0.19), (0.60, 0.56, 0.50), (0.33, 0.32, 0.31)], (0.25, 0.24, 0.24), 3.0),
+    "new_york": (
+        [(0.42, 0.20, 0.14), (0.52, 0.28, 0.19), (0.60, 0.56, 0.50), (0.33, 0.32, 0.31)],
+        (0.25, 0.24, 0.24),
+        3.0,
+    ),
 }
 
 
@@ -277,7 +296,9 @@ class _NetworkBuilder:
                     self.streets.append("")
         if not len(nodes):
             return None
-        return WalkNetwork(nodes.astype(np.float32), np.array(self.edges, np.int64).reshape(-1, 2), self.kinds, self.streets)
+        return WalkNetwork(
+            nodes.astype(np.float32), np.array(self.edges, np.int64).reshape(-1, 2), self.kinds, self.streets
+        )
 
 
 # ---------------------------------------------------------------- scene assembly
@@ -362,7 +383,9 @@ def _collect_areas(data: OsmData, proj: _Projector, notes: list[str]) -> tuple[l
             continue
         if not ("building" in tags or "building:part" in tags or _area_kind(tags)):
             continue
-        for k, (outer, holes) in enumerate(_polygons_of_multipolygon(members, data.ways, proj, notes, f"relation/{rid}")):
+        for k, (outer, holes) in enumerate(
+            _polygons_of_multipolygon(members, data.ways, proj, notes, f"relation/{rid}")
+        ):
             feats.append(_Feature(f"relation/{rid}", tags, outer, holes, (1, rid, k)))
     return feats, outline_ways
 
@@ -571,7 +594,9 @@ def _sidewalk_pieces(road: _Road, trims: dict[tuple[int, int], float]) -> list[n
     cuts = [0] + [k for k in range(1, len(refs) - 1) if (refs[k], road.way_id) in trims] + [len(refs) - 1]
     pieces = []
     for a, b in zip(cuts[:-1], cuts[1:]):
-        piece = trim_polyline(road.xy[a:b + 1], trims.get((refs[a], road.way_id), 0.0), trims.get((refs[b], road.way_id), 0.0))
+        piece = trim_polyline(
+            road.xy[a : b + 1], trims.get((refs[a], road.way_id), 0.0), trims.get((refs[b], road.way_id), 0.0)
+        )
         if piece is not None:
             pieces.append(piece)
     return pieces
@@ -599,17 +624,37 @@ def _streets(data: OsmData, proj: _Projector, acc: MeshBuilder, notes: list[str]
             if present:
                 outer_m, inner_m = sign * (width / 2 + sw), sign * width / 2
                 for piece in pieces:
-                    acc.add_parts(SIDEWALK_MATERIAL, strip_mesh(piece, max(outer_m, inner_m), min(outer_m, inner_m), SIDEWALK_HEIGHT_M))
-                    acc.add_parts(SIDEWALK_MATERIAL, kerb_mesh(piece, inner_m, facing_left=sign < 0, height_m=SIDEWALK_HEIGHT_M))
+                    acc.add_parts(
+                        SIDEWALK_MATERIAL,
+                        strip_mesh(piece, max(outer_m, inner_m), min(outer_m, inner_m), SIDEWALK_HEIGHT_M),
+                    )
+                    acc.add_parts(
+                        SIDEWALK_MATERIAL, kerb_mesh(piece, inner_m, facing_left=sign < 0, height_m=SIDEWALK_HEIGHT_M)
+                    )
             if not walkable:
                 continue
             if present:
-                net.add_line(r.way_id, side, r.refs, offset_polyline(r.xy, sign * (width / 2 + sw / 2)), SIDEWALK_HEIGHT_M, "sidewalk", name)
+                net.add_line(
+                    r.way_id,
+                    side,
+                    r.refs,
+                    offset_polyline(r.xy, sign * (width / 2 + sw / 2)),
+                    SIDEWALK_HEIGHT_M,
+                    "sidewalk",
+                    name,
+                )
             else:
                 inset = max(width / 2 - STREET_EDGE_INSET_M, 0.0)
                 net.add_line(r.way_id, side, r.refs, offset_polyline(r.xy, sign * inset), 0.0, "street_edge", name)
-        streets.append(Street(name=name, kind="main" if hw in MAIN_CLASSES else "side",
-                              centerline=r.xy.astype(np.float32), road_width_m=float(width), sidewalk_width_m=float(sw)))
+        streets.append(
+            Street(
+                name=name,
+                kind="main" if hw in MAIN_CLASSES else "side",
+                centerline=r.xy.astype(np.float32),
+                road_width_m=float(width),
+                sidewalk_width_m=float(sw),
+            )
+        )
     for wid in sorted(data.ways):  # pedestrian areas: walk around their edge
         refs, tags = data.ways[wid]
         if _area_kind(tags) == "paving" and "highway" in tags and len(refs) >= 4 and refs[0] == refs[-1]:

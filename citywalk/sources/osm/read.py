@@ -86,7 +86,9 @@ def _check_xml_prologue(path: Path) -> None:
     root = low.find(b"<osm")
     prologue = low if root < 0 else low[:root]
     if b"<!doctype" in prologue or b"<!entity" in prologue:
-        raise SceneError(f"{path}: XML DTDs and entity declarations are not accepted in OSM files (billion-laughs/XXE guard)")
+        raise SceneError(
+            f"{path}: XML DTDs and entity declarations are not accepted in OSM files (billion-laughs/XXE guard)"
+        )
 
 
 class _Collector:

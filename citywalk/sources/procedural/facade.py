@@ -203,7 +203,9 @@ def stoop(b: MeshBuilder, f: Frame, along_m: float, out_m: float, rise_m: float,
     # landing
     b.box(TRIM, f.p(along_m, 0.5, 0.0), (1.9, 1.0, rise_m), f.yaw, color)
     for s in (-0.95, 0.95):
-        pts = np.array([f.p(along_m + s, out_m, 0.9), f.p(along_m + s, 1.0, rise_m + 0.9), f.p(along_m + s, 0.05, rise_m + 0.9)])
+        pts = np.array(
+            [f.p(along_m + s, out_m, 0.9), f.p(along_m + s, 1.0, rise_m + 0.9), f.p(along_m + s, 0.05, rise_m + 0.9)]
+        )
         b.tube(METAL_DARK, pts, 0.03, sides=4, color=rail_color)
         b.quads(METAL_DARK, [f.p(along_m + s, out_m * (1 - u), rise_m * u) for u in (0.15, 0.45, 0.75, 0.95)],
                 -f.n * 0.03, UP * 0.9, rail_color, two_sided=True)

@@ -69,10 +69,16 @@ def materials(style: Style, n_signs: int = N_SIGNS) -> Mats:
         awning_striped=Material("awning_striped", (1.0, 1.0, 1.0), 0.8, "awning_striped"),
         lamp=Material("lamp", (1.0, 0.9, 0.75), 0.5, kind=EMISSIVE, emissive=12.0),
         plant=Material("plant", (0.08, 0.22, 0.06), 0.9),
-        walls={t: Material(f"wall_{t}", (1.0, 1.0, 1.0), 0.85, t, kind=FACADE)
-               for t in ("tile", "tile_small", "concrete", "panel", "brick", "stone", "stucco")},
-        signs_v=[Material(f"sign_v{i}", (1, 1, 1), 0.4, f"sign_v{i}", kind=EMISSIVE, emissive=glow) for i in range(n_signs)],
-        signs_h=[Material(f"sign_h{i}", (1, 1, 1), 0.4, f"sign_h{i}", kind=EMISSIVE, emissive=glow) for i in range(n_signs)],
+        walls={
+            t: Material(f"wall_{t}", (1.0, 1.0, 1.0), 0.85, t, kind=FACADE)
+            for t in ("tile", "tile_small", "concrete", "panel", "brick", "stone", "stucco")
+        },
+        signs_v=[
+            Material(f"sign_v{i}", (1, 1, 1), 0.4, f"sign_v{i}", kind=EMISSIVE, emissive=glow) for i in range(n_signs)
+        ],
+        signs_h=[
+            Material(f"sign_h{i}", (1, 1, 1), 0.4, f"sign_h{i}", kind=EMISSIVE, emissive=glow) for i in range(n_signs)
+        ],
         vending=[Material(f"vending{i}", (1, 1, 1), 0.3, f"vending{i}", kind=EMISSIVE, emissive=1.5) for i in range(3)],
     )
 
@@ -113,21 +119,45 @@ class Kit:
     def _walls(self, spec: BuildingSpec, front, t, n) -> None:
         lot, body, ground = spec.lot, spec.body, spec.ground
         b, wall, color, var = self.b, self.m.walls[body.wall_texture], body.wall_color, body.variation
-        width_m, depth_m, gf, fh, height = lot.width_m, lot.depth_m, body.ground_floor_m, body.floor_height_m, body.height_m
+        width_m, depth_m, gf, fh, height = (
+            lot.width_m,
+            lot.depth_m,
+            body.ground_floor_m,
+            body.floor_height_m,
+            body.height_m,
+        )
         shop = ground.shop is not None
         z_upper = gf if shop else 0.0
         v0 = 0.0 if shop else -gf / fh
         if ground.windows:  # residential ground floor with windows: a separate row of cells
             b.quad(wall, front, t * width_m, UP * gf, ((0, 0), (body.bays, 1)), color, var)
-            b.quad(wall, front + UP * gf, t * width_m, UP * (height - gf), ((0, 1), (body.bays, 1 + (height - gf) / fh)), color, var)
+            b.quad(
+                wall,
+                front + UP * gf,
+                t * width_m,
+                UP * (height - gf),
+                ((0, 1), (body.bays, 1 + (height - gf) / fh)),
+                color,
+                var,
+            )
         else:
             # upper facade (windows drawn by the FACADE shader, one per UV cell)
-            b.quad(wall, front + UP * z_upper, t * width_m, UP * (height - z_upper), ((0, v0), (body.bays, (height - gf) / fh)), color, var)
+            b.quad(
+                wall,
+                front + UP * z_upper,
+                t * width_m,
+                UP * (height - z_upper),
+                ((0, v0), (body.bays, (height - gf) / fh)),
+                color,
+                var,
+            )
         # side walls and roof
         back = front - n * depth_m
         nb = max(1, round(depth_m / body.bay_width_m))
         b.quad(wall, back, n * depth_m, UP * height, ((0, -gf / fh), (nb, (height - gf) / fh)), color, var)
-        b.quad(wall, front + t * width_m, -n * depth_m, UP * height, ((0, -gf / fh), (nb, (height - gf) / fh)), color, var)
+        b.quad(
+            wall, front + t * width_m, -n * depth_m, UP * height, ((0, -gf / fh), (nb, (height - gf) / fh)), color, var
+        )
         if spec.roof.kind != "gable":
             b.quad(self.m.roof, front + UP * height, t * width_m, -n * depth_m, ((0, 0), (width_m / 2, depth_m / 2)))
 
@@ -221,7 +251,14 @@ class Kit:
             b.quad(SHOP_PILLAR, right, n * 0.25, UP * door_h)
             b.quad(SHOP_PILLAR, recess + t * pillar + UP * door_h, t * inner, n * 0.25)
         # band between door head and upper floor, with a fascia sign
-        b.quad(SHOP_PILLAR, front + t * pillar + UP * door_h, t * inner, UP * (gf_m - door_h), ((0, 0), (inner / 2, 0.5)), color)
+        b.quad(
+            SHOP_PILLAR,
+            front + t * pillar + UP * door_h,
+            t * inner,
+            UP * (gf_m - door_h),
+            ((0, 0), (inner / 2, 0.5)),
+            color,
+        )
         if spec.fascia_sign is not None:
             sign = m.signs_h[spec.fascia_sign]
             h = min(0.75, gf_m - door_h - 0.05)
@@ -273,7 +310,9 @@ class Kit:
             face = self.m.vending[face_i]
             front_key = "back" if np.dot(np.cross([0, 0, 1], t), n) > 0 else "front"
             self.b.box(VENDING_BODY, c, (1.0, 0.75, 1.83), yaw, faces={front_key: face})
-            self.lights.append(PointLight(tuple(map(float, c + n * 0.9 + np.array([0, 0, 1.3]))), (0.85, 0.93, 1.0), 90.0, 4.5))
+            self.lights.append(
+                PointLight(tuple(map(float, c + n * 0.9 + np.array([0, 0, 1.3]))), (0.85, 0.93, 1.0), 90.0, 4.5)
+            )
 
     def plant_pot(self, p, yaw_rad: float) -> None:
         self.b.cylinder(self.m.kerb, p, p + np.array([0, 0, 0.45]), 0.22, 0.26, sides=8)

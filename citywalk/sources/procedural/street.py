@@ -36,7 +36,12 @@ class StreetGenerator:
         self.plan = plan_street(style, rng, self.extent_m)
         p = self.plan
         self.hw, self.sw, self.ssw, self.cw = p.main_half_width_m, p.main_sidewalk_m, p.side_sidewalk_m, p.canal_width_m
-        self.side_x, self.side_w, self.back_w, self.yb = list(p.side_x_m), list(p.side_width_m), p.back_width_m, p.back_y_m
+        self.side_x, self.side_w, self.back_w, self.yb = (
+            list(p.side_x_m),
+            list(p.side_width_m),
+            p.back_width_m,
+            p.back_y_m,
+        )
         self.back_walk_y, self.x_min, self.x_max = p.back_walk_y_m, p.x_min_m, p.x_max_m
         # props draw from their own stream so adding them leaves the buildings as they were
         self.prng = rng.spawn(1)[0]
@@ -88,11 +93,15 @@ class StreetGenerator:
     def _ground(self) -> None:
         x0, x1, y = self.x_min - 60, self.x_max + 60, self.yb + 60
         if self.cw <= 0:
-            self.b.quad(self.m.road, (x0, -y, -0.02), (x1 - x0, 0, 0), (0, 2 * y, 0), ((0, 0), ((x1 - x0) / 4, 2 * y / 4)))
+            self.b.quad(
+                self.m.road, (x0, -y, -0.02), (x1 - x0, 0, 0), (0, 2 * y, 0), ((0, 0), ((x1 - x0) / 4, 2 * y / 4))
+            )
             return
         c = self.cw / 2
         for ya, yc in ((-y, -c), (c, y)):
-            self.b.quad(self.m.road, (x0, ya, -0.02), (x1 - x0, 0, 0), (0, yc - ya, 0), ((0, 0), ((x1 - x0) / 4, (yc - ya) / 4)))
+            self.b.quad(
+                self.m.road, (x0, ya, -0.02), (x1 - x0, 0, 0), (0, yc - ya, 0), ((0, 0), ((x1 - x0) / 4, (yc - ya) / 4))
+            )
 
     def _main_street(self) -> None:
         m, hw, sw = self.m, self.hw, self.sw
@@ -162,7 +171,9 @@ class StreetGenerator:
         self.b.quad(water, (x0, -c, -dep), (L, 0, 0), (0, 2 * c, 0))
         for sgn in (1, -1):
             y = sgn * c
-            self.b.quad(quay, (x0 if sgn > 0 else x1, y, -dep - 0.1), (sgn * L, 0, 0), (0, 0, dep + 0.1), ((0, 0), (L / 2, 1)))
+            self.b.quad(
+                quay, (x0 if sgn > 0 else x1, y, -dep - 0.1), (sgn * L, 0, 0), (0, 0, dep + 0.1), ((0, 0), (L / 2, 1))
+            )
             self.b.box(coping, ((x0 + x1) / 2, y + sgn * 0.2, 0.0), (L, 0.4, 0.12))
         # bridges where side streets cross: a brick deck with parapets
         rail_col = _lin(self.style.facade.railing_color)
@@ -262,11 +273,17 @@ class StreetGenerator:
                 for k in range(n_wires):
                     off = np.array([-along[1], along[0], 0.0]) * ((k % 3) - 1) * 0.45
                     h0 = tops[i] - 0.3 - 0.45 * (k // 3) - 0.9 * (k >= 3)
-                    self._wire(poles[i] + off + np.array([0, 0, h0]), poles[i + 1] + off + np.array([0, 0, h0]), _uniform(rng, st.wire_sag_m))
+                    self._wire(
+                        poles[i] + off + np.array([0, 0, h0]),
+                        poles[i + 1] + off + np.array([0, 0, h0]),
+                        _uniform(rng, st.wire_sag_m),
+                    )
                 # a service drop to a facade across the street
                 if rng.random() < 0.6:
                     p = poles[i] + np.array([0, 0, tops[i] - 1.5])
-                    side = np.array([-along[1], along[0], 0.0]) * (self.side_w[0] if abs(along[1]) > 0.5 else 2 * self.hw)
+                    side = np.array([-along[1], along[0], 0.0]) * (
+                        self.side_w[0] if abs(along[1]) > 0.5 else 2 * self.hw
+                    )
                     q = poles[i] + along * float(rng.uniform(3, 8)) + side * (1 if rng.random() < 0.5 else -1)
                     q[2] = float(rng.uniform(4.5, 6.5))
                     self._wire(p, q, 0.3)

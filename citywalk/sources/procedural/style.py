@@ -200,7 +200,9 @@ class FurnitureStyle(_Section):
             raise ValueError(f"wires_per_span [{lo}, {hi}] must have 0 <= min <= max <= 12")
         if self.pole_spacing_m[0] < 5.0:
             raise ValueError("pole_spacing_m must be at least 5 m")
-        _probs_sum(self, ["bench_prob", "bin_prob", "hydrant_prob", "phone_box_prob", "bike_rack_prob"], "kerbside item")
+        _probs_sum(
+            self, ["bench_prob", "bin_prob", "hydrant_prob", "phone_box_prob", "bike_rack_prob"], "kerbside item"
+        )
         return self
 
 
@@ -221,7 +223,9 @@ class MarkingStyle(_Section):
 class TrafficStyle(_Section):
     parked_car_prob: float = Field(0.0, ge=0, le=1)
     lane_cars_per_100m: float = Field(0.0, ge=0, le=30)
-    car_colors: list[Color] = Field(default_factory=lambda: ["#d8d8d8", "#1c1c1e", "#7b7f85", "#24344f", "#6b1e1e"], min_length=1)
+    car_colors: list[Color] = Field(
+        default_factory=lambda: ["#d8d8d8", "#1c1c1e", "#7b7f85", "#24344f", "#6b1e1e"], min_length=1
+    )
     cab_share: float = Field(0.0, ge=0, le=1)
     cab_color: Color = "#f2b705"
     buses_per_100m: float = Field(0.0, ge=0, le=5)

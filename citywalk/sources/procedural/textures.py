@@ -38,7 +38,9 @@ def _noise(rng: np.random.Generator, octaves: int = 4, size: int = SIZE_PX) -> n
         rep = size // cells
         # bilinear upsampling with wrap-around keeps the texture tileable
         g = np.kron(grid, np.ones((rep, rep), np.float32))
-        shifted = (g + np.roll(g, rep // 2, 0) + np.roll(g, rep // 2, 1) + np.roll(np.roll(g, rep // 2, 0), rep // 2, 1)) / 4
+        shifted = (
+            g + np.roll(g, rep // 2, 0) + np.roll(g, rep // 2, 1) + np.roll(np.roll(g, rep // 2, 0), rep // 2, 1)
+        ) / 4
         out += amp * shifted
         total += amp
         amp *= 0.5
@@ -130,7 +132,11 @@ def _glyph(draw: ImageDraw.ImageDraw, x0: float, y0: float, s: float, rng: np.ra
         kind = rng.integers(0, 5)
         a, b = rng.integers(0, 5, 2)
         if kind == 0:  # horizontal
-            draw.line([(x0 + g(min(a, b)), y0 + g(rng.integers(0, 5))), (x0 + g(max(a, b) or 4), y0 + g(rng.integers(0, 5)))], fill=color, width=w)
+            draw.line(
+                [(x0 + g(min(a, b)), y0 + g(rng.integers(0, 5))), (x0 + g(max(a, b) or 4), y0 + g(rng.integers(0, 5)))],
+                fill=color,
+                width=w,
+            )
         elif kind == 1:  # vertical
             c = rng.integers(0, 5)
             draw.line([(x0 + g(c), y0 + g(min(a, b))), (x0 + g(c), y0 + g(max(a, b) or 4))], fill=color, width=w)
@@ -168,7 +174,15 @@ def vending(rng: np.random.Generator) -> np.ndarray:
     img = Image.new("RGB", (SIZE_PX, SIZE_PX), body)
     d = ImageDraw.Draw(img)
     d.rectangle([16, 12, SIZE_PX - 16, 150], fill=(245, 245, 240))
-    palette = [(220, 40, 40), (40, 90, 200), (240, 200, 40), (60, 170, 70), (250, 250, 250), (120, 60, 30), (250, 130, 30)]
+    palette = [
+        (220, 40, 40),
+        (40, 90, 200),
+        (240, 200, 40),
+        (60, 170, 70),
+        (250, 250, 250),
+        (120, 60, 30),
+        (250, 130, 30),
+    ]
     for row in range(3):
         y = 20 + row * 44
         for col in range(8):
