@@ -141,9 +141,8 @@ def main() -> int:
         missing = len(ref[name]) != len(new.get(name, {}))
         ok = not diff and not missing
         bad += not ok
-        print(
-            f"{name:12s} {len(ref[name]):4d} images  {'identical' if ok else f'DIFFER: {len(diff)} images, e.g. {diff[:3]}'}"
-        )
+        verdict = "identical" if ok else f"DIFFER: {len(diff)} images, e.g. {diff[:3]}"
+        print(f"{name:12s} {len(ref[name]):4d} images  {verdict}")
     print(f"renders in {work}")
     return 1 if bad else 0
 
