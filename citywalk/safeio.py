@@ -125,7 +125,7 @@ def open_zip_safely(
     path = Path(path)
     try:
         archive = zipfile.ZipFile(path)
-    except (OSError, zipfile.BadZipFile) as exc:
+    except (OSError, zipfile.BadZipFile, NotImplementedError, ValueError, EOFError) as exc:
         raise SceneError(f"{path}: not a readable zip archive ({exc})") from exc
     try:
         infos = archive.infolist()
@@ -159,14 +159,14 @@ def read_zip_entry(archive: zipfile.ZipFile, name: str, max_bytes: int = 512 << 
     except KeyError as exc:
         raise SceneError(f"{archive.filename}: no entry '{name}' in the archive") from exc
     if info.file_size > max_bytes:
-        raise SceneError(f"{archive.filename}: entry '{name}' is over {max_bytes} bytes")
+        raise SceneError(f"{archive.filename}: entry '{name}' is over the limit of {max_bytes} bytes")
     try:
         with archive.open(info) as fh:
             data = _read_at_most(fh, max_bytes + 1, info.file_size + 1)
-    except (zipfile.BadZipFile, zlib.error, OSError, EOFError, NotImplementedError) as exc:
+    except (zipfile.BadZipFile, zlib.error, OSError, EOFError, NotImplementedError, RuntimeError) as exc:
         raise SceneError(f"{archive.filename}: entry '{name}' is corrupt ({exc})") from None
     if len(data) > max_bytes:
-        raise SceneError(f"{archive.filename}: entry '{name}' is over {max_bytes} bytes")
+        raise SceneError(f"{archive.filename}: entry '{name}' is over the limit of {max_bytes} bytes")
     return data
 
 
@@ -231,3 +231,5 @@ def parse_xml_safely(
         return ElementTree.fromstring(data)
     except ElementTree.ParseError as exc:
         raise SceneError(f"{source}: malformed XML ({exc})") from exc
+    except LookupError as exc:  # the XML declaration names an encoding Python does not know
+        raise SceneError(f"{source}: XML in an unknown encoding ({exc})") from None

@@ -140,8 +140,12 @@ def iter_images(folder: Path, opts: FrameOptions) -> Iterator[tuple[int, float, 
     from PIL import Image, ImageOps
 
     for i, p in enumerate(list_images(folder)[:opts.max_decode_frames]):
-        with Image.open(p) as im:  # upright: phones tag portrait photos with an EXIF orientation
-            yield i, float(i), _resize(np.asarray(ImageOps.exif_transpose(im).convert("RGB")), opts.max_side_px)
+        try:
+            with Image.open(p) as im:  # upright: phones tag portrait photos with an EXIF orientation
+                rgb = np.asarray(ImageOps.exif_transpose(im).convert("RGB"))
+        except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
+            raise CaptureError(f"capture image {p}: not a readable image ({exc})") from None
+        yield i, float(i), _resize(rgb, opts.max_side_px)
 
 
 def select_frames(source: str | Path, out_dir: str | Path, opts: FrameOptions | None = None) -> FrameSelection:
@@ -179,7 +183,8 @@ def select_frames(source: str | Path, out_dir: str | Path, opts: FrameOptions | 
             rec.reason = f"overexposed (mean luma {rec.mean_luma:.3f})"
         elif rec.sharpness < opts.min_sharpness:
             rec.reason = f"featureless (sharpness {rec.sharpness:.2e} < {opts.min_sharpness:.0e}; a flat wall or sky?)"
-        elif last_small is not None and float(np.abs(small - last_small).mean()) < opts.duplicate_diff:
+        elif (last_small is not None and last_small.shape == small.shape  # photos may differ in size
+              and float(np.abs(small - last_small).mean()) < opts.duplicate_diff):
             rec.reason = f"near-duplicate of frame {last_kept_index}"
         elif sum(r.kept for r in records) >= opts.max_frames:
             rec.reason = f"over the {opts.max_frames}-frame limit"

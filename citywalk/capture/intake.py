@@ -57,7 +57,7 @@ def probe_image(path: Path) -> dict:
             exif = im.getexif()
             im.load()
             size = im.size[::-1] if exif.get(0x0112) in (5, 6, 7, 8) else im.size  # EXIF orientation
-    except (UnidentifiedImageError, OSError, SyntaxError) as exc:
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
         raise CaptureError(f"capture image {path}: not a readable image ({exc})") from None
     when = exif.get(0x9003) or exif.get(0x0132)  # DateTimeOriginal (Exif IFD) or DateTime
     when = f"{when[:10].replace(':', '-')}T{when[11:]}" if isinstance(when, str) and len(when) >= 19 else None

@@ -177,7 +177,7 @@ class Actor:
         except zipfile.BadZipFile as e:
             raise LikenessError(f"actor package '{path}' is not a valid zip/.actor file: {e}") from e
         except (OSError, ValueError, KeyError, TypeError, zlib.error, EOFError, RecursionError, SyntaxError,
-                NotImplementedError) as e:  # zipfile, zlib, json and PIL failures of a corrupt package
+                NotImplementedError, RuntimeError, OverflowError) as e:  # zipfile, zlib, json and PIL failures of a corrupt package
             if isinstance(e, LikenessError):
                 raise
             raise LikenessError(f"actor package '{path}' is corrupt: {e}") from e

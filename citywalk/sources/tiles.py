@@ -145,6 +145,8 @@ def _region_points_ecef(region: np.ndarray, samples: int = 5) -> np.ndarray:
 
 def _volume_center_frame(volume: dict, transform: np.ndarray, where: str) -> np.ndarray:
     """Centre (3,) of a bounding volume in the tileset frame (ECEF for georeferenced sets)."""
+    if not isinstance(volume, dict):
+        raise _error(where, f"boundingVolume must be an object with box, region or sphere, got {volume!r:.40}")
     if "region" in volume:
         pts = _region_points_ecef(_numbers(volume["region"], 6, where, "boundingVolume.region"))
         return (pts.min(axis=0) + pts.max(axis=0)) / 2.0
@@ -508,10 +510,15 @@ def _load_content(tileset: Tileset, tile: Tile, path: Path, textures: dict, copy
     if gltf_rtc is not None:
         rtc_center = gltf_rtc if rtc_center is None else rtc_center + gltf_rtc
     tm_scene = load_trimesh_scene(tm_source, file_type, where)
-    return trimesh_scene_to_meshes(
-        tm_scene, _content_matrix(tileset, tile, rtc_center), textures, prefix=f"{tile.id}:{path.name}:",
-        max_triangles=budget, source=where,
-    )
+    try:  # trimesh decodes lazily: corrupt indices or images surface only here
+        return trimesh_scene_to_meshes(
+            tm_scene, _content_matrix(tileset, tile, rtc_center), textures, prefix=f"{tile.id}:{path.name}:",
+            max_triangles=budget, source=where,
+        )
+    except (SceneError, MemoryError):
+        raise
+    except Exception as exc:
+        raise _error(where, f"corrupt tile content ({type(exc).__name__}: {exc})") from exc
 
 
 def load_tiles(
