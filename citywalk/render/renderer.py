@@ -290,7 +290,8 @@ class Renderer:
         self.extinction = float(L.weather.extinction_per_m())
         self.haze = self._haze(L)
         self.ssr = w.wetness > 0.0 and w.snow_cover < 0.5
-        sun = tuple(np.round(L.sun_dir, 3))
+        # the map follows the rounded sun, so it is the same whichever lighting first moved there
+        sun = (tuple(np.round(L.sun_dir, 3)), bool(L.sun_illuminance[1] > 0))
         if sun != self._sun_for_shadow:
             self._sun_for_shadow = sun
             self._build_shadow_map(self.focus_points)
@@ -340,7 +341,8 @@ class Renderer:
 
         ctx, L = self.ctx, self.lighting
         self._shadow_cpu = None  # sun_visibility reads the new map on demand
-        self.use_shadow = bool(L.sun_illuminance[1] > 0 and L.sun_dir[2] > 0.0)
+        sun_dir, sunlit = np.asarray(self._sun_for_shadow[0], float), self._sun_for_shadow[1]
+        self.use_shadow = bool(sunlit and sun_dir[2] > 0.0)
         if not hasattr(self, "shadow_tex"):
             self.shadow_tex = ctx.depth_texture((SHADOW_SIZE_PX, SHADOW_SIZE_PX))
             self.shadow_tex.compare_func = "<="
@@ -357,7 +359,7 @@ class Renderer:
             c = np.array([(x0 + x1) / 2, (y0 + y1) / 2, 0.0])
             radius = float(np.hypot(x1 - x0, y1 - y0)) / 2
         top = max(z1, 10.0)
-        d = L.sun_dir / np.linalg.norm(L.sun_dir)
+        d = sun_dir / np.linalg.norm(sun_dir)
         up = np.array([0, 0, 1.0]) if abs(d[2]) < 0.99 else np.array([0, 1.0, 0])
         f = -d
         r = np.cross(f, up); r /= np.linalg.norm(r)
@@ -379,10 +381,13 @@ class Renderer:
         check_gl(ctx, "shadow pass")
 
     # ---- frames ---------------------------------------------------------------------------
-    def render(self, frame, want_depth: bool = False, linear: bool = False) -> dict[str, np.ndarray]:
+    def render(self, frame, want_depth: bool = False, linear: bool = False,
+               exposure: float | None = None) -> dict[str, np.ndarray]:
         """Render one CameraFrame. Returns {'rgb': (H, W, 3) uint8 sRGB, top row first} and,
         with want_depth, {'depth': (H, W) float32 metres along the ray, inf for sky}; with
-        linear, {'linear': (H, W, 3) float32 exposed radiance after fog, before the tone curve}."""
+        linear, {'linear': (H, W, 3) float32 exposed radiance after fog, before the tone curve}.
+        `exposure` (before exposure_ev) replaces the camera's own metering and adaptation: a
+        precomputed per-frame track keeps frames independent of what was rendered before."""
         import moderngl
 
         ctx = self.ctx
@@ -440,7 +445,7 @@ class Renderer:
             self.precip_fbo.use()
             self.precip_fbo.clear(0.0, 0.0, 0.0, 0.0)
             self._precip_drawn = self.precipitation.draw(self, frame, vp, shutter_s=self.shutter_s)
-        exposure = self._expose(frame.time_s) * 2.0 ** self.exposure_ev
+        exposure = (self._expose(frame.time_s) if exposure is None else float(exposure)) * 2.0 ** self.exposure_ev
         if self.splats is not None:
             self._draw_splats(frame)
         self._bloom(exposure)
