@@ -185,7 +185,13 @@ def cmd_render(args) -> int:
     shot = _shot_with_warnings(args)
     if getattr(args, "restyle", None):
         shot = shot.updated({"output": {"restyle": {"prompt": args.restyle}}}, source="--restyle")
-    result = render_shot(shot)
+    if args.farm == "local":
+        result = render_shot(shot)
+    else:
+        from .farm import executor_from_spec, render_shot as render_on_farm
+
+        with executor_from_spec(args.farm) as executor:
+            result = render_on_farm(shot, executor)
     t = result.timings_s
     print(f"wrote {result.video} ({result.frames} frames, {shot.output.size[0]}x{shot.output.size[1]}, "
           f"{shot.output.fps} fps) in {t['total_s']:.1f} s — render {t['render_fps']:.1f} fps, "
@@ -278,7 +284,14 @@ def cmd_capture(args) -> int:
             def on_fraction(f: float) -> None:
                 bar.update(max(0, int(f * 1000) - bar.count))
 
-            entry = process_capture(args.catalog or default_catalog_root(), args.name, opts, on_fraction=on_fraction)
+            catalog = args.catalog or default_catalog_root()
+            if args.farm == "local":
+                entry = process_capture(catalog, args.name, opts, on_fraction=on_fraction)
+            else:
+                from .farm import executor_from_spec, process_capture as process_on_farm
+
+                with executor_from_spec(args.farm) as executor:
+                    entry = process_on_farm(catalog, args.name, opts, on_fraction, executor)
         if entry.status != "processed":
             raise ShotError(f"capture '{entry.name}' failed: " + "; ".join(entry.reasons))
         print(f"processed '{entry.name}': {entry.scene_ply}; walk it: citywalk render --splat {entry.name}")
@@ -451,6 +464,12 @@ def _add_generate_parsers(sub) -> None:
     e.set_defaults(func=cmd_extend)
 
 
+def _add_farm_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--farm", default="local", metavar="WHERE",
+                   help="where the work runs: local (default, this process), ray (a Ray started here), "
+                        "auto (the cluster in RAY_ADDRESS) or ray://host:port")
+
+
 def make_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="citywalk", description="Walking videos through city streets.")
     p.add_argument("--version", action="version", version=f"citywalk {__version__}")
@@ -459,6 +478,7 @@ def make_parser() -> argparse.ArgumentParser:
     _add_shot_flags(r)
     r.add_argument("-o", "--output", help="output .mp4 (default: the Shot's output.path)")
     r.add_argument("--restyle", help='restyle the rendered frames photographically: "photo of a Tokyo alley at dusk"')
+    _add_farm_flag(r)
     r.set_defaults(func=cmd_render)
     s = sub.add_parser("still", help="render one frame of a Shot to a PNG")
     _add_shot_flags(s)
@@ -501,6 +521,7 @@ def make_parser() -> argparse.ArgumentParser:
     pr.add_argument("--lens", default="SIMPLE_RADIAL", choices=["SIMPLE_PINHOLE", "PINHOLE", "SIMPLE_RADIAL",
                                                                 "RADIAL", "OPENCV"],
                     help="COLMAP camera model: the radial ones estimate lens distortion (default SIMPLE_RADIAL)")
+    _add_farm_flag(pr)
     ev = cp_sub.add_parser("eval", help="run the whole chain on a synthetic walk with known cameras")
     ev.add_argument("--frames", type=int, default=100)
     ev.add_argument("--size", default="640x360")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
 
@@ -117,9 +117,9 @@ def side_paths(video: Path) -> dict[str, Path]:
 
 def render_shot(shot: Shot, out_path: str | Path | None = None,
                 on_fraction: Callable[[float], None] | None = None) -> RenderResult:
-    """Render a Shot to an MP4 (and the extras it asks for). Deterministic for a given Shot."""
+    """Render a Shot to an MP4 (and the extras it asks for). Deterministic for a given Shot; the
+    farm (citywalk.farm) renders the same frames in chunks through the same two passes."""
     from .video.encode import VideoWriter
-    from .tracks import write_camera_track
     from .video.progress import progress
 
     routed = _generative_route(shot, out_path, on_fraction)
@@ -133,52 +133,172 @@ def render_shot(shot: Shot, out_path: str | Path | None = None,
     try:
         t = time.perf_counter()
         p = prepare(shot)
-        scene, lighting, frames = p.scene, p.lighting, p.frames
         timings["scene_s"] = time.perf_counter() - t
+        n = len(p.frames)
         t = time.perf_counter()
-        renderer = open_renderer(shot, p)
-        timings["gl_setup_s"] = time.perf_counter() - t
+        with progress(n, "metering", on_fraction=_phase(on_fraction, 0.0, METER_SHARE)) as bar:
+            meters = meter_frames(shot, 0, n, p, report=_bar_report(bar))
+        exposures = exposure_track(meters, [f.time_s for f in p.frames])
+        timings["meter_s"] = time.perf_counter() - t
         paths = side_paths(video)
-        want_depth = "depth" in out.extras
-        per_frame_files = want_depth or "frames" in out.extras
-        notice = _copyright_overlay(scene, tuple(out.size))
-        render_s = 0.0
-        light_at = LightTimeline(shot, lighting)
-        with progress(len(frames), "rendering", on_fraction=on_fraction) as bar:
-            for cam in frames:
-                t = time.perf_counter()
-                light_at.apply(renderer, cam.time_s)
-                img = renderer.render(cam, want_depth=want_depth)
-                if notice is not None:
-                    img["rgb"] = notice.apply(img["rgb"])
-                render_s += time.perf_counter() - t
+        per_frame_files = "depth" in out.extras or "frames" in out.extras
+        stats: dict[str, float] = {}
+        with progress(n, "rendering", on_fraction=_phase(on_fraction, METER_SHARE, 1.0)) as bar:
+            for cam, img in render_frames(shot, 0, n, exposures, p, want_depth="depth" in out.extras,
+                                          report=_bar_report(bar), stats=stats):
                 writer.write(img["rgb"])
                 if per_frame_files:
                     _write_extras(paths, out.extras, cam.index, img)
-                bar.update()
-        timings["draw_s"] = renderer.stats["draw_s"]
-        timings["readback_s"] = renderer.stats["readback_s"]
-        renderer.close()
+        timings.update(stats)
         t = time.perf_counter()
         writer.close()
         timings["encode_flush_s"] = time.perf_counter() - t
     except BaseException:
         writer.abort()
         raise
-    extras = {}
+    extras = write_side_outputs(video, shot, [c.to_dict() for c in p.frames])
+    timings["render_fps"] = n / max(timings["render_s"], 1e-9)
+    timings["encode_s"] = float(writer.stats.get("encode_s", 0.0))
+    timings["total_s"] = time.perf_counter() - t0
+    timings["realtime_factor"] = out.duration_s / timings["total_s"]
+    return RenderResult(video, n, extras, timings, list(p.scene.copyright))
+
+
+def write_side_outputs(video: Path, shot: Shot, cameras: list[dict]) -> dict[str, Path]:
+    """Write the camera track (if asked for) beside the video → {extra name: path} of every extra
+    the Shot asked for (the per-frame folders were filled while rendering)."""
+    from .tracks import write_camera_track
+
+    out, paths, extras = shot.output, side_paths(video), {}
     if "camera_track" in out.extras:
-        write_camera_track(paths["camera_track"], [c.to_dict() for c in frames], fps=out.fps,
-                           width=out.size[0], height=out.size[1])
+        write_camera_track(paths["camera_track"], cameras, fps=out.fps, width=out.size[0], height=out.size[1])
         extras["camera_track"] = paths["camera_track"]
     for key in ("depth", "frames"):
         if key in out.extras:
             extras[key] = paths[key]
-    timings["render_s"] = render_s
-    timings["render_fps"] = len(frames) / max(render_s, 1e-9)
-    timings["encode_s"] = float(writer.stats.get("encode_s", 0.0))
-    timings["total_s"] = time.perf_counter() - t0
-    timings["realtime_factor"] = out.duration_s / timings["total_s"]
-    return RenderResult(video, len(frames), extras, timings, list(scene.copyright))
+    return extras
+
+
+# ---- the two passes of a render: an exposure meter over the whole shot, then the frames -------
+# Each frame is a pure function of (Shot, frame index, exposure track): a chunk [start, stop)
+# renders exactly the frames a whole-shot render does, which is what lets the farm split a shot.
+
+METER_WIDTH_PX = 64  # the metering pass draws the shot this wide (at the output's aspect)
+METER_SHARE = 0.1    # share of a render's progress given to the metering pass
+
+
+def meter_size_px(size_px) -> tuple[int, int]:
+    """(w, h) of the metering pass for an output of `size_px`: METER_WIDTH_PX wide, same aspect."""
+    w, h = int(size_px[0]), int(size_px[1])
+    return METER_WIDTH_PX, max(4, round(METER_WIDTH_PX * h / w))
+
+
+def meter_frames(shot: Shot, start: int, stop: int, p: Prepared | None = None,
+                 report: Callable[[int], None] | None = None) -> np.ndarray:
+    """Log-average and 95th-percentile luminance (kcd/m²), (stop - start, 2), of frames [start,
+    stop) drawn small under the shot's light: what the camera meters, before any adaptation."""
+    import dataclasses
+
+    p = p or prepare(shot)
+    _check_range(start, stop, len(p.frames))
+    size = meter_size_px(shot.output.size)
+    small = shot.model_copy(update={"output": shot.output.model_copy(update={"size": list(size), "samples": 1})})
+    # the meter reads the HDR target before splats are composited: their upload and sort are waste
+    bare = dataclasses.replace(p, scene=dataclasses.replace(p.scene, gaussians=[]))
+    renderer = open_renderer(small, bare)
+    try:
+        light = LightTimeline(shot, p.lighting)
+        meters = np.empty((stop - start, 2))
+        for k, cam in enumerate(p.frames[start:stop]):
+            light.apply(renderer, cam.time_s)
+            renderer.render(_resized(cam, size), exposure=1.0)
+            meters[k] = renderer.metered_luminance()
+            if report is not None:
+                report(k + 1)
+        return meters
+    finally:
+        renderer.close()
+
+
+def exposure_track(meters: np.ndarray, times_s) -> np.ndarray:
+    """Auto-exposure per frame, (N,), from the whole shot's meter readings (N, 2) at `times_s`:
+    partial adaptation (dusk stays darker than noon) smoothed with the camera's time constant."""
+    from .render.exposure import ExposureState, adapt
+
+    meters = np.asarray(meters, float).reshape(-1, 2)
+    times = np.asarray(times_s, float)
+    if len(times) != len(meters):
+        raise ValueError(f"exposure track: {len(meters)} meter readings for {len(times)} frames")
+    state, out = ExposureState(), np.empty(len(times))
+    for i, ((mean, p95), t) in enumerate(zip(meters, times)):
+        state = adapt(state, float(mean), float(p95), float(t))
+        out[i] = state.exposure
+    return out
+
+
+def render_frames(shot: Shot, start: int, stop: int, exposures, p: Prepared | None = None,
+                  want_depth: bool = False, report: Callable[[int], None] | None = None,
+                  stats: dict | None = None) -> Iterator[tuple[object, dict]]:
+    """Frames [start, stop) of the Shot → (CameraFrame, {'rgb', 'depth'?}) in order, each exposed
+    by `exposures` (one per frame of the range, from exposure_track). Own GL context, closed at
+    the end; `stats` receives seconds of scene build, GL set-up, drawing and read-back."""
+    stats = stats if stats is not None else {}
+    if p is None:
+        t = time.perf_counter()
+        p = prepare(shot)
+        stats["scene_s"] = time.perf_counter() - t
+    _check_range(start, stop, len(p.frames))
+    exposures = np.asarray(exposures, float)
+    if exposures.shape != (stop - start,):
+        raise ValueError(f"render_frames: {exposures.shape} exposures for frames {start}..{stop}")
+    t = time.perf_counter()
+    renderer = open_renderer(shot, p)
+    stats["gl_setup_s"] = time.perf_counter() - t
+    try:
+        notice = _copyright_overlay(p.scene, tuple(shot.output.size))
+        light = LightTimeline(shot, p.lighting)
+        render_s = 0.0
+        for k, cam in enumerate(p.frames[start:stop]):
+            t = time.perf_counter()
+            light.apply(renderer, cam.time_s)
+            img = renderer.render(cam, want_depth=want_depth, exposure=float(exposures[k]))
+            if notice is not None:
+                img["rgb"] = notice.apply(img["rgb"])
+            render_s += time.perf_counter() - t
+            stats.update(render_s=render_s, draw_s=renderer.stats["draw_s"],
+                         readback_s=renderer.stats["readback_s"])
+            yield cam, img
+            if report is not None:
+                report(k + 1)
+    finally:
+        renderer.close()
+
+
+def _check_range(start: int, stop: int, n: int) -> None:
+    if not (0 <= start < stop <= n):
+        raise ValueError(f"frame range {start}..{stop} is not inside the shot's {n} frames")
+
+
+def _resized(cam, size_px: tuple[int, int]):
+    """The same camera for an image of `size_px` (intrinsics scaled per axis)."""
+    import dataclasses
+
+    K = cam.K.copy()
+    K[0] *= size_px[0] / cam.size_px[0]
+    K[1] *= size_px[1] / cam.size_px[1]
+    return dataclasses.replace(cam, K=K, size_px=tuple(size_px))
+
+
+def _phase(on_fraction: Callable[[float], None] | None, lo: float, hi: float):
+    """on_fraction for one phase of a job: its 0..1 mapped onto lo..hi of the whole."""
+    if on_fraction is None:
+        return None
+    return lambda f: on_fraction(lo + (hi - lo) * f)
+
+
+def _bar_report(bar) -> Callable[[int], None]:
+    """A report(done) callable (absolute count) that advances a Progress bar."""
+    return lambda done: bar.update(done - bar.count)
 
 
 def _generative_route(shot: Shot, out_path, on_fraction) -> RenderResult | None:
@@ -198,30 +318,49 @@ def _generative_route(shot: Shot, out_path, on_fraction) -> RenderResult | None:
 
 class LightTimeline:
     """Light that changes during a shot: keyframed weather, the sun over long shots, lightning.
-    Re-resolved at most every STEP_S of shot time; flashes are applied every frame."""
+    A pure function of frame time, so a chunk that starts anywhere lights a frame as the whole
+    shot does. Keyed weather is resolved at every frame (a stepped fade would show as jumps
+    that the exposure then chases); the sun of a long steady shot every STEP_S; lightning
+    flashes are added every frame."""
 
     STEP_S = 0.5
 
     def __init__(self, shot: Shot, first):
+        """`first` is the shot's lighting at t = 0, which the renderer was built with."""
         from .look.lighting import weather_timeline
 
-        self.shot, self.current, self.current_t = shot, first, 0.0
-        self.timeline = weather_timeline(shot.look)
-        self.long = shot.output.duration_s > 60.0
-        self.flash = 0.0
+        self.shot, self.first = shot, first
+        keyed = weather_timeline(shot.look) is not None
+        self.step_s = 1.0 / shot.output.fps if keyed else self.STEP_S
+        self.changes = keyed or shot.output.duration_s > 60.0
+        self._step, self._lighting = 0, first
+        self.applied = (0, 0.0)  # (step, flash klux) the renderer holds
+
+    def step_at(self, t_s: float) -> int:
+        """Index of the lighting interval holding shot time t (0 for steady light)."""
+        return int(np.floor(t_s / self.step_s + 1e-6)) if self.changes and t_s > 0 else 0
+
+    def lighting_at(self, t_s: float):
+        """The Lighting at shot time t (without lightning)."""
+        from .look.lighting import resolve_lighting
+
+        step = self.step_at(t_s)
+        if step != self._step:
+            self._step = step
+            self._lighting = self.first if step == 0 else resolve_lighting(self.shot.look,
+                                                                           at_seconds=step * self.step_s)
+        return self._lighting
 
     def apply(self, renderer, t_s: float) -> None:
-        from .look.lighting import resolve_lighting
+        """Give the renderer the light of shot time t (uploads only when it changed)."""
         from .render.precipitation import lightning_flash_klux
 
-        changed = False
-        if (self.timeline is not None or self.long) and t_s - self.current_t >= self.STEP_S:
-            self.current = resolve_lighting(self.shot.look, at_seconds=t_s)
-            self.current_t, changed = t_s, True
-        flash = lightning_flash_klux(t_s, self.shot.scene.seed, self.current.weather.lightning)
-        if changed or flash != self.flash:
-            renderer.update_lighting(self.current, flash_klux=flash)
-            self.flash = flash
+        lighting = self.lighting_at(t_s)
+        flash = lightning_flash_klux(t_s, self.shot.scene.seed, lighting.weather.lightning)
+        key = (self.step_at(t_s), flash)
+        if key != self.applied:
+            renderer.update_lighting(lighting, flash_klux=flash)
+            self.applied = key
 
 
 def _copyright_overlay(scene, size_px):

@@ -46,8 +46,10 @@ def test_synthetic_walk_registers_aligns_and_trains(tmp_path):
     assert pkg["metadata"]["qa"]["poses"]["registered_share"] == fig["registered_share"]
     # cloud and cameras were placed together: the packaged splats still reproduce a capture frame
     cam = pkg["cameras"]["frames"][0]
-    frame = np.asarray(Image.open(tmp_path / "work" / "frames" / f"frame_{cam['index']:06d}.png")) / 255.0
-    img = render_cloud(pkg["cloud"], cam["R_w2c"], cam["t_w2c"], cam["K"], SIZE,
+    undistorted = tmp_path / "work" / "sfm" / "undistorted" / "images"  # the cameras fit these, when made
+    folder = undistorted if undistorted.is_dir() else tmp_path / "work" / "frames"
+    frame = np.asarray(Image.open(folder / f"frame_{cam['index']:06d}.png")) / 255.0
+    img = render_cloud(pkg["cloud"], cam["R_w2c"], cam["t_w2c"], cam["K"], (frame.shape[1], frame.shape[0]),
                        background=np.asarray(pkg["metadata"]["background_rgb"]))["rgb"]
     assert psnr(np.clip(img, 0, 1), frame) > fig["holdout_init"]["psnr_db"] + 2.0
     # the scene source keeps the package's placement: walks go where the capture camera went

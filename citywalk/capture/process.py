@@ -146,14 +146,16 @@ def package_run(run: CaptureRun, folder: str | Path, metadata: dict,
 
 
 def process_capture(catalog: Catalog | str | Path, key: str, opts: ProcessOptions | None = None,
-                    on_fraction: Callable[[float], None] | None = None) -> CatalogEntry:
+                    on_fraction: Callable[[float], None] | None = None,
+                    runner: Callable[..., CaptureRun] = run_capture) -> CatalogEntry:
     """Process a submitted catalog entry → the updated entry: 'processed' with a scene package, or
-    'failed' with the QA report's reasons (also written to <entry>/qa/qa.json and qa.png)."""
+    'failed' with the QA report's reasons (also written to <entry>/qa/qa.json and qa.png).
+    `runner` is run_capture or a drop-in with its signature (the farm's runs stages on Ray)."""
     opts = opts or ProcessOptions()
     cat = catalog if isinstance(catalog, Catalog) else Catalog(catalog)
     entry = cat.update(key, status="processing")
     try:
-        run = run_capture(entry.path / entry.source, entry.path / WORK_DIR, opts, on_fraction)
+        run = runner(entry.path / entry.source, entry.path / WORK_DIR, opts, on_fraction)
     except CaptureError as exc:
         report = {"verdict": "rejected", "reasons": [str(exc)]}
         write_report(entry.path / QA_DIR, report, None)
