@@ -128,7 +128,7 @@ def test_light_timeline_depends_only_on_frame_time(shot):
 def test_exposure_track_is_the_cameras_adaptation():
     """Constant light holds its exposure; a step in scene luminance is followed with the camera's
     time constant; a brighter highlight lowers the exposure (the p95 guard)."""
-    from citywalk.render.renderer import ADAPTATION_TIME_S
+    from citywalk.render.exposure import ADAPTATION_TIME_S
 
     times = np.arange(48) / 24.0
     meters = np.tile([[0.5, 2.0]], (48, 1))
@@ -149,7 +149,7 @@ def test_exposure_track_is_the_cameras_adaptation():
 
 def test_exposure_track_agrees_with_the_renderers_own_metering(shot):
     """The renderer's built-in auto-exposure and the precomputed track give the same exposure
-    for the same meter readings (the formula lives in two places: this keeps them together)."""
+    for the same meter readings (both go through render.exposure.adapt)."""
     p = pipeline.prepare(shot)
     size = pipeline.meter_size_px(shot.output.size)
     small = shot.model_copy(update={"output": shot.output.model_copy(update={"size": list(size), "samples": 1})})

@@ -17,13 +17,7 @@ from fuzz.targets import build_targets, clean_errors
 
 CORPUS = Path(__file__).parent / "fuzz_corpus"
 # Readers another helper owns; their bugs are reported to the lead, not fixed on this branch.
-KNOWN_BUGS = {
-    "osm_xml": "OSM reader bug (citywalk/sources/osm.py _Collector.node/way and _read_with_expat, owned by the "
-               "OSM split): an id past int64 raises OverflowError, and an XML declaration naming an unknown "
-               "encoding (encoding='UTF-9') raises LookupError, instead of SceneError",
-    "keyframes_json": "camera reader bug (citywalk/camera/paths_io.py read_keyframes, owned by the camera helper): "
-                      "deeply nested JSON raises RecursionError instead of ShotError",
-}
+KNOWN_BUGS: dict[str, str] = {}  # reader → why its corpus is skipped (none open)
 SHORT_RUN = 20  # inputs per reader: ~400 in all, well under a minute on two busy cores
 
 

@@ -165,6 +165,9 @@ def read_keyframes(path: str | os.PathLike[str]) -> list[Keyframe]:
     """Validated keys from a keyframe JSON file; errors name the file, key index and field."""
     p, text = _read_text(path, "keyframes file")
     where = f"keyframes file {p}"
+    from ..safeio import check_nesting
+
+    check_nesting(text, 64, where, ShotError)
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:

@@ -225,6 +225,11 @@ def _read_with_expat(path: Path, limits: OsmLimits) -> OsmData:
     except expat.ExpatError as exc:
         raise SceneError(f"{path}: XML error at line {exc.lineno}, column {exc.offset}: "
                          f"{expat.ErrorString(exc.code)}") from None
+    except LookupError as exc:  # an XML declaration naming an encoding Python does not know
+        raise SceneError(f"{path}: the XML declares an unknown encoding ({exc}); OSM files are UTF-8") from None
+    except OverflowError:
+        raise SceneError(f"{path}: line {parser.CurrentLineNumber}: an OSM id beyond 64 bits; "
+                         "OSM ids are signed 64-bit integers") from None
     except (KeyError, ValueError) as exc:
         raise SceneError(f"{path}: line {parser.CurrentLineNumber}: malformed OSM element ({exc!r}); "
                          "nodes need id/lat/lon, ways nd refs, relations typed members") from None
