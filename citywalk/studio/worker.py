@@ -126,8 +126,9 @@ def run_render(job, data: DataDir, rep: Reporter) -> dict:
 
     shot = Shot.from_dict(job.spec["shot"], source="job")
     job_dir = data.job_dir(job.id)
+    for stale in job_dir.glob(".tmp-*"):  # left by attempts that were killed
+        shutil.rmtree(stale, ignore_errors=True)
     tmp = job_dir / f".tmp-{job.attempts}"
-    shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     rep.stage("preparing scene", 0.0)
     first = [True]
