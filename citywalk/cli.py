@@ -470,6 +470,16 @@ def _add_farm_flag(p: argparse.ArgumentParser) -> None:
                         "auto (the cluster in RAY_ADDRESS) or ray://host:port")
 
 
+def cmd_serve(args) -> int:
+    from .studio.config import load_config
+    from .studio.server import serve
+
+    config = load_config(args.config, host=args.host, port=args.port, data_dir=args.data_dir, token=args.token,
+                         catalog_dir=args.catalog, render_workers=args.workers)
+    serve(config)
+    return 0
+
+
 def make_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="citywalk", description="Walking videos through city streets.")
     p.add_argument("--version", action="version", version=f"citywalk {__version__}")
@@ -549,6 +559,15 @@ def make_parser() -> argparse.ArgumentParser:
     cap.set_defaults(func=cmd_likeness)
     _add_generate_parsers(sub)
     _add_footage_parsers(sub)
+    sv = sub.add_parser("serve", help="the Studio: a web page and REST API for ordering walk videos")
+    sv.add_argument("--host", help="address to listen on (default 127.0.0.1; others need --token)")
+    sv.add_argument("--port", type=int, help="port (default 8000)")
+    sv.add_argument("--data-dir", help="jobs, uploads and the job store (default ~/.citywalk/studio)")
+    sv.add_argument("--token", help="required on every request (default $CITYWALK_STUDIO_TOKEN)")
+    sv.add_argument("--catalog", help="captured scenes (default $CITYWALK_CATALOG or DATA_DIR/captures)")
+    sv.add_argument("--workers", type=int, help="render processes at once (default 1)")
+    sv.add_argument("--config", help="a studio.toml with plans, limits, tokens, quotas")
+    sv.set_defaults(func=cmd_serve)
     return p
 
 
