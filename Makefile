@@ -21,6 +21,7 @@ demo: $(STAMP)
 	$(VENV)/bin/citywalk render examples/demo.yaml -o out/demo.mp4
 
 test: $(STAMP)
+	$(VENV)/bin/ruff check .
 	$(PY) -m pytest -q
 
 bench: $(STAMP)

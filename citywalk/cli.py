@@ -7,10 +7,14 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import __version__
 from .errors import CitywalkError, ShotError
 from .registry import SCENE_SOURCES
+
+if TYPE_CHECKING:
+    from .shot import Shot
 
 SHOT_SUFFIXES = (".yaml", ".yml", ".json")
 
@@ -40,10 +44,16 @@ def _add_shot_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--up", choices=["auto", "z", "y", "-y"], help="up axis of the file (auto: estimate, for splats)")
     p.add_argument("--scale", type=float, help="multiply the file's units by this to get metres")
     p.add_argument("--path", dest="path_file", help="waypoints JSON: [[x, y], ...] in scene metres")
-    p.add_argument("--actor", action="append", help="put a captured person in the shot: me.actor[:ahead|beside|toward|fixed[:distance_m]]")
+    p.add_argument(
+        "--actor",
+        action="append",
+        help="put a captured person in the shot: me.actor[:ahead|beside|toward|fixed[:distance_m]]",
+    )
     p.add_argument("--route", dest="route_latlon", help='waypoints as "lat,lon;lat,lon;..."')
     p.add_argument("--seed", type=int, help="random seed of the procedural street")
-    p.add_argument("--time", dest="when", help="ISO date-time, HH:MM, or dawn|morning|noon|afternoon|golden_hour|dusk|night")
+    p.add_argument(
+        "--time", dest="when", help="ISO date-time, HH:MM, or dawn|morning|noon|afternoon|golden_hour|dusk|night"
+    )
     p.add_argument("--date", help="date for HH:MM and presets (YYYY-MM-DD)")
     p.add_argument("--lat", type=float, help="latitude in degrees (for the sun)")
     p.add_argument("--lon", type=float, help="longitude in degrees")
@@ -188,7 +198,8 @@ def cmd_render(args) -> int:
     if args.farm == "local":
         result = render_shot(shot)
     else:
-        from .farm import executor_from_spec, render_shot as render_on_farm
+        from .farm import executor_from_spec
+        from .farm import render_shot as render_on_farm
 
         with executor_from_spec(args.farm) as executor:
             result = render_on_farm(shot, executor)
@@ -288,7 +299,8 @@ def cmd_capture(args) -> int:
             if args.farm == "local":
                 entry = process_capture(catalog, args.name, opts, on_fraction=on_fraction)
             else:
-                from .farm import executor_from_spec, process_capture as process_on_farm
+                from .farm import executor_from_spec
+                from .farm import process_capture as process_on_farm
 
                 with executor_from_spec(args.farm) as executor:
                     entry = process_on_farm(catalog, args.name, opts, on_fraction, executor)

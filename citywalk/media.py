@@ -69,7 +69,9 @@ and `accepted` (what the caller takes) last."""
 
     def fail(self, reason: str) -> CitywalkError:
         """The caller's error: `what path: reason`, and what would be accepted when known."""
-        return self.error(f"{self.what} {self.path}: {reason}" + (f"; accepted: {self.accepted}" if self.accepted else ""))
+        return self.error(
+            f"{self.what} {self.path}: {reason}" + (f"; accepted: {self.accepted}" if self.accepted else "")
+        )
 
     def _open(self):
         av = import_av()

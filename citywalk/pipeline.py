@@ -112,7 +112,11 @@ def open_renderer(shot: Shot, p: Prepared):
 def side_paths(video: Path) -> dict[str, Path]:
     """Where the extras go, beside the video: walk.mp4 → walk.camera.json, walk_depth/, walk_frames/."""
     stem = video.with_suffix("")
-    return {"camera_track": Path(f"{stem}.camera.json"), "depth": Path(f"{stem}_depth"), "frames": Path(f"{stem}_frames")}
+    return {
+        "camera_track": Path(f"{stem}.camera.json"),
+        "depth": Path(f"{stem}_depth"),
+        "frames": Path(f"{stem}_frames"),
+    }
 
 
 def render_shot(shot: Shot, out_path: str | Path | None = None,

@@ -82,7 +82,12 @@ class CameraSpec(_Model):
 
     rig: Literal[CAMERA_RIGS] = "walk"  # type: ignore[valid-type]
     route: Union[Literal["auto"], Annotated[list[Waypoint], Field(min_length=2, max_length=10_000)]] = "auto"
-    route_latlon: Annotated[list[Annotated[list[float], Field(min_length=2, max_length=2)]], Field(min_length=2, max_length=10_000)] | None = None
+    route_latlon: (
+        Annotated[
+            list[Annotated[list[float], Field(min_length=2, max_length=2)]], Field(min_length=2, max_length=10_000)
+        ]
+        | None
+    ) = None
     street: Literal["auto", "side", "main", "any"] = "auto"  # auto: side streets, main for side/orbit rigs
     speed_mps: float = Field(1.4, gt=0.0, le=30.0)
     eye_height_m: float = Field(1.65, gt=0.05, le=500.0)

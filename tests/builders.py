@@ -189,7 +189,7 @@ def _dae(lo, hi, up_axis: str, unit_m: float, texture: str | None, copyright: st
  </mesh></geometry></library_geometries>
  <library_visual_scenes><visual_scene id="vs"><node id="n">
   <instance_geometry url="#box"><bind_material><technique_common>
-   <instance_material symbol="m" target="#mat"><bind_vertex_input semantic="UV" input_semantic="TEXCOORD" input_set="0"/></instance_material>  # noqa: E501
+   <instance_material symbol="m" target="#mat"><bind_vertex_input semantic="UV" input_semantic="TEXCOORD" input_set="0"/></instance_material>
   </technique_common></bind_material></instance_geometry>
  </node></visual_scene></library_visual_scenes>
  <scene><instance_visual_scene url="#vs"/></scene>

@@ -170,16 +170,22 @@ def test_uploads_of_wrong_type_or_size_are_refused(client):
     png = io.BytesIO()
     Image.new("RGB", (64, 64), (40, 200, 40)).save(png, "PNG")
     form = {"name": "someone", "height_m": "1.7"}
-    r = client.post("/api/v1/actors", data=form, files={"file": ("me.exe", b"MZ\x90\x00" * 100, "application/octet-stream")})
+    r = client.post(
+        "/api/v1/actors", data=form, files={"file": ("me.exe", b"MZ\x90\x00" * 100, "application/octet-stream")}
+    )
     assert r.status_code == 415 and "accepted" in r.json()["detail"]
     r = client.post("/api/v1/actors", data=form, files={"file": ("me.jpg", png.getvalue(), "image/jpeg")})
     assert r.status_code == 415 and "not what its name says" in r.json()["detail"]
     big = b"\x89PNG\r\n\x1a\n" + bytes(500_000)
     r = client.post("/api/v1/actors", data=form, files={"file": ("me.png", big, "image/png")})
     assert r.status_code == 413
-    r = client.post("/api/v1/worlds", data={"name": "town"}, files={"file": ("town.glb", b"not a glb", "model/gltf-binary")})
+    r = client.post(
+        "/api/v1/worlds", data={"name": "town"}, files={"file": ("town.glb", b"not a glb", "model/gltf-binary")}
+    )
     assert r.status_code == 415
-    r = client.post("/api/v1/actors", data={"name": "../../x", "height_m": "1.7"}, files={"file": ("me.png", png.getvalue())})
+    r = client.post(
+        "/api/v1/actors", data={"name": "../../x", "height_m": "1.7"}, files={"file": ("me.png", png.getvalue())}
+    )
     assert loc_of(r) == ["body", "name"]
     r = client.post("/api/v1/captures", data={"name": "street", "consent": "false"},
                     files=[("files", ("a.jpg", b"\xff\xd8\xff" + bytes(100), "image/jpeg"))])
@@ -262,9 +268,13 @@ def test_refuses_to_listen_beyond_loopback_without_a_token(tmp_path):
     with pytest.raises(StudioError, match="token"):
         StudioConfig(host="0.0.0.0", data_dir=tmp_path).check_can_start()
     StudioConfig(host="0.0.0.0", data_dir=tmp_path, token=TOKEN).check_can_start()
-    out = subprocess.run([sys.executable, "-m", "citywalk.cli", "serve", "--host", "0.0.0.0", "--data-dir",
-                          str(tmp_path)], capture_output=True, text=True, timeout=60,
-                         env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(__import__("pathlib").Path(__file__).parents[1])})
+    out = subprocess.run(
+        [sys.executable, "-m", "citywalk.cli", "serve", "--host", "0.0.0.0", "--data-dir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(__import__("pathlib").Path(__file__).parents[1])},
+    )
     assert out.returncode == 2 and "token" in out.stderr and "Traceback" not in out.stderr
 
 

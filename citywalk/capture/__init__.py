@@ -12,5 +12,4 @@ from __future__ import annotations
 
 from citywalk.errors import CaptureError
 
-
 __all__ = ["CaptureError"]

@@ -11,7 +11,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from citywalk.capture import CaptureError
-from citywalk.capture.catalog import Catalog, CatalogEntry, CaptureMeta, check_name
+from citywalk.capture.catalog import CaptureMeta, Catalog, CatalogEntry, check_name
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".m4v")
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")

@@ -13,12 +13,12 @@ from typing import Callable
 import numpy as np
 
 from citywalk.capture import CaptureError
-from citywalk.errors import CitywalkError
 from citywalk.capture.catalog import Catalog, CatalogEntry
 from citywalk.capture.frames import FrameOptions, FrameSelection, select_frames
 from citywalk.capture.poses import Poses, SfmOptions, run_sfm
 from citywalk.capture.qa import MIN_FRAMES, MIN_REGISTERED_SHARE, add_poses, frames_report, write_report
 from citywalk.capture.train import TrainOptions, TrainResult, TrainView, downscale_view, load_views
+from citywalk.errors import CitywalkError
 
 WORK_DIR = "work"
 QA_DIR = "qa"

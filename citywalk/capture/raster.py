@@ -18,8 +18,16 @@ import numpy as np
 
 from citywalk.capture import CaptureError
 from citywalk.errors import MissingExtra
-from citywalk.scene.splat_math import (ALPHA_MAX, ALPHA_MIN, DILATION_PX2, JACOBIAN_CLAMP, SH_C0, T_MIN,
-                                       rotation_terms, sh_basis_terms)
+from citywalk.scene.splat_math import (
+    ALPHA_MAX,
+    ALPHA_MIN,
+    DILATION_PX2,
+    JACOBIAN_CLAMP,
+    SH_C0,
+    T_MIN,
+    rotation_terms,
+    sh_basis_terms,
+)
 
 MAX_PAIRS = 8_000_000
 

@@ -176,8 +176,19 @@ class Actor:
                 return _read_package(zf, path)
         except zipfile.BadZipFile as e:
             raise LikenessError(f"actor package '{path}' is not a valid zip/.actor file: {e}") from e
-        except (OSError, ValueError, KeyError, TypeError, zlib.error, EOFError, RecursionError, SyntaxError,
-                NotImplementedError, RuntimeError, OverflowError) as e:  # zipfile, zlib, json and PIL failures of a corrupt package
+        except (
+            OSError,
+            ValueError,
+            KeyError,
+            TypeError,
+            zlib.error,
+            EOFError,
+            RecursionError,
+            SyntaxError,
+            NotImplementedError,
+            RuntimeError,
+            OverflowError,
+        ) as e:  # zipfile, zlib, json and PIL failures of a corrupt package
             if isinstance(e, LikenessError):
                 raise
             raise LikenessError(f"actor package '{path}' is corrupt: {e}") from e
@@ -241,7 +252,9 @@ def _read_package(zf: zipfile.ZipFile, path: Path) -> Actor:
     if meta_info is None:
         raise LikenessError(f"actor package '{path}' has no actor.json")
     if meta_info.file_size > MAX_JSON_BYTES:
-        raise LikenessError(f"actor package '{path}': actor.json is {meta_info.file_size} bytes (limit {MAX_JSON_BYTES})")
+        raise LikenessError(
+            f"actor package '{path}': actor.json is {meta_info.file_size} bytes (limit {MAX_JSON_BYTES})"
+        )
     meta = json.loads(_read_limited(zf, meta_info, MAX_JSON_BYTES, path))
     if not isinstance(meta, dict) or meta.get("format") not in (FORMAT, *OLD_FORMATS):
         raise LikenessError(f"actor package '{path}': actor.json format is not '{FORMAT}' "

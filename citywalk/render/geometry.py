@@ -7,7 +7,7 @@ import numpy as np
 
 from ..errors import RenderError
 from ..scene import Scene
-from .gl import shader_source, write_uniform, mat_bytes
+from .gl import mat_bytes, shader_source, write_uniform
 
 TEX_SIZE_PX = 256
 VERTEX_FORMAT = "3f 3f 2f 3f 4f 1f"  # 16 floats, see `interleave`

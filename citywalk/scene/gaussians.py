@@ -14,8 +14,19 @@ import numpy as np
 
 from citywalk.errors import SceneError
 
-from .splat_math import (MAX_SH_DEGREE, SH_C0, covariances, matrix_to_quaternion, quaternion_multiply,
-                         quaternions_to_matrices, rgb_from_sh_dc, sh_basis, sh_coeff_count, sh_rotation_matrix)
+from .splat_math import (
+    MAX_SH_DEGREE,
+    SH_C0,
+    covariances,
+    matrix_to_quaternion,
+    quaternion_multiply,
+    quaternions_to_matrices,
+    rgb_from_sh_dc,
+    sh_basis,
+    sh_coeff_count,
+    sh_rotation_matrix,
+)
+
 
 @dataclass
 class GaussianCloud:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import SceneError
-from ..scene import Mesh, Scene
+from ..scene import Scene
 
 
 def placement_matrix(spec) -> np.ndarray:

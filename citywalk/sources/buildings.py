@@ -30,7 +30,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from citywalk.sources.geometry import (  # noqa: F401 - the polygon helpers stay importable from here
-    MeshParts, _next, clean_ring, min_area_rectangle, oriented, points_in_ring, signed_area_m2, triangulate,
+    MeshParts,
+    _next,
+    clean_ring,
+    min_area_rectangle,
+    oriented,
+    points_in_ring,
+    signed_area_m2,
+    triangulate,
 )
 
 LEVEL_HEIGHT_M = 3.0

@@ -20,10 +20,10 @@ from pathlib import Path
 import numpy as np
 
 from citywalk.errors import MissingExtra, SceneError
+from citywalk.safeio import check_xml_bytes, open_zip_safely, parse_xml_safely, read_zip_entry
 from citywalk.scene import Material, Mesh, Scene
 from citywalk.sources.geo import EnuFrame, enu_rotation, geodetic_to_ecef
 from citywalk.sources.meshes import image_to_rgba8, scene_bounds
-from citywalk.safeio import check_xml_bytes, open_zip_safely, parse_xml_safely, read_zip_entry
 
 MAX_MODELS = 10_000
 

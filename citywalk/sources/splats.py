@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from citywalk.errors import SceneError
-from citywalk.scene.gaussians import GaussianCloud, SH_C0, matrix_to_quaternion, sh_coeff_count
+from citywalk.scene.gaussians import SH_C0, GaussianCloud, matrix_to_quaternion, sh_coeff_count
 
 MAX_SPLATS = 50_000_000  # default refusal limit for any reader
 MAX_DECOMPRESSED_BYTES = 4 << 30  # .spz inflated payload limit (gzip bomb guard)
@@ -134,7 +134,7 @@ def read_ply(path, max_splats: int = MAX_SPLATS) -> GaussianCloud:
     def col(*keys) -> np.ndarray:
         out = np.empty((n, len(keys)), np.float32)
         for i, k in enumerate(keys):
-            out[:, i] = rows[k]
+            out[:, i] = rows[k]  # noqa: F821 - rows is deleted after the last col() call
         _finite_or_raise(path, "/".join(keys[:1]) + ("…" if len(keys) > 1 else ""), out)
         return out
 

@@ -23,6 +23,7 @@ from urllib.parse import unquote
 import numpy as np
 
 from citywalk.errors import NotBuiltYet, SceneError
+from citywalk.safeio import check_nesting, read_capped, read_text_capped, safe_join
 from citywalk.scene import Scene
 from citywalk.sources.geo import EnuFrame, ecef_to_geodetic, geodetic_to_ecef
 from citywalk.sources.meshes import (
@@ -32,7 +33,6 @@ from citywalk.sources.meshes import (
     scene_bounds,
     trimesh_scene_to_meshes,
 )
-from citywalk.safeio import check_nesting, read_capped, read_text_capped, safe_join
 
 SUPPORTED_VERSIONS = ("0.0", "1.0", "1.1")
 MAX_JSON_BYTES = 64 << 20

@@ -73,8 +73,8 @@ def _errors(app: FastAPI) -> None:
 
 def create_app(config: StudioConfig | None = None) -> FastAPI:
     """The app for `config` (defaults: loopback, ~/.citywalk/studio)."""
-    from .routes_jobs import add_job_routes
     from .routes_info import add_info_routes
+    from .routes_jobs import add_job_routes
     from .routes_uploads import add_upload_routes
 
     config = config or StudioConfig()

@@ -5,14 +5,30 @@ from __future__ import annotations
 import datetime as dt
 import os
 
-from fastapi import FastAPI, Path as PathParam, Query, Request, Response
+from fastapi import FastAPI, Query, Request, Response
+from fastapi import Path as PathParam
 from fastapi.responses import FileResponse
 
 from .. import __version__
 from ..errors import CitywalkError
 from .resolve import FieldError, check_plan, resolve_shot
-from .schemas import (ActorInfo, Health, Options, PlanView, PreviewRequest, PromptRequest, PromptResponse, RigInfo,
-                      SceneInfo, SessionRequest, SessionView, StyleInfo, TimeInfo, WeatherInfo, WorldInfo)
+from .schemas import (
+    ActorInfo,
+    Health,
+    Options,
+    PlanView,
+    PreviewRequest,
+    PromptRequest,
+    PromptResponse,
+    RigInfo,
+    SceneInfo,
+    SessionRequest,
+    SessionView,
+    StyleInfo,
+    TimeInfo,
+    WeatherInfo,
+    WorldInfo,
+)
 from .security import COOKIE
 from .thumbs import THUMB_SIZE_PX, shipped_thumbnail, thumbnail_shot
 
@@ -150,7 +166,7 @@ def _listing_routes(app: FastAPI, studio) -> None:
 
     @app.get(f"{API}/options", response_model=Options, tags=["listings"])
     def options(request: Request) -> Options:
-        from ..shot import CAMERA_RIGS, EXTRAS, Shot
+        from ..shot import CAMERA_RIGS, EXTRAS
 
         return Options(styles=list_styles(), weathers=list_weathers(), times=list_times(),
                        rigs=[RigInfo(name=r, description=RIG_NOTES.get(r, "")) for r in CAMERA_RIGS],

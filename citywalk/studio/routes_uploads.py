@@ -7,7 +7,8 @@ import shutil
 import uuid
 from typing import Literal
 
-from fastapi import FastAPI, File, Form, HTTPException, Path as PathParam, Response, UploadFile
+from fastapi import FastAPI, File, Form, HTTPException, Response, UploadFile
+from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse
 
 from .paths import NAME_RE, WORLD_SUFFIXES
@@ -15,13 +16,24 @@ from .resolve import FieldError
 from .routes_info import list_actors, list_worlds
 from .routes_jobs import job_view, queue_positions
 from .schemas import ActorInfo, JobView, WorldInfo
-from .uploads import (CAPTURE_PHOTO_SUFFIXES, CAPTURE_VIDEO_SUFFIXES, LIKENESS_SUFFIXES, WORLD_CONTENT, UploadRefused,
-                      save_upload, suffix_of)
+from .uploads import (
+    CAPTURE_PHOTO_SUFFIXES,
+    CAPTURE_VIDEO_SUFFIXES,
+    LIKENESS_SUFFIXES,
+    WORLD_CONTENT,
+    UploadRefused,
+    save_upload,
+    suffix_of,
+)
 
 API = "/api/v1"
 NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
-UPLOAD_RESPONSES = {409: {"description": "the name is taken"}, 413: {"description": "over the size limit"},
-                    415: {"description": "not an accepted file type"}, 422: {"description": "a field is not acceptable"}}
+UPLOAD_RESPONSES = {
+    409: {"description": "the name is taken"},
+    413: {"description": "over the size limit"},
+    415: {"description": "not an accepted file type"},
+    422: {"description": "a field is not acceptable"},
+}
 
 
 def _pending_names(studio, kind: str) -> set[str]:
@@ -37,9 +49,12 @@ def _taken(what: str, name: str) -> JSONResponse:
 
 def _actor_routes(app: FastAPI, studio) -> None:
     @app.post(f"{API}/actors", status_code=202, response_model=JobView, tags=["actors"], responses=UPLOAD_RESPONSES)
-    def upload_likeness(file: UploadFile = File(description="a clip (MP4/MOV) or a photo (PNG/JPEG/WebP) of one person"),
-                        name: str = Form(pattern=NAME_PATTERN), height_m: float = Form(ge=0.3, le=2.8),
-                        method: Literal["auto", "mediapipe", "chroma", "background"] = Form("auto")):
+    def upload_likeness(
+        file: UploadFile = File(description="a clip (MP4/MOV) or a photo (PNG/JPEG/WebP) of one person"),
+        name: str = Form(pattern=NAME_PATTERN),
+        height_m: float = Form(ge=0.3, le=2.8),
+        method: Literal["auto", "mediapipe", "chroma", "background"] = Form("auto"),
+    ):
         """Start an actor job: the person is cut out and becomes actor `name` for Shots' actors."""
         if studio.data.actor_path(name).exists() or name in _pending_names(studio, "actor"):
             return _taken("actor", name)

@@ -96,10 +96,9 @@ def _zip_folder(folder: Path, archive: Path) -> None:
 def _poster(video: Path, out: Path, n_frames: int, width_px: int = 480) -> None:
     """A JPEG of the frame a third into the video, for the gallery (decoding stops there)."""
     import av
-    from PIL import Image
 
     with av.open(str(video)) as c:
-        for i, frame in enumerate(c.decode(video=0)):
+        for i, frame in enumerate(c.decode(video=0)):  # noqa: B007 - the last frame decoded is kept
             if i >= n_frames // 3:
                 break
         img = frame.to_image()
@@ -187,7 +186,7 @@ def _actor_thumbnail(actor, out: Path) -> None:
 
 
 def run_capture(job, data: DataDir, rep: Reporter, catalog_root: Path) -> dict:
-    from ..capture.catalog import Catalog, CaptureMeta
+    from ..capture.catalog import CaptureMeta, Catalog
     from ..capture.evaluate import eval_options
     from ..capture.intake import submit
     from ..capture.process import process_capture

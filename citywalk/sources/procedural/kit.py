@@ -13,9 +13,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from ...scene import EMISSIVE, FACADE, ROAD, SHOPFRONT, Material, Mesh, PointLight
+from ..geometry import MeshBuilder
 from . import facade as fp
 from . import props
-from ..geometry import MeshBuilder
 from .plan import KERB_M, BoardSpec, BuildingSpec, ShopfrontSpec, VerticalSignSpec, lin
 from .plan_props import PropSpec
 from .style import Style

@@ -6,7 +6,6 @@ heading `yaw_rad` (0 = along +X). Triangle counts stay in the tens to low hundre
 
 from __future__ import annotations
 
-
 import numpy as np
 
 from ...scene import EMISSIVE, FOLIAGE, Material
