@@ -476,6 +476,18 @@ def _add_generate_parsers(sub) -> None:
     e.set_defaults(func=cmd_extend)
 
 
+def _add_serve_parser(sub) -> None:
+    sv = sub.add_parser("serve", help="the Studio: a web page and REST API for ordering walk videos")
+    sv.add_argument("--host", help="address to listen on (default 127.0.0.1; others need --token)")
+    sv.add_argument("--port", type=int, help="port (default 8000)")
+    sv.add_argument("--data-dir", help="jobs, uploads and the job store (default ~/.citywalk/studio)")
+    sv.add_argument("--token", help="required on every request (default $CITYWALK_STUDIO_TOKEN)")
+    sv.add_argument("--catalog", help="captured scenes (default $CITYWALK_CATALOG or DATA_DIR/captures)")
+    sv.add_argument("--workers", type=int, help="render processes at once (default 1)")
+    sv.add_argument("--config", help="a studio.toml with plans, limits, tokens, quotas")
+    sv.set_defaults(func=cmd_serve)
+
+
 def _add_farm_flag(p: argparse.ArgumentParser) -> None:
     p.add_argument("--farm", default="local", metavar="WHERE",
                    help="where the work runs: local (default, this process), ray (a Ray started here), "
@@ -571,15 +583,7 @@ def make_parser() -> argparse.ArgumentParser:
     cap.set_defaults(func=cmd_likeness)
     _add_generate_parsers(sub)
     _add_footage_parsers(sub)
-    sv = sub.add_parser("serve", help="the Studio: a web page and REST API for ordering walk videos")
-    sv.add_argument("--host", help="address to listen on (default 127.0.0.1; others need --token)")
-    sv.add_argument("--port", type=int, help="port (default 8000)")
-    sv.add_argument("--data-dir", help="jobs, uploads and the job store (default ~/.citywalk/studio)")
-    sv.add_argument("--token", help="required on every request (default $CITYWALK_STUDIO_TOKEN)")
-    sv.add_argument("--catalog", help="captured scenes (default $CITYWALK_CATALOG or DATA_DIR/captures)")
-    sv.add_argument("--workers", type=int, help="render processes at once (default 1)")
-    sv.add_argument("--config", help="a studio.toml with plans, limits, tokens, quotas")
-    sv.set_defaults(func=cmd_serve)
+    _add_serve_parser(sub)
     return p
 
 
