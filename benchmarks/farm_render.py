@@ -125,7 +125,7 @@ def draw_chart(models: dict, path: Path) -> None:
     ax.set_yscale("log")
     ax.set_xlabel("render nodes (each like this 2-core machine)")
     ax.set_ylabel("wall seconds, 10 s demo shot")
-    ax.set_title("citywalk farm: modelled from measured per-frame and per-task costs")
+    ax.set_title("citywalk farm, modelled from measured costs")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend()
     fig.tight_layout()
