@@ -210,7 +210,9 @@ def test_likeness_upload_becomes_an_actor_for_shots(client):
     assert [a["name"] for a in actors] == ["astro"] and actors[0]["thumbnail"]
     assert client.get(actors[0]["thumbnail"]).content[:4] == b"\x89PNG"
     shot = {**TINY, "camera": {"rig": "follow"}, "actors": [{"likeness": "astro"}]}
-    assert client.post("/api/v1/preview", json={"shot": shot, "at_s": 0.5}).status_code == 200
+    # the astronaut photo is waist-up: placing it full-body is refused with the reason, not floated
+    refused = client.post("/api/v1/preview", json={"shot": shot, "at_s": 0.5})
+    assert refused.status_code == 422 and "upper body" in refused.text, refused.text
     r = client.post("/api/v1/actors", data={"name": "astro", "height_m": "1.7"},
                     files={"file": ("astronaut.jpg", jpg.getvalue(), "image/jpeg")})
     assert r.status_code == 409
