@@ -11,6 +11,8 @@ from typing import Callable
 
 import numpy as np
 
+from .report import LoadReport  # noqa: F401  (the type of Scene.report)
+
 # Shading kinds understood by the renderer (Material.kind).
 PLAIN, FACADE, SHOPFRONT, EMISSIVE, ROAD, FOLIAGE = 0, 1, 2, 3, 4, 5
 
@@ -127,6 +129,7 @@ class Scene:
     lit_window_share: float = 0.5  # share of windows lit at night (a style's facade parameter)
     capture_cameras_m: np.ndarray | None = None  # (M, 3) centres of the cameras that captured a splat scene
     side_street_x_m: tuple[float, ...] = ()  # procedural: where side streets cross the main street
+    report: "LoadReport | None" = None  # what the source loaded and skipped (scene/report.py)
 
     @property
     def triangle_count(self) -> int:
