@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 import stat
+import tempfile
 import zipfile
 import zlib
 from pathlib import Path, PurePosixPath
@@ -233,3 +234,23 @@ def parse_xml_safely(
         raise SceneError(f"{source}: malformed XML ({exc})") from exc
     except LookupError as exc:  # the XML declaration names an encoding Python does not know
         raise SceneError(f"{source}: XML in an unknown encoding ({exc})") from None
+
+
+def _process_umask() -> int:
+    """The process umask, read without changing it (os.umask would race with other threads)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    return 0o022
+
+
+def temp_beside(target: Path, suffix: str = ".part") -> tuple[int, Path]:
+    """(fd, path) of a new temp file beside `target`, to be renamed over it when complete. Unlike a
+    bare mkstemp (0600) it gets the mode a normal file would (0666 less the umask), so a finished
+    video or track is readable by the same people as any other file the user writes."""
+    fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.stem}.", suffix=suffix)
+    os.fchmod(fd, 0o666 & ~_process_umask())
+    return fd, Path(name)

@@ -7,13 +7,13 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 
 from citywalk.errors import VideoError
+from citywalk.safeio import temp_beside
 
 MAX_TRACK_FILE_BYTES = 256 * 1024 * 1024
 TRACK_CONVENTION = "opencv"
@@ -25,7 +25,7 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[Path], None]) ->
     target = Path(path)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.stem}.", suffix=".part" + target.suffix)
+        fd, name = temp_beside(target, ".part" + target.suffix)
     except OSError as exc:
         raise VideoError(f"cannot write {target}: {exc.strerror or exc}") from None
     os.close(fd)

@@ -164,3 +164,22 @@ def test_killed_likeness_capture_keeps_previous_actor_and_rerun_completes(tmp_pa
         assert res.stderr.strip().splitlines()[-1].startswith("citywalk: error:")
     assert np.array_equal(Actor.load(tmp_path / "me.actor").frames_rgba, before)
     assert _visible(tmp_path) == ["me.actor", "me.jpg"]
+
+
+def test_finished_files_get_the_normal_file_mode(tmp_path):
+    """Temp-then-rename writes must not leave finished files private (mkstemp makes them 0600)."""
+    import os
+
+    import numpy as np
+
+    from citywalk.safeio import _process_umask
+    from citywalk.tracks import atomic_write
+    from citywalk.video.encode import VideoWriter
+
+    want = 0o666 & ~_process_umask()
+    track = atomic_write(tmp_path / "t.json", lambda p: p.write_text("{}"))
+    with VideoWriter(tmp_path / "v.mp4", fps=4, size_px=(32, 16)) as w:
+        for _ in range(2):
+            w.write(np.zeros((16, 32, 3), np.uint8))
+    for p in (track, tmp_path / "v.mp4"):
+        assert os.stat(p).st_mode & 0o777 == want, p

@@ -8,12 +8,12 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import ShotError, VideoError
+from ..safeio import temp_beside
 from .keyframes import Keyframe, parse_keys
 from .track import CameraFrame
 
@@ -28,7 +28,7 @@ def _write_text(path: str | os.PathLike[str], text: str) -> Path:
     target = Path(path)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.stem}.", suffix=".part")
+        fd, name = temp_beside(target, ".part")
     except OSError as exc:
         raise VideoError(f"cannot write {target}: {exc.strerror or exc}") from None
     try:

@@ -13,7 +13,6 @@ import io
 import json
 import os
 import re
-import tempfile
 import zipfile
 import zlib
 from pathlib import Path
@@ -22,6 +21,7 @@ import numpy as np
 from PIL import Image
 
 from ..errors import LikenessError
+from ..safeio import temp_beside
 
 FORMAT = "citywalk.actor/2"  # /2 adds yaw_deg (view-indexed frames) and full_body
 OLD_FORMATS = ("citywalk.actor/1",)  # still load: one view (yaw unknown)
@@ -148,7 +148,7 @@ class Actor:
         meta = _meta_dict(self)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+            fd, tmp = temp_beside(path, ".tmp")
         except OSError as e:
             raise LikenessError(f"cannot write actor package '{path}': {e}") from e
         try:

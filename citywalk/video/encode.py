@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import queue
-import tempfile
 import threading
 import time
 from fractions import Fraction
@@ -20,6 +19,7 @@ import numpy as np
 
 from citywalk.errors import VideoError
 from citywalk.media import VideoInfo, import_av, probe_video  # noqa: F401 - probe_video, VideoInfo re-exported
+from citywalk.safeio import temp_beside
 from citywalk.shot import MAX_HEIGHT, MAX_WIDTH, MIN_SIDE_PX
 
 MAX_FPS = 240
@@ -67,7 +67,7 @@ def prepare_output_path(path: str | os.PathLike[str]) -> Path:
 def _open_temp(target: Path) -> Path:
     """Create an empty temporary file beside `target`; proves the folder is writable."""
     try:
-        fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.stem}.", suffix=".part" + target.suffix)
+        fd, name = temp_beside(target, ".part" + target.suffix)
     except OSError as exc:
         raise VideoError(f"cannot write {target}: {exc.strerror or exc}") from None
     os.close(fd)
