@@ -115,3 +115,20 @@ def test_image_folder_keeps_one_frame_per_image_and_drops_repeats(tmp_path):
     sel = select_frames(folder, tmp_path / "out", FrameOptions())
     assert sel.windows == 6 and [r.kept for r in sel.records] == [True] * 5 + [False]
     assert "near-duplicate of frame 4" in sel.records[5].reason
+
+
+def test_large_jpeg_decodes_reduced_and_matches_a_full_decode(tmp_path):
+    """A big photo is decoded at a JPEG scale (draft) that still covers max_side_px: same size
+    and nearly the same pixels as decoding it fully and resizing."""
+    from PIL import Image
+
+    from citywalk.capture.frames import _resize, iter_images
+
+    y, x = np.mgrid[0:1500, 0:2000]
+    img = np.stack([(x / 8) % 256, (y / 6) % 256, ((x + y) / 14) % 256], -1).astype(np.uint8)
+    (tmp_path / "p").mkdir()
+    Image.fromarray(img).save(tmp_path / "p" / "a.jpg", quality=92)
+    (_, _, got), = list(iter_images(tmp_path / "p", FrameOptions(max_side_px=320)))
+    full = _resize(np.asarray(Image.open(tmp_path / "p" / "a.jpg").convert("RGB")), 320)
+    assert got.shape == full.shape == (240, 320, 3)
+    assert np.abs(got.astype(float) - full).mean() < 6.0

@@ -135,6 +135,14 @@ def iter_video(path: Path, opts: FrameOptions) -> tuple[float, float, Iterator[t
     return fps, duration_s, frames()
 
 
+def _draft_for(im, max_side_px: int) -> None:
+    """Let a JPEG decode at 1/2–1/8 scale when that still leaves its long side at least
+    `max_side_px`: a 48-megapixel phone photo then needs a sixteenth of the memory and time."""
+    s = max_side_px / max(im.width, im.height, 1)
+    if s < 1.0:
+        im.draft("RGB", (math.ceil(im.width * s), math.ceil(im.height * s)))
+
+
 def iter_images(folder: Path, opts: FrameOptions) -> Iterator[tuple[int, float, np.ndarray]]:
     """Images of a folder as (index, index as pseudo-time, (H, W, 3) uint8 upright), in name order."""
     from PIL import Image, ImageOps
@@ -142,6 +150,7 @@ def iter_images(folder: Path, opts: FrameOptions) -> Iterator[tuple[int, float, 
     for i, p in enumerate(list_images(folder)[:opts.max_decode_frames]):
         try:
             with Image.open(p) as im:  # upright: phones tag portrait photos with an EXIF orientation
+                _draft_for(im, opts.max_side_px)
                 rgb = np.asarray(ImageOps.exif_transpose(im).convert("RGB"))
         except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
             raise CaptureError(f"capture image {p}: not a readable image ({exc})") from None
