@@ -30,7 +30,22 @@ def build_scene(spec, min_extent_m: float = 200.0, cameras=None) -> Scene:
 
     if spec.source not in SCENE_SOURCES:  # pragma: no cover - the Shot validates the source
         raise SceneError(f"unknown scene.source '{spec.source}'; accepted: {', '.join(SCENE_SOURCES)}")
-    return SCENE_SOURCES[spec.source].load()(spec, min_extent_m=min_extent_m, cameras=cameras)
+    scene = SCENE_SOURCES[spec.source].load()(spec, min_extent_m=min_extent_m, cameras=cameras)
+    return with_report(scene, getattr(spec, "path", None) or spec.source)
+
+
+def with_report(scene: Scene, source: str) -> Scene:
+    """Every scene leaves its loader with a LoadReport (scene/report.py): the loader's own, or a
+    new one, and in either case what is drawable now (after placement and crop) counted in it."""
+    from ..scene.report import LoadReport
+
+    report = scene.report if scene.report is not None else LoadReport(source=str(source))
+    report.source = report.source or str(source)
+    report.loaded["triangles"] = scene.triangle_count
+    report.loaded["splats"] = sum(int(getattr(g, "count", 0)) for g in scene.gaussians)
+    report.loaded = {k: n for k, n in report.loaded.items() if n or k in ("triangles", "splats")}
+    scene.report = report
+    return scene
 
 
 def place(scene: Scene, spec, to_world: np.ndarray | None = None) -> Scene:

@@ -31,8 +31,8 @@ MAX_JSON_NESTING = 64  # glTF documents nest ~6 deep; deeper ones are refused be
 MAX_TEXTURE_PX = 4096
 _MAX_GRID_ENTRIES = 20_000_000
 # glTF emission (emissiveFactor × KHR_materials_emissive_strength) of 1 → Material.emissive in
-# 100 cd/m²: 2 is a lit shop sign, between the procedural styles' 1.5 and 5 (neon).
-GLTF_EMISSIVE_UNIT = 2.0
+# 100 cd/m² (a lit shop sign; the procedural styles use 1.5, neon 5).
+GLTF_EMISSIVE_UNIT = 1.0
 
 # glTF / Y-up (x, y, z) → world Z-up (x, −z, y), as a 4×4 matrix acting on column vectors.
 Y_UP_TO_Z_UP = np.array(
