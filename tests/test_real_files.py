@@ -92,7 +92,8 @@ class _Gltf:
         return self
 
     def texture(self, image: bytes | None = None, uri: str | None = None, ktx2: bool = False) -> int:
-        img = {"uri": uri} if uri else {"bufferView": self.view(image), "mimeType": "image/ktx2" if ktx2 else "image/png"}
+        mime = "image/ktx2" if ktx2 else "image/png"
+        img = {"uri": uri} if uri else {"bufferView": self.view(image), "mimeType": mime}
         self.doc.setdefault("images", []).append(img)
         tex = {"extensions": {"KHR_texture_basisu": {"source": len(self.doc["images"]) - 1}}} if ktx2 \
             else {"source": len(self.doc["images"]) - 1}
@@ -316,3 +317,26 @@ def test_cli_refuses_a_file_with_nothing_drawable(tmp_path, capsys):
     assert code != 0 and not out.exists()
     assert len(err) == 1 and "nothing drawable" in err[0] and str(path) in err[0], err
     assert "EXT_lights_image_based" in err[0]  # says what it skipped, in the one line
+
+
+def test_pipeline_warns_once_per_kind_and_refuses_an_empty_world(caplog):
+    from citywalk.pipeline import check_drawable
+    from citywalk.scene import Material, Scene
+    from citywalk.scene.report import LoadReport
+    from citywalk.sources import with_report
+    from citywalk.sources.geometry import MeshBuilder
+
+    b = MeshBuilder()
+    b.quad(Material("wall"), (0, 0, 0), (1, 0, 0), (0, 0, 1))
+    report = LoadReport(source="tiles.json")
+    report.skip("i3dm tiles", "not supported", 3)
+    report.skip("textures", "file 'a.png' not found")
+    scene = with_report(Scene(meshes=b.build(), report=report), "tiles.json")
+    with caplog.at_level("WARNING", logger="citywalk"):
+        check_drawable(scene, "tiles.json")
+    assert [r.getMessage() for r in caplog.records] == [
+        "tiles.json: skipped 3 i3dm tiles (not supported)", "tiles.json: skipped 1 textures (file 'a.png' not found)"]
+    assert scene.report.loaded["triangles"] == 2
+    empty = with_report(Scene(report=report), "tiles.json")
+    with pytest.raises(SceneError, match=r"tiles.json: nothing drawable: .*3 i3dm tiles \(not supported\)"):
+        check_drawable(empty, "tiles.json", warn=False)
