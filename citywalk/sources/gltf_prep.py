@@ -401,11 +401,15 @@ def prepare_gltf(data: bytes, file_type: str, where: str, base_dir: Path | None 
     else:
         text, glb_bin = data, b""
     d = _Doc(_parse_json(text, where), where)
-    _check_extensions(d, report)
-    _merge_buffers(d, glb_bin, base_dir)
-    _decode_draco(d, report)
-    _expand_instancing(d, report)
-    missing = _embed_images(d, base_dir, report)
-    _fix_textures(d, missing, report)
-    _bake_materials(d)
-    return _pack_glb(d)
+    try:
+        _check_extensions(d, report)
+        _merge_buffers(d, glb_bin, base_dir)
+        _decode_draco(d, report)
+        _expand_instancing(d, report)
+        missing = _embed_images(d, base_dir, report)
+        _fix_textures(d, missing, report)
+        _bake_materials(d)
+        return _pack_glb(d)
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError, OverflowError) as exc:
+        # a field of the wrong JSON type (a node that is a number, an index that is a string…)
+        raise SceneError(f"{where}: malformed glTF document ({type(exc).__name__}: {exc})") from None
