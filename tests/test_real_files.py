@@ -340,3 +340,34 @@ def test_pipeline_warns_once_per_kind_and_refuses_an_empty_world(caplog):
     empty = with_report(Scene(report=report), "tiles.json")
     with pytest.raises(SceneError, match=r"tiles.json: nothing drawable: .*3 i3dm tiles \(not supported\)"):
         check_drawable(empty, "tiles.json", warn=False)
+
+
+def test_osm_reports_what_it_left_out(tmp_path):
+    from citywalk.sources.osm import load_osm
+
+    lat, lon, d = 35.68, 139.76, 0.0002
+    nodes = [(1, lat, lon), (2, lat, lon + d), (3, lat + d, lon + d), (4, lat + d, lon),
+             (5, lat + 2 * d, lon), (6, lat + 2 * d, lon + d), (7, lat + 3 * d, lon + d)]
+    xml = ['<?xml version="1.0"?>', '<osm version="0.6">']
+    xml += [f'<node id="{i}" lat="{a}" lon="{o}"/>' for i, a, o in nodes]
+    xml += ['<way id="10"><nd ref="1"/><nd ref="2"/><nd ref="3"/><nd ref="4"/><nd ref="1"/>'
+            '<tag k="building" v="yes"/><tag k="height" v="9"/></way>',
+            '<way id="11"><nd ref="5"/><nd ref="6"/><nd ref="7"/><tag k="building" v="yes"/></way>', "</osm>"]
+    path = tmp_path / "x.osm"
+    path.write_text("\n".join(xml))
+    scene = load_osm(path)
+    assert scene.report.loaded["buildings"] == 1
+    lines = scene.report.warning_lines()
+    assert len(lines) == 1 and "skipped 1 OSM features (way is not closed, area skipped)" in lines[0], lines
+
+
+def test_gpu_instancing_rotation_and_scale(tmp_path):
+    g = _Gltf().quad()
+    s = np.float32(np.sqrt(0.5))
+    g.doc["nodes"][0]["extensions"] = {"EXT_mesh_gpu_instancing": {"attributes": {
+        "ROTATION": g.accessor(np.array([[0, 0, s, s]], np.float32), "VEC4"),  # 90° about glTF Z
+        "SCALE": g.accessor(np.array([[2, 2, 2]], np.float32), "VEC3")}}}
+    g.uses("EXT_mesh_gpu_instancing")
+    lo, hi = load_mesh_scene(g.write(tmp_path / "rot.glb")).bounds_m
+    # glTF quad x -1..1, y 0..2 → scaled ×2, turned: x -4..0, y -2..2 → world (x, −z, y)
+    assert np.allclose(lo, (-4, 0, -2), atol=1e-4) and np.allclose(hi, (0, 0, 2), atol=1e-4), (lo, hi)
