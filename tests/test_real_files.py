@@ -371,3 +371,30 @@ def test_gpu_instancing_rotation_and_scale(tmp_path):
     lo, hi = load_mesh_scene(g.write(tmp_path / "rot.glb")).bounds_m
     # glTF quad x -1..1, y 0..2 → scaled ×2, turned: x -4..0, y -2..2 → world (x, −z, y)
     assert np.allclose(lo, (-4, 0, -2), atol=1e-4) and np.allclose(hi, (0, 0, 2), atol=1e-4), (lo, hi)
+
+
+def test_quantized_positions_and_uvs_are_read_as_meant(tmp_path):
+    """KHR_mesh_quantization (what gltfpack writes): int16 positions scaled by the node, uint16
+    normalized UVs."""
+    g = _Gltf()
+    pos, uv, tris = _grid(1)
+    qpos = np.round(pos * 1000).astype(np.int16)
+    qpos = np.c_[qpos, np.zeros(len(qpos), np.int16)]  # VEC3 int16 padded to 4-byte rows
+    view = g.view(qpos.tobytes())
+    g.doc["bufferViews"][view]["byteStride"] = 8
+    g.doc["accessors"].append({"bufferView": view, "componentType": 5122, "count": len(pos), "type": "VEC3",
+                               "min": [-1000, 0, 0], "max": [1000, 2000, 0]})
+    p_acc = len(g.doc["accessors"]) - 1
+    g.doc["accessors"].append({"bufferView": g.view(np.round(uv * 65535).astype(np.uint16).tobytes()),
+                               "componentType": 5123, "normalized": True, "count": len(uv), "type": "VEC2"})
+    uv_acc = len(g.doc["accessors"]) - 1
+    tex = g.texture(_png(_solid(RED)))
+    g.doc["materials"] = [{"pbrMetallicRoughness": {"baseColorTexture": {"index": tex}}}]
+    g.doc["meshes"].append({"primitives": [{"attributes": {"POSITION": p_acc, "TEXCOORD_0": uv_acc}, "material": 0,
+                                            "indices": g.accessor(tris.ravel(), "SCALAR")}]})
+    g.doc["nodes"][0]["scale"] = [0.001, 0.001, 0.001]
+    g.uses("KHR_mesh_quantization", required=True)
+    scene = load_mesh_scene(g.write(tmp_path / "q.glb"))
+    lo, hi = scene.bounds_m
+    assert np.allclose(lo, (-1, 0, 0), atol=1e-4) and np.allclose(hi, (1, 0, 2), atol=1e-4), (lo, hi)
+    assert scene.meshes[0].uvs.min() >= 0.0 and scene.meshes[0].uvs.max() == pytest.approx(1.0, abs=1e-4)

@@ -4,10 +4,11 @@ trimesh ignores Draco geometry (an empty scene), GPU instancing, KTX2 textures, 
 transforms and emissive strength. Here a .glb or .gltf becomes one self-contained GLB: every
 buffer and image in one binary chunk (external files joined safely beside the glTF), Draco
 primitives decoded into plain accessors (DracoPy), EXT_mesh_gpu_instancing expanded into one
-child node per instance, KTX2/Basis images transcoded to PNG (alktx2), KHR_texture_transform
-baked into the base colour texture coordinates, and KHR_materials_emissive_strength multiplied
-into emissiveFactor. A required extension that cannot be honoured raises a SceneError naming it;
-what is only skipped (an unknown optional extension, a missing texture file) goes to the report.
+child node per instance, quantized attributes made float, KTX2/Basis images transcoded to PNG
+(alktx2), KHR_texture_transform baked into the base colour texture coordinates, and
+KHR_materials_emissive_strength multiplied into emissiveFactor. A required extension that cannot
+be honoured raises a SceneError naming it; what is only skipped (an unknown optional extension,
+a missing texture file) goes to the report.
 """
 
 from __future__ import annotations
@@ -29,9 +30,12 @@ BASISU = "KHR_texture_basisu"
 TRANSFORM = "KHR_texture_transform"
 EMISSIVE_STRENGTH = "KHR_materials_emissive_strength"
 INSTANCING = "EXT_mesh_gpu_instancing"
+QUANTIZATION = "KHR_mesh_quantization"
 # Read here or by a caller: what each does is in README "Formats". CESIUM_RTC is read by tiles.py;
 # unlit materials are drawn lit (the base colour is kept), which is a fair fallback.
-HANDLED = (DRACO, BASISU, TRANSFORM, EMISSIVE_STRENGTH, INSTANCING, "KHR_materials_unlit", "CESIUM_RTC")
+HANDLED = (DRACO, BASISU, TRANSFORM, EMISSIVE_STRENGTH, INSTANCING, QUANTIZATION, "KHR_materials_unlit",
+           "CESIUM_RTC")
+_BAKED = (DRACO, BASISU, TRANSFORM, EMISSIVE_STRENGTH, INSTANCING, QUANTIZATION)  # gone from the output
 MAX_JSON_NESTING = 64
 MAX_INSTANCES = 1_000_000
 _COMPONENTS = {5120: ("i1", 127.0), 5121: ("u1", 255.0), 5122: ("<i2", 32767.0),
@@ -234,6 +238,27 @@ def _denormalize(d: _Doc, acc_index: int, values: np.ndarray) -> np.ndarray:
     return values
 
 
+_GEOMETRY_SEMANTICS = ("POSITION", "NORMAL", "TANGENT", "TEXCOORD_")
+
+
+def _dequantize(d: _Doc) -> None:
+    """KHR_mesh_quantization: integer POSITION / NORMAL / TANGENT / TEXCOORD accessors become
+    float32 (normalized ones scaled to 0..1 or -1..1; the node transforms undo the quantization)."""
+    done: dict[int, int] = {}
+    for mesh in d.list("meshes"):
+        for prim in (mesh.get("primitives") or []) if isinstance(mesh, dict) else []:
+            attrs = prim.get("attributes") if isinstance(prim, dict) else None
+            for semantic, index in list((attrs or {}).items()):
+                if not semantic.startswith(_GEOMETRY_SEMANTICS) or not isinstance(index, int):
+                    continue
+                acc = d.list("accessors")[index]
+                if acc.get("componentType", 5126) == 5126 or "bufferView" not in acc:
+                    continue
+                if index not in done:
+                    done[index] = d.append_accessor(d.read_accessor(index, semantic), acc["type"])
+                attrs[semantic] = done[index]
+
+
 def _quat_matrix(q: np.ndarray) -> np.ndarray:
     """(K, 4) x y z w → (K, 3, 3) rotation matrices."""
     q = q / np.maximum(np.linalg.norm(q, axis=1, keepdims=True), 1e-12)
@@ -373,7 +398,7 @@ def _bake_materials(d: _Doc) -> None:
 
 def _pack_glb(d: _Doc) -> bytes:
     for key in ("extensionsRequired", "extensionsUsed"):
-        kept = [e for e in d.doc.get(key) or [] if e not in (DRACO, BASISU, TRANSFORM, EMISSIVE_STRENGTH, INSTANCING)]
+        kept = [e for e in d.doc.get(key) or [] if e not in _BAKED]
         if kept:
             d.doc[key] = kept
         else:
@@ -405,6 +430,7 @@ def prepare_gltf(data: bytes, file_type: str, where: str, base_dir: Path | None 
         _check_extensions(d, report)
         _merge_buffers(d, glb_bin, base_dir)
         _decode_draco(d, report)
+        _dequantize(d)
         _expand_instancing(d, report)
         missing = _embed_images(d, base_dir, report)
         _fix_textures(d, missing, report)
