@@ -398,3 +398,24 @@ def test_quantized_positions_and_uvs_are_read_as_meant(tmp_path):
     lo, hi = scene.bounds_m
     assert np.allclose(lo, (-1, 0, 0), atol=1e-4) and np.allclose(hi, (1, 0, 2), atol=1e-4), (lo, hi)
     assert scene.meshes[0].uvs.min() >= 0.0 and scene.meshes[0].uvs.max() == pytest.approx(1.0, abs=1e-4)
+
+
+def test_ktx2_without_a_transcoder_uses_the_fallback_or_names_the_extension(tmp_path, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "alktx2", None)  # as on a machine without the transcoder
+    ktx = b"\xabKTX 20\xbb\r\n\x1a\n" + bytes(64)
+    g = _Gltf()
+    tex = g.texture(ktx, ktx2=True)
+    g.doc["textures"][tex]["source"] = len(g.doc["images"])  # the PNG fallback the extension allows
+    g.doc["images"].append({"bufferView": g.view(_png(_solid((30, 60, 200)))), "mimeType": "image/png"})
+    g.doc["extensionsRequired"].remove("KHR_texture_basisu")
+    g.quad(material={"pbrMetallicRoughness": {"baseColorTexture": {"index": tex}}})
+    scene = load_mesh_scene(g.write(tmp_path / "fallback.glb"))
+    assert tuple(scene.textures[scene.meshes[0].material.texture][0, 0, :3]) == (30, 60, 200)
+    assert any("KTX2" in line and "fallback" in line for line in scene.report.warning_lines())
+    only = _Gltf()
+    tex = only.texture(ktx, ktx2=True)
+    only.quad(material={"pbrMetallicRoughness": {"baseColorTexture": {"index": tex}}})
+    with pytest.raises(SceneError, match="KHR_texture_basisu.*alktx2"):
+        load_mesh_scene(only.write(tmp_path / "only.glb"))

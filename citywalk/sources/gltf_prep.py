@@ -301,10 +301,10 @@ def _expand_instancing(d: _Doc, report: LoadReport) -> None:
 
 
 def _embed_images(d: _Doc, base_dir: Path | None, report: LoadReport) -> set[int]:
-    """Every image into the blob (KTX2 transcoded to PNG); returns the images that are missing."""
+    """Every image into the blob; returns the images that are missing (reported, not fatal)."""
     missing: set[int] = set()
     for i, image in enumerate(d.list("images")):
-        if not isinstance(image, dict):
+        if not isinstance(image, dict) or not ("uri" in image or "bufferView" in image):
             missing.add(i)
             continue
         if "uri" in image:
@@ -315,11 +315,29 @@ def _embed_images(d: _Doc, base_dir: Path | None, report: LoadReport) -> set[int
                 continue
             image.pop("uri")
             image["bufferView"] = d.append_view(data)
+    return missing
+
+
+def _have_transcoder() -> bool:
+    try:
+        import alktx2  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _transcode_used(d: _Doc, report: LoadReport) -> None:
+    """The KTX2 images that a texture still uses → PNG (alktx2); unused ones are left alone."""
+    images = d.list("images")
+    used = {t["source"] for t in d.list("textures") if isinstance(t, dict) and isinstance(t.get("source"), int)}
+    for i in sorted(used):
+        image = images[i] if 0 <= i < len(images) else None
+        if not isinstance(image, dict) or "bufferView" not in image:
+            continue  # missing: reported by _embed_images, its texture dropped by _fix_textures
         if image.get("mimeType") == "image/ktx2" or d.view_bytes(image.get("bufferView"))[:12] == _KTX2_MAGIC:
             image["bufferView"] = d.append_view(_ktx2_to_png(d.view_bytes(image["bufferView"]), d.where, i))
             image["mimeType"] = "image/png"
             report.add("KTX2 textures")
-    return missing
 
 
 def _ktx2_to_png(data: bytes, where: str, index: int) -> bytes:
@@ -337,17 +355,24 @@ def _ktx2_to_png(data: bytes, where: str, index: int) -> bytes:
 
 
 def _fix_textures(d: _Doc, missing: set[int], report: LoadReport) -> None:
-    """Point each texture at a usable image (KHR_texture_basisu source first); drop texture
-    references whose image is missing so the material keeps its colour."""
+    """Point each texture at a usable image (the KHR_texture_basisu source, or its PNG/JPEG
+    fallback where no transcoder is installed); drop texture references whose image is missing
+    so the material keeps its colour."""
     usable: set[int] = set()
+    n_images, transcoder = len(d.list("images")), None
     for t, tex in enumerate(d.list("textures")):
         if not isinstance(tex, dict):
             continue
         basis = (tex.get("extensions") or {}).pop(BASISU, None)
         if isinstance(basis, dict) and isinstance(basis.get("source"), int):
-            tex["source"] = basis["source"]
+            fallback = tex.get("source")
+            transcoder = _have_transcoder() if transcoder is None else transcoder
+            if transcoder or not isinstance(fallback, int) or fallback in missing:
+                tex["source"] = basis["source"]
+            else:
+                report.skip("KTX2 textures", "no transcoder (pip install alktx2); the fallback image is drawn")
         src = tex.get("source")
-        if isinstance(src, int) and src not in missing and 0 <= src < len(d.list("images")):
+        if isinstance(src, int) and src not in missing and 0 <= src < n_images:
             usable.add(t)
     for mat in d.list("materials"):
         pbr = mat.get("pbrMetallicRoughness") if isinstance(mat, dict) else None
@@ -434,6 +459,7 @@ def prepare_gltf(data: bytes, file_type: str, where: str, base_dir: Path | None 
         _expand_instancing(d, report)
         missing = _embed_images(d, base_dir, report)
         _fix_textures(d, missing, report)
+        _transcode_used(d, report)
         _bake_materials(d)
         return _pack_glb(d)
     except (KeyError, TypeError, ValueError, AttributeError, IndexError, OverflowError) as exc:
