@@ -419,3 +419,19 @@ def test_ktx2_without_a_transcoder_uses_the_fallback_or_names_the_extension(tmp_
     only.quad(material={"pbrMetallicRoughness": {"baseColorTexture": {"index": tex}}})
     with pytest.raises(SceneError, match="KHR_texture_basisu.*alktx2"):
         load_mesh_scene(only.write(tmp_path / "only.glb"))
+
+
+def test_cli_render_prints_one_warning_per_kind_skipped(tmp_path, capsys):
+    from citywalk.cli import main
+
+    g = _Gltf()
+    tex = g.texture(uri="facade.png")
+    g.quad(n=2, material={"pbrMetallicRoughness": {"baseColorTexture": {"index": tex}}, "doubleSided": True})
+    g.doc["nodes"][0]["matrix"] = [20, 0, 0, 0, 0, 0, -20, 0, 0, 20, 0, 0, 0, -20, 0, 1]  # a 40 m floor
+    path = g.write(tmp_path / "floor.gltf")
+    out = tmp_path / "walk.mp4"
+    code = main(["render", "--mesh", str(path), "--size", "64x36", "--duration", "0.5", "--fps", "4",
+                 "-o", str(out)])
+    err = [line for line in capsys.readouterr().err.splitlines() if line.startswith("citywalk: warning:")]
+    assert code == 0 and out.exists()
+    assert err == [f"citywalk: warning: {path}: skipped 1 textures (file 'facade.png' not found)"], err
