@@ -177,7 +177,7 @@ def load_splat_source(spec, min_extent_m: float = 200.0, cameras=None) -> Scene:
     scene.ground_fn = None if shift_z_m == 0.0 else (lambda x, y: shift_z_m)
     cloud = scene.gaussians[0]
     if cloud.count == 0:
-        raise SceneError(f"{spec.path}: no splats left after placement and crop")
+        raise SceneError(f"{spec.path}: nothing drawable: no splats left after placement and crop")
     scene.bounds_m = (tuple(np.percentile(cloud.means, 1, axis=0)), tuple(np.percentile(cloud.means, 99, axis=0)))
     scene.stats = {"splats": cloud.count}
     return scene
