@@ -223,6 +223,15 @@ def test_emissive_strength_carries_into_a_glowing_material(tmp_path):
     lit = _render_centre(scene, "night").sum()
     dark = _render_centre(load_mesh_scene(plain), "night").sum()
     assert lit > 3.0 * dark + 10, (lit, dark)  # the sign glows at night; the painted board does not
+    neon = _Gltf()
+    tex = neon.texture(_png(_solid((40, 200, 255))))
+    neon.quad(material={"emissiveFactor": [1.0, 1.0, 1.0], "emissiveTexture": {"index": tex},
+                        "pbrMetallicRoughness": {"baseColorFactor": [0.05, 0.05, 0.05, 1.0]}})
+    red = _Gltf().quad(material={"emissiveFactor": [1.0, 0.0, 0.0],
+                                 "pbrMetallicRoughness": {"baseColorFactor": [0.1, 0.1, 0.1, 1.0]}})
+    glow = load_mesh_scene(neon.write(tmp_path / "neon.glb"))
+    assert glow.meshes[0].material.texture is not None and glow.meshes[0].material.albedo == (1.0, 1.0, 1.0)
+    assert load_mesh_scene(red.write(tmp_path / "red.glb")).meshes[0].material.albedo == (1.0, 0.0, 0.0)
 
 
 def test_texture_transform_moves_the_uvs(tmp_path):

@@ -394,7 +394,14 @@ def _bake_materials(d: _Doc) -> None:
         if isinstance(strength, dict):
             factor = np.asarray(mat.get("emissiveFactor", [0.0, 0.0, 0.0]), np.float64)
             mat["emissiveFactor"] = (factor * float(strength.get("emissiveStrength", 1.0))).tolist()
-        ref = (mat.get("pbrMetallicRoughness") or {}).get("baseColorTexture")
+        pbr = mat.setdefault("pbrMetallicRoughness", {})
+        glow = mat.get("emissiveTexture")
+        if isinstance(glow, dict) and "baseColorTexture" not in pbr and max(mat.get("emissiveFactor") or [0]) > 0:
+            # a sign's pattern is in its emissive texture: draw it, at full strength (our EMISSIVE
+            # shading glows in the surface colour)
+            pbr["baseColorTexture"] = dict(glow)
+            pbr["baseColorFactor"] = [1.0, 1.0, 1.0, float((pbr.get("baseColorFactor") or [1, 1, 1, 1])[3])]
+        ref = pbr.get("baseColorTexture")
         tt = (ref.get("extensions") or {}).pop(TRANSFORM, None) if isinstance(ref, dict) else None
         if isinstance(tt, dict):
             a = float(tt.get("rotation", 0.0))

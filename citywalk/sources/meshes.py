@@ -115,8 +115,12 @@ def _material_from_visual(
             roughness = 1.0 if rough is None else float(rough)
             image = getattr(material, "baseColorTexture", None)
             emissive_factor = getattr(material, "emissiveFactor", None)
-            if emissive_factor is not None:
-                emissive = GLTF_EMISSIVE_UNIT * float(np.max(np.asarray(emissive_factor, dtype=np.float64)))
+            if emissive_factor is not None and float(np.max(emissive_factor)) > 0.0:
+                glow = np.asarray(emissive_factor, dtype=np.float64)
+                emissive = GLTF_EMISSIVE_UNIT * float(glow.max())
+                # our EMISSIVE shading glows in the surface colour: give it the emission's hue
+                tint = glow / glow.max()
+                albedo = tuple(tint) if image is None else tuple(a * t for a, t in zip(albedo, tint))
         else:  # OBJ/MTL SimpleMaterial: Kd diffuse, glossiness (Ns) → roughness
             diffuse = getattr(material, "diffuse", None)
             if diffuse is not None:
