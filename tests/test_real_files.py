@@ -444,3 +444,21 @@ def test_cli_render_prints_one_warning_per_kind_skipped(tmp_path, capsys):
     err = [line for line in capsys.readouterr().err.splitlines() if line.startswith("citywalk: warning:")]
     assert code == 0 and out.exists()
     assert err == [f"citywalk: warning: {path}: skipped 1 textures (file 'facade.png' not found)"], err
+
+
+def test_splat_gltf_reports_the_primitives_it_does_not_read(tmp_path):
+    from citywalk.scene.report import LoadReport
+    from citywalk.sources.splat_formats import write_gltf_splats
+    from citywalk.sources.splats import load_splat_scene
+
+    path = tmp_path / "two.gltf"
+    write_gltf_splats(path, _cloud(20, 0))
+    doc = json.loads(path.read_text())
+    prim = doc["meshes"][0]["primitives"][0]
+    doc["meshes"][0]["primitives"] += [dict(prim), {"attributes": {"POSITION": prim["attributes"]["POSITION"]}}]
+    path.write_text(json.dumps(doc))
+    report = LoadReport(source=str(path))
+    assert load_splat_scene(path, report=report).count == 20
+    assert report.warning_lines() == [
+        f"{path}: skipped 1 mesh primitives (a splat file's meshes are not drawn)",
+        f"{path}: skipped 1 splat primitives (only the first KHR_gaussian_splatting primitive is read)"]

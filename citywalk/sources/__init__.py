@@ -156,9 +156,11 @@ def load_splat_source(spec, min_extent_m: float = 200.0, cameras=None) -> Scene:
     already) or given, the ground moved to z = 0, then the user's scale, turn, shift and crop.
     Capture camera centres are kept (in scene metres) so the automatic walk can follow the
     capture's own trajectory."""
+    from ..scene.report import LoadReport
     from .splats import estimate_ground, load_splat_scene
 
-    cloud = load_splat_scene(spec.path)
+    report = LoadReport(source=str(spec.path))
+    cloud = load_splat_scene(spec.path, report=report)
     cams = capture_cameras_c2w(spec.path)
     placed_z = packaged_ground_z_m(spec.path)
     if spec.up == "auto" and placed_z is not None:  # a citywalk capture package: already placed
@@ -171,7 +173,8 @@ def load_splat_source(spec, min_extent_m: float = 200.0, cameras=None) -> Scene:
         ground_t[:3, :3] = UP_AXES[spec.up]
         z = (cloud.means @ UP_AXES[spec.up].T)[:, 2]
         ground_t[2, 3] = -float(np.percentile(z, 2))
-    raw = Scene(gaussians=[cloud], style="splat", capture_cameras_m=None if cams is None else cams[:, :3, 3])
+    raw = Scene(gaussians=[cloud], style="splat", capture_cameras_m=None if cams is None else cams[:, :3, 3],
+                report=report)
     scene = place(raw, spec, to_world=ground_t)
     shift_z_m = float(spec.translate_m[2])  # the file's own frame has no ground: it is z = 0 once placed
     scene.ground_fn = None if shift_z_m == 0.0 else (lambda x, y: shift_z_m)

@@ -486,9 +486,11 @@ _WRITERS = {".ply": write_ply, ".splat": write_splat, ".spz": write_spz,
             ".glb": write_gltf_splats, ".gltf": write_gltf_splats}
 
 
-def load_splat_scene(path, transform=None, crop=None, max_splats: int = MAX_SPLATS) -> GaussianCloud:
+def load_splat_scene(path, transform=None, crop=None, max_splats: int = MAX_SPLATS,
+                     report=None) -> GaussianCloud:
     """Read .ply/.splat/.spz/.glb/.gltf by extension, then apply an optional 4×4 similarity `transform`
-    and an optional `crop=(box_min, box_max)` (in the transformed frame)."""
+    and an optional `crop=(box_min, box_max)` (in the transformed frame). What the file holds but
+    is not read (a glTF's further primitives) is counted in `report` (a LoadReport) when given."""
     path = Path(path)
     reader = _READERS.get(path.suffix.lower())
     if reader is None:
@@ -496,7 +498,10 @@ def load_splat_scene(path, transform=None, crop=None, max_splats: int = MAX_SPLA
                          f"accepted {sorted(_READERS)}")
     if not path.is_file():
         raise SceneError(f"{path}: no such splat file")
-    cloud = reader(path, max_splats=max_splats)
+    if reader is read_gltf_splats:
+        cloud = reader(path, max_splats=max_splats, report=report)
+    else:
+        cloud = reader(path, max_splats=max_splats)
     cloud.source = str(path)  # lets the renderer cache its level-of-detail tree beside the file
     if transform is not None:
         cloud = cloud.transformed(transform)
