@@ -38,6 +38,7 @@ HANDLED = (DRACO, BASISU, TRANSFORM, EMISSIVE_STRENGTH, INSTANCING, QUANTIZATION
 _BAKED = (DRACO, BASISU, TRANSFORM, EMISSIVE_STRENGTH, INSTANCING, QUANTIZATION)  # gone from the output
 MAX_JSON_NESTING = 64
 MAX_INSTANCES = 1_000_000
+MAX_KTX2_SIDE_PX = 16384  # transcoding allocates width × height × 4 bytes before we downscale
 _COMPONENTS = {5120: ("i1", 127.0), 5121: ("u1", 255.0), 5122: ("<i2", 32767.0),
                5123: ("<u2", 65535.0), 5125: ("<u4", None), 5126: ("<f4", None)}
 _WIDTH = {"SCALAR": 1, "VEC2": 2, "VEC3": 3, "VEC4": 4, "MAT4": 16}
@@ -211,6 +212,10 @@ def _decode_draco(d: _Doc, report: LoadReport) -> None:
         except Exception as exc:  # DracoPy raises its own types on corrupt data
             raise SceneError(f"{d.where}: a {DRACO} primitive does not decode ({type(exc).__name__}: {exc})") from None
         faces = np.asarray(getattr(mesh, "faces", np.zeros((0, 3))), np.uint32).reshape(-1, 3)
+        n_points = len(np.asarray(getattr(mesh, "points", np.zeros((0, 3)))))
+        if len(faces) and int(faces.max()) >= n_points:
+            raise SceneError(f"{d.where}: a {DRACO} primitive's triangles index vertex {int(faces.max())}; "
+                             f"it has {n_points}")
         prim["indices"] = d.append_accessor(faces.reshape(-1), "SCALAR")
         for semantic, uid in (ext.get("attributes") or {}).items():
             attr = mesh.get_attribute_by_unique_id(int(uid))
@@ -346,6 +351,15 @@ def _ktx2_to_png(data: bytes, where: str, index: int) -> bytes:
     except ImportError:
         raise SceneError(f"{where}: image {index} is KTX2 ({BASISU}), which needs the Python package 'alktx2': "
                          "pip install 'citywalk[meshes]'") from None
+    try:
+        info = alktx2.inspect_ktx2(data)
+        w, h = int(info["width"]), int(info["height"])
+    except Exception as exc:  # the transcoder raises RuntimeError/ValueError on bad data
+        raise SceneError(f"{where}: image {index}: not a readable KTX2 ({BASISU}) file "
+                         f"({type(exc).__name__}: {exc})") from None
+    if not (0 < w <= MAX_KTX2_SIDE_PX and 0 < h <= MAX_KTX2_SIDE_PX):
+        raise SceneError(f"{where}: image {index}: KTX2 of {w}×{h} px; accepted up to "
+                         f"{MAX_KTX2_SIDE_PX}×{MAX_KTX2_SIDE_PX}")
     try:
         png, _ = alktx2.decode_ktx2_to_bytes(data, format="png")
     except Exception as exc:  # the transcoder raises RuntimeError/ValueError on bad data
