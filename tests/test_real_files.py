@@ -244,6 +244,12 @@ def test_texture_transform_moves_the_uvs(tmp_path):
     uv = scene.meshes[0].uvs
     assert uv[:, 0].min() == pytest.approx(0.5) and uv[:, 0].max() == pytest.approx(1.0)
     assert uv[:, 1].min() == pytest.approx(0.25) and uv[:, 1].max() == pytest.approx(0.75)
+    g = _Gltf()  # the extension's own example: the lower left quadrant, turned 90° clockwise
+    tex = g.texture(_png(_solid(RED)))
+    g.quad(material={"pbrMetallicRoughness": {"baseColorTexture": {"index": tex, "extensions": {
+        "KHR_texture_transform": {"offset": [0, 1], "rotation": np.pi / 2, "scale": [0.5, 0.5]}}}}})
+    uv = load_mesh_scene(g.write(tmp_path / "rot.glb")).meshes[0].uvs
+    assert np.allclose(uv.min(0), (0.0, 0.5), atol=1e-6) and np.allclose(uv.max(0), (0.5, 1.0), atol=1e-6)
 
 
 def test_missing_texture_file_warns_and_keeps_the_geometry(tmp_path):
@@ -462,3 +468,21 @@ def test_splat_gltf_reports_the_primitives_it_does_not_read(tmp_path):
     assert report.warning_lines() == [
         f"{path}: skipped 1 mesh primitives (a splat file's meshes are not drawn)",
         f"{path}: skipped 1 splat primitives (only the first KHR_gaussian_splatting primitive is read)"]
+
+
+def test_gltf_with_external_buffer_and_texture_files(tmp_path):
+    g = _Gltf()
+    tex = g.texture(uri="tex/red%20wall.png")
+    g.quad(material={"pbrMetallicRoughness": {"baseColorTexture": {"index": tex}}})
+    (tmp_path / "tex").mkdir()
+    (tmp_path / "tex" / "red wall.png").write_bytes(_png(_solid(RED)))
+    (tmp_path / "quad.bin").write_bytes(bytes(g.blob))
+    g.doc["buffers"] = [{"byteLength": len(g.blob), "uri": "quad.bin"}]
+    (tmp_path / "quad.gltf").write_text(json.dumps(g.doc))
+    scene = load_mesh_scene(tmp_path / "quad.gltf")
+    assert scene.triangle_count == 2 and scene.report.warning_lines() == []
+    assert tuple(scene.textures[scene.meshes[0].material.texture][0, 0, :3]) == RED
+    g.doc["buffers"][0]["uri"] = "../outside.bin"
+    (tmp_path / "escape.gltf").write_text(json.dumps(g.doc))
+    with pytest.raises(SceneError):
+        load_mesh_scene(tmp_path / "escape.gltf")
