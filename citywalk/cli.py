@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -587,7 +588,18 @@ def make_parser() -> argparse.ArgumentParser:
     return p
 
 
+class _StderrWarnings(logging.Handler):
+    """The library's warnings (logger 'citywalk', e.g. what a scene source skipped) as
+    'citywalk: warning: …' lines on the stderr of the moment."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        print(f"citywalk: warning: {record.getMessage()}", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
+    log = logging.getLogger("citywalk")
+    if not any(isinstance(h, _StderrWarnings) for h in log.handlers):
+        log.addHandler(_StderrWarnings(logging.WARNING))
     parser = make_parser()
     try:
         args = parser.parse_args(argv)

@@ -54,6 +54,7 @@ def prepare(shot: Shot) -> Prepared:
 
     shot = resolve_captured_scene(shot)
     scene = build_scene(shot.scene, min_extent_m=scene_extent_m(shot))
+    check_drawable(scene, shot.scene.path or shot.scene.source, warn=shot.scene.source != "tiles")
     lighting = resolve_lighting(shot.look)
     if shot.camera.rig == "keyframes":
         frames, walker = camera_rig(scene, shot)
@@ -67,7 +68,26 @@ def prepare(shot: Shot) -> Prepared:
         cams = [(f.position, float(np.degrees(2 * np.arctan(f.size_px[1] / 2 / f.K[1, 1]))), f.size_px[1])
                 for f in frames[::step]]
         scene = build_scene(shot.scene, cameras=cams)
+        check_drawable(scene, shot.scene.path or shot.scene.source)  # tiles: warn about the final load
     return Prepared(scene, lighting, route, frames, walker)
+
+
+def check_drawable(scene, source: str, warn: bool = True) -> None:
+    """Say once what the source skipped (one warning line per kind, on stderr through the
+    'citywalk' logger), and refuse a world with no triangles and no splats, naming why."""
+    import logging
+
+    from .errors import SceneError
+
+    report = scene.report
+    for line in report.warning_lines() if report is not None and warn else []:
+        logging.getLogger("citywalk").warning(line)
+    splats = sum(int(getattr(g, "count", 0)) for g in scene.gaussians)
+    if scene.triangle_count == 0 and splats == 0:
+        skipped = "; ".join(f"skipped {n} {k} ({r})" for (k, r), n in sorted(report.skipped.items())) \
+            if report is not None and report.skipped else ""
+        raise SceneError(f"{source}: nothing drawable: no triangles and no splats"
+                         + (f" ({skipped})" if skipped else " (the source held no geometry the crop kept)"))
 
 
 def resolve_captured_scene(shot: Shot) -> Shot:

@@ -30,7 +30,22 @@ def build_scene(spec, min_extent_m: float = 200.0, cameras=None) -> Scene:
 
     if spec.source not in SCENE_SOURCES:  # pragma: no cover - the Shot validates the source
         raise SceneError(f"unknown scene.source '{spec.source}'; accepted: {', '.join(SCENE_SOURCES)}")
-    return SCENE_SOURCES[spec.source].load()(spec, min_extent_m=min_extent_m, cameras=cameras)
+    scene = SCENE_SOURCES[spec.source].load()(spec, min_extent_m=min_extent_m, cameras=cameras)
+    return with_report(scene, getattr(spec, "path", None) or spec.source)
+
+
+def with_report(scene: Scene, source: str) -> Scene:
+    """Every scene leaves its loader with a LoadReport (scene/report.py): the loader's own, or a
+    new one, and in either case what is drawable now (after placement and crop) counted in it."""
+    from ..scene.report import LoadReport
+
+    report = scene.report if scene.report is not None else LoadReport(source=str(source))
+    report.source = report.source or str(source)
+    report.loaded["triangles"] = scene.triangle_count
+    report.loaded["splats"] = sum(int(getattr(g, "count", 0)) for g in scene.gaussians)
+    report.loaded = {k: n for k, n in report.loaded.items() if n or k in ("triangles", "splats")}
+    scene.report = report
+    return scene
 
 
 def place(scene: Scene, spec, to_world: np.ndarray | None = None) -> Scene:
@@ -141,9 +156,11 @@ def load_splat_source(spec, min_extent_m: float = 200.0, cameras=None) -> Scene:
     already) or given, the ground moved to z = 0, then the user's scale, turn, shift and crop.
     Capture camera centres are kept (in scene metres) so the automatic walk can follow the
     capture's own trajectory."""
+    from ..scene.report import LoadReport
     from .splats import estimate_ground, load_splat_scene
 
-    cloud = load_splat_scene(spec.path)
+    report = LoadReport(source=str(spec.path))
+    cloud = load_splat_scene(spec.path, report=report)
     cams = capture_cameras_c2w(spec.path)
     placed_z = packaged_ground_z_m(spec.path)
     if spec.up == "auto" and placed_z is not None:  # a citywalk capture package: already placed
@@ -156,13 +173,14 @@ def load_splat_source(spec, min_extent_m: float = 200.0, cameras=None) -> Scene:
         ground_t[:3, :3] = UP_AXES[spec.up]
         z = (cloud.means @ UP_AXES[spec.up].T)[:, 2]
         ground_t[2, 3] = -float(np.percentile(z, 2))
-    raw = Scene(gaussians=[cloud], style="splat", capture_cameras_m=None if cams is None else cams[:, :3, 3])
+    raw = Scene(gaussians=[cloud], style="splat", capture_cameras_m=None if cams is None else cams[:, :3, 3],
+                report=report)
     scene = place(raw, spec, to_world=ground_t)
     shift_z_m = float(spec.translate_m[2])  # the file's own frame has no ground: it is z = 0 once placed
     scene.ground_fn = None if shift_z_m == 0.0 else (lambda x, y: shift_z_m)
     cloud = scene.gaussians[0]
     if cloud.count == 0:
-        raise SceneError(f"{spec.path}: no splats left after placement and crop")
+        raise SceneError(f"{spec.path}: nothing drawable: no splats left after placement and crop")
     scene.bounds_m = (tuple(np.percentile(cloud.means, 1, axis=0)), tuple(np.percentile(cloud.means, 99, axis=0)))
     scene.stats = {"splats": cloud.count}
     return scene

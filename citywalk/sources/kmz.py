@@ -22,6 +22,7 @@ import numpy as np
 from citywalk.errors import MissingExtra, SceneError
 from citywalk.safeio import check_xml_bytes, open_zip_safely, parse_xml_safely, read_zip_entry
 from citywalk.scene import Material, Mesh, Scene
+from citywalk.scene.report import LoadReport
 from citywalk.sources.geo import EnuFrame, enu_rotation, geodetic_to_ecef
 from citywalk.sources.meshes import image_to_rgba8, scene_bounds
 
@@ -59,6 +60,7 @@ class _Loaded:
     meshes: list[Mesh] = field(default_factory=list)
     textures: dict[str, np.ndarray] = field(default_factory=dict)
     copyright: list[str] = field(default_factory=list)
+    report: LoadReport = field(default_factory=LoadReport)
 
 
 def _collada():
@@ -205,6 +207,9 @@ def _collada_material(
             if entry.startswith("..") or entry.startswith("/") or "://" in image:
                 raise SceneError(f"{prefix}: texture '{image}' points outside the archive; refused")
             texture = f"{prefix}{entry}"
+            if entry not in archive.namelist():
+                loaded.report.skip("textures", f"'{entry}' not in the archive")
+                return Material(name=name, albedo=albedo)
             if texture not in loaded.textures:
                 from PIL import Image, UnidentifiedImageError
 
@@ -310,6 +315,7 @@ def load_collada_meshes(
         if hasattr(prim, "triangleset"):
             prim = prim.triangleset()
         if not hasattr(prim, "vertex_index") or type(prim).__name__ == "BoundLineSet":
+            loaded.report.skip("COLLADA primitives", "lines and points are not drawn")
             continue
         key = id(prim.material)
         if key not in materials:
@@ -343,7 +349,7 @@ def load_kmz(
     """Read a KMZ archive's placed COLLADA models into a Scene (ENU metres, Z up) around
     `origin_latlon` (default: the first model's latitude/longitude, ellipsoid height 0)."""
     path = Path(path)
-    loaded = _Loaded()
+    loaded = _Loaded(report=LoadReport(source=str(path)))
     with open_zip_safely(path) as archive:
         kml_entry = _find_kml(archive)
         models = parse_kml_models(
@@ -363,7 +369,12 @@ def load_kmz(
             data = read_zip_entry(archive, model.href, max_bytes=512 << 20)
             load_collada_meshes(data, model.href, archive, model_matrix(model, frame), loaded, max_triangles)
     if not loaded.meshes:
-        raise SceneError(f"{path}: the models contain no triangles")
+        skipped = "; ".join(f"{n} {k} ({r})" for (k, r), n in sorted(loaded.report.skipped.items()))
+        raise SceneError(f"{path}: nothing drawable: the models contain no triangles"
+                         + (f"; skipped {skipped}" if skipped else ""))
+    loaded.report.add("models", len(models))
+    if loaded.textures:
+        loaded.report.add("textures", len(loaded.textures))
     return Scene(
         meshes=loaded.meshes,
         textures=loaded.textures,
@@ -371,6 +382,7 @@ def load_kmz(
         bounds_m=scene_bounds(loaded.meshes),
         copyright=loaded.copyright,
         style="kmz",
+        report=loaded.report,
         stats={
             "source": str(path),
             "models": len(models),

@@ -19,7 +19,8 @@ import numpy as np
 
 from citywalk.errors import MissingExtra, SceneError
 from citywalk.safeio import check_nesting, check_size, read_capped
-from citywalk.scene import Material, Mesh, Scene
+from citywalk.scene import EMISSIVE, PLAIN, Material, Mesh, Scene
+from citywalk.scene.report import LoadReport
 
 MESH_SUFFIXES = {".glb": "glb", ".gltf": "gltf", ".obj": "obj", ".ply": "ply"}
 DEFAULT_UP_AXIS = {"glb": "y", "gltf": "y", "obj": "y", "ply": "z"}
@@ -29,6 +30,9 @@ MAX_MTL_MAPS = 256  # texture statements per MTL file: trimesh decodes the image
 MAX_JSON_NESTING = 64  # glTF documents nest ~6 deep; deeper ones are refused before parsing
 MAX_TEXTURE_PX = 4096
 _MAX_GRID_ENTRIES = 20_000_000
+# glTF emission (emissiveFactor × KHR_materials_emissive_strength) of 1 → Material.emissive in
+# 100 cd/m² (a lit shop sign; the procedural styles use 1.5, neon 5).
+GLTF_EMISSIVE_UNIT = 1.0
 
 # glTF / Y-up (x, y, z) → world Z-up (x, −z, y), as a 4×4 matrix acting on column vectors.
 Y_UP_TO_Z_UP = np.array(
@@ -104,15 +108,19 @@ def _material_from_visual(
     if material is not None:
         mname = getattr(material, "name", None) or name
         name = f"{prefix}{mname}"
-        factor = getattr(material, "baseColorFactor", None)
-        if factor is not None:  # glTF PBR: linear factor, stored by trimesh as uint8 RGBA
-            albedo = tuple(float(c) / 255.0 for c in np.asarray(factor)[:3])
+        if type(material).__name__ == "PBRMaterial":  # glTF: the spec's defaults where a field is absent
+            factor = getattr(material, "baseColorFactor", None)  # trimesh keeps it as uint8 RGBA
+            albedo = (1.0, 1.0, 1.0) if factor is None else tuple(float(c) / 255.0 for c in np.asarray(factor)[:3])
             rough = getattr(material, "roughnessFactor", None)
             roughness = 1.0 if rough is None else float(rough)
             image = getattr(material, "baseColorTexture", None)
             emissive_factor = getattr(material, "emissiveFactor", None)
-            if emissive_factor is not None:
-                emissive = float(np.max(np.asarray(emissive_factor, dtype=np.float64)))
+            if emissive_factor is not None and float(np.max(emissive_factor)) > 0.0:
+                glow = np.asarray(emissive_factor, dtype=np.float64)
+                emissive = GLTF_EMISSIVE_UNIT * float(glow.max())
+                # our EMISSIVE shading glows in the surface colour: give it the emission's hue
+                tint = glow / glow.max()
+                albedo = tuple(tint) if image is None else tuple(a * t for a, t in zip(albedo, tint))
         else:  # OBJ/MTL SimpleMaterial: Kd diffuse, glossiness (Ns) → roughness
             diffuse = getattr(material, "diffuse", None)
             if diffuse is not None:
@@ -139,6 +147,7 @@ def _material_from_visual(
         roughness=float(np.clip(roughness, 0.0, 1.0)),
         texture=texture_key,
         emissive=emissive,
+        kind=EMISSIVE if emissive > 0.0 else PLAIN,  # an imported sign glows at night
     )
 
 
@@ -212,10 +221,20 @@ def trimesh_scene_to_meshes(
     return meshes
 
 
-def load_trimesh_scene(source, file_type: str, where: str):
+def load_trimesh_scene(source, file_type: str, where: str, report: LoadReport | None = None,
+                       base_dir: Path | None = None):
     """Load a file path or bytes into a trimesh.Scene without processing (keeps vertex
-    order and UV seams); any loader failure becomes a SceneError naming `where`."""
+    order and UV seams); any loader failure becomes a SceneError naming `where`. glTF goes
+    through gltf_prep first (Draco, instancing, KTX2, texture transform, emissive strength),
+    which records what it skipped in `report`; `base_dir` holds a .gltf's external files."""
     trimesh = _trimesh()
+    if file_type in ("glb", "gltf"):
+        from citywalk.sources.gltf_prep import prepare_gltf
+
+        if not isinstance(source, (bytes, bytearray)):
+            base_dir = Path(source).parent if base_dir is None else base_dir
+            source = read_capped(Path(source), MAX_FILE_BYTES, "mesh file")
+        source, file_type = prepare_gltf(bytes(source), file_type, where, base_dir, report), "glb"
     try:
         if isinstance(source, (bytes, bytearray)):
             return trimesh.load(io.BytesIO(source), file_type=file_type, force="scene", process=False)
@@ -280,9 +299,10 @@ def load_mesh_scene(
             _check_obj_materials(path)
     matrix = _up_matrix(up_axis or DEFAULT_UP_AXIS[file_type], path)
     copyright_lines: list[str] = []
+    report = LoadReport(source=str(path))
     if file_type == "glb":
         asset = glb_json(data, str(path)).get("asset", {})
-        tm_scene = load_trimesh_scene(data, "glb", str(path))
+        tm_scene = load_trimesh_scene(data, "glb", str(path), report)
     else:
         if file_type == "gltf":
             try:
@@ -293,7 +313,8 @@ def load_mesh_scene(
                 raise SceneError(f"{path}: glTF JSON is malformed ({exc})") from exc
         else:
             asset = {}
-        tm_scene = load_trimesh_scene(path, file_type, str(path))
+        tm_scene = load_trimesh_scene(data if file_type == "gltf" else path, file_type, str(path), report,
+                                      base_dir=path.parent)
     if isinstance(asset, dict) and isinstance(asset.get("copyright"), str) and asset["copyright"]:
         copyright_lines.append(asset["copyright"])
     textures: dict[str, np.ndarray] = {}
@@ -306,7 +327,12 @@ def load_mesh_scene(
     except Exception as exc:
         raise SceneError(f"{path}: corrupt {file_type} content ({type(exc).__name__}: {exc})") from exc
     if not meshes:
-        raise SceneError(f"{path}: contains no triangles (points and lines are not rendered)")
+        skipped = "; ".join(f"{n} {k} ({r})" for (k, r), n in sorted(report.skipped.items()))
+        raise SceneError(f"{path}: nothing drawable: contains no triangles (points and lines are not rendered)"
+                         + (f"; skipped {skipped}" if skipped else ""))
+    report.add("triangles", sum(m.triangle_count for m in meshes))
+    if textures:
+        report.add("textures", len(textures))
     scene = Scene(
         meshes=meshes,
         textures=textures,
@@ -314,6 +340,7 @@ def load_mesh_scene(
         copyright=copyright_lines,
         style="mesh",
         stats={"source": str(path), "triangles": sum(m.triangle_count for m in meshes)},
+        report=report,
     )
     if origin_latlon is not None:
         scene.origin_latlon = (float(origin_latlon[0]), float(origin_latlon[1]))

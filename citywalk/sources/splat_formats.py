@@ -80,11 +80,14 @@ def write_gltf_splats(path, cloud: GaussianCloud) -> None:
 
 # ---------------------------------------------------------------- reading
 
-def read_gltf_splats(path, max_splats: int = 50_000_000) -> GaussianCloud:
-    """Read the first `KHR_gaussian_splatting` primitive of a .glb / .gltf."""
+def read_gltf_splats(path, max_splats: int = 50_000_000, report=None) -> GaussianCloud:
+    """Read the first `KHR_gaussian_splatting` primitive of a .glb / .gltf; further splat
+    primitives and mesh primitives are counted as skipped in `report` (a LoadReport) if given."""
     path = Path(path)
     doc, buffers = _load_document(path)
     prim = _splat_primitive(path, doc)
+    if report is not None:
+        _report_unread(doc, prim, report)
     attrs = prim.get("attributes", {})
     if not isinstance(attrs, dict):
         raise SceneError(f"{path}: primitive 'attributes' is not an object")
@@ -172,6 +175,18 @@ def _load_document(path: Path) -> tuple[dict, list[bytes]]:
                 raise SceneError(f"{path}: buffer {i} uri {uri!r} is not a file beside the glTF")
             buffers.append(target.read_bytes())
     return doc, buffers
+
+
+def _report_unread(doc: dict, first: dict, report) -> None:
+    """Count the primitives besides the one read: other splat primitives, triangles, lines."""
+    for mesh in doc.get("meshes") or []:
+        for prim in (mesh.get("primitives") or []) if isinstance(mesh, dict) else []:
+            if prim is first or not isinstance(prim, dict):
+                continue
+            if EXT in (prim.get("extensions") or {}):
+                report.skip("splat primitives", "only the first KHR_gaussian_splatting primitive is read")
+            else:
+                report.skip("mesh primitives", "a splat file's meshes are not drawn")
 
 
 def _splat_primitive(path: Path, doc: dict) -> dict:

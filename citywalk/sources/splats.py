@@ -4,8 +4,9 @@ Readers check the header against the real file size *before* allocating and refu
 `max_splats`; `.spz` is inflated in bounded chunks (never more than the header promises, never more
 than `max_decompressed_bytes`). Losses: `.ply` keeps float32 values (scales/opacities go through
 log/logit, ~1 ulp); `.splat` keeps no SH beyond DC and stores colour, opacity and the quaternion in
-8 bits; `.spz` stores positions as 24-bit fixed point (2^-fractional_bits m, 12 → 0.24 mm), log
-scales in steps of 1/16, colour and opacity in 8 bits, quaternions in 8 (v2) or 10 (v3) bits, SH
+8 bits; `.spz` (v2–v3 one gzip stream, v4 one zstd frame per attribute) stores positions as
+24-bit fixed point (2^-fractional_bits m, 12 → 0.24 mm), log
+scales in steps of 1/16, colour and opacity in 8 bits, quaternions in 8 (v2) or 10 (v3, v4) bits, SH
 degree 1 in 5 bits and degrees 2–3 in 4 bits. Axes are stored as given (no RUB/RDF conversion).
 
 Also here: ground/up estimation and scale helpers that turn a capture into metric, Z-up world data.
@@ -229,10 +230,41 @@ def _spz_layout(n: int, version: int, degree: int) -> list[tuple[str, int]]:
             ("rotations", rot_b * n), ("sh", 3 * dim * n)]
 
 
+SPZ_GZIP_VERSIONS = (2, 3)
+SPZ_ZSTD_VERSION = 4
+SPZ_V4_HEADER_BYTES = 32
+_SPZ_ACCEPTED = "accepted 2 or 3 (gzip) and 4 (zstd)"
+
+
 def read_spz(path, max_splats: int = MAX_SPLATS,
              max_decompressed_bytes: int = MAX_DECOMPRESSED_BYTES) -> GaussianCloud:
-    """Read a Niantic `.spz` (gzip; versions 2 and 3; SH degree 0–3; no extensions)."""
+    """Read a Niantic `.spz`: versions 2–3 (one gzip stream) or 4 (plain 32-byte header, a table
+    of stream sizes, then one zstd frame per attribute); SH degree 0–3; no extension records."""
     path = Path(path)
+    with open(path, "rb") as f:
+        lead = f.read(8)
+    if len(lead) >= 4 and int.from_bytes(lead[:4], "little") == SPZ_MAGIC:
+        return _read_spz_v4(path, max_splats, max_decompressed_bytes)
+    return _read_spz_gzip(path, max_splats, max_decompressed_bytes)
+
+
+def _check_spz_header(path, version: int, degree: int, flags: int, frac_bits: int, n: int,
+                      versions: tuple[int, ...], max_splats: int) -> None:
+    """Refuse what the header says that this reader cannot decode, naming the value found."""
+    if version not in versions:
+        raise SceneError(f"{path}: .spz version {version} in a "
+                         f"{'zstd (plain header)' if versions == (SPZ_ZSTD_VERSION,) else 'gzip'} file; "
+                         f"{_SPZ_ACCEPTED}")
+    if degree > 3:
+        raise SceneError(f"{path}: .spz SH degree {degree}; accepted 0..3")
+    if flags & 0x2:
+        raise SceneError(f"{path}: .spz version {version} has extension records (flag 0x2); not supported")
+    if frac_bits > 23:
+        raise SceneError(f"{path}: .spz fractional_bits={frac_bits}; accepted 0..23")
+    _check_count(path, n, max_splats)
+
+
+def _read_spz_gzip(path: Path, max_splats: int, max_decompressed_bytes: int) -> GaussianCloud:
     inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
     with open(path, "rb") as f:
         def inflate(want: int) -> bytes:
@@ -244,8 +276,8 @@ def read_spz(path, max_splats: int = MAX_SPLATS,
                 try:
                     out += inflater.decompress(chunk, min(want - len(out), 64 << 20))
                 except zlib.error as exc:
-                    raise SceneError(f"{path}: not a valid gzip stream ({exc}); "
-                                     ".spz files are gzip-compressed") from None
+                    raise SceneError(f"{path}: not a .spz file: neither a gzip stream ({exc}; versions 2-3) "
+                                     "nor a plain 'NGSP' header (version 4)") from None
                 if inflater.eof:
                     break
             return bytes(out)
@@ -257,15 +289,7 @@ def read_spz(path, max_splats: int = MAX_SPLATS,
         degree, frac_bits, flags, _ = head[12:16]
         if magic != SPZ_MAGIC:
             raise SceneError(f"{path}: bad .spz magic 0x{magic:08x}; expected 0x{SPZ_MAGIC:08x} (NGSP)")
-        if version not in (2, 3):
-            raise SceneError(f"{path}: .spz version {version}; accepted 2 or 3")
-        if degree > 3:
-            raise SceneError(f"{path}: .spz SH degree {degree}; accepted 0..3")
-        if flags & 0x2:
-            raise SceneError(f"{path}: .spz has extension records (flag 0x2); not supported")
-        if frac_bits > 23:
-            raise SceneError(f"{path}: .spz fractional_bits={frac_bits}; accepted 0..23")
-        _check_count(path, n, max_splats)
+        _check_spz_header(path, version, degree, flags, frac_bits, n, SPZ_GZIP_VERSIONS, max_splats)
         layout = _spz_layout(n, version, degree)
         total = sum(b for _, b in layout)
         if 16 + total > max_decompressed_bytes:
@@ -279,6 +303,58 @@ def read_spz(path, max_splats: int = MAX_SPLATS,
     for name, nb in layout:
         parts[name] = np.frombuffer(body, np.uint8, nb, at)
         at += nb
+    return _unpack_spz(n, version, degree, frac_bits, parts)
+
+
+def _zstandard():
+    try:
+        import zstandard
+    except ImportError as exc:
+        from citywalk.errors import MissingExtra
+
+        raise MissingExtra("zstandard", "splats", "Reading or writing .spz version 4") from exc
+    return zstandard
+
+
+def _read_spz_v4(path: Path, max_splats: int, max_decompressed_bytes: int) -> GaussianCloud:
+    """Version 4: the header is not compressed; each non-empty attribute is its own zstd frame,
+    in the v2/v3 order, sized by a table of (compressed, uncompressed) u64 pairs."""
+    zstd = _zstandard()
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        head = f.read(SPZ_V4_HEADER_BYTES)
+        if len(head) < SPZ_V4_HEADER_BYTES:
+            raise SceneError(f"{path}: truncated .spz: {len(head)} of {SPZ_V4_HEADER_BYTES} header bytes")
+        _, version, n = np.frombuffer(head[:12], "<u4").tolist()
+        degree, frac_bits, flags, n_streams = head[12:16]
+        toc_at = int.from_bytes(head[16:20], "little")
+        _check_spz_header(path, version, degree, flags, frac_bits, n, (SPZ_ZSTD_VERSION,), max_splats)
+        layout = [(name, nb) for name, nb in _spz_layout(n, version, degree) if nb > 0]
+        if n_streams != len(layout) or toc_at < SPZ_V4_HEADER_BYTES or toc_at + 16 * n_streams > size:
+            raise SceneError(f"{path}: .spz version 4 header lists {n_streams} streams at byte {toc_at}; "
+                             f"{n} splats of SH degree {degree} need {len(layout)} streams after byte "
+                             f"{SPZ_V4_HEADER_BYTES}, within the file's {size} B")
+        total = sum(nb for _, nb in layout)
+        if total > max_decompressed_bytes:
+            raise SceneError(f"{path}: .spz payload would decompress to {total} B, above the "
+                             f"limit of {max_decompressed_bytes} B (raise max_decompressed_bytes)")
+        f.seek(toc_at)
+        toc = np.frombuffer(f.read(16 * n_streams), "<u8").reshape(n_streams, 2)
+        parts = {}
+        for (name, nb), (packed, unpacked) in zip(layout, toc.tolist()):
+            if unpacked != nb or packed > size:
+                raise SceneError(f"{path}: .spz version 4 stream '{name}' is listed as {unpacked} B "
+                                 f"({packed} B packed); {n} splats need {nb} B")
+            blob = f.read(packed)
+            try:
+                raw = zstd.ZstdDecompressor().decompress(blob, max_output_size=nb)
+            except zstd.ZstdError as exc:
+                raise SceneError(f"{path}: .spz version 4 stream '{name}' is not a valid zstd frame "
+                                 f"({exc})") from None
+            if len(raw) != nb:
+                raise SceneError(f"{path}: .spz version 4 stream '{name}' holds {len(raw)} B; expected {nb}")
+            parts[name] = np.frombuffer(raw, np.uint8)
+    parts.setdefault("sh", np.zeros(0, np.uint8))
     return _unpack_spz(n, version, degree, frac_bits, parts)
 
 
@@ -342,9 +418,10 @@ def _pack_smallest_three(xyzw: np.ndarray) -> np.ndarray:
 
 
 def write_spz(path, cloud: GaussianCloud, version: int = 3) -> None:
-    """Write a Niantic `.spz` (gzip). Fractional bits: 12 unless positions need more range."""
-    if version not in (2, 3):
-        raise SceneError(f"write_spz version={version}; accepted 2 or 3")
+    """Write a Niantic `.spz`: version 2 or 3 (gzip) or 4 (zstd streams, what the reference library
+    writes by default; needs `zstandard`). Fractional bits: 12 unless positions need more range."""
+    if version not in (*SPZ_GZIP_VERSIONS, SPZ_ZSTD_VERSION):
+        raise SceneError(f"write_spz version={version}; {_SPZ_ACCEPTED}")
     n, degree = cloud.count, cloud.sh_degree
     max_abs = float(np.abs(cloud.means).max()) if n else 0.0
     frac_bits = 12
@@ -374,12 +451,29 @@ def write_spz(path, cloud: GaussianCloud, version: int = 3) -> None:
         bucket[:3] = 8.0  # degree 1: 5 bits, degrees 2-3: 4 bits
         q = np.floor((q + bucket[None, :, None] / 2) / bucket[None, :, None]) * bucket[None, :, None]
         sh_bytes = np.clip(q, 0, 255).astype(np.uint8)
+    streams = [pos.tobytes(), alphas.tobytes(), colors.tobytes(), scales.tobytes(), rots.tobytes(),
+               sh_bytes.tobytes()]
+    if version == SPZ_ZSTD_VERSION:
+        _write_spz_v4(path, n, degree, frac_bits, streams)
+        return
     header = np.array([SPZ_MAGIC, version, n], "<u4").tobytes() + bytes([degree, frac_bits, 0, 0])
-    payload = b"".join([header, pos.tobytes(), alphas.tobytes(), colors.tobytes(),
-                        scales.tobytes(), rots.tobytes(), sh_bytes.tobytes()])
     import gzip
     with open(path, "wb") as f:
-        f.write(gzip.compress(payload, compresslevel=6, mtime=0))
+        f.write(gzip.compress(header + b"".join(streams), compresslevel=6, mtime=0))
+
+
+def _write_spz_v4(path, n: int, degree: int, frac_bits: int, streams: list[bytes]) -> None:
+    """Plain 32-byte header, the (compressed, uncompressed) table, then one zstd frame per
+    non-empty attribute (an SH degree 0 file has five streams)."""
+    zstd = _zstandard()
+    streams = [s for s in streams if s]
+    packed = [zstd.ZstdCompressor(level=12, write_content_size=True).compress(s) for s in streams]
+    header = (np.array([SPZ_MAGIC, SPZ_ZSTD_VERSION, n], "<u4").tobytes()
+              + bytes([degree, frac_bits, 0, len(streams)])
+              + SPZ_V4_HEADER_BYTES.to_bytes(4, "little") + bytes(12))
+    toc = np.array([[len(p), len(s)] for p, s in zip(packed, streams)], "<u8").tobytes()
+    with open(path, "wb") as f:
+        f.write(header + toc + b"".join(packed))
 
 
 # ---------------------------------------------------------------- dispatch
@@ -392,9 +486,11 @@ _WRITERS = {".ply": write_ply, ".splat": write_splat, ".spz": write_spz,
             ".glb": write_gltf_splats, ".gltf": write_gltf_splats}
 
 
-def load_splat_scene(path, transform=None, crop=None, max_splats: int = MAX_SPLATS) -> GaussianCloud:
+def load_splat_scene(path, transform=None, crop=None, max_splats: int = MAX_SPLATS,
+                     report=None) -> GaussianCloud:
     """Read .ply/.splat/.spz/.glb/.gltf by extension, then apply an optional 4×4 similarity `transform`
-    and an optional `crop=(box_min, box_max)` (in the transformed frame)."""
+    and an optional `crop=(box_min, box_max)` (in the transformed frame). What the file holds but
+    is not read (a glTF's further primitives) is counted in `report` (a LoadReport) when given."""
     path = Path(path)
     reader = _READERS.get(path.suffix.lower())
     if reader is None:
@@ -402,7 +498,10 @@ def load_splat_scene(path, transform=None, crop=None, max_splats: int = MAX_SPLA
                          f"accepted {sorted(_READERS)}")
     if not path.is_file():
         raise SceneError(f"{path}: no such splat file")
-    cloud = reader(path, max_splats=max_splats)
+    if reader is read_gltf_splats:
+        cloud = reader(path, max_splats=max_splats, report=report)
+    else:
+        cloud = reader(path, max_splats=max_splats)
     cloud.source = str(path)  # lets the renderer cache its level-of-detail tree beside the file
     if transform is not None:
         cloud = cloud.transformed(transform)

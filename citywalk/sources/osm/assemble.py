@@ -30,6 +30,7 @@ import numpy as np
 
 from citywalk.errors import SceneError
 from citywalk.scene import FACADE, FOLIAGE, PLAIN, ROAD, Material, Mesh, PointLight, Scene, Street, WalkNetwork
+from citywalk.scene.report import LoadReport
 from citywalk.sources import buildings as bld
 from citywalk.sources.geo import EnuFrame
 from citywalk.sources.geometry import (
@@ -531,7 +532,21 @@ def build_scene(data: OsmData, style: str | None = None, max_buildings: int = 20
         notes=notes[:MAX_NOTES], note_count=len(notes), build_s=time.perf_counter() - t0,
         dressed_fronts=dressed.fronts if dressed is not None else 0,
     )
+    scene.report = _report(source, notes, n_buildings, len(streets), n_trees)
     return scene
+
+
+def _report(source: str, notes: list[str], buildings: int, streets: int, trees: int) -> LoadReport:
+    """The notes as a LoadReport: features left out ('…, skipped') and tags only partly used
+    (drawn flat, ignored), grouped by their reason (the note without its way/relation label)."""
+    report = LoadReport(source=source)
+    for kind, n in (("buildings", buildings), ("streets", streets), ("trees", trees)):
+        report.add(kind, n)
+    for note in notes:
+        label, _, reason = note.partition(": ")
+        reason = reason if reason and "/" in label else note
+        report.skip("OSM features" if "skipped" in note else "OSM tags", reason)
+    return report
 
 
 @dataclass
