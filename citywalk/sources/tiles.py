@@ -315,7 +315,7 @@ def _read_implicit(root: Tile, tile_json: dict, base_dir: Path, state: _ReadStat
     if spec.available_levels > MAX_TREE_DEPTH:
         raise _error(where, f"availableLevels {spec.available_levels} is deeper than {MAX_TREE_DEPTH}; refused")
     tiles = available_tiles(tile_json, spec, base_dir, lambda base, uri: _resolve(state, base, uri),
-                            state.max_tiles - state.count, where)
+                            state.max_tiles - state.count + 1, where)  # the root is already counted
     state.count += max(0, len(tiles) - 1)
     by_key: dict[tuple, Tile] = {}
     for item in tiles:

@@ -163,7 +163,8 @@ def _oct_decode(encoded: np.ndarray) -> np.ndarray:
 @dataclass
 class Instances:
     """An i3dm tile: `gltf` (GLB bytes) or `uri` (external glTF, relative to the tile) and one
-    4×4 matrix per instance (N, 4, 4) float64, tile frame ← instance frame (Z-up model)."""
+    4×4 matrix per instance (N, 4, 4) float64, tile frame ← instance frame (Z-up model);
+    `east_north_up`: no orientation was given and EAST_NORTH_UP asks for the local ENU frame."""
 
     gltf: bytes | None
     uri: str | None
@@ -213,13 +214,18 @@ def parse_i3dm(data: bytes, where: str, max_instances: int = MAX_INSTANCES) -> I
         raise _error(where, "i3dm SCALE holds NaN or infinity")
     matrices[:, :3, 3] = _positions(ft, count) if count else np.zeros((0, 3))
     body = data[end:]
+    enu = bool(ft.json.get("EAST_NORTH_UP", False)) and rotations is None
     if gltf_format == 1:
-        return Instances(body, None, matrices, bool(ft.json.get("EAST_NORTH_UP", False)))
+        glb_length = struct.unpack_from("<I", body, 8)[0] if len(body) >= 12 and body[:4] == b"glTF" else -1
+        if glb_length < 12 or glb_length > len(body) or len(body) - glb_length >= 8:
+            raise _error(where, f"i3dm embedded glTF: expected a GLB filling the last {len(body)} bytes, "
+                                f"its header says {glb_length}")
+        return Instances(body[:glb_length], None, matrices, enu)
     if gltf_format == 0:
         uri = body.rstrip(b"\0 ").decode("utf-8", "replace")
         if not uri:
             raise _error(where, "i3dm gltfFormat is 0 (a URI) but the URI is empty")
-        return Instances(None, uri, matrices, bool(ft.json.get("EAST_NORTH_UP", False)))
+        return Instances(None, uri, matrices, enu)
     raise _error(where, f"i3dm gltfFormat is {gltf_format}; expected 0 (URI) or 1 (embedded GLB)")
 
 
