@@ -128,7 +128,7 @@ def test_pnts_points_become_one_splat_each(tmp_path):
     assert not scene.meshes and scene.report.loaded["pnts tiles"] == 1
     np.testing.assert_allclose(cloud.means, positions + [5, 0, 1], atol=1e-5)
     np.testing.assert_allclose(cloud.colors_dc()[:2], [[200 / 255, 0, 100 / 255], [200 / 255, 0, 0]], atol=1e-4)
-    assert cloud.scales[0, 0] == pytest.approx(0.05, rel=0.05)  # half the 0.1 m spacing
+    assert cloud.scales[0, 0] == pytest.approx(0.05, rel=0.15)  # half the 0.1 m spacing
     assert scene.bounds_m[0][0] == pytest.approx(5.0, abs=1e-4)
 
 

@@ -346,17 +346,19 @@ def write_cmpt(tiles: list[bytes]) -> bytes:
 
 def points_to_gaussians(positions_m: np.ndarray, colors: np.ndarray, alpha: np.ndarray,
                         size_m: float | None = None) -> GaussianCloud:
-    """Small isotropic Gaussians, one per point: σ = half the median nearest-neighbour spacing
-    (of up to 20 000 evenly taken points) unless `size_m` is given; colour as SH degree 0."""
+    """Small isotropic Gaussians, one per point: σ = half the point spacing unless `size_m` is
+    given. The spacing is 1/√(surface density), the density from the median distance to the 8th
+    neighbour (of up to 20 000 evenly taken points): 8 points per π r²."""
     n = len(positions_m)
     if size_m is None:
         size_m = 0.05
-        if n > 1:
+        if n > 8:
             from scipy.spatial import cKDTree
 
             sample = positions_m[:: max(1, n // 20_000)]
-            dist, _ = cKDTree(sample).query(sample, k=2)
-            spacing = float(np.median(dist[:, 1])) * (len(sample) / n) ** 0.5  # surfaces: spacing ∝ 1/√density
+            dist, _ = cKDTree(sample).query(sample, k=min(9, len(sample)))
+            radius = float(np.median(dist[:, -1]))
+            spacing = radius * np.sqrt(np.pi / (dist.shape[1] - 1)) * (len(sample) / n) ** 0.5
             if np.isfinite(spacing) and spacing > 0:
                 size_m = 0.5 * spacing
     dc = (np.clip(colors, 0.0, 1.0) - 0.5) / SH_C0
