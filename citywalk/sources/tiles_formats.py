@@ -283,6 +283,9 @@ def parse_pnts(data: bytes, where: str, max_points: int = MAX_POINTS) -> Points:
     """A pnts blob → Points: POSITION or POSITION_QUANTIZED, RTC_CENTER, and colour from RGBA,
     RGB, RGB565 or CONSTANT_RGBA (first found)."""
     _, ft, _ = _split(data, b"pnts", PNTS_HEADER_BYTES, where)
+    if "3DTILES_draco_point_compression" in (ft.json.get("extensions") or {}):
+        raise _error(where, "pnts with 3DTILES_draco_point_compression is not supported; "
+                            "uncompressed POSITION/POSITION_QUANTIZED point clouds are")
     count = ft.length("POINTS_LENGTH", max_points)
     positions = _positions(ft, count) if count else np.zeros((0, 3))
     colors, alpha = np.full((count, 3), 0.7), np.ones(count)
