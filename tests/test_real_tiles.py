@@ -260,3 +260,37 @@ def test_only_unsupported_content_fails_with_one_clear_line(tmp_path, capsys):
     code = main(["still", "--tiles", str(path), "--size", "160x90", "-o", str(out)])
     assert code != 0 and not out.exists()
     assert "nothing drawable" in capsys.readouterr().err
+
+
+def test_i3dm_east_north_up_on_a_georeferenced_tileset(tmp_path):
+    from builders import _enu_to_ecef_columns
+
+    bar = _glb_box((4, 1, 1), (0, 0, 0.5))
+    blob = write_i3dm(bar, [(0, 0, 0), (0, 30, 0)])
+    table_len = struct.unpack_from("<I", blob, 12)[0]
+    table = json.loads(blob[32:32 + table_len])
+    table["EAST_NORTH_UP"] = True
+    raw = json.dumps(table).encode()
+    raw += b" " * ((8 - (32 + len(raw)) % 8) % 8)
+    blob = bytearray(blob[:32] + raw + blob[32 + table_len:])
+    struct.pack_into("<II", blob, 8, len(blob), len(raw))
+    (tmp_path / "enu.i3dm").write_bytes(bytes(blob))
+    lat, lon, h = 48.8584, 2.2945, 35.0
+    root = {"transform": _enu_to_ecef_columns(lat, lon, h), "content": {"uri": "enu.i3dm"}}
+    path = _tileset(tmp_path, root, version="1.0")
+    scene = load_tiles(path, cameras=[((0, 0, h + 2), 60.0, 720)])
+    a, b = scene.meshes[0].positions.reshape(2, -1, 3)
+    np.testing.assert_allclose(a.max(0) - a.min(0), [4, 1, 1], atol=0.01)  # east stays east
+    np.testing.assert_allclose((a.max(0) + a.min(0)) / 2, [0, 0, h + 0.5], atol=0.01)
+    np.testing.assert_allclose((b.max(0) + b.min(0))[:2] / 2, [0, 30], atol=0.01)
+
+
+def test_implicit_region_volumes_subdivide_longitude_and_latitude():
+    from citywalk.sources.tiles_implicit import _child_volume, fill_template, morton_decode
+
+    region = {"region": [0.0, 0.0, 0.4, 0.2, 0.0, 100.0]}
+    assert _child_volume(region, 1, 1, 0, 0, 2, "t")["region"] == pytest.approx([0.2, 0.0, 0.4, 0.1, 0.0, 100.0])
+    assert _child_volume(region, 1, 0, 1, 1, 3, "t")["region"] == pytest.approx([0.0, 0.1, 0.2, 0.2, 50.0, 100.0])
+    assert morton_decode(morton_encode(5, 3, 6, 3), 3) == (5, 3, 6)
+    assert morton_decode(0b1101, 2) == (3, 2, 0)  # x takes the lowest bit
+    assert fill_template("c/{level}/{x}/{y}/{z}.glb", 3, 1, 2, 4) == "c/3/1/2/4.glb"
