@@ -190,8 +190,11 @@ def test_implicit_quadtree_loads_available_tiles_only(tmp_path):
     assert scene.stats["tiles_total"] == 5
     centres = sorted(tuple(np.round((m.positions.min(0) + m.positions.max(0))[:2] / 2, 3)) for m in scene.meshes)
     assert centres == [(-25.0, -25.0), (12.5, 12.5), (25.0, 25.0), (37.5, 37.5)]
+    for x in (2, 3):  # a far camera never opens the child subtrees: they are not even read
+        (tmp_path / "subtrees" / "2" / str(x) / f"{x}.subtree").unlink()
     far = load_tiles(tmp_path / "tileset.json", cameras=[((0, 0, 1e6), 60.0, 720)])
     assert sorted(far.stats["tiles_selected"]) == ["root/L1/0/0", "root/L1/1/1"]  # the root has no content
+    assert far.stats["tiles_total"] == 3
 
 
 def test_implicit_octree_with_constant_availability(tmp_path):
@@ -227,6 +230,14 @@ def test_implicit_refuses_missing_subtree_and_too_many_tiles(tmp_path):
     (tmp_path / "st" / "0" / "0" / "0.subtree").write_bytes(write_subtree([1] * 85, [1] * 85))
     with pytest.raises(SceneError, match="more than 20 available tiles"):
         load_tiles(tmp_path / "tileset.json", cameras=NEAR, max_tiles=20)
+    # a constant-1 octree ten levels deep (a billion tiles) is refused at once, not listed
+    tree = {"tileAvailability": {"constant": 1}, "contentAvailability": [{"constant": 1}],
+            "childSubtreeAvailability": {"constant": 0}}
+    (tmp_path / "huge.json").write_text(json.dumps(tree))
+    root["implicitTiling"] = {"subdivisionScheme": "OCTREE", "subtreeLevels": 10, "availableLevels": 10,
+                              "subtrees": {"uri": "huge.json"}}
+    with pytest.raises(SceneError, match="more than 5000 available tiles"):
+        load_tiles(_tileset(tmp_path, root), cameras=NEAR)
 
 
 def test_viewer_request_volume_is_respected(tmp_path):

@@ -18,6 +18,7 @@ import os
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 from urllib.parse import unquote
 
 import numpy as np
@@ -43,7 +44,7 @@ from citywalk.sources.tiles_formats import (
     parse_pnts,
     points_to_gaussians,
 )
-from citywalk.sources.tiles_implicit import ImplicitSpec, available_tiles
+from citywalk.sources.tiles_implicit import MAX_SUBTREES, ImplicitSpec, subtree_tiles
 
 SUPPORTED_VERSIONS = ("0.0", "1.0", "1.1")
 MAX_JSON_BYTES = 64 << 20
@@ -93,6 +94,14 @@ class Tile:
     children: list["Tile"] = field(default_factory=list)
     depth: int = 0
     request_volume: Bounds | None = None  # viewerRequestVolume: used only by cameras inside it
+    expand: Callable[[], None] | None = field(default=None, repr=False)  # implicit: reads child subtrees
+
+    def open_children(self) -> list["Tile"]:
+        """The children, reading the implicit child subtrees below this tile on first use."""
+        if self.expand is not None:
+            expand, self.expand = self.expand, None
+            expand()
+        return self.children
 
 
 @dataclass
@@ -220,6 +229,7 @@ class _ReadState:
     max_tiles: int
     copyright: list[str]
     count: int = 0
+    subtrees: int = 0
 
 
 def _resolve(state: _ReadState, base_dir: Path, uri: str) -> Path:
@@ -308,31 +318,59 @@ def _add_contents(tile: Tile, uris: list[str], base_dir: Path, state: _ReadState
 
 
 def _read_implicit(root: Tile, tile_json: dict, base_dir: Path, state: _ReadState, externals: tuple) -> None:
-    """Expand an `implicitTiling` root into explicit Tiles: only the tiles the subtree files mark
-    available, with content only where content is available (see tiles_implicit)."""
+    """Make an `implicitTiling` root into explicit Tiles: the root subtree now, each child subtree
+    when the selection first opens the tile above it (`Tile.open_children`); only tiles the
+    subtree files mark available, with content only where content is available (tiles_implicit)."""
     where = f"{base_dir}: tile {root.id} implicitTiling"
     spec = ImplicitSpec.parse(tile_json, _content_uris(tile_json, where), where)
     if spec.available_levels > MAX_TREE_DEPTH:
         raise _error(where, f"availableLevels {spec.available_levels} is deeper than {MAX_TREE_DEPTH}; refused")
-    tiles = available_tiles(tile_json, spec, base_dir, lambda base, uri: _resolve(state, base, uri),
-                            state.max_tiles - state.count + 1, where)  # the root is already counted
-    state.count += max(0, len(tiles) - 1)
     by_key: dict[tuple, Tile] = {}
-    for item in tiles:
-        if item.level == 0:
-            tile = root
-        else:
-            parent = by_key.get(item.parent_key)
+
+    def load(key: tuple[int, int, int, int]) -> None:
+        state.subtrees += 1
+        if state.subtrees > MAX_SUBTREES:
+            raise _error(where, f"more than {MAX_SUBTREES} subtree files; refused")
+        tiles, child_roots = subtree_tiles(tile_json, spec, key, base_dir, lambda base, uri: _resolve(state, base, uri),
+                                           state.max_tiles - state.count + 1, where)
+        for item in tiles:
+            if item.level == 0:
+                by_key[item.key] = root
+            else:
+                _implicit_child(root, item, by_key, spec.dims, state, where)
+                state.count += 1
+            _add_contents(by_key[item.key], item.content_uris, base_dir, state, externals)
+        if state.count > state.max_tiles:
+            raise _error(where, f"more than {state.max_tiles} tiles (max_tiles); refused")
+        pending: dict[tuple, list] = {}
+        for child in child_roots:
+            pending.setdefault((child[0] - 1, child[1] >> 1, child[2] >> 1, child[3] >> 1), []).append(child)
+        for parent_key, keys in pending.items():
+            parent = by_key.get(parent_key)
             if parent is None:
-                raise _error(where, f"tile {item.key} is available but its parent is not")
-            tile = Tile(
-                id=f"{root.id}/L{item.level}/{item.x}/{item.y}" + (f"/{item.z}" if spec.dims == 3 else ""),
-                geometric_error=item.geometric_error, refine=root.refine, transform=root.transform,
-                bounds=_bounds(item.volume, root.transform, state.to_world, where), depth=root.depth + item.level,
-            )
-            parent.children.append(tile)
-        by_key[item.key] = tile
-        _add_contents(tile, item.content_uris, base_dir, state, externals)
+                raise _error(where, f"child subtree {keys[0]} is available but tile {parent_key} above it is not")
+
+            def expand(keys=keys) -> None:
+                for k in keys:
+                    load(k)
+
+            parent.expand = expand
+
+    load((0, 0, 0, 0))
+
+
+def _implicit_child(root: Tile, item, by_key: dict, dims: int, state: _ReadState, where: str) -> None:
+    """One available implicit tile (not the root) as a Tile under its parent."""
+    parent = by_key.get(item.parent_key)
+    if parent is None:
+        raise _error(where, f"tile {item.key} is available but its parent is not")
+    tile = Tile(
+        id=f"{root.id}/L{item.level}/{item.x}/{item.y}" + (f"/{item.z}" if dims == 3 else ""),
+        geometric_error=item.geometric_error, refine=root.refine, transform=root.transform,
+        bounds=_bounds(item.volume, root.transform, state.to_world, where), depth=root.depth + item.level,
+    )
+    parent.children.append(tile)
+    by_key[item.key] = tile
 
 
 def _read_external(
@@ -429,6 +467,8 @@ def _select_for_camera(tile: Tile, camera, max_sse_px: float, selected: dict, re
         outside.add(tile.id)
         return
     sse = screen_space_error_px(tile.geometric_error, tile.bounds.distance_m(position), fov_y_deg, height_px)
+    if sse > max_sse_px or not tile.contents:
+        tile.open_children()
     wants_refine = tile.children and (sse > max_sse_px or not tile.contents)
     if not wants_refine:
         if tile.contents:
@@ -747,6 +787,15 @@ def _load_file(ld: _Loader, tile: Tile, path: Path) -> None:
     _load_blob(ld, tile, read_capped(path, MAX_CONTENT_BYTES, "tile content"), path, str(path))
 
 
+def _count_tiles(root: Tile) -> int:
+    count, stack = 0, [root]
+    while stack:
+        tile = stack.pop()
+        count += 1
+        stack.extend(tile.children)
+    return count
+
+
 def _nothing_drawable(path, tiles: list[Tile], report: LoadReport) -> SceneError:
     skipped = "; ".join(f"{n} {kind} ({reason})" for (kind, reason), n in sorted(report.skipped.items()))
     return SceneError(
@@ -797,7 +846,7 @@ def load_tiles(
         report=report,
         stats={
             "source": str(path),
-            "tiles_total": tileset.tile_count,
+            "tiles_total": _count_tiles(tileset.root),  # implicit subtrees read so far included
             "tiles_selected": [t.id for t in tiles],
             "contents_skipped": sum(report.skipped.values()),
             "triangles": ld.triangles,

@@ -111,6 +111,20 @@ class Availability:
             return bool(self.constant)
         return bool((self.bytes[i >> 3] >> (i & 7)) & 1)
 
+    def available(self, start: int, count: int, limit: int, where: str,
+                  what: str = "available tiles (max_tiles)", shown: int | None = None) -> np.ndarray:
+        """Indices in 0..count-1 whose bit start+i is set; more than `limit` is refused before
+        they are listed (a constant 1 over a deep level would be billions)."""
+        if self.constant is not None:
+            if self.constant and count > limit:
+                raise _error(where, f"implicit tiling has more than {shown or limit} {what}; refused")
+            return np.arange(count) if self.constant else np.zeros(0, np.int64)
+        bits = np.unpackbits(np.frombuffer(self.bytes, np.uint8), bitorder="little")
+        found = np.flatnonzero(bits[start:start + count])
+        if len(found) > limit:
+            raise _error(where, f"implicit tiling has more than {shown or limit} {what}; refused")
+        return found
+
 
 def _subtree_json_and_binary(data: bytes, where: str) -> tuple[dict, bytes]:
     """Split a subtree file: binary ('subt' header, JSON, binary chunk) or plain JSON."""
@@ -244,50 +258,38 @@ class ImplicitSpec:
         return ImplicitSpec(2 if scheme == "QUADTREE" else 3, levels, available, uri, content_templates)
 
 
-def available_tiles(tile_json: dict, spec: ImplicitSpec, base_dir: Path, resolve: Callable[[Path, str], Path],
-                    max_tiles: int, where: str) -> list[ImplicitTile]:
-    """Every available tile of an implicit tileset, parents before children, reading the
-    subtree files breadth first from the root; more than `max_tiles` tiles is refused."""
+def subtree_tiles(tile_json: dict, spec: ImplicitSpec, key: tuple[int, int, int, int], base_dir: Path,
+                  resolve: Callable[[Path, str], Path], max_tiles: int,
+                  where: str) -> tuple[list[ImplicitTile], list[tuple[int, int, int, int]]]:
+    """The available tiles of one subtree (rooted at tile `key` = (level, x, y, z)), parents
+    before children, and the roots of its available child subtrees. More than `max_tiles` is refused."""
     root_volume = tile_json.get("boundingVolume") or {}
     root_error = float(tile_json.get("geometricError", 0.0))
     dims, levels, branching = spec.dims, spec.subtree_levels, 1 << spec.dims
+    s_level, sx, sy, sz = key
+    uri = fill_template(spec.subtree_template, s_level, sx, sy, sz)
+    subtree = read_subtree(resolve(base_dir, uri), levels, dims, len(spec.content_templates), resolve)
     out: list[ImplicitTile] = []
-    queue = [(0, 0, 0, 0)]
-    subtrees_read = 0
-    while queue:
-        s_level, sx, sy, sz = queue.pop(0)
-        subtrees_read += 1
-        if subtrees_read > MAX_SUBTREES:
-            raise _error(where, f"more than {MAX_SUBTREES} subtree files; refused")
-        uri = fill_template(spec.subtree_template, s_level, sx, sy, sz)
-        subtree = read_subtree(resolve(base_dir, uri), levels, dims, len(spec.content_templates), resolve)
-        offset = 0
-        for local in range(levels):
-            level = s_level + local
-            if level >= spec.available_levels:
-                break
-            for m in range(branching ** local):
-                if not subtree.tiles[offset + m]:
-                    continue
-                lx, ly, lz = morton_decode(m, dims)
-                x, y, z = (sx << local) + lx, (sy << local) + ly, (sz << local) + lz
-                tile = ImplicitTile(level, x, y, z, _child_volume(root_volume, level, x, y, z, dims, where),
-                                    root_error / (1 << level))
-                for template, content in zip(spec.content_templates, subtree.contents):
-                    if content[offset + m]:
-                        tile.content_uris.append(fill_template(template, level, x, y, z))
-                out.append(tile)
-                if len(out) > max_tiles:
-                    raise _error(where, f"implicit tiling has more than {max_tiles} available tiles "
-                                        "(max_tiles); refused")
-            offset += branching ** local
-        child_level = s_level + levels
-        if child_level < spec.available_levels:
-            for m in range(branching ** levels):
-                if subtree.children[m]:
-                    cx, cy, cz = morton_decode(m, dims)
-                    queue.append((child_level, (sx << levels) + cx, (sy << levels) + cy, (sz << levels) + cz))
-    return out
+    offset = 0
+    for local in range(min(levels, spec.available_levels - s_level)):
+        level, count = s_level + local, branching ** local
+        for m in subtree.tiles.available(offset, count, max_tiles - len(out), where, shown=max_tiles):
+            lx, ly, lz = morton_decode(int(m), dims)
+            x, y, z = (sx << local) + lx, (sy << local) + ly, (sz << local) + lz
+            tile = ImplicitTile(level, x, y, z, _child_volume(root_volume, level, x, y, z, dims, where),
+                                root_error / (1 << level))
+            for template, content in zip(spec.content_templates, subtree.contents):
+                if content[offset + int(m)]:
+                    tile.content_uris.append(fill_template(template, level, x, y, z))
+            out.append(tile)
+        offset += count
+    children = []
+    if s_level + levels < spec.available_levels:
+        for m in subtree.children.available(0, branching ** levels, MAX_SUBTREES, where,
+                                                   "child subtrees in one subtree"):
+            cx, cy, cz = morton_decode(int(m), dims)
+            children.append((s_level + levels, (sx << levels) + cx, (sy << levels) + cy, (sz << levels) + cz))
+    return out, children
 
 
 def write_subtree(tile_bits: list[int], content_bits: list[int], child_bits: list[int] | None = None) -> bytes:
