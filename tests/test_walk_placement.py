@@ -57,7 +57,7 @@ def test_walk_passes_beside_a_statue_at_street_level(tmp_path, draped):
     route = plan_route(scene, shot)
     assert np.abs(route[:, 2]).max() < 1e-3  # the route stays on the plaza
     # beside the statue: the route keeps off its 4 × 4 m footprint
-    assert np.min(np.maximum(np.abs(route[:, 0]), np.abs(route[:, 1]))) > 2.0
+    assert np.min(np.maximum(np.abs(route[:, 0]), np.abs(route[:, 1]))) > 3.0  # with a shoulder of room
     frames = camera_frames(scene, shot, route)
     z = np.array([f.position[2] for f in frames])
     assert np.all(np.abs(z - EYE_M) < 0.1)

@@ -190,27 +190,39 @@ def drape(route: np.ndarray, ground_fn, step_m: float = 1.0, max_step_m: float =
     return np.column_stack([xy, walk_heights(xy, ground_fn, max_step_m)])
 
 
-def clear_straight_route(route: np.ndarray, ground_fn, bounds_m, step_m: float = 1.0,
-                         clearance_m: float = 0.3) -> np.ndarray:
-    """A straight route (2, 3) moved sideways (up to 45 % of the scene's width, nearest first) to
-    the parallel line with the fewest points where something stands above street level (a statue,
-    a lantern, a building), so the automatic walk passes beside large objects, not through them."""
+def clear_straight_route(route: np.ndarray, ground_fn, bounds_m, step_m: float = 1.0, clearance_m: float = 0.3,
+                         shoulder_m: float = 1.0, max_shift_m: float = 100.0) -> np.ndarray:
+    """A straight route (2, 3) moved sideways (up to 45 % of the scene's width or `max_shift_m`,
+    nearest first, 1 m steps) to the parallel line that, with the lines `shoulder_m` either side
+    of it, has the fewest points where something stands above street level (a statue, a lantern,
+    a building): the automatic walk passes beside large objects with room, not through them."""
     query = _height_query(ground_fn)
     a, b = np.asarray(route[0], float), np.asarray(route[-1], float)
     along = (b - a)[:2] / max(np.linalg.norm((b - a)[:2]), 1e-9)
     side = np.array([-along[1], along[0]])
     lo, hi = np.asarray(bounds_m[0], float), np.asarray(bounds_m[1], float)
-    half_w = 0.45 * abs(float((hi - lo)[:2] @ np.abs(side)))
+    half_w = min(max_shift_m, 0.45 * abs(float((hi - lo)[:2] @ np.abs(side))))
     offsets = sorted(np.arange(-np.floor(half_w), np.floor(half_w) + 1.0, 1.0), key=abs) or [0.0]
-    best, best_blocked = 0.0, None
-    for off in offsets:
-        xy = _resample(np.stack([a, b]) + np.r_[side * off, 0.0], step_m)
-        walk = walk_heights(xy, ground_fn)
-        top = np.array([query(float(x), float(y), default=np.nan) for x, y in xy])
-        blocked = int(np.sum(np.isfinite(top) & (top > walk + clearance_m)))
-        if best_blocked is None or blocked < best_blocked:
-            best, best_blocked = float(off), blocked
-        if blocked == 0:
+    cache: dict[float, int] = {}
+
+    def blocked(off: float) -> int:
+        if off not in cache:
+            xy = _resample(np.stack([a, b]) + np.r_[side * off, 0.0], step_m)
+            walk = walk_heights(xy, ground_fn)
+            top = np.array([query(float(x), float(y), default=np.nan) for x, y in xy])
+            cache[off] = int(np.sum(np.isfinite(top) & (top > walk + clearance_m)))
+        return cache[off]
+
+    best, best_score = 0.0, None
+    for off in (float(o) for o in offsets):
+        score = blocked(off)
+        if score:
+            score += 10_000  # a line with something on it loses to any clear one
+        elif shoulder_m > 0:
+            score = blocked(off - shoulder_m) + blocked(off + shoulder_m)
+        if best_score is None or score < best_score:
+            best, best_score = off, score
+        if score == 0:
             break
     shifted = np.stack([a, b]).copy()
     shifted[:, :2] += side * best
