@@ -305,3 +305,25 @@ def test_implicit_region_volumes_subdivide_longitude_and_latitude():
     assert morton_decode(morton_encode(5, 3, 6, 3), 3) == (5, 3, 6)
     assert morton_decode(0b1101, 2) == (3, 2, 0)  # x takes the lowest bit
     assert fill_template("c/{level}/{x}/{y}/{z}.glb", 3, 1, 2, 4) == "c/3/1/2/4.glb"
+
+
+def test_point_cloud_only_tileset_walks_on_its_street(tmp_path):
+    from citywalk.pipeline import prepare
+    from citywalk.shot import Shot
+
+    from builders import _enu_to_ecef_columns
+
+    rng = np.random.default_rng(2)
+    street = np.column_stack([rng.uniform(-40, 40, 4000), rng.uniform(-6, 6, 4000), np.zeros(4000)])
+    walls = np.column_stack([rng.uniform(-40, 40, 4000), np.repeat([-6.0, 6.0], 2000), rng.uniform(0, 12, 4000)])
+    (tmp_path / "street.pnts").write_bytes(write_pnts(np.vstack([street, walls]),
+                                                      np.full((8000, 3), 150, np.uint8)))
+    h = 35.0
+    root = {"transform": _enu_to_ecef_columns(48.8584, 2.2945, h), "content": {"uri": "street.pnts"},
+            "boundingVolume": _box_volume(0, 0, 6, 40, 6, 6)}
+    path = _tileset(tmp_path, root, version="1.0")
+    shot = Shot.from_dict({"scene": {"source": "tiles", "path": str(path)},
+                           "output": {"duration_s": 2, "fps": 4, "size": [160, 90]}})
+    prepared = prepare(shot)
+    z = np.array([f.position[2] for f in prepared.frames])
+    assert np.all(np.abs(z - (h + shot.camera.eye_height_m)) < 0.15)
