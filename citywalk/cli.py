@@ -292,6 +292,9 @@ def cmd_capture(args) -> int:
         from .video.progress import progress
 
         opts = eval_options(args.iterations, args.budget_s, args.train_side, camera_model=args.lens)
+        if args.poses:  # paths relative to where the command runs
+            kind, sep, where = args.poses.partition(":")
+            opts.poses = f"{kind}:{Path(where).resolve()}" if sep and where else args.poses
         with progress(1000, "capture") as bar:
             def on_fraction(f: float) -> None:
                 bar.update(max(0, int(f * 1000) - bar.count))
@@ -556,6 +559,8 @@ def make_parser() -> argparse.ArgumentParser:
     pr.add_argument("--lens", default="SIMPLE_RADIAL", choices=["SIMPLE_PINHOLE", "PINHOLE", "SIMPLE_RADIAL",
                                                                 "RADIAL", "OPENCV"],
                     help="COLMAP camera model: the radial ones estimate lens distortion (default SIMPLE_RADIAL)")
+    pr.add_argument("--poses", help="train on cameras the capture already has, skipping SfM: colmap:MODEL_FOLDER "
+                                    "or nerfstudio:transforms.json (the capture must be their folder of images)")
     _add_farm_flag(pr)
     ev = cp_sub.add_parser("eval", help="run the whole chain on a synthetic walk with known cameras")
     ev.add_argument("--frames", type=int, default=100)

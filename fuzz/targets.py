@@ -177,11 +177,29 @@ def _tileset_files(b3dm_root: bool) -> FileSet:
     return files
 
 
+def _tileset_more_files() -> FileSet:
+    """An implicit quadtree (one binary subtree) whose content is a composite of an i3dm and a pnts."""
+    from citywalk.sources.tiles_formats import write_cmpt, write_i3dm, write_pnts
+    from citywalk.sources.tiles_implicit import write_subtree
+
+    glb = _box_scene(False).export(file_type="glb")
+    inner = [write_i3dm(glb, [[0, 0, 0], [3, 0, 0]], [[0, 1, 0]] * 2, [[1, 0, 0]] * 2, [1.0, 2.0]),
+             write_pnts(np.arange(30, dtype=np.float32).reshape(10, 3), np.full((10, 3), 200, np.uint8))]
+    doc = {"asset": {"version": "1.1"}, "geometricError": 100,
+           "root": {"boundingVolume": {"box": [0, 0, 0, 50, 0, 0, 0, 50, 0, 0, 0, 10]}, "geometricError": 10,
+                    "refine": "ADD", "content": {"uri": "t/{level}_{x}_{y}.cmpt"},
+                    "implicitTiling": {"subdivisionScheme": "QUADTREE", "subtreeLevels": 2, "availableLevels": 2,
+                                       "subtrees": {"uri": "s/{level}_{x}_{y}.subtree"}}}}
+    return {"tileset.json": json.dumps(doc).encode(),
+            "s/0_0_0.subtree": write_subtree([1, 1, 0, 0, 1], [1, 0, 0, 0, 1]),
+            "t/0_0_0.cmpt": write_cmpt(inner), "t/1_1_1.cmpt": write_cmpt(inner[:1])}
+
+
 def _tiles_targets(tmp: Path) -> list[Target]:
     from citywalk.sources.tiles import load_tiles
 
-    return [Target("tiles", "tileset.json", load_tiles, [_tileset_files(True), _tileset_files(False)],
-                   {".json": "json"})]
+    return [Target("tiles", "tileset.json", load_tiles,
+                   [_tileset_files(True), _tileset_files(False), _tileset_more_files()], {".json": "json"})]
 
 
 # ------------------------------------------------------------------ splats

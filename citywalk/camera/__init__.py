@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..scene import Scene
-from .route import auto_route, drape, straight_route, waypoint_route
+from ..scene import FACADE, Scene
+from .route import auto_route, clear_straight_route, drape, straight_route, wall_points_xy, waypoint_route
 from .track import CameraFrame, intrinsics, look_at
 from .walk import RigSpec, WalkDynamics, walk_distance_m, walk_frames
 
@@ -55,9 +55,11 @@ def plan_route(scene: Scene, shot) -> np.ndarray:
         if street == "auto":  # a side or orbiting camera needs the room of a street with sidewalks
             street = "main" if cam.rig in ROOMY_RIGS else "side"
         return auto_route(scene.network, walk_m, rng, street=street, approach_m=dyn.look_ahead_m,
-                          margin_m=dyn.look_ahead_m + 2.0)
+                          margin_m=dyn.look_ahead_m + 2.0, buildings_xy=wall_points_xy(scene.meshes, (FACADE,)))
     else:
         route = straight_route(scene.bounds_m, walk_m, dyn.look_ahead_m + 2.0)
+        if scene.ground_fn is not None:
+            route = clear_straight_route(route, scene.ground_fn, scene.bounds_m)
     if scene.ground_fn is not None:
         route = drape(route, scene.ground_fn)
     return route

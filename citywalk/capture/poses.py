@@ -366,7 +366,45 @@ def read_colmap_model(path: str | Path) -> Poses:
         rec = pycolmap.Reconstruction(str(p))
     except Exception as exc:  # pycolmap raises plain RuntimeError/ValueError on bad files
         raise CaptureError(f"COLMAP model {p}: cannot read ({exc})") from None
-    return poses_from_reconstruction(rec)
+    poses = poses_from_reconstruction(rec)
+    poses.info["distortion_px"] = max(distortion_shift_px(cam) for cam in rec.cameras.values())
+    sizes = {(int(c.width), int(c.height)) for c in rec.cameras.values()}
+    if len(sizes) > 1:
+        raise CaptureError(f"COLMAP model {p}: cameras of {len(sizes)} image sizes {sorted(sizes)}; "
+                           "one image size per capture is accepted")
+    return poses
+
+
+POSE_FILES = ("colmap", "nerfstudio")
+MAX_DISTORTION_PX = 1.0
+_DISTORTION_KEYS = ("k1", "k2", "k3", "k4", "p1", "p2")
+
+
+def read_given_poses(spec: str) -> Poses:
+    """Cameras a capture already has: `colmap:DIR` (a COLMAP sparse model: cameras, images,
+    points3D as .bin or .txt) or `nerfstudio:FILE` (transforms.json) → Poses, info['poses_from']
+    naming them. Lens distortion over MAX_DISTORTION_PX is refused (training assumes pinhole)."""
+    kind, sep, path = str(spec).partition(":")
+    if not sep or kind not in POSE_FILES or not path:
+        raise CaptureError(f"--poses {spec!r}: expected colmap:MODEL_FOLDER or nerfstudio:transforms.json")
+    if kind == "colmap":
+        poses = read_colmap_model(path)
+        shift = poses.info.get("distortion_px", 0.0)
+    else:
+        if not Path(path).is_file():
+            raise CaptureError(f"--poses {spec}: no such file {path}")
+        poses = read_transforms_json(path)
+        doc = json.loads(Path(path).read_text(encoding="utf-8"))
+        coeffs = [float(d.get(k, 0.0) or 0.0) for d in [doc, *doc.get("frames", [])] if isinstance(d, dict)
+                  for k in _DISTORTION_KEYS]
+        shift = np.inf if any(abs(c) > 1e-9 for c in coeffs) else 0.0
+    if shift > MAX_DISTORTION_PX:
+        raise CaptureError(f"--poses {spec}: the cameras have lens distortion (moves image corners by "
+                           f"{shift:.1f} px); give an undistorted model (e.g. COLMAP image_undistorter output) "
+                           "whose images are the capture's")
+    poses.info["poses_from"] = f"{kind}:{Path(path).resolve()}"
+    poses.info["cameras_given"] = len(poses.names)
+    return poses
 
 
 def read_transforms_json(path: str | Path, points_xyz: np.ndarray | None = None) -> Poses:
@@ -418,6 +456,8 @@ def _read_point_ply(path: Path) -> tuple[np.ndarray, np.ndarray]:
     props = [x.split()[1:] for x in header if x.startswith("property")]
     types = {"float": "<f4", "double": "<f8", "uchar": "u1", "int": "<i4", "float32": "<f4", "uint8": "u1"}
     body = data[end + len("end_header\n"):]
+    if n == 0:
+        return np.zeros((0, 3), np.float32), np.zeros((0, 3), np.uint8)
     if any("ascii" in x for x in header):
         arr = np.loadtxt(body.decode().splitlines()[:n], ndmin=2)
         rec = {name: arr[:, i] for i, (_, name) in enumerate(props)}

@@ -27,7 +27,8 @@ QA_DIR = "qa"
 @dataclass
 class ProcessOptions:
     """Settings of every stage. holdout_every > 0 keeps every n-th registered frame out of training
-    and reports PSNR/SSIM on those views; camera_height_m (or scale) sets metres."""
+    and reports PSNR/SSIM on those views; camera_height_m (or scale) sets metres. `poses` names
+    cameras the capture already has (see poses.read_given_poses); SfM is then skipped."""
 
     frames: FrameOptions = field(default_factory=FrameOptions)
     sfm: SfmOptions = field(default_factory=SfmOptions)
@@ -37,6 +38,7 @@ class ProcessOptions:
     min_registered_share: float = MIN_REGISTERED_SHARE
     camera_height_m: float = 1.6
     scale: float | None = None
+    poses: str | None = None  # 'colmap:DIR' or 'nerfstudio:transforms.json': train on these, no SfM
 
 
 @dataclass
@@ -72,8 +74,11 @@ def run_capture(source: str | Path, work_dir: str | Path, opts: ProcessOptions |
         return run
     t = time.perf_counter()
     try:
-        poses = run_sfm(sel.folder, work / "sfm", [p.name for p in sel.kept_paths()],
-                        is_video=Path(source).is_file(), opts=opts.sfm)
+        if opts.poses:
+            poses = given_poses_for_frames(opts.poses, source, sel)
+        else:
+            poses = run_sfm(sel.folder, work / "sfm", [p.name for p in sel.kept_paths()],
+                            is_video=Path(source).is_file(), opts=opts.sfm)
     except CaptureError as exc:
         report["poses"] = {"registered": 0, "frames_total": len(sel.kept), "registered_share": 0.0}
         report["verdict"] = "rejected"
@@ -110,6 +115,57 @@ def run_capture(source: str | Path, work_dir: str | Path, opts: ProcessOptions |
         timings["holdout_eval_s"] = time.perf_counter() - t
     run.holdout = held
     return run
+
+
+def _scaled_k(k: np.ndarray, sx: float, sy: float) -> np.ndarray:
+    """Intrinsics for an image resized by (sx, sy) (pixel centres at +0.5, as downscale_view)."""
+    k = np.asarray(k, np.float64).copy()
+    k[0, 0], k[0, 2] = k[0, 0] * sx, (k[0, 2] + 0.5) * sx - 0.5
+    k[1, 1], k[1, 2] = k[1, 1] * sy, (k[1, 2] + 0.5) * sy - 0.5
+    return k
+
+
+def given_poses_for_frames(spec: str, source: str | Path, sel: FrameSelection) -> Poses:
+    """The given cameras (COLMAP model or transforms.json) of the kept frames of a capture folder,
+    renamed to the kept frame files and with intrinsics scaled to their size. Every camera must
+    name an image of the folder; frames without a camera count as not registered."""
+    from PIL import Image
+
+    from citywalk.capture.intake import list_images
+    from citywalk.capture.poses import read_given_poses
+
+    src = Path(source)
+    if not src.is_dir():
+        raise CaptureError(f"--poses {spec}: the capture is a video; given cameras name image files, so the "
+                           "capture must be the folder of images they were made from")
+    given = read_given_poses(spec)
+    files = list_images(src)
+    have = {p.name for p in files}
+    missing = [n for n in given.names if n not in have]
+    if missing:
+        raise CaptureError(f"--poses {spec}: {len(missing)} of {len(given.names)} cameras name images the capture "
+                           f"does not have (e.g. {', '.join(missing[:3])}; it has {', '.join(sorted(have)[:3])}, …)")
+    index = {n: i for i, n in enumerate(given.names)}
+    pose_w, pose_h = given.size_px
+    names, rs, ts, ks = [], [], [], []
+    for rec in sel.kept:
+        i = index.get(files[rec.index].name)
+        if i is None:
+            continue
+        with Image.open(sel.folder / rec.file) as im:
+            w, h = im.size
+        if abs(w / h - pose_w / pose_h) > 0.01 * (pose_w / pose_h):
+            raise CaptureError(f"--poses {spec}: camera of {files[rec.index].name} is for {pose_w}x{pose_h} images, "
+                               f"but the image is {w}x{h} (another aspect; rotated by EXIF?)")
+        names.append(rec.file)
+        rs.append(given.R_w2c[i])
+        ts.append(given.t_w2c[i])
+        ks.append(_scaled_k(given.K[i], w / pose_w, h / pose_h))
+    if not names:
+        raise CaptureError(f"--poses {spec}: none of the kept frames has a camera")
+    info = {**given.info, "matching": "none (cameras given)", "sfm": False}
+    return Poses(names, np.array(rs), np.array(ts), np.array(ks), (w, h), given.points_xyz, given.points_rgb,
+                 len(sel.kept), given.mean_reproj_error_px, info)
 
 
 def holdout_metrics(trainer, views: list[TrainView]) -> dict:

@@ -95,9 +95,16 @@ def load_kmz_source(spec, min_extent_m: float = 200.0, cameras=None) -> Scene:
 
 
 def load_tiles_source(spec, min_extent_m: float = 200.0, cameras=None) -> Scene:
+    """3D Tiles; a tileset of point clouds only walks on a flat ground at the points' 2nd height
+    percentile (their street), since there are no triangles to cast rays on."""
     from .tiles import load_tiles
 
-    return _with_ray_cast_ground(place(load_tiles(spec.path, cameras=cameras), spec))
+    scene = place(load_tiles(spec.path, cameras=cameras), spec)
+    if not scene.meshes and scene.gaussians:
+        ground_z_m = float(np.percentile(np.concatenate([g.means[:, 2] for g in scene.gaussians]), 2.0))
+        scene.ground_fn = lambda x, y: ground_z_m
+        return scene
+    return _with_ray_cast_ground(scene)
 
 
 def capture_cameras_c2w(splat_path) -> np.ndarray | None:

@@ -372,15 +372,19 @@ def ground_height_fn(
     max_cells: int = 512,
     min_up: float = 0.2,
 ) -> Callable[..., float]:
-    """Return `height(x, y, z_from=inf) -> z`: the highest mesh surface under (x, y) at or
-    below `z_from` (pass the eye height plus a step to stay under bridges and awnings),
-    or `default_m` where no triangle lies under the point.
+    """Return `height(x, y, z_from=inf, lowest=False, default=None) -> z`: the highest mesh
+    surface under (x, y) at or below `z_from` (pass the last height plus a step to stay at street
+    level beside a statue, under bridges and awnings), or with `lowest` the lowest surface facing
+    up (any facing, if none faces up): where a walk starts. Where no triangle lies under the
+    point: `default` if given (e.g. NaN to tell "nothing here"), else `default_m`.
 
     A uniform 2D grid (at most `max_cells` per side) buckets triangles by their xy
     bounding box, so a query tests only the triangles of one cell."""
     tri = _ground_triangles(scene, min_up)
     if len(tri) == 0:
-        return lambda x, y, z_from=np.inf: float(default_m)
+        return lambda x, y, z_from=np.inf, lowest=False, default=None: float(
+            default_m if default is None else default)
+    faces_up = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])[:, 2] > 0
     xy_min = tri[:, :, :2].min(axis=1)
     xy_max = tri[:, :, :2].max(axis=1)
     lo = xy_min.min(axis=0)
@@ -407,14 +411,16 @@ def ground_height_fn(
     cell_sorted, tri_sorted = cell[order], tri_ids[order]
     bounds = np.searchsorted(cell_sorted, np.arange(shape[0] * shape[1] + 1))
 
-    def height(x: float, y: float, z_from: float = np.inf) -> float:
+    def height(x: float, y: float, z_from: float = np.inf, lowest: bool = False, default=None) -> float:
+        missing = float(default_m if default is None else default)
         ix, iy = int((x - lo[0]) // cell_m), int((y - lo[1]) // cell_m)
         if not (0 <= ix < shape[0] and 0 <= iy < shape[1]):
-            return float(default_m)
+            return missing
         c = iy * shape[0] + ix
-        cand = tri[tri_sorted[bounds[c] : bounds[c + 1]]]
+        ids = tri_sorted[bounds[c] : bounds[c + 1]]
+        cand = tri[ids]
         if len(cand) == 0:
-            return float(default_m)
+            return missing
         a, b, d = cand[:, 0], cand[:, 1], cand[:, 2]
         # 2D barycentric coordinates of (x, y) in each candidate's xy projection.
         v0, v1 = b[:, :2] - a[:, :2], d[:, :2] - a[:, :2]
@@ -427,7 +433,11 @@ def ground_height_fn(
         eps = 1e-9
         inside = ok & (s >= -eps) & (t >= -eps) & (s + t <= 1 + eps)
         z = a[:, 2] + s * (b[:, 2] - a[:, 2]) + t * (d[:, 2] - a[:, 2])
+        if lowest:
+            up_z = z[inside & faces_up[ids]]
+            z = up_z if len(up_z) else z[inside]
+            return float(z.min()) if len(z) else missing
         z = z[inside & (z <= z_from + 1e-6)]
-        return float(z.max()) if len(z) else float(default_m)
+        return float(z.max()) if len(z) else missing
 
     return height

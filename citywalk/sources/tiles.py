@@ -18,14 +18,17 @@ import os
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 from urllib.parse import unquote
 
 import numpy as np
 
-from citywalk.errors import NotBuiltYet, SceneError
+from citywalk.errors import SceneError
 from citywalk.safeio import check_nesting, read_capped, read_text_capped, safe_join
-from citywalk.scene import Scene
-from citywalk.sources.geo import EnuFrame, ecef_to_geodetic, geodetic_to_ecef
+from citywalk.scene import Mesh, Scene
+from citywalk.scene.gaussians import GaussianCloud
+from citywalk.scene.report import LoadReport
+from citywalk.sources.geo import EnuFrame, ecef_to_geodetic, enu_rotation, geodetic_to_ecef
 from citywalk.sources.meshes import (
     Y_UP_TO_Z_UP,
     glb_json,
@@ -33,6 +36,15 @@ from citywalk.sources.meshes import (
     scene_bounds,
     trimesh_scene_to_meshes,
 )
+from citywalk.sources.tiles_formats import (
+    MAX_CMPT_DEPTH,
+    MAX_POINTS,
+    parse_cmpt,
+    parse_i3dm,
+    parse_pnts,
+    points_to_gaussians,
+)
+from citywalk.sources.tiles_implicit import MAX_SUBTREES, ImplicitSpec, subtree_tiles
 
 SUPPORTED_VERSIONS = ("0.0", "1.0", "1.1")
 MAX_JSON_BYTES = 64 << 20
@@ -81,6 +93,15 @@ class Tile:
     contents: list[Path] = field(default_factory=list)
     children: list["Tile"] = field(default_factory=list)
     depth: int = 0
+    request_volume: Bounds | None = None  # viewerRequestVolume: used only by cameras inside it
+    expand: Callable[[], None] | None = field(default=None, repr=False)  # implicit: reads child subtrees
+
+    def open_children(self) -> list["Tile"]:
+        """The children, reading the implicit child subtrees below this tile on first use."""
+        if self.expand is not None:
+            expand, self.expand = self.expand, None
+            expand()
+        return self.children
 
 
 @dataclass
@@ -208,16 +229,21 @@ class _ReadState:
     max_tiles: int
     copyright: list[str]
     count: int = 0
+    subtrees: int = 0
 
 
 def _resolve(state: _ReadState, base_dir: Path, uri: str) -> Path:
     """Resolve a content/child URI relative to the JSON file that names it, refusing any
     path that leaves the top tileset folder."""
+    return _resolve_in(state.root_dir, base_dir, uri)
+
+
+def _resolve_in(root_dir: Path, base_dir: Path, uri: str) -> Path:
+    """`uri` (relative to `base_dir`, query and fragment dropped) inside `root_dir`, else SceneError."""
     clean = unquote(uri.split("?", 1)[0].split("#", 1)[0])
-    relative = os.path.relpath(base_dir / clean.replace("\\", "/"), state.root_dir)
     if clean.startswith("/") or "://" in clean:
-        relative = clean
-    return safe_join(state.root_dir, relative)
+        return safe_join(root_dir, clean)
+    return safe_join(root_dir, os.path.relpath(base_dir / clean.replace("\\", "/"), root_dir))
 
 
 def _add_copyright(state: _ReadState, asset: dict) -> None:
@@ -247,8 +273,6 @@ def _read_tile(
         raise _error(where, f"more than {state.max_tiles} tiles (max_tiles); refused")
     if depth > MAX_TREE_DEPTH:
         raise _error(where, f"tree deeper than {MAX_TREE_DEPTH} levels; refused")
-    if "implicitTiling" in tile_json:
-        raise NotBuiltYet(f"{where}: implicit tiling (3D Tiles 1.1 'implicitTiling') is not supported yet")
     refine = str(tile_json.get("refine", parent_refine or "")).upper()
     if refine not in ("ADD", "REPLACE"):
         raise _error(where, f"refine is '{tile_json.get('refine')}', expected 'ADD' or 'REPLACE'")
@@ -264,14 +288,13 @@ def _read_tile(
         bounds=_bounds(tile_json.get("boundingVolume"), transform, state.to_world, where),
         depth=depth,
     )
-    for uri in _content_uris(tile_json, where):
-        content = _resolve(state, base_dir, uri)
-        if content.suffix.lower() == ".json":
-            tile.children.append(
-                _read_external(content, transform, refine, f"{tile_id}/ext", depth + 1, state, externals)
-            )
-        else:
-            tile.contents.append(content)
+    if "viewerRequestVolume" in tile_json:
+        tile.request_volume = _bounds(tile_json["viewerRequestVolume"], transform, state.to_world,
+                                      f"{where}: viewerRequestVolume")
+    if "implicitTiling" in tile_json:
+        _read_implicit(tile, tile_json, base_dir, state, externals)
+        return tile
+    _add_contents(tile, _content_uris(tile_json, where), base_dir, state, externals)
     children = tile_json.get("children", [])
     if not isinstance(children, list):
         raise _error(where, "'children' must be a list")
@@ -280,6 +303,74 @@ def _read_tile(
             _read_tile(child, transform, refine, f"{tile_id}/{i}", depth + 1, base_dir, state, externals)
         )
     return tile
+
+
+def _add_contents(tile: Tile, uris: list[str], base_dir: Path, state: _ReadState, externals: tuple) -> None:
+    """Resolve a tile's content URIs: external tilesets (.json) become child tiles, the rest contents."""
+    for uri in uris:
+        content = _resolve(state, base_dir, uri)
+        if content.suffix.lower() == ".json":
+            tile.children.append(
+                _read_external(content, tile.transform, tile.refine, f"{tile.id}/ext", tile.depth + 1, state, externals)
+            )
+        else:
+            tile.contents.append(content)
+
+
+def _read_implicit(root: Tile, tile_json: dict, base_dir: Path, state: _ReadState, externals: tuple) -> None:
+    """Make an `implicitTiling` root into explicit Tiles: the root subtree now, each child subtree
+    when the selection first opens the tile above it (`Tile.open_children`); only tiles the
+    subtree files mark available, with content only where content is available (tiles_implicit)."""
+    where = f"{base_dir}: tile {root.id} implicitTiling"
+    spec = ImplicitSpec.parse(tile_json, _content_uris(tile_json, where), where)
+    if spec.available_levels > MAX_TREE_DEPTH:
+        raise _error(where, f"availableLevels {spec.available_levels} is deeper than {MAX_TREE_DEPTH}; refused")
+    by_key: dict[tuple, Tile] = {}
+
+    def load(key: tuple[int, int, int, int]) -> None:
+        state.subtrees += 1
+        if state.subtrees > MAX_SUBTREES:
+            raise _error(where, f"more than {MAX_SUBTREES} subtree files; refused")
+        tiles, child_roots = subtree_tiles(tile_json, spec, key, base_dir, lambda base, uri: _resolve(state, base, uri),
+                                           state.max_tiles - state.count + 1, where)
+        for item in tiles:
+            if item.level == 0:
+                by_key[item.key] = root
+            else:
+                _implicit_child(root, item, by_key, spec.dims, state, where)
+                state.count += 1
+            _add_contents(by_key[item.key], item.content_uris, base_dir, state, externals)
+        if state.count > state.max_tiles:
+            raise _error(where, f"more than {state.max_tiles} tiles (max_tiles); refused")
+        pending: dict[tuple, list] = {}
+        for child in child_roots:
+            pending.setdefault((child[0] - 1, child[1] >> 1, child[2] >> 1, child[3] >> 1), []).append(child)
+        for parent_key, keys in pending.items():
+            parent = by_key.get(parent_key)
+            if parent is None:
+                raise _error(where, f"child subtree {keys[0]} is available but tile {parent_key} above it is not")
+
+            def expand(keys=keys) -> None:
+                for k in keys:
+                    load(k)
+
+            parent.expand = expand
+
+    load((0, 0, 0, 0))
+
+
+def _implicit_child(root: Tile, item, by_key: dict, dims: int, state: _ReadState, where: str) -> None:
+    """One available implicit tile (not the root) as a Tile under its parent."""
+    parent = by_key.get(item.parent_key)
+    if parent is None:
+        raise _error(where, f"tile {item.key} is available but its parent is not")
+    tile = Tile(
+        id=f"{root.id}/L{item.level}/{item.x}/{item.y}" + (f"/{item.z}" if dims == 3 else ""),
+        geometric_error=item.geometric_error, refine=root.refine, transform=root.transform,
+        bounds=_bounds(item.volume, root.transform, state.to_world, where), depth=root.depth + item.level,
+    )
+    parent.children.append(tile)
+    by_key[item.key] = tile
 
 
 def _read_external(
@@ -366,11 +457,18 @@ def screen_space_error_px(
     return geometric_error_m * height_px / (2.0 * distance_m * math.tan(math.radians(fov_y_deg) / 2.0))
 
 
-def _select_for_camera(tile: Tile, camera, max_sse_px: float, selected: dict, refined: set) -> None:
+def _select_for_camera(tile: Tile, camera, max_sse_px: float, selected: dict, refined: set,
+                       outside: set) -> None:
     """Depth-first SSE refinement for one camera: a tile refines when its screen-space error
-    exceeds `max_sse_px` (or it has no content of its own) and it has children."""
+    exceeds `max_sse_px` (or it has no content of its own) and it has children. A tile with a
+    viewerRequestVolume the camera is not inside is left out with its subtree (ids in `outside`)."""
     position, fov_y_deg, height_px = camera
+    if tile.request_volume is not None and tile.request_volume.distance_m(position) > 0.0:
+        outside.add(tile.id)
+        return
     sse = screen_space_error_px(tile.geometric_error, tile.bounds.distance_m(position), fov_y_deg, height_px)
+    if sse > max_sse_px or not tile.contents:
+        tile.open_children()
     wants_refine = tile.children and (sse > max_sse_px or not tile.contents)
     if not wants_refine:
         if tile.contents:
@@ -380,24 +478,28 @@ def _select_for_camera(tile: Tile, camera, max_sse_px: float, selected: dict, re
     if tile.refine == "ADD" and tile.contents:
         selected[tile.id] = tile
     for child in tile.children:
-        _select_for_camera(child, camera, max_sse_px, selected, refined)
+        _select_for_camera(child, camera, max_sse_px, selected, refined, outside)
 
 
-def select_tiles(tileset: Tileset, cameras, max_sse_px: float = 16.0) -> list[Tile]:
+def select_tiles(tileset: Tileset, cameras, max_sse_px: float = 16.0, outside: set | None = None) -> list[Tile]:
     """Tiles with content that the cameras need, each camera given as
     (position_world (3,) m, fov_y_deg, height_px); the union over cameras.
 
     A REPLACE tile that some camera refines is dropped from the union: its children cover it
     at finer detail, and drawing both would overlap. With no cameras, the coarsest tiles that
-    have content are returned."""
+    have content are returned. `outside`, when given, receives the ids of tiles that no camera
+    was inside the viewerRequestVolume of."""
     selected: dict[str, Tile] = {}
     refined: set[str] = set()
+    away: set[str] = set()
     cams = list(cameras) if cameras is not None else []
     if not cams:
         cams = [(np.full(3, 1e12), 60.0, 1)]  # so far away that nothing refines by error
     for position, fov_y_deg, height_px in cams:
         camera = (np.asarray(position, dtype=np.float64).reshape(3), float(fov_y_deg), int(height_px))
-        _select_for_camera(tileset.root, camera, float(max_sse_px), selected, refined)
+        _select_for_camera(tileset.root, camera, float(max_sse_px), selected, refined, away)
+    if outside is not None:
+        outside.update(away - set(selected) - refined)
     return [t for t in selected.values() if not (t.refine == "REPLACE" and t.id in refined)]
 
 
@@ -480,45 +582,226 @@ def _gltf_rtc(gltf: dict) -> np.ndarray | None:
     return None
 
 
-def _load_content(tileset: Tileset, tile: Tile, path: Path, textures: dict, copyright: list, budget: int):
-    """Meshes of one content file, or None for formats that are skipped (i3dm, pnts, cmpt)."""
-    where = str(path)
-    data = read_capped(path, MAX_CONTENT_BYTES, "tile content")
-    magic = data[:4]
-    rtc_center = None
-    if magic == b"b3dm":
-        glb, _, rtc_center = parse_b3dm(data, where)
-        gltf, tm_source, file_type = glb_json(glb, where), glb, "glb"
-    elif magic == b"glTF":
-        gltf, tm_source, file_type = glb_json(data, where), data, "glb"
-    elif data.lstrip()[:1] == b"{":
-        check_nesting(data, 64, where)
-        try:
-            gltf = json.loads(data.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-            raise _error(where, f"tile content JSON is malformed ({exc})") from exc
-        tm_source, file_type = path, "gltf"
-    else:
-        return None
+@dataclass
+class _Loader:
+    """What load_tiles accumulates while reading content: meshes, point clouds, the report."""
+
+    tileset: Tileset
+    root_dir: Path
+    textures: dict
+    copyright: list
+    report: LoadReport
+    max_triangles: int
+    max_points: int
+    meshes: list = field(default_factory=list)
+    clouds: list = field(default_factory=list)
+    triangles: int = 0
+    points: int = 0
+
+    def add_points(self, positions_m: np.ndarray, colors: np.ndarray, alpha: np.ndarray, where: str) -> None:
+        if self.points + len(positions_m) > self.max_points:
+            raise _error(where, f"over {self.max_points} points in the selected tiles (max_points); refused")
+        if len(positions_m):
+            self.clouds.append(points_to_gaussians(positions_m, colors, alpha))
+            self.points += len(positions_m)
+            self.report.add("splats", len(positions_m))
+
+    def add_meshes(self, meshes: list[Mesh]) -> None:
+        self.meshes.extend(meshes)
+        n = sum(m.triangle_count for m in meshes)
+        self.triangles += n
+        if n:
+            self.report.add("triangles", n)
+
+
+def _collect_copyright(gltf: dict, copyright: list) -> None:
     asset = gltf.get("asset", {}) if isinstance(gltf, dict) else {}
     text = asset.get("copyright") if isinstance(asset, dict) else None
     if isinstance(text, str):
         for line in (s.strip() for s in text.split(";")):
             if line and line not in copyright:
                 copyright.append(line)
+
+
+def _gltf_points(ld: _Loader, tm_scene, matrix: np.ndarray, where: str) -> int:
+    """glTF POINTS primitives (trimesh PointClouds) → splats; returns how many points."""
+    count = 0
+    for node in tm_scene.graph.nodes_geometry:
+        node_matrix, geom_name = tm_scene.graph[node]
+        geom = tm_scene.geometry[geom_name]
+        if getattr(geom, "faces", None) is not None or not len(getattr(geom, "vertices", ())):
+            continue
+        m = matrix @ np.asarray(node_matrix, np.float64)
+        pts = np.asarray(geom.vertices, np.float64) @ m[:3, :3].T + m[:3, 3]
+        raw = getattr(geom, "colors", None)
+        colors, alpha = np.full((len(pts), 3), 0.7), np.ones(len(pts))
+        if raw is not None and len(raw) == len(pts):
+            rgba = np.asarray(raw, np.float64) / 255.0
+            colors, alpha = rgba[:, :3], (rgba[:, 3] if rgba.shape[1] > 3 else alpha)
+        ld.add_points(pts, colors, alpha, where)
+        count += len(pts)
+    return count
+
+
+def _instanced(local: list[Mesh], base: np.ndarray, instances: np.ndarray) -> list[Mesh]:
+    """Each mesh (in the instance frame) repeated once per instance matrix (N, 4, 4), placed by
+    `base` @ instance: one Mesh per source mesh holding all N copies."""
+    mats = base[None] @ instances
+    normal_mats = np.linalg.inv(mats[:, :3, :3]).transpose(0, 2, 1)
+    flip = np.linalg.det(mats[:, :3, :3]) < 0
+    out = []
+    for mesh in local:
+        v = len(mesh.positions)
+        pos = np.einsum("nij,vj->nvi", mats[:, :3, :3], mesh.positions.astype(np.float64)) + mats[:, None, :3, 3]
+        nrm = np.einsum("nij,vj->nvi", normal_mats, mesh.normals.astype(np.float64))
+        nrm /= np.maximum(np.linalg.norm(nrm, axis=2, keepdims=True), 1e-12)
+        idx = np.repeat(mesh.indices[None].astype(np.int64), len(mats), axis=0)
+        idx[flip] = idx[flip][:, :, ::-1]
+        idx += (np.arange(len(mats)) * v)[:, None, None]
+
+        def tile(a, n=len(mats)):
+            return None if a is None else np.tile(a, (n,) + (1,) * (a.ndim - 1))
+
+        out.append(Mesh(
+            positions=pos.reshape(-1, 3).astype(np.float32), normals=nrm.reshape(-1, 3).astype(np.float32),
+            uvs=tile(mesh.uvs), indices=idx.reshape(-1, 3).astype(np.uint32), material=mesh.material,
+            colors=tile(mesh.colors), variation=tile(mesh.variation),
+        ))
+    return out
+
+
+def _load_gltf(ld: _Loader, tile: Tile, source, file_type: str, rtc_center, where: str, kind: str,
+               instances: np.ndarray | None = None) -> None:
+    """One glTF (GLB bytes or a .gltf path) → meshes and point splats, placed by the tile (and
+    repeated per instance when `instances` (N, 4, 4) is given)."""
+    if isinstance(source, (bytes, bytearray)):
+        gltf = glb_json(bytes(source), where)
+    else:
+        raw = read_capped(source, MAX_CONTENT_BYTES, "tile content")
+        check_nesting(raw, 64, where)
+        try:
+            gltf = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+            raise _error(where, f"tile content JSON is malformed ({exc})") from exc
+    _collect_copyright(gltf, ld.copyright)
     gltf_rtc = _gltf_rtc(gltf)
     if gltf_rtc is not None:
         rtc_center = gltf_rtc if rtc_center is None else rtc_center + gltf_rtc
-    tm_scene = load_trimesh_scene(tm_source, file_type, where)
+    tm_scene = load_trimesh_scene(source, file_type, where)
+    up = Y_UP_TO_Z_UP if ld.tileset.gltf_up_axis == "Y" else np.eye(4)
+    base = _content_matrix(ld.tileset, tile, rtc_center) @ np.linalg.inv(up)
+    copies = 1 if instances is None else len(instances)
+    budget = (ld.max_triangles - ld.triangles) // max(copies, 1)
     try:  # trimesh decodes lazily: corrupt indices or images surface only here
-        return trimesh_scene_to_meshes(
-            tm_scene, _content_matrix(tileset, tile, rtc_center), textures, prefix=f"{tile.id}:{path.name}:",
-            max_triangles=budget, source=where,
-        )
+        prefix = f"{tile.id}:{Path(where).name}:"
+        if instances is None:
+            meshes = trimesh_scene_to_meshes(tm_scene, base @ up, ld.textures, prefix=prefix,
+                                             max_triangles=budget, source=where)
+            points = _gltf_points(ld, tm_scene, base @ up, where)
+        else:
+            local = trimesh_scene_to_meshes(tm_scene, up, ld.textures, prefix=prefix,
+                                            max_triangles=budget, source=f"{where} ({copies} instances)")
+            meshes, points = _instanced(local, base, instances), 0
     except (SceneError, MemoryError):
         raise
     except Exception as exc:
         raise _error(where, f"corrupt tile content ({type(exc).__name__}: {exc})") from exc
+    ld.add_meshes(meshes)
+    if meshes or points:
+        ld.report.add(kind)
+    else:
+        ld.report.skip(kind, "no triangles or points in the glTF")
+
+
+def _instance_enu(ld: _Loader, tile: Tile, matrices: np.ndarray) -> np.ndarray:
+    """EAST_NORTH_UP instances: each rotated to the local east-north-up frame at its position."""
+    out = matrices.copy()
+    frame_inv = np.linalg.inv(tile.transform[:3, :3])
+    for i, m in enumerate(matrices):
+        ecef = tile.transform[:3, :3] @ m[:3, 3] + tile.transform[:3, 3]
+        lat, lon, _ = ecef_to_geodetic(ecef)
+        out[i, :3, :3] = frame_inv @ enu_rotation(float(lat), float(lon)).T @ m[:3, :3]
+    return out
+
+
+def _load_i3dm(ld: _Loader, tile: Tile, data: bytes, path: Path, where: str) -> None:
+    inst = parse_i3dm(data, where)
+    matrices = inst.matrices
+    if inst.east_north_up and ld.tileset.georeferenced:
+        matrices = _instance_enu(ld, tile, matrices)
+    ld.report.add("instances", len(matrices))
+    if inst.gltf is not None:
+        _load_gltf(ld, tile, inst.gltf, "glb", None, where, "i3dm tiles", matrices)
+        return
+    model = _resolve_in(ld.root_dir, path.parent, inst.uri)
+    if not model.is_file():
+        ld.report.skip("i3dm tiles", f"glTF '{inst.uri}' not found")
+        return
+    file_type = "glb" if read_capped(model, MAX_CONTENT_BYTES, "i3dm glTF")[:4] == b"glTF" else "gltf"
+    source = read_capped(model, MAX_CONTENT_BYTES, "i3dm glTF") if file_type == "glb" else model
+    _load_gltf(ld, tile, source, file_type, None, f"{where} → {model.name}", "i3dm tiles", matrices)
+
+
+def _load_pnts(ld: _Loader, tile: Tile, data: bytes, where: str) -> None:
+    points = parse_pnts(data, where)
+    m = ld.tileset.to_world @ tile.transform
+    ld.add_points(points.positions @ m[:3, :3].T + m[:3, 3], points.colors, points.alpha, where)
+    if len(points.positions):
+        ld.report.add("pnts tiles")
+    else:
+        ld.report.skip("pnts tiles", "no points")
+
+
+def _load_blob(ld: _Loader, tile: Tile, data: bytes, path: Path, where: str, depth: int = 0) -> None:
+    """Dispatch one tile content blob on its magic: b3dm, i3dm, pnts, cmpt (recursively), GLB,
+    glTF JSON; anything else is counted as skipped in the report."""
+    magic = data[:4]
+    if magic == b"b3dm":
+        glb, _, rtc_center = parse_b3dm(data, where)
+        _load_gltf(ld, tile, glb, "glb", rtc_center, where, "b3dm tiles")
+    elif magic == b"i3dm":
+        _load_i3dm(ld, tile, data, path, where)
+    elif magic == b"pnts":
+        _load_pnts(ld, tile, data, where)
+    elif magic == b"cmpt":
+        if depth >= MAX_CMPT_DEPTH:
+            raise _error(where, f"composite tiles nest more than {MAX_CMPT_DEPTH} deep; refused")
+        for i, inner in enumerate(parse_cmpt(data, where)):
+            _load_blob(ld, tile, inner, path, f"{where}[{i}]", depth + 1)
+        ld.report.add("cmpt tiles")
+    elif magic == b"glTF":
+        _load_gltf(ld, tile, data, "glb", None, where, "glb tiles")
+    elif data.lstrip()[:1] == b"{" and depth == 0:
+        _load_gltf(ld, tile, path, "gltf", None, where, "gltf tiles")
+    elif magic in (b"vctr", b"geom"):
+        ld.report.skip(f"{magic.decode()} tiles", "vector and geometry tiles are not supported")
+    else:
+        ld.report.skip("tile contents", f"unknown format (first bytes {magic!r})")
+
+
+def _load_file(ld: _Loader, tile: Tile, path: Path) -> None:
+    """One content file; a missing file is counted in the report (real tilesets lose files)."""
+    if not path.exists():
+        ld.report.skip("tile contents", "file missing")
+        return
+    _load_blob(ld, tile, read_capped(path, MAX_CONTENT_BYTES, "tile content"), path, str(path))
+
+
+def _count_tiles(root: Tile) -> int:
+    count, stack = 0, [root]
+    while stack:
+        tile = stack.pop()
+        count += 1
+        stack.extend(tile.children)
+    return count
+
+
+def _nothing_drawable(path, tiles: list[Tile], report: LoadReport) -> SceneError:
+    skipped = "; ".join(f"{n} {kind} ({reason})" for (kind, reason), n in sorted(report.skipped.items()))
+    return SceneError(
+        f"{path}: nothing drawable in the {len(tiles)} tile(s) the cameras need"
+        + (f": skipped {skipped}" if skipped else ": they have no content")
+    )
 
 
 def load_tiles(
@@ -528,35 +811,45 @@ def load_tiles(
     max_sse_px: float = 16.0,
     max_tiles: int = 5000,
     max_triangles: int = 5_000_000,
+    max_points: int = MAX_POINTS,
 ) -> Scene:
     """Read a local 3D Tiles tileset into a Scene holding only the tiles `cameras` need
     (see `select_tiles`); world metres in the ENU frame around the tileset centre or
-    `origin_latlon`. Copyright strings from the tileset and glTF assets are collected."""
+    `origin_latlon`. Meshes from b3dm/i3dm/glTF, point clouds (pnts, glTF POINTS) as small
+    Gaussians; what was loaded and skipped is in Scene.report. Nothing drawable is a SceneError."""
     tileset = read_tileset(path, origin_latlon=origin_latlon, max_tiles=max_tiles)
-    tiles = select_tiles(tileset, cameras, max_sse_px=max_sse_px)
-    textures: dict[str, np.ndarray] = {}
-    copyright = list(tileset.copyright)
-    meshes, skipped = [], 0
+    outside: set[str] = set()
+    tiles = select_tiles(tileset, cameras, max_sse_px=max_sse_px, outside=outside)
+    report = LoadReport(source=str(path))
+    if outside:
+        report.skip("tiles", "no camera inside their viewerRequestVolume", len(outside))
+    ld = _Loader(tileset, Path(path).parent.resolve(), {}, list(tileset.copyright), report,
+                 max_triangles, max_points)
     for tile in tiles:
         for content in tile.contents:
-            budget = max_triangles - sum(m.triangle_count for m in meshes)
-            loaded = _load_content(tileset, tile, content, textures, copyright, budget)
-            if loaded is None:
-                skipped += 1
-            else:
-                meshes.extend(loaded)
+            _load_file(ld, tile, content)
+    if not ld.meshes and not ld.clouds:
+        raise _nothing_drawable(path, tiles, report)
+    clouds = [GaussianCloud.concatenate(ld.clouds)] if ld.clouds else []
+    lo, hi = (np.array(b) for b in scene_bounds(ld.meshes))
+    if clouds:
+        pts_lo, pts_hi = clouds[0].means.min(axis=0), clouds[0].means.max(axis=0)
+        lo, hi = (pts_lo, pts_hi) if not ld.meshes else (np.minimum(lo, pts_lo), np.maximum(hi, pts_hi))
     return Scene(
-        meshes=meshes,
-        textures=textures,
+        meshes=ld.meshes,
+        textures=ld.textures,
+        gaussians=clouds,
         origin_latlon=tileset.origin_latlon,
-        bounds_m=scene_bounds(meshes),
-        copyright=copyright,
+        bounds_m=(tuple(float(v) for v in lo), tuple(float(v) for v in hi)),
+        copyright=ld.copyright,
         style="tiles",
+        report=report,
         stats={
             "source": str(path),
-            "tiles_total": tileset.tile_count,
+            "tiles_total": _count_tiles(tileset.root),  # implicit subtrees read so far included
             "tiles_selected": [t.id for t in tiles],
-            "contents_skipped": skipped,
-            "triangles": sum(m.triangle_count for m in meshes),
+            "contents_skipped": sum(report.skipped.values()),
+            "triangles": ld.triangles,
+            "splats": ld.points,
         },
     )
