@@ -269,6 +269,11 @@ def test_required_extension_we_cannot_decode_is_named(tmp_path):
     optional = _Gltf().quad().uses("EXT_lights_image_based")
     scene = load_mesh_scene(optional.write(tmp_path / "ibl.glb"))
     assert any("EXT_lights_image_based" in line for line in scene.report.warning_lines())
+    # older b3dm exports require a shading technique; the geometry draws without it (reported)
+    webgl = _Gltf().quad().uses("KHR_techniques_webgl", required=True)
+    scene = load_mesh_scene(webgl.write(tmp_path / "techniques.glb"))
+    assert scene.triangle_count == 2
+    assert any("KHR_techniques_webgl" in line for line in scene.report.warning_lines())
 
 
 # ---------------------------------------------------------------- SPZ version 4

@@ -180,10 +180,17 @@ def _merge_buffers(d: _Doc, glb_bin: bytes, base_dir: Path | None) -> None:
         view["buffer"], view["byteOffset"] = 0, starts[b] + int(view.get("byteOffset", 0))
 
 
+# Required by many older 3D Tiles (b3dm) exports, but they only choose shaders: the geometry and the
+# base colour draw correctly without them, so they are reported, not refused.
+SHADING_ONLY = ("KHR_techniques_webgl", "KHR_materials_common")
+
+
 def _check_extensions(d: _Doc, report: LoadReport) -> None:
     required = d.doc.get("extensionsRequired") or []
     used = d.doc.get("extensionsUsed") or []
-    missing = [e for e in required if e not in HANDLED]
+    for ext in (e for e in required if e in SHADING_ONLY):
+        report.skip("glTF extensions", f"{ext} (required) only names a shading technique; drawn with the base material")
+    missing = [e for e in required if e not in HANDLED and e not in SHADING_ONLY]
     if missing:
         raise SceneError(f"{d.where}: requires glTF extension {', '.join(map(str, missing))}, which citywalk "
                          f"cannot decode; supported: {', '.join(HANDLED)}")

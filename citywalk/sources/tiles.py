@@ -687,7 +687,7 @@ def _load_gltf(ld: _Loader, tile: Tile, source, file_type: str, rtc_center, wher
     gltf_rtc = _gltf_rtc(gltf)
     if gltf_rtc is not None:
         rtc_center = gltf_rtc if rtc_center is None else rtc_center + gltf_rtc
-    tm_scene = load_trimesh_scene(source, file_type, where)
+    tm_scene = load_trimesh_scene(source, file_type, where, ld.report)
     up = Y_UP_TO_Z_UP if ld.tileset.gltf_up_axis == "Y" else np.eye(4)
     base = _content_matrix(ld.tileset, tile, rtc_center) @ np.linalg.inv(up)
     copies = 1 if instances is None else len(instances)
