@@ -1,0 +1,115 @@
+"""The Studio page in a real browser: Playwright drives Debian's Chromium (offline flags) against
+`citywalk serve` started as a process. It composes a 1-second Shot, sees the preview change when
+the time-of-day slider moves, renders, watches the progress bar reach done, plays the result in the
+page's <video> (currentTime advances) and finds the render in the gallery.
+
+Set CITYWALK_STUDIO_SCREENSHOT=docs/studio.png to also save a 1280x800 screenshot of the page."""
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("fastapi")
+pytest.importorskip("playwright")
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+if not Path(CHROMIUM).is_file():
+    pytest.skip("Debian's chromium is not installed (scripts/sysdeps.sh installs it)", allow_module_level=True)
+
+from playwright.sync_api import sync_playwright  # noqa: E402
+
+from citywalk.studio.launch import ServerProcess  # noqa: E402
+
+OFFLINE_FLAGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--no-default-browser-check",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--disable-default-apps", "--disable-domain-reliability", "--metrics-recording-only",
+                 "--autoplay-policy=no-user-gesture-required"]
+MEAN_JS = """async () => {
+  const img = document.querySelector('#preview');
+  await img.decode();
+  const c = document.createElement('canvas');
+  c.width = img.naturalWidth; c.height = img.naturalHeight;
+  const g = c.getContext('2d');
+  g.drawImage(img, 0, 0);
+  const d = g.getImageData(0, 0, c.width, c.height).data;
+  let s = 0;
+  for (let i = 0; i < d.length; i += 4) s += d[i] + d[i + 1] + d[i + 2];
+  return { mean: s / (3 * d.length / 4), seq: Number(img.dataset.seq), w: c.width, h: c.height };
+}"""
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("studio-browser")
+    with ServerProcess(tmp / "data") as s:
+        yield s
+
+
+@pytest.fixture(scope="module")
+def page(server):
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=OFFLINE_FLAGS)
+        context = browser.new_context(viewport={"width": 1280, "height": 800}, bypass_csp=True)
+        pg = context.new_page()
+        pg.set_default_timeout(120_000)
+        errors = []
+        pg.on("pageerror", lambda e: errors.append(str(e)))
+        pg.goto(server.url + "/")
+        yield pg
+        browser.close()
+        assert not errors, f"the page threw: {errors}"
+
+
+def preview_after(page, seq: int) -> dict:
+    """Wait for a preview newer than `seq` and no request in flight, then measure it."""
+    page.wait_for_function(f"() => Number(document.querySelector('#preview').dataset.seq) > {seq} && "
+                           "!document.querySelector('#preview-dot').classList.contains('busy')")
+    return page.evaluate(MEAN_JS)
+
+
+def test_compose_preview_render_play(page, server):
+    first = preview_after(page, 0)
+    assert (first["w"], first["h"]) == (480, 270)
+    page.click("[data-style=paris]")
+    page.click("[data-weather=clear]")
+    page.click("[data-rig=walk]")
+    page.fill("#duration", "1")
+    page.select_option("#size", "320x180")
+    page.select_option("#fps", "12")
+    assert page.inner_text("#render-label") == "Render 1 s"
+    composed = preview_after(page, first["seq"])
+    assert (composed["w"], composed["h"]) == (320, 180)  # the preview follows the clip's size
+
+    page.fill("#time-slider", "780")  # 13:00, from the default dusk
+    noon = preview_after(page, composed["seq"])
+    assert page.inner_text("#time-readout").startswith("13:00")
+    assert noon["mean"] > composed["mean"] + 10, (composed, noon)  # daylight is brighter than dusk
+    page.fill("#time-slider", "1320")  # 22:00
+    night = preview_after(page, noon["seq"])
+    assert night["mean"] < noon["mean"] - 10, (noon, night)
+    page.fill("#time-slider", "1050")  # 17:30, back to a lit street for the render
+
+    page.click("#render")
+    page.wait_for_function("() => document.querySelector('#progress-stage').textContent === 'Done'", timeout=300_000)
+    assert page.eval_on_selector("#progress-fill", "e => e.style.width") == "100%"
+    job_id = page.eval_on_selector("#player", "v => v.dataset.job")
+    job = server.get(f"/api/v1/jobs/{job_id}")
+    assert job["state"] == "done" and job["request"]["shot"]["output"]["duration_s"] == 1
+    assert job["request"]["shot"]["scene"]["style"] == "paris" and job["request"]["shot"]["look"]["when"] == "17:30"
+
+    assert page.eval_on_selector("#player", "v => v.canPlayType('video/mp4; codecs=\"avc1.42E01E\"')") != ""
+    page.wait_for_function("() => document.querySelector('#player').readyState >= 2")
+    page.eval_on_selector("#player", "v => { v.currentTime = 0; return v.play(); }")
+    page.wait_for_function("() => document.querySelector('#player').currentTime > 0.3", timeout=30_000)
+    assert abs(page.eval_on_selector("#player", "v => v.duration") - 1.0) < 0.15
+
+    card = page.wait_for_selector(f".shot[data-job='{job_id}'] .state.done")
+    assert card.inner_text().lower() == "done"
+    page.wait_for_selector(f".shot[data-job='{job_id}'] .poster[style*='poster']")
+
+    shot_path = os.environ.get("CITYWALK_STUDIO_SCREENSHOT")
+    if shot_path:
+        page.eval_on_selector("#player", "v => v.pause()")
+        page.evaluate("() => window.scrollTo(0, 0)")
+        page.screenshot(path=shot_path)
