@@ -3,7 +3,7 @@
 the time-of-day slider moves, renders, watches the progress bar reach done, plays the result in the
 page's <video> (currentTime advances) and finds the render in the gallery.
 
-Set CITYWALK_STUDIO_SCREENSHOT=docs/studio.png to also save a 1280x800 screenshot of the page."""
+Set CITYWALK_STUDIO_SCREENSHOT=docs/studio.png to also save a screenshot of the whole page (1280 wide)."""
 
 import os
 import shutil
@@ -72,14 +72,15 @@ def test_compose_preview_render_play(page, server):
     first = preview_after(page, 0)
     assert (first["w"], first["h"]) == (480, 270)
     page.click("[data-style=paris]")
+    page.click("[data-style=tokyo]")
     page.click("[data-weather=clear]")
     page.click("[data-rig=walk]")
     page.fill("#duration", "1")
-    page.select_option("#size", "320x180")
+    page.select_option("#size", "640x360")
     page.select_option("#fps", "12")
     assert page.inner_text("#render-label") == "Render 1 s"
     composed = preview_after(page, first["seq"])
-    assert (composed["w"], composed["h"]) == (320, 180)  # the preview follows the clip's size
+    assert (composed["w"], composed["h"]) == (480, 270)
 
     page.fill("#time-slider", "780")  # 13:00, from the default dusk
     noon = preview_after(page, composed["seq"])
@@ -88,7 +89,7 @@ def test_compose_preview_render_play(page, server):
     page.fill("#time-slider", "1320")  # 22:00
     night = preview_after(page, noon["seq"])
     assert night["mean"] < noon["mean"] - 10, (noon, night)
-    page.fill("#time-slider", "1050")  # 17:30, back to a lit street for the render
+    page.fill("#time-slider", "1155")  # 19:15: dusk, signs and windows lit, for the render
 
     page.click("#render")
     page.wait_for_function("() => document.querySelector('#progress-stage').textContent === 'Done'", timeout=300_000)
@@ -96,7 +97,7 @@ def test_compose_preview_render_play(page, server):
     job_id = page.eval_on_selector("#player", "v => v.dataset.job")
     job = server.get(f"/api/v1/jobs/{job_id}")
     assert job["state"] == "done" and job["request"]["shot"]["output"]["duration_s"] == 1
-    assert job["request"]["shot"]["scene"]["style"] == "paris" and job["request"]["shot"]["look"]["when"] == "17:30"
+    assert job["request"]["shot"]["scene"]["style"] == "tokyo" and job["request"]["shot"]["look"]["when"] == "19:15"
 
     assert page.eval_on_selector("#player", "v => v.canPlayType('video/mp4; codecs=\"avc1.42E01E\"')") != ""
     page.wait_for_function("() => document.querySelector('#player').readyState >= 2")
@@ -112,4 +113,4 @@ def test_compose_preview_render_play(page, server):
     if shot_path:
         page.eval_on_selector("#player", "v => v.pause()")
         page.evaluate("() => window.scrollTo(0, 0)")
-        page.screenshot(path=shot_path)
+        page.screenshot(path=shot_path, full_page=True)

@@ -126,7 +126,7 @@ def _session_routes(app: FastAPI, studio) -> None:
 
 def _listing_routes(app: FastAPI, studio) -> None:
     @app.get(f"{API}/health", response_model=Health, tags=["info"])
-    def health() -> Health:
+    async def health() -> Health:
         s = studio.store
         return Health(ok=True, version=__version__, queued=s.count(("queued",)), running=s.count(("running",)),
                       preview=studio.preview.stats)
