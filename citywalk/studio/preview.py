@@ -94,7 +94,7 @@ class PreviewEngine:
 
         small = preview_shot(shot, self.box_px)
         key = scene_key(small)
-        t = time.perf_counter()
+        t, cpu = time.perf_counter(), time.process_time()
         p, warm = self._prepare(key, small)
         r = self._renderer(key, small, p)
         i = int(min(max(round(at_s * small.output.fps), 0), len(p.frames) - 1))
@@ -103,6 +103,7 @@ class PreviewEngine:
         r.exposure = None  # an unrelated still: meter afresh
         rgb = r.render(p.frames[i])["rgb"]
         info = {"ms": round(1000 * (time.perf_counter() - t), 1), "frame": i, "warm": warm,
+                "cpu_ms": round(1000 * (time.process_time() - cpu), 1),  # all threads: llvmpipe's too
                 "size": list(small.output.size), "sun_altitude_deg": round(float(lighting.sun_altitude_deg), 2),
                 "local_time": local_clock(lighting, small.look)}
         return rgb, info
