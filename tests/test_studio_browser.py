@@ -114,3 +114,16 @@ def test_compose_preview_render_play(page, server):
         page.eval_on_selector("#player", "v => v.pause()")
         page.evaluate("() => window.scrollTo(0, 0)")
         page.screenshot(path=shot_path, full_page=True)
+
+
+def test_the_prompt_fills_in_the_form(page):
+    page.fill("#prompt", "a rainy evening walk in london, camera from the side")
+    page.click("#prompt-go")
+    page.wait_for_selector("#prompt-result .tag")
+    assert page.get_attribute(".style-card.selected", "data-style") == "london"
+    assert page.get_attribute(".weather.selected", "data-weather") == "mid_rain"
+    assert page.get_attribute(".seg.selected", "data-rig") == "side"
+    assert page.get_attribute("#time-presets .chip.selected", "data-time") == "dusk"
+    tags = page.locator("#prompt-result .tag").all_inner_texts()
+    assert "london" in tags and "rainy" in tags
+    assert page.eval_on_selector("#duration", "d => d.value") == "1"  # what the prompt does not mention stays
