@@ -80,6 +80,7 @@ async def load(server: ServerProcess, args) -> dict:
                     time.monotonic() - t_submit > args.seconds + 900:
                 break
             await asyncio.sleep(0.5)
+        preview_stats = (await c.get("/api/v1/health")).json()["preview"]
     done = [j for j in jobs.values() if j["state"] == "done"]
     last_done = max((j["finished_at"] for j in done), default=None)
     span_s = None
@@ -105,7 +106,7 @@ async def load(server: ServerProcess, args) -> dict:
             "jobs_not_done": {i: (j["state"], j["reason"]) for i, j in jobs.items() if j["state"] != "done"},
             "render_span_s": round(span_s, 1) if span_s else None,
             "throughput_jobs_per_min": round(60 * len(done) / span_s, 2) if span_s else None,
-            "calls": calls, "server_errors_or_failed_calls": five}
+            "calls": calls, "preview_process": preview_stats, "server_errors_or_failed_calls": five}
 
 
 def main() -> None:
