@@ -7,6 +7,7 @@ Set CITYWALK_STUDIO_SCREENSHOT=docs/studio.png to also save a screenshot of the 
 
 import os
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -50,20 +51,31 @@ def server(tmp_path_factory):
 def page(server):
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=OFFLINE_FLAGS)
-        context = browser.new_context(viewport={"width": 1280, "height": 800}, bypass_csp=True)
+        context = browser.new_context(viewport={"width": 1280, "height": 800})  # the page's own CSP applies
         pg = context.new_page()
         pg.set_default_timeout(120_000)
         errors = []
         pg.on("pageerror", lambda e: errors.append(str(e)))
+        pg.on("console", lambda m: errors.append(m.text) if "Content Security Policy" in m.text else None)
         pg.goto(server.url + "/")
         yield pg
         browser.close()
-        assert not errors, f"the page threw: {errors}"
+        assert not errors, f"the page threw or broke its CSP: {errors}"
+
+
+def wait_js(page, predicate: str, timeout_s: float = 120.0) -> None:
+    """Poll a JS predicate with page.evaluate (Playwright's wait_for_function evals a string in the page,
+    which the page's CSP forbids)."""
+    t = time.monotonic()
+    while not page.evaluate(predicate):
+        if time.monotonic() - t > timeout_s:
+            raise AssertionError(f"not true after {timeout_s:g} s: {predicate}")
+        time.sleep(0.1)
 
 
 def preview_after(page, seq: int) -> dict:
     """Wait for a preview newer than `seq` and no request in flight, then measure it."""
-    page.wait_for_function(f"() => Number(document.querySelector('#preview').dataset.seq) > {seq} && "
+    wait_js(page, f"() => Number(document.querySelector('#preview').dataset.seq) > {seq} && "
                            "!document.querySelector('#preview-dot').classList.contains('busy')")
     return page.evaluate(MEAN_JS)
 
@@ -92,7 +104,7 @@ def test_compose_preview_render_play(page, server):
     page.fill("#time-slider", "1155")  # 19:15: dusk, signs and windows lit, for the render
 
     page.click("#render")
-    page.wait_for_function("() => document.querySelector('#progress-stage').textContent === 'Done'", timeout=300_000)
+    wait_js(page, "() => document.querySelector('#progress-stage').textContent === 'Done'", timeout_s=300)
     assert page.eval_on_selector("#progress-fill", "e => e.style.width") == "100%"
     job_id = page.eval_on_selector("#player", "v => v.dataset.job")
     job = server.get(f"/api/v1/jobs/{job_id}")
@@ -100,9 +112,9 @@ def test_compose_preview_render_play(page, server):
     assert job["request"]["shot"]["scene"]["style"] == "tokyo" and job["request"]["shot"]["look"]["when"] == "19:15"
 
     assert page.eval_on_selector("#player", "v => v.canPlayType('video/mp4; codecs=\"avc1.42E01E\"')") != ""
-    page.wait_for_function("() => document.querySelector('#player').readyState >= 2")
+    wait_js(page, "() => document.querySelector('#player').readyState >= 2")
     page.eval_on_selector("#player", "v => { v.currentTime = 0; return v.play(); }")
-    page.wait_for_function("() => document.querySelector('#player').currentTime > 0.3", timeout=30_000)
+    wait_js(page, "() => document.querySelector('#player').currentTime > 0.3", timeout_s=30)
     assert abs(page.eval_on_selector("#player", "v => v.duration") - 1.0) < 0.15
 
     card = page.wait_for_selector(f".shot[data-job='{job_id}'] .state.done")
