@@ -33,6 +33,8 @@ bench: $(STAMP)
 	$(PY) benchmarks/likeness_capture.py
 	$(PY) benchmarks/train_step.py
 	$(PY) benchmarks/capture_eval.py
+	$(PY) benchmarks/studio_preview.py
+	$(PY) benchmarks/studio_load.py
 
 clean:
 	rm -rf $(VENV) out

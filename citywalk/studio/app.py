@@ -27,6 +27,15 @@ from .store import JobStore
 from .uploads import UploadRefused
 
 API = "/api/v1"
+# What any request may get before it reaches its route (the guard, the body parser); in the document
+# so that clients know them.
+COMMON_RESPONSES = {
+    400: {"description": "the body is not valid JSON or form data"},
+    401: {"description": "this Studio needs a token"},
+    403: {"description": "a request from another site's page"},
+    413: {"description": "the request body is over its limit"},
+    421: {"description": "the Host header names another server"},
+}
 
 
 @dataclass
@@ -93,7 +102,7 @@ def create_app(config: StudioConfig | None = None) -> FastAPI:
             studio.preview.close()
 
     app = FastAPI(title="citywalk Studio", version=__version__, lifespan=lifespan,
-                  openapi_url=f"{API}/openapi.json", docs_url=None, redoc_url=None,
+                  openapi_url=f"{API}/openapi.json", docs_url=None, redoc_url=None, responses=COMMON_RESPONSES,
                   description="Order walk videos: compose a Shot, preview it, render it, download it.")
     app.state.studio = studio
     _errors(app)

@@ -94,7 +94,7 @@ class PreviewEngine:
 
         small = preview_shot(shot, self.box_px)
         key = scene_key(small)
-        t = time.perf_counter()
+        t, cpu = time.perf_counter(), time.process_time()
         p, warm = self._prepare(key, small)
         r = self._renderer(key, small, p)
         i = int(min(max(round(at_s * small.output.fps), 0), len(p.frames) - 1))
@@ -103,6 +103,7 @@ class PreviewEngine:
         r.exposure = None  # an unrelated still: meter afresh
         rgb = r.render(p.frames[i])["rgb"]
         info = {"ms": round(1000 * (time.perf_counter() - t), 1), "frame": i, "warm": warm,
+                "cpu_ms": round(1000 * (time.process_time() - cpu), 1),  # all threads: llvmpipe's too
                 "size": list(small.output.size), "sun_altitude_deg": round(float(lighting.sun_altitude_deg), 2),
                 "local_time": local_clock(lighting, small.look)}
         return rgb, info
@@ -157,6 +158,7 @@ class PreviewService:
         self.cache_items = cache_items
         self.proc = self.conn = None
         self.stats = {"rendered": 0, "cached": 0, "restarts": 0}
+        self._spawner = None  # the one thread that starts the process (see _ensure)
 
     def _ensure(self) -> None:
         """Start the preview process if it is not running: a fresh interpreter (it owns its GL
@@ -178,8 +180,14 @@ class PreviewService:
         env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
         cmd = [sys.executable, "-m", "citywalk.studio.preview", "--fd", str(theirs.fileno()),
                "--box", f"{self.box_px[0]}x{self.box_px[1]}", "--parent", str(os.getpid())]
-        self.proc = subprocess.Popen(cmd, pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, env=env,
-                                     start_new_session=True)
+        # Started from one long-lived thread: the process dies when its parent dies, and Linux takes
+        # the forking *thread* as the parent; the web server's worker threads come and go.
+        if self._spawner is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._spawner = ThreadPoolExecutor(1, thread_name_prefix="citywalk-preview-spawn")
+        self.proc = self._spawner.submit(subprocess.Popen, cmd, pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL,
+                                         env=env, start_new_session=True).result()
         theirs.close()
         self.conn = Connection(mine.detach())
 
@@ -250,6 +258,9 @@ class PreviewService:
                 except Exception:
                     pass
             self._kill()
+            if self._spawner is not None:
+                self._spawner.shutdown(wait=False)
+                self._spawner = None
 
 
 def main(argv: list[str] | None = None) -> int:

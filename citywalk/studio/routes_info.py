@@ -126,7 +126,7 @@ def _session_routes(app: FastAPI, studio) -> None:
 
 def _listing_routes(app: FastAPI, studio) -> None:
     @app.get(f"{API}/health", response_model=Health, tags=["info"])
-    def health() -> Health:
+    async def health() -> Health:
         s = studio.store
         return Health(ok=True, version=__version__, queued=s.count(("queued",)), running=s.count(("running",)),
                       preview=studio.preview.stats)
@@ -239,7 +239,8 @@ def _compose_routes(app: FastAPI, studio) -> None:
             raise FieldError(("at_s",), f"{body.at_s:g} s is past the clip's end ({shot.output.duration_s:g} s)")
         r = resolve_shot(shot, name, plan, studio.data, studio.config.catalog_root())
         data, info = studio.preview.render(r.runnable.model_dump(mode="json"), body.at_s)
-        headers = {"X-Preview-Ms": str(info["ms"]), "X-Preview-Cached": "1" if info.get("cached") else "0",
+        headers = {"X-Preview-Ms": str(info["ms"]), "X-Preview-Cpu-Ms": str(info.get("cpu_ms", "")),
+                   "X-Preview-Cached": "1" if info.get("cached") else "0",
                    "X-Local-Time": info["local_time"], "X-Sun-Altitude-Deg": str(info["sun_altitude_deg"]),
                    "Cache-Control": "no-store"}
         return Response(content=data, media_type="image/jpeg", headers=headers)

@@ -96,7 +96,7 @@ def _submit_routes(app: FastAPI, studio) -> None:
         return job_view(job, queue_positions(studio.store).get(job.id))
 
     @app.get(f"{API}/jobs", response_model=JobList, tags=["jobs"])
-    def list_jobs(kind: Literal["render", "actor", "capture"] | None = None,
+    async def list_jobs(kind: Literal["render", "actor", "capture"] | None = None,
                   state: Literal[STATES] | None = None,  # type: ignore[valid-type]
                   limit: int = Query(100, ge=1, le=1000)) -> JobList:
         """Jobs, newest first."""
@@ -105,14 +105,16 @@ def _submit_routes(app: FastAPI, studio) -> None:
 
     @app.get(f"{API}/jobs/{{job_id}}", response_model=JobView, tags=["jobs"],
              responses={404: {"description": "no such job"}})
-    def status(job_id: str = JOB_ID) -> JobView:
+    async def status(job_id: str = JOB_ID) -> JobView:
+        """A job's state, fraction done, stage and ETA. Read-only and quick, so it runs on the event loop
+        (no thread hop): pollers stay fast while previews and uploads hold worker threads."""
         job = get_job(studio, job_id)
         pos = queue_positions(studio.store).get(job_id) if job.state == "queued" else None
         return job_view(job, pos)
 
     @app.get(f"{API}/jobs/{{job_id}}/events", response_model=list[JobEvent], tags=["jobs"],
              responses={404: {"description": "no such job"}})
-    def events(job_id: str = JOB_ID):
+    async def events(job_id: str = JOB_ID):
         """Every state transition of the job (and each change of stage while it ran)."""
         get_job(studio, job_id)
         return studio.store.events(job_id)

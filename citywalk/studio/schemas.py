@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -31,7 +31,8 @@ class PromptRequest(_Body):
 
 class PromptResponse(BaseModel):
     shot: dict[str, Any]
-    understood: list[tuple[str, str]]
+    understood: list[Annotated[list[str], Field(min_length=2, max_length=2)]] = Field(
+        description="[words of the prompt, what they set] pairs")
     unknown: list[str]
     notes: list[str]
 
