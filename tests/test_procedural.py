@@ -65,7 +65,7 @@ def test_street_has_its_parts(scene):
     kinds = {m.material.kind for m in scene.meshes}
     for part in ("road", "sidewalk", "paint", "pole", "wire", "awning", "shutter", "lamp", "vending_body"):
         assert part in names, part
-    assert any(n.startswith("sign_v") for n in names) and any(n.startswith("sign_h") for n in names)
+    assert any(n.startswith("signs_v") for n in names) and any(n.startswith("signs_h") for n in names)
     assert FACADE in kinds and SHOPFRONT in kinds
     assert len(scene.lights) > 20
     wires = next(m for m in scene.meshes if m.material.name == "wire")
