@@ -109,7 +109,8 @@ def _close_ups(style: str, kind: str, count: int, when: str = "noon"):
                 continue
             c, n = np.array(s["centre_m"]), np.array(s["normal"])
             tw, th = s["text_size_m"]
-            dist = max(tw / (0.75 * 2 * np.tan(np.radians(FOV_DEG / 2))), 1.0)
+            half = np.tan(np.radians(FOV_DEG / 2))
+            dist = max(tw / (0.75 * 2 * half), th / (0.8 * 2 * half * SIZE[1] / SIZE[0]), 1.0)
             R, t = look_at(c + n * dist, c)
             res = r.render(CameraFrame(0, 0.0, R, t, K, SIZE), want_depth=True)
             u = np.cross(UP, n)
@@ -127,11 +128,11 @@ def _close_ups(style: str, kind: str, count: int, when: str = "noon"):
 
 
 def _binarised(crop: Image.Image, text_px: int = 50) -> Image.Image:
-    """The crop as black lettering on white, lettering about `text_px` tall, with a white margin:
+    """The crop as black lettering on white, glyphs about `text_px` across, with a white margin:
     the page tesseract reads best (no colour, no frame rim)."""
     g = crop.convert("L")
     g = g.crop((10, 10, g.width - 10, g.height - 10))
-    k = text_px / (0.85 * g.height)
+    k = text_px / (0.85 * min(g.size))
     g = np.asarray(g.resize((max(1, round(g.width * k)), max(1, round(g.height * k))), Image.LANCZOS), float)
     ink = g >= (g.max() + g.min()) / 2
     if ink.mean() < 0.5:  # the lettering is the minority: make it black
