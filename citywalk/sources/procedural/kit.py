@@ -186,8 +186,9 @@ class Kit:
                           self.m.walls[body.wall_texture], color, body.variation)
         if x.fire_escape:
             fp.fire_escape(b, f, gf, fh, storeys, lin(fs.railing_color))
-        if x.balconies:
-            self.balconies(front, t, width_m, n, gf, fh, storeys, color)
+        if x.balconies:  # kept clear of a vertical sign at either end of the front
+            trim = 0.5 if x.vertical_sign is not None and width_m > 3.0 else 0.0
+            self.balconies(front + t * trim, t, width_m - 2 * trim, n, gf, fh, storeys, color)
         if x.continuous_balconies:
             trim = tuple(min(1.0, c * 1.08) for c in color)
             fp.continuous_balconies(b, f, fs.continuous_balcony_floors, gf, fh, storeys, trim, lin(fs.railing_color))

@@ -39,7 +39,7 @@ SLOT_PX = 128  # slot thickness: horizontal slots are 512 x 128, vertical 128 x 
 SLOTS = ATLAS_PX // SLOT_PX
 PAD_PX = 10
 RENDER_PT = 112  # glyphs are drawn at this size, then fitted into a slot
-GLOW_LUMINANCE = 0.35  # lit backgrounds brighter than this (relative luminance) are damped to it
+GLOW_LUMINANCE = 0.22  # lit backgrounds brighter than this (relative luminance) are damped to it
 ROTATE_IN_VERTICAL = set("ー－-〜")  # long marks turn to run down a vertical sign
 
 
