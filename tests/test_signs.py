@@ -154,3 +154,17 @@ def test_sign_close_ups_read_back_as_their_names(style, lang):
     # é): each sign may have one character wrong (spaces aside), and most must read exactly
     assert all(_edits(text, name) <= 1 for name, text in read), read
     assert sum(text == name for name, text in read) >= 3, read
+
+
+def test_a_missing_font_names_the_package_to_install(monkeypatch, tmp_path):
+    from citywalk.errors import SceneError
+    from citywalk.sources.procedural import signs
+
+    monkeypatch.setattr(signs, "FONT_DIRS", (tmp_path,))
+    with pytest.raises(SceneError, match="fonts-noto-cjk"):
+        signs.font_path("sans")
+
+
+def test_a_blend_letters_in_its_heaviest_parents_script():
+    bank = SignBank(load_style("tokyo:0.7,paris:0.3"), np.random.default_rng(1), 4)
+    assert all(_kana_or_han(c) for f in bank.h + bank.v for c in f.text)
