@@ -24,6 +24,7 @@ class Dressing:
     lights: list[PointLight] = field(default_factory=list)
     textures: dict = field(default_factory=dict)
     fronts: int = 0
+    signs: list = field(default_factory=list)  # every sign face: text, centre, normal (Kit.sign_log)
 
 
 class _StreetIndex:
@@ -121,4 +122,5 @@ def dress_street_fronts(shapes, streets: list[Street], style_name: str, seed: in
     out.meshes = kit.meshes()
     out.lights = kit.lights
     out.textures = make_textures(rng) | kit.signs.textures
+    out.signs = kit.sign_log
     return out
