@@ -65,7 +65,7 @@ def test_street_has_its_parts(scene):
     kinds = {m.material.kind for m in scene.meshes}
     for part in ("road", "sidewalk", "paint", "pole", "wire", "awning", "shutter", "lamp", "vending_body"):
         assert part in names, part
-    assert any(n.startswith("sign_v") for n in names) and any(n.startswith("sign_h") for n in names)
+    assert any(n.startswith("signs_v") for n in names) and any(n.startswith("signs_h") for n in names)
     assert FACADE in kinds and SHOPFRONT in kinds
     assert len(scene.lights) > 20
     wires = next(m for m in scene.meshes if m.material.name == "wire")
@@ -140,13 +140,14 @@ def test_one_lot_drawing_more_leaves_every_other_lot_as_it_was(tokyo, monkeypatc
 
 
 def test_same_seed_same_plan_and_meshes(tokyo, scene):
-    from citywalk.sources.procedural.kit import Kit
+    from citywalk.sources.procedural.kit import N_SIGNS, Kit
+    from citywalk.sources.procedural.signs import SignBank
 
     assert _plan(tokyo, 7) == _plan(tokyo, 7)
     assert _plan(tokyo, 7) != _plan(tokyo, 8)
     meshes = []
     for _ in range(2):
-        kit = Kit(tokyo)
+        kit = Kit(tokyo, signs=SignBank(tokyo, np.random.default_rng(7), N_SIGNS))
         for spec in _plan(tokyo, 7):
             kit.building(spec)
         meshes.append([(m.material.name, m.positions.tobytes(), m.colors.tobytes()) for m in kit.meshes()])

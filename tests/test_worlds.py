@@ -154,6 +154,7 @@ def test_osm_facades_are_dressed_in_the_style(tmp_path, capsys):
     for m in shop:
         side = np.sign(m.positions[:, 1].mean())
         assert np.all(m.normals[:, 1] * side < 0) or len({round(v) for v in np.sign(m.positions[:, 1])}) > 1
-    assert any(n.startswith("sign_") for n in scene.textures)
+    assert any(n.startswith("signs_") for n in scene.textures)
+    assert scene.stats["signs"] and all(s["text"] for s in scene.stats["signs"]), "lettered signs, listed"
     plain = load_osm(path, style=None, backend="xml")
     assert not any(m.material.kind == SHOPFRONT for m in plain.meshes)

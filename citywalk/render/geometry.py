@@ -9,7 +9,8 @@ from ..errors import RenderError
 from ..scene import Scene
 from .gl import mat_bytes, shader_source, write_uniform
 
-TEX_SIZE_PX = 256
+TEX_SIZE_PX = 256  # the smallest layer size; a scene with bigger textures (sign atlases) gets up to
+MAX_TEX_SIZE_PX = 512  # this, so shop lettering keeps its texel density
 VERTEX_FORMAT = "3f 3f 2f 3f 4f 1f"  # 16 floats, see `interleave`
 VERTEX_ATTRIBUTES = ("in_pos", "in_nrm", "in_uv", "in_col", "in_mat", "in_rough")
 
@@ -39,19 +40,22 @@ def interleave(scene: Scene, layers: dict[str, int]) -> tuple[np.ndarray, np.nda
 
 
 def texture_layers(scene: Scene) -> tuple[np.ndarray, dict[str, int]]:
-    """Stack scene textures (resized to 256²) after a white layer 0; (L, S, S, 4) uint8."""
+    """Stack scene textures (resized to S² with S the largest texture side, 256..512) after a
+    white layer 0; (L, S, S, 4) uint8."""
     from PIL import Image
 
     names = sorted(scene.textures)
-    stack = [np.full((TEX_SIZE_PX, TEX_SIZE_PX, 4), 255, np.uint8)]
+    side = max([TEX_SIZE_PX] + [max(np.shape(scene.textures[n])[:2], default=0) for n in names])
+    size = min(MAX_TEX_SIZE_PX, side)
+    stack = [np.full((size, size, 4), 255, np.uint8)]
     for name in names:
         a = np.asarray(scene.textures[name])
         if a.ndim != 3 or a.shape[2] not in (3, 4):
             raise RenderError(f"texture '{name}' must be (H, W, 3|4) uint8, got {a.shape}")
         if a.shape[2] == 3:
             a = np.concatenate([a, np.full(a.shape[:2] + (1,), 255, np.uint8)], 2)
-        if a.shape[:2] != (TEX_SIZE_PX, TEX_SIZE_PX):
-            a = np.asarray(Image.fromarray(a.astype(np.uint8)).resize((TEX_SIZE_PX, TEX_SIZE_PX), Image.BILINEAR))
+        if a.shape[:2] != (size, size):
+            a = np.asarray(Image.fromarray(a.astype(np.uint8)).resize((size, size), Image.BILINEAR))
         stack.append(a.astype(np.uint8))
     return np.stack(stack), {n: i + 1 for i, n in enumerate(names)}
 
@@ -65,7 +69,7 @@ class SceneGeometry:
 
         self.ctx = ctx
         tex, self.layers = texture_layers(scene)
-        self.textures = ctx.texture_array((TEX_SIZE_PX, TEX_SIZE_PX, len(tex)), 4, tex.tobytes())
+        self.textures = ctx.texture_array((tex.shape[1], tex.shape[2], len(tex)), 4, tex.tobytes())
         self.textures.build_mipmaps()
         self.textures.filter = (moderngl.LINEAR_MIPMAP_LINEAR, moderngl.LINEAR)
         verts, idx = interleave(scene, self.layers)

@@ -24,7 +24,8 @@ class Material:
     `texture` names an entry of Scene.textures (sRGB RGBA8), multiplied by `albedo`.
     `emissive` is radiance relative to the albedo (1 = as bright as a white surface at noon
     would look under exposure for dusk); it is what makes signs and vending machines glow.
-    `kind` selects a shading path (FACADE draws windows from the UV grid, one cell per bay/floor).
+    `kind` selects a shading path (FACADE draws windows from the UV grid, one cell per bay/floor;
+    on EMISSIVE surfaces a mesh's per-vertex `variation` damps the glow: 0 full, 1 none).
     """
 
     name: str

@@ -24,6 +24,7 @@ class Dressing:
     lights: list[PointLight] = field(default_factory=list)
     textures: dict = field(default_factory=dict)
     fronts: int = 0
+    signs: list = field(default_factory=list)  # every sign face: text, centre, normal (Kit.sign_log)
 
 
 class _StreetIndex:
@@ -67,6 +68,7 @@ def dress_street_fronts(shapes, streets: list[Street], style_name: str, seed: in
     """Shopfronts and signs on every ground-level wall of `shapes` (BuildingShape) facing a street."""
     from .procedural.kit import Kit
     from .procedural.plan import plan_shopfront, plan_vertical_sign
+    from .procedural.signs import SignBank
     from .procedural.style import load_style
     from .procedural.textures import hex_to_srgb, make_textures, srgb_to_linear
 
@@ -75,7 +77,7 @@ def dress_street_fronts(shapes, streets: list[Street], style_name: str, seed: in
         return out
     style = load_style(style_name)
     rng = np.random.default_rng(seed + 17)
-    kit = Kit(style)
+    kit = Kit(style, signs=SignBank(style, np.random.default_rng([seed, 29]), 16))
     index = _StreetIndex(streets)
     gf = style.buildings.ground_floor_height_m
     up = np.array([0.0, 0.0, 1.0])
@@ -119,5 +121,6 @@ def dress_street_fronts(shapes, streets: list[Street], style_name: str, seed: in
                     kit.vertical_sign(front, t, n, gf, sign)
     out.meshes = kit.meshes()
     out.lights = kit.lights
-    out.textures = make_textures(style.signs.sign_colors, rng, kit.n_signs)
+    out.textures = make_textures(rng) | kit.signs.textures
+    out.signs = kit.sign_log
     return out

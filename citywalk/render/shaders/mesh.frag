@@ -148,7 +148,7 @@ void main() {
         rough = 0.9;
     }
     if (kind == EMISSIVE) {
-        emit = albedo * emissive * mix(0.25, 1.0, u_lights_on);
+        emit = albedo * emissive * mix(0.25, 1.0, u_lights_on) * (1.0 - variation);  // variation damps a glow
     }
 
     // weather on surfaces: snow settles on what faces up; water darkens and glosses, pools on flat ground

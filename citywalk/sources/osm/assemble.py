@@ -531,6 +531,7 @@ def build_scene(data: OsmData, style: str | None = None, max_buildings: int = 20
         nodes=int(len(data.node_ids)), ways=len(data.ways), relations=len(data.relations),
         notes=notes[:MAX_NOTES], note_count=len(notes), build_s=time.perf_counter() - t0,
         dressed_fronts=dressed.fronts if dressed is not None else 0,
+        signs=dressed.signs if dressed is not None else [],
     )
     scene.report = _report(source, notes, n_buildings, len(streets), n_trees)
     return scene

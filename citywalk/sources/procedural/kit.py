@@ -12,15 +12,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ...errors import SceneError
 from ...scene import EMISSIVE, FACADE, ROAD, SHOPFRONT, Material, Mesh, PointLight
 from ..geometry import MeshBuilder
 from . import facade as fp
 from . import props
 from .plan import KERB_M, BoardSpec, BuildingSpec, ShopfrontSpec, VerticalSignSpec, lin
 from .plan_props import PropSpec
+from .signs import SignBank, SignFace
 from .style import Style
 
-N_SIGNS = 8  # sign textures per orientation
+N_SIGNS = 16  # shop names per orientation (horizontal, vertical) on one street
 UP = np.array([0, 0, 1.0])
 SIGN_FRAME = Material("sign_frame", (0.2, 0.2, 0.2), 0.6)
 SHOP_PILLAR = Material("shop_pillar", (0.35, 0.35, 0.36), 0.8, "concrete")
@@ -47,13 +49,10 @@ class Mats:
     lamp: Material
     plant: Material
     walls: dict
-    signs_v: list
-    signs_h: list
     vending: list
 
 
-def materials(style: Style, n_signs: int = N_SIGNS) -> Mats:
-    glow = style.signs.glow
+def materials(style: Style) -> Mats:
     return Mats(
         road=Material("road", (1.0, 1.0, 1.0), 0.85, "asphalt", kind=ROAD),
         sidewalk=Material("sidewalk", (0.55, 0.55, 0.54), 0.9, "sidewalk"),
@@ -73,12 +72,6 @@ def materials(style: Style, n_signs: int = N_SIGNS) -> Mats:
             t: Material(f"wall_{t}", (1.0, 1.0, 1.0), 0.85, t, kind=FACADE)
             for t in ("tile", "tile_small", "concrete", "panel", "brick", "stone", "stucco")
         },
-        signs_v=[
-            Material(f"sign_v{i}", (1, 1, 1), 0.4, f"sign_v{i}", kind=EMISSIVE, emissive=glow) for i in range(n_signs)
-        ],
-        signs_h=[
-            Material(f"sign_h{i}", (1, 1, 1), 0.4, f"sign_h{i}", kind=EMISSIVE, emissive=glow) for i in range(n_signs)
-        ],
         vending=[Material(f"vending{i}", (1, 1, 1), 0.3, f"vending{i}", kind=EMISSIVE, emissive=1.5) for i in range(3)],
     )
 
@@ -88,12 +81,15 @@ def materials(style: Style, n_signs: int = N_SIGNS) -> Mats:
 class Kit:
     """Emits street parts into one MeshBuilder (`b`) and collects their `lights`."""
 
-    def __init__(self, style: Style, n_signs: int = N_SIGNS):
+    def __init__(self, style: Style, n_signs: int = N_SIGNS, signs: SignBank | None = None):
         self.style = style
         self.n_signs = n_signs
         self.b = MeshBuilder()
-        self.m = materials(style, n_signs)
+        self.m = materials(style)
         self.lights: list[PointLight] = []
+        self.signs = signs  # the street's shop names; set before the first sign is emitted
+        self.sign_log: list[dict] = []  # every sign face emitted: its text, centre and normal
+        self._sign_mats: dict[str, Material] = {}
 
     def meshes(self) -> list[Mesh]:
         return self.b.build()
@@ -190,8 +186,9 @@ class Kit:
                           self.m.walls[body.wall_texture], color, body.variation)
         if x.fire_escape:
             fp.fire_escape(b, f, gf, fh, storeys, lin(fs.railing_color))
-        if x.balconies:
-            self.balconies(front, t, width_m, n, gf, fh, storeys, color)
+        if x.balconies:  # kept clear of a vertical sign at either end of the front
+            trim = 0.5 if x.vertical_sign is not None and width_m > 3.0 else 0.0
+            self.balconies(front + t * trim, t, width_m - 2 * trim, n, gf, fh, storeys, color)
         if x.continuous_balconies:
             trim = tuple(min(1.0, c * 1.08) for c in color)
             fp.continuous_balconies(b, f, fs.continuous_balcony_floors, gf, fh, storeys, trim, lin(fs.railing_color))
@@ -260,10 +257,11 @@ class Kit:
             color,
         )
         if spec.fascia_sign is not None:
-            sign = m.signs_h[spec.fascia_sign]
             h = min(0.75, gf_m - door_h - 0.05)
-            b.box(sign, front + t * (width_m / 2) + UP * (door_h + 0.05) + n * 0.06, (inner * 0.96, 0.12, h),
-                  np.arctan2(t[1], t[0]), faces={"front" if n @ np.cross([0, 0, 1], t) < 0 else "back": sign})
+            base = front + t * (width_m / 2) + UP * (door_h + 0.05) + n * 0.06
+            b.box(SIGN_FRAME, base, (inner * 0.96, 0.12, h), np.arctan2(t[1], t[0]))
+            self.sign_face(self._face(False, spec.fascia_sign), base + n * 0.06 + UP * (h / 2), n, inner * 0.96, h,
+                           "fascia")
         if spec.awning is not None:
             self.awning(front + t * pillar + UP * (door_h - 0.05), t, n, inner, spec)
 
@@ -280,18 +278,63 @@ class Kit:
         """A tall lit sign standing out from the wall above the ground floor."""
         c = front + t * spec.edge_m + n * (spec.out_m / 2 + 0.05) + np.array([0, 0, gf_m + 0.4])
         yaw = float(np.arctan2(n[1], n[0]))
-        sign = self.m.signs_v[spec.sign]
-        self.b.box(SIGN_FRAME, c, (spec.out_m, 0.16, spec.height_m), yaw, faces={"front": sign, "back": sign})
+        self.b.box(SIGN_FRAME, c, (spec.out_m, 0.16, spec.height_m), yaw)
+        side = np.cross(UP, n)
+        for sgn in (1, -1):
+            self.sign_face(self._face(True, spec.sign), c + side * (sgn * 0.08) + UP * (spec.height_m / 2),
+                           side * sgn, spec.out_m, spec.height_m, "vertical")
 
     def projecting_signs(self, f: fp.Frame, boards: tuple[BoardSpec, ...]) -> None:
         """Big lit boards on arms reaching out over the pavement, faces turned along the street."""
+        side = np.cross(UP, f.n)
         for bd in boards:
-            sign = (self.m.signs_v if bd.tall else self.m.signs_h)[bd.sign]
             c = f.p(bd.along_m, bd.out_m / 2 + 0.1, bd.z_m)
             yaw = float(np.arctan2(f.n[1], f.n[0]))
-            self.b.box(SIGN_FRAME, c, (bd.out_m, 0.22, bd.height_m), yaw, faces={"front": sign, "back": sign})
+            self.b.box(SIGN_FRAME, c, (bd.out_m, 0.22, bd.height_m), yaw)
+            for sgn in (1, -1):
+                self.sign_face(self._face(bd.tall, bd.sign), c + side * (sgn * 0.11) + UP * (bd.height_m / 2),
+                               side * sgn, bd.out_m, bd.height_m, "board")
             self.b.tube(self.m.metal, np.array([f.p(bd.along_m, 0.0, bd.z_m + bd.height_m + 0.6),
                                                 f.p(bd.along_m, bd.out_m, bd.z_m + bd.height_m)]), 0.03, sides=3)
+
+    def _face(self, vertical: bool, index: int) -> SignFace:
+        if self.signs is None:
+            raise SceneError("Kit.signs is not set: give the kit a SignBank before emitting signs")
+        faces = self.signs.v if vertical else self.signs.h
+        return faces[index % len(faces)]
+
+    def sign_face(self, face: SignFace, centre, normal, width_m: float, height_m: float, kind: str) -> None:
+        """A lit sign face `width_m` x `height_m` centred at `centre` facing `normal`: a plain
+        background inside a thin rim of the frame, and the lettering on it at its own proportions."""
+        mat = self._sign_mats.get(face.texture)
+        if mat is None:
+            mat = Material(face.texture, (1, 1, 1), 0.4, face.texture, kind=EMISSIVE, emissive=self.signs.glow)
+            self._sign_mats[face.texture] = mat
+        n = np.asarray(normal, float)
+        u = np.cross(UP, n)  # reads left to right seen from in front
+        rim = min(0.05, 0.06 * min(width_m, height_m))
+        w, h = width_m - 2 * rim, height_m - 2 * rim
+        c = np.asarray(centre, float)
+        damp = 1.0 - face.glow_scale
+        self.b.quad(mat, c + n * 0.004 - u * (w / 2) - UP * (h / 2), u * w, UP * h, (face.bg_uv, face.bg_uv),
+                    variation=damp)
+        fill = 0.94
+        tw, th = (h * fill * face.aspect, h * fill) if w / h > face.aspect else (w * fill, w * fill / face.aspect)
+        if face.cells and th < h * 0.8:  # a tall vertical sign: spread the glyphs down it
+            k = len(face.cells)
+            g = min(w * 0.86, h * fill / k)
+            step = min(h * fill / k, g * 1.4)
+            top = c + n * 0.008 + UP * (step * k / 2)
+            for i, cell in enumerate(face.cells):
+                o = top - UP * (step * i + (step + g) / 2) - u * (g / 2)
+                self.b.quad(mat, o, u * g, UP * g, cell, variation=damp)
+            tw, th = g, step * k
+        else:
+            self.b.quad(mat, c + n * 0.008 - u * (tw / 2) - UP * (th / 2), u * tw, UP * th, face.uv, variation=damp)
+        self.sign_log.append({"kind": kind, "text": face.text, "vertical": face.vertical,
+                              "centre_m": tuple(map(float, c + n * 0.008)), "normal": tuple(map(float, n)),
+                              "width_m": float(width_m), "height_m": float(height_m),
+                              "text_size_m": (float(tw), float(th))})
 
     # ---- small parts ---------------------------------------------------------------------
     def balconies(self, front, t, width_m, n, gf, fh, storeys, color) -> None:

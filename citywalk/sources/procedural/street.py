@@ -21,6 +21,7 @@ from .plan import KERB_M, BuildingSpec, plan_blocks, plan_street, walk_inset
 from .plan import lin as _lin
 from .plan import uniform as _uniform
 from .plan_props import PropSpec, lamp_positions, plan_props
+from .signs import SignBank
 from .style import Style
 from .textures import make_textures
 
@@ -45,6 +46,8 @@ class StreetGenerator:
         self.back_walk_y, self.x_min, self.x_max = p.back_walk_y_m, p.x_min_m, p.x_max_m
         # props draw from their own stream so adding them leaves the buildings as they were
         self.prng = rng.spawn(1)[0]
+        # shop names from a stream of their own, spawned after the props' one
+        self.kit.signs = SignBank(style, rng.spawn(1)[0], self.n_signs)
         self.specs: list[BuildingSpec] = []
         self.buildings: list[dict] = []
         self.streets: list[Street] = []
@@ -78,7 +81,7 @@ class StreetGenerator:
         b1 = (self.x_max + 20, self.yb + 20, max([bd["roof_top_m"] for bd in self.buildings] + [10.0]))
         return Scene(
             meshes=self.b.build(),
-            textures=make_textures(self.style.signs.sign_colors, self.rng, self.n_signs),
+            textures=make_textures(self.rng) | self.kit.signs.textures,
             lights=self.lights,
             streets=self.streets,
             network=self.net.build(),
@@ -86,7 +89,7 @@ class StreetGenerator:
             style=self.style.name,
             side_street_x_m=tuple(self.side_x),
             stats={"buildings": self.buildings, "back_street_y_m": self.yb,
-                   "canal_width_m": self.cw, "props": self.props_count},
+                   "canal_width_m": self.cw, "props": self.props_count, "signs": self.kit.sign_log},
         )
 
     # ---- ground and streets -----------------------------------------------------------------

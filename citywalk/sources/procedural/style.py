@@ -166,6 +166,7 @@ class SignStyle(_Section):
     glow: float = Field(ge=0, le=100)
     projecting_prob: float = Field(0.0, ge=0, le=1)
     projecting_out_m: Range = (3.0, 6.0)
+    lettering: str = Field("english", pattern=r"^[a-z_]{1,40}$")  # word list styles/signs/<lettering>.toml
 
 
 class FurnitureStyle(_Section):

@@ -124,50 +124,6 @@ def awning(rng: np.random.Generator, striped: bool) -> np.ndarray:
     return _rgba(v)
 
 
-def _glyph(draw: ImageDraw.ImageDraw, x0: float, y0: float, s: float, rng: np.random.Generator, color) -> None:
-    """A kanji-like mark: a few straight strokes and boxes on a 4x4 lattice of the cell."""
-    w = max(2, int(s / 9))
-    g = lambda a: a * s / 4  # noqa: E731 - lattice to pixels
-    for _ in range(int(rng.integers(3, 7))):
-        kind = rng.integers(0, 5)
-        a, b = rng.integers(0, 5, 2)
-        if kind == 0:  # horizontal
-            draw.line(
-                [(x0 + g(min(a, b)), y0 + g(rng.integers(0, 5))), (x0 + g(max(a, b) or 4), y0 + g(rng.integers(0, 5)))],
-                fill=color,
-                width=w,
-            )
-        elif kind == 1:  # vertical
-            c = rng.integers(0, 5)
-            draw.line([(x0 + g(c), y0 + g(min(a, b))), (x0 + g(c), y0 + g(max(a, b) or 4))], fill=color, width=w)
-        elif kind == 2:  # box
-            draw.rectangle([x0 + g(1), y0 + g(1 + a % 2), x0 + g(3), y0 + g(3)], outline=color, width=w)
-        elif kind == 3:  # sweep
-            draw.line([(x0 + g(2), y0 + g(1)), (x0 + g(a % 2), y0 + g(4))], fill=color, width=w)
-        else:
-            draw.line([(x0 + g(2), y0 + g(2)), (x0 + g(4), y0 + g(4))], fill=color, width=w)
-
-
-def sign(rng: np.random.Generator, colors: list[tuple[int, int, int]], vertical: bool) -> np.ndarray:
-    """A sign face with glyph-like lettering; vertical signs hold a column of 5 glyphs that are
-    drawn square and squashed so they look square again on a 1:5 board."""
-    bg_i, fg_i = rng.choice(len(colors), 2, replace=False)
-    bg, fg = colors[bg_i], colors[fg_i]
-    if sum(bg) / 3 > 150 and sum(fg) / 3 > 150:
-        fg = (25, 25, 25)
-    n_glyphs = int(rng.integers(3, 6)) if vertical else int(rng.integers(3, 7))
-    cell = 128
-    img = Image.new("RGB", (cell, cell * n_glyphs) if vertical else (cell * n_glyphs, cell), bg)
-    draw = ImageDraw.Draw(img)
-    border = tuple(int(c * 0.6) for c in bg)
-    draw.rectangle([0, 0, img.width - 1, img.height - 1], outline=border, width=6)
-    for i in range(n_glyphs):
-        x0, y0 = (0, i * cell) if vertical else (i * cell, 0)
-        _glyph(draw, x0 + 22, y0 + 22, cell - 44, rng, fg)
-    img = img.resize((SIZE_PX, SIZE_PX), Image.BILINEAR)
-    return _rgba(np.asarray(img, np.float32))
-
-
 def vending(rng: np.random.Generator) -> np.ndarray:
     """Front of a drink vending machine: coloured body, 3 rows of bottles, lit panel, slot."""
     body = [(235, 235, 235), (200, 30, 40), (30, 80, 170), (40, 140, 80)][int(rng.integers(0, 4))]
@@ -226,9 +182,8 @@ def vehicle_side(rng: np.random.Generator) -> np.ndarray:
     return _rgba(v)
 
 
-def make_textures(style_sign_colors: list[str], rng: np.random.Generator, n_signs: int = 8) -> dict[str, np.ndarray]:
-    """All layers a procedural street uses, keyed by name."""
-    colors = [hex_to_srgb(c) for c in style_sign_colors]
+def make_textures(rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """All layers a procedural street uses but its signs' (`signs.SignBank`), keyed by name."""
     tex: dict[str, np.ndarray] = {
         "asphalt": asphalt(rng),
         "sidewalk": sidewalk(rng),
@@ -238,9 +193,6 @@ def make_textures(style_sign_colors: list[str], rng: np.random.Generator, n_sign
     }
     for kind in ("tile", "tile_small", "concrete", "panel", "brick"):
         tex[kind] = wall(rng, kind)
-    for i in range(n_signs):
-        tex[f"sign_v{i}"] = sign(rng, colors, True)
-        tex[f"sign_h{i}"] = sign(rng, colors, False)
     for i in range(3):
         tex[f"vending{i}"] = vending(rng)
     # layers added for the other styles draw from their own rng so tokyo's textures stay as they were
