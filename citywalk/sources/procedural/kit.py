@@ -333,7 +333,7 @@ class Kit:
         kind = spec.kind
         if kind == "tree":
             height, crown_frac, tint = spec.tree
-            props.tree(b, p, height, col, crown_frac, tint)
+            props.tree(b, p, height, col, crown_frac, tint, spec.branches)
         elif kind == "bench":
             props.bench(b, p, yaw, col)
         elif kind == "bin":

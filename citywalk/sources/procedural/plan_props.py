@@ -31,6 +31,8 @@ class PropSpec:
     cab: bool = False
     length_m: float = 0.0
     tree: tuple[float, float, float] | None = None  # (height m, crown radius / height, tint)
+    branches: tuple[tuple[float, float, float], ...] = ()  # tree limbs: (azimuth rad, elevation rad, reach)
+    body: str = ""  # car body type (sedan, hatchback, van, kei)
 
 
 def lamp_positions(style: Style, street: StreetPlan) -> dict[int, list[float]]:
@@ -98,10 +100,19 @@ def _trees(style: Style, rng: np.random.Generator, st: StreetPlan, kerb: _Kerb) 
                 h = uniform(rng, fs.tree_height_m)
                 color = pick(rng, colors)
                 crown = (h, float(rng.uniform(0.26, 0.34)), float(rng.uniform(0.8, 1.2)))
-                out.append(PropSpec("tree", "tree", (x, y, KERB_M if cw <= 0 else 0.0), 0.0, color, tree=crown))
+                out.append(PropSpec("tree", "tree", (x, y, KERB_M if cw <= 0 else 0.0), 0.0, color, tree=crown,
+                                    branches=_branches(rng)))
                 kerb.taken.append((sgn, x))
             x += fs.tree_spacing_m
     return out
+
+
+def _branches(rng: np.random.Generator) -> tuple[tuple[float, float, float], ...]:
+    """4-6 limbs spread round the trunk: (azimuth rad, elevation rad, reach / crown radius)."""
+    n = int(rng.integers(4, 7))
+    az0 = float(rng.uniform(0, 2 * np.pi))
+    return tuple((az0 + 2 * np.pi * k / n + float(rng.uniform(-0.3, 0.3)), float(rng.uniform(0.55, 1.0)),
+                  float(rng.uniform(0.7, 1.0))) for k in range(n))
 
 
 def _kerb_item(style: Style, st: StreetPlan, kind: str, x: float, sgn: int) -> PropSpec:

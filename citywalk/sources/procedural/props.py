@@ -30,18 +30,99 @@ def _dirs(yaw_rad: float) -> tuple[np.ndarray, np.ndarray]:
     return t, np.array([-t[1], t[0], 0.0])
 
 
-def tree(b: MeshBuilder, p, height_m: float, color, crown_frac: float, tint_scale: float) -> None:
-    """A street tree: tapered trunk and a faceted crown of two frustums (~50 triangles), crown
-    radius `crown_frac` × height, crown colour `color` × `tint_scale`."""
+LEAVES = Material("tree_leaves", (1.0, 1.0, 1.0), 0.85, "leaves", kind=FOLIAGE)
+LEAF_TEXTURE_SEED = 20_260_3  # the leaf texture is the same for every street
+LEAF_CARDS = 3  # crossed cards per leaf cluster
+DEFAULT_BRANCHES = ((0.0, 0.8, 0.9), (1.6, 0.7, 0.85), (3.2, 0.8, 0.9), (4.7, 0.7, 0.85))
+
+
+def leaf_texture(size_px: int = 256) -> np.ndarray:
+    """An RGBA (S, S, 4) uint8 leaf cluster: a few hundred small rotated leaves on twigs, dense
+    in the middle and ragged at the edge; alpha 255 on leaves, 0 between them (cut out at 0.5 by
+    the FOLIAGE shader). Near-white so the tree's tint sets the colour; transparent texels keep
+    the leaf colour so mipmaps do not darken the edges."""
+    from PIL import Image, ImageDraw
+
+    rng = np.random.default_rng(LEAF_TEXTURE_SEED)
+    rgb = Image.new("RGB", (size_px, size_px), (190, 205, 170))
+    alpha = Image.new("L", (size_px, size_px), 0)
+    dc, da = ImageDraw.Draw(rgb), ImageDraw.Draw(alpha)
+    c = size_px / 2
+    for ang in rng.uniform(0, 2 * np.pi, 7):  # twigs from the middle
+        end = (c + np.cos(ang) * c * 0.8, c + np.sin(ang) * c * 0.8)
+        dc.line([(c, c), end], fill=(95, 80, 60), width=max(1, size_px // 110))
+        da.line([(c, c), end], fill=255, width=max(1, size_px // 110))
+    n = 520
+    r = np.abs(rng.normal(0.0, 0.27, n)).clip(0, 0.47) * size_px
+    th = rng.uniform(0, 2 * np.pi, n)
+    order = np.argsort(-r)  # outer leaves first: the inner ones lie on top, brighter
+    for k in order:
+        x, y = c + r[k] * np.cos(th[k]), c + r[k] * np.sin(th[k])
+        length = size_px * rng.uniform(0.035, 0.06)
+        width = length * rng.uniform(0.35, 0.5)
+        a = rng.uniform(0, np.pi)
+        t = np.linspace(0, 2 * np.pi, 9)[:-1]
+        px, py = length * np.cos(t), width * np.sin(t)
+        pts = [(x + u * np.cos(a) - v * np.sin(a), y + u * np.sin(a) + v * np.cos(a)) for u, v in zip(px, py)]
+        light = 0.62 + 0.38 * (1 - r[k] / (0.47 * size_px)) * rng.uniform(0.6, 1.0) + rng.uniform(-0.08, 0.08)
+        hue = rng.uniform(-0.08, 0.08)
+        col = tuple(int(np.clip(255 * light * m, 0, 255)) for m in (0.86 + hue, 0.96, 0.74 - hue))
+        dc.polygon(pts, fill=col)
+        da.polygon(pts, fill=255)
+    return np.concatenate([np.asarray(rgb), np.asarray(alpha)[..., None]], 2)
+
+
+def tree(b: MeshBuilder, p, height_m: float, color, crown_frac: float, tint_scale: float,
+         branches: tuple[tuple[float, float, float], ...] = ()) -> None:
+    """A street tree: a tapered trunk forking at 40% of the height into `branches` (azimuth rad,
+    elevation rad, length as a fraction of the crown radius), each ending in a cluster of crossed
+    alpha-tested leaf cards, and one cluster crowning the top (~100 triangles). Crown radius
+    `crown_frac` × height, leaf colour `color` × `tint_scale`."""
     p = np.asarray(p, np.float64)
+    branches = branches or DEFAULT_BRANCHES
     crown_r = height_m * crown_frac
-    z0 = height_m * 0.38
-    zm = z0 + (height_m - z0) * 0.45
-    b.cylinder(TRUNK, p, p + UP * (zm + 0.3), 0.16, 0.1, sides=6, cap=False)
+    z_fork = height_m * 0.4
+    trunk_r = 0.06 + 0.014 * height_m
+    b.cylinder(TRUNK, p, p + UP * (z_fork + 0.4), trunk_r * 1.25, trunk_r * 0.8, sides=7, cap=False)
     tint = np.asarray(color) * tint_scale
-    b.cylinder(CROWN, p + UP * z0, p + UP * zm, crown_r * 0.55, crown_r, sides=7, color=tint, cap=False)
-    b.cylinder(CROWN, p + UP * zm, p + UP * height_m, crown_r, crown_r * 0.3, sides=7, color=tint)
-    b.cylinder(CROWN, p + UP * (z0 + 0.01), p + UP * z0, crown_r * 0.55, 0.01, sides=7, color=tint * 0.7, cap=False)
+    centre = p + UP * (z_fork + (height_m - z_fork) * 0.52)
+    clusters = [(p + UP * (height_m - crown_r * 0.55), crown_r * 1.25, 0.0)]
+    for k, (az, elev, frac) in enumerate(branches):
+        d = np.array([np.cos(elev) * np.cos(az), np.cos(elev) * np.sin(az), np.sin(elev)])
+        start = p + UP * (z_fork + 0.12 * (k % 3))
+        reach = crown_r * frac / max(np.cos(elev), 0.35)
+        end = start + d * reach
+        b.cylinder(TRUNK, start, end, trunk_r * 0.55, 0.03, sides=5, cap=False)
+        clusters.append((end, crown_r * 1.05, az))
+        clusters.append((start + d * reach * 0.55 + UP * 0.3, crown_r * 0.85, az + 1.0))
+    _leaf_cards(b, clusters, centre, tint)
+
+
+def _leaf_cards(b: MeshBuilder, clusters, centre: np.ndarray, tint) -> None:
+    """Per cluster (centre (3,), card size m, azimuth rad): LEAF_CARDS square cards crossed at
+    equal angles about a tilted axis, with normals bent outward from the crown's `centre` so the
+    crown shades as a volume, lit side bright and the inside dark."""
+    pos, nrm, uvs, idx = [], [], [], []
+    quad_uv = np.array([[0, 0], [1, 0], [1, 1], [0, 1]], np.float64)
+    for c, size, az in clusters:
+        out = c - centre
+        out = out / max(np.linalg.norm(out), 1e-6)
+        for j in range(LEAF_CARDS):
+            a = az + j * np.pi / LEAF_CARDS
+            u = np.array([np.cos(a), np.sin(a), 0.0]) * size
+            tilt = 0.35 if j == 0 else 1.0  # one card lies nearly flat: the crown from above
+            v = (UP * tilt + np.array([-np.sin(a), np.cos(a), 0.0]) * (1 - tilt) * 0.9) * size
+            corners = c - u / 2 - v / 2 + np.array([[0, 0, 0], u, u + v, v])
+            base = len(pos) * 4
+            pos.append(corners)
+            face = np.cross(u, v)
+            face = face / max(np.linalg.norm(face), 1e-9)
+            face = face if face @ out >= 0 else -face
+            bent = face * 0.35 + out + UP * 0.35
+            nrm.append(np.repeat((bent / np.linalg.norm(bent))[None], 4, 0))
+            uvs.append(quad_uv)
+            idx += [(base, base + 1, base + 2), (base, base + 2, base + 3)]
+    b.add(LEAVES, np.concatenate(pos), np.concatenate(nrm), np.concatenate(uvs), idx, tint)
 
 
 def trees(b: MeshBuilder, xy: np.ndarray, heights_m: np.ndarray, rng: np.random.Generator,
