@@ -345,7 +345,7 @@ class Kit:
         elif kind == "bike_rack":
             props.bike_rack(b, p, yaw, col)
         elif kind == "car":
-            props.car(b, p, yaw, col, spec.cab)
+            props.car(b, p, yaw, col, spec.cab, spec.body)
         elif kind == "bus":
             props.double_decker(b, p, yaw, col)
         elif kind == "tram":

@@ -152,11 +152,12 @@ def _kerb_items(style: Style, rng: np.random.Generator, st: StreetPlan, kerb: _K
     return out
 
 
-def _car_color(style: Style, rng: np.random.Generator) -> tuple[Color, bool]:
+def _car_color(style: Style, rng: np.random.Generator) -> tuple[Color, bool, str]:
+    """Colour, whether it is a cab, and body type (cabs have the style's cab body)."""
     tr = style.traffic
     if chance(rng, tr.cab_share):
-        return lin(tr.cab_color), True
-    return pick(rng, [lin(c) for c in tr.car_colors]), False
+        return lin(tr.cab_color), True, tr.cab_body
+    return pick(rng, [lin(c) for c in tr.car_colors]), False, pick(rng, list(tr.car_bodies))
 
 
 def _parked_cars(style: Style, rng: np.random.Generator, st: StreetPlan) -> list[PropSpec]:
@@ -173,8 +174,9 @@ def _parked_cars(style: Style, rng: np.random.Generator, st: StreetPlan) -> list
             if clear and st.canal_width_m <= 0:
                 clear = all(abs(x - (sx + w / 2 + 2.5)) > 5.0 for sx, w in mouths)
             if clear and rng.random() < tr.parked_car_prob:
-                col, is_cab = _car_color(style, rng)
-                out.append(PropSpec("car", "parked_car", (x, y, 0.0), 0.0 if sgn < 0 else np.pi, col, is_cab))
+                col, is_cab, body = _car_color(style, rng)
+                out.append(PropSpec("car", "parked_car", (x, y, 0.0), 0.0 if sgn < 0 else np.pi, col, is_cab,
+                                    body=body))
             x += 6.2
     return out
 
@@ -191,9 +193,10 @@ def _moving(style: Style, rng: np.random.Generator, st: StreetPlan) -> list[Prop
         out.append(PropSpec("bus", "bus", (x, sgn * lane, 0.0), 0.0 if sgn < 0 else np.pi, lin(tr.bus_color)))
     n_cars = min(int(round(tr.lane_cars_per_100m * length / 100)), len(slots) - n_bus)
     for sgn, x in order[n_bus:n_bus + n_cars]:
-        col, is_cab = _car_color(style, rng)
+        col, is_cab, body = _car_color(style, rng)
         pos = (x + float(rng.uniform(-2, 2)), sgn * lane, 0.0)
-        out.append(PropSpec("car", "cab" if is_cab else "car", pos, 0.0 if sgn < 0 else np.pi, col, is_cab))
+        out.append(PropSpec("car", "cab" if is_cab else "car", pos, 0.0 if sgn < 0 else np.pi, col, is_cab,
+                            body=body))
     if tr.trams_per_100m > 0 and cw <= 0:
         for _ in range(int(round(tr.trams_per_100m * length / 100))):
             sgn = 1 if rng.random() < 0.5 else -1

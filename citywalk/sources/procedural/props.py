@@ -6,6 +6,8 @@ heading `yaw_rad` (0 = along +X). Triangle counts stay in the tens to low hundre
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from ...scene import EMISSIVE, FOLIAGE, Material
@@ -206,19 +208,115 @@ def bike_rack(b: MeshBuilder, p, yaw_rad: float, color) -> None:
         b.tube(FURNITURE, pts, 0.03, sides=4, color=color)
 
 
-def car(b: MeshBuilder, p, yaw_rad: float, color, cab: bool = False) -> None:
-    """A car 4.4 m long: body, glass cabin, four wheels; a cab gets a roof sign."""
+@dataclass(frozen=True)
+class CarBody:
+    """A car body type: overall size (m), wheels, belt line and greenhouse (glass cabin) as
+    distances from the ends; the lower body's side profile bevels the bumpers and the bonnet."""
+
+    length_m: float
+    width_m: float
+    height_m: float
+    wheel_r_m: float
+    wheelbase_m: float
+    belt_m: float  # top of the lower body (where the glass starts)
+    glass_rear_m: tuple[float, float]  # greenhouse rear edge from the back: (at the belt, at the roof)
+    glass_front_m: tuple[float, float]  # greenhouse front edge from the front: (at the belt, at the roof)
+    bonnet_drop_m: float = 0.12  # how much lower the bonnet's nose is than the belt
+
+
+CAR_BODIES = {
+    "sedan": CarBody(4.6, 1.8, 1.45, 0.32, 2.75, 0.9, (0.95, 1.45), (1.35, 2.05)),
+    "hatchback": CarBody(4.05, 1.75, 1.5, 0.31, 2.55, 0.92, (0.25, 0.45), (1.05, 1.75)),
+    "van": CarBody(4.9, 1.9, 1.98, 0.34, 3.0, 1.05, (0.08, 0.12), (0.75, 1.15), 0.2),
+    "kei": CarBody(3.4, 1.48, 1.68, 0.27, 2.45, 0.9, (0.1, 0.18), (0.55, 0.95), 0.1),
+}
+HEADLIGHT = Material("car_headlight", (1.0, 0.96, 0.88), 0.2, kind=EMISSIVE, emissive=2.5)
+TAILLIGHT = Material("car_taillight", (0.9, 0.06, 0.04), 0.3, kind=EMISSIVE, emissive=1.5)
+CAB_SIGN = Material("cab_sign", (1.0, 0.93, 0.7), 0.4, kind=EMISSIVE, emissive=1.5)
+TRIM_DARK = Material("car_trim", (0.04, 0.04, 0.045), 0.6)
+HUB = Material("wheel_hub", (0.22, 0.22, 0.23), 0.35)
+
+
+def _extrude(b: MeshBuilder, mat: Material, profile, half_w_m, p, t, s, color) -> None:
+    """A convex side profile [(x along, z up), ...] (counter-clockwise seen from +s) extruded
+    across ±half width; `half_w_m` is one width or (at the lowest z, at the highest z) for a
+    body that narrows upward. Flat-shaded: two side polygons and a band of quads."""
+    prof = np.asarray(profile, np.float64)
+    lo, hi = (half_w_m, half_w_m) if np.isscalar(half_w_m) else half_w_m
+    z0, z1 = prof[:, 1].min(), prof[:, 1].max()
+    hw = lo + (hi - lo) * (prof[:, 1] - z0) / max(z1 - z0, 1e-9)
+    k = len(prof)
+
+    def pt(i, side):
+        return p + t * prof[i, 0] + s * (side * hw[i]) + UP * prof[i, 1]
+
+    for side in (1, -1):
+        _face(b, mat, [pt(i, side) for i in range(k)], s * side, color)
+    for i in range(k):
+        j = (i + 1) % k
+        edge = prof[j] - prof[i]
+        out = t * edge[1] - UP * edge[0]  # the profile runs CCW: outward is the edge turned clockwise
+        _face(b, mat, [pt(i, 1), pt(i, -1), pt(j, -1), pt(j, 1)], out, color)
+
+
+def _face(b: MeshBuilder, mat: Material, pts, normal, color) -> None:
+    """A flat convex face (K, 3) with its normal, wound so that its front faces along `normal`
+    (the shader turns the normal of a back-facing triangle round)."""
+    pts = np.asarray(pts, np.float64)
+    normal = np.asarray(normal, np.float64)
+    normal = normal / max(np.linalg.norm(normal), 1e-9)
+    k = len(pts)
+    if np.cross(pts[1] - pts[0], pts[-1] - pts[0]) @ normal < 0:
+        pts = pts[::-1]
+    uv = np.zeros((k, 2))
+    b.add(mat, pts, [normal] * k, uv, [(0, i, i + 1) for i in range(1, k - 1)], color)
+
+
+def car(b: MeshBuilder, p, yaw_rad: float, color, cab: bool = False, body: str = "sedan") -> None:
+    """A car of `body` type (CAR_BODIES): bevelled lower body in `color`, a tinted-glass
+    greenhouse under a body-coloured roof with pillars, bumpers, four wheels with hubs, lit
+    head and tail lights; a cab gets a lit roof sign (~250 triangles)."""
+    cb = CAR_BODIES.get(body or "sedan")
+    if cb is None:
+        raise ValueError(f"car body {body!r} is unknown; known: {', '.join(CAR_BODIES)}")
     t, s = _dirs(yaw_rad)
     p = np.asarray(p, np.float64)
-    b.box(CAR_BODY, p + UP * 0.3, (4.4, 1.76, 0.72), yaw_rad, color)
-    glass = {"front": CAR_GLASS, "back": CAR_GLASS, "left": CAR_GLASS, "right": CAR_GLASS}
-    b.box(CAR_BODY, p - t * 0.2 + UP * 1.02, (2.3, 1.6, 0.5), yaw_rad, color, faces=glass)
-    for a in (-1.35, 1.35):
-        for c in (-0.8, 0.8):
-            q = p + t * a + s * c + UP * 0.32
-            b.cylinder(TYRE, q - s * 0.11, q + s * 0.11, 0.32, sides=8)
+    half_l, hw, zb, ground = cb.length_m / 2, cb.width_m / 2, cb.belt_m, 0.2
+    nose = zb - cb.bonnet_drop_m
+    lower = [(-half_l, ground + 0.08), (-half_l + 0.12, ground), (half_l - 0.12, ground), (half_l, ground + 0.08),
+             (half_l, nose - 0.1), (half_l - 0.15, nose), (-half_l + 0.1, zb), (-half_l, zb - 0.08)]
+    _extrude(b, CAR_BODY, lower, hw - 0.07, p, t, s, color)
+    (rb, rt), (fb, ft) = cb.glass_rear_m, cb.glass_front_m
+    roof_z = cb.height_m - 0.05
+    glass = [(-half_l + rb, zb), (half_l - fb, zb), (half_l - ft, roof_z), (-half_l + rt, roof_z)]
+    _extrude(b, CAR_GLASS, glass, (hw - 0.05, hw - 0.17), p, t, s, (1, 1, 1))
+    roof = [(-half_l + rt - 0.03, roof_z - 0.02), (half_l - ft + 0.03, roof_z - 0.02),
+            (half_l - ft + 0.01, cb.height_m), (-half_l + rt - 0.01, cb.height_m)]
+    _extrude(b, CAR_BODY, roof, hw - 0.15, p, t, s, color)
+    mid_x = (-half_l + rt + half_l - ft) / 2 - 0.1
+    for side in (1, -1):  # A, B and C pillars along the glass edges
+        for (xa, za, wa), (xb, zb_, wb) in (((half_l - fb, zb, hw - 0.04), (half_l - ft, roof_z, hw - 0.16)),
+                                            ((-half_l + rb, zb, hw - 0.04), (-half_l + rt, roof_z, hw - 0.16)),
+                                            ((mid_x, zb, hw - 0.04), (mid_x, roof_z, hw - 0.16))):
+            pts = np.array([p + t * xa + s * (side * wa) + UP * za, p + t * xb + s * (side * wb) + UP * zb_])
+            b.tube(CAR_BODY, pts, 0.045, sides=4, color=color)
+    for end in (1, -1):  # bumpers, lamps, grille
+        b.box(TRIM_DARK, p + t * end * (half_l - 0.02) + UP * (ground + 0.02), (0.12, cb.width_m + 0.02, 0.22),
+              yaw_rad)
+        for side in (1, -1):
+            c = p + t * end * (half_l + 0.005) + s * side * (hw - 0.28) + UP * (nose - 0.2 if end > 0 else zb - 0.22)
+            b.box(HEADLIGHT if end > 0 else TAILLIGHT, c, (0.03, 0.32, 0.12 if end > 0 else 0.16), yaw_rad)
+    b.box(TRIM_DARK, p + t * (half_l + 0.003) + UP * (nose - 0.28), (0.02, hw * 0.9, 0.16), yaw_rad)
+    for a in (-cb.wheelbase_m / 2, cb.wheelbase_m / 2):
+        for side in (1, -1):
+            q = p + t * a + s * side * (hw - 0.12) + UP * cb.wheel_r_m
+            b.cylinder(TYRE, q - s * side * 0.1, q + s * side * 0.12, cb.wheel_r_m, sides=10)
+            b.cylinder(HUB, q + s * side * 0.12, q + s * side * 0.125, cb.wheel_r_m * 0.55, sides=8)
+            ang = np.linspace(0, np.pi, 7)  # the dark wheel arch on the body side above the tyre
+            arch = [q + s * side * 0.051 + (t * np.cos(u) + UP * np.sin(u)) * (cb.wheel_r_m + 0.07) for u in ang]
+            _face(b, TRIM_DARK, arch, s * side, (1, 1, 1))
     if cab:
-        b.box(CAR_BODY, p - t * 0.2 + UP * 1.52, (0.7, 0.25, 0.22), yaw_rad, (0.9, 0.9, 0.85))
+        b.box(CAB_SIGN, p + t * (mid_x * 0.5) + UP * (cb.height_m + 0.11), (0.55, 0.22, 0.22), yaw_rad)
 
 
 def double_decker(b: MeshBuilder, p, yaw_rad: float, color, length_m: float = 10.5, width_m: float = 2.5,

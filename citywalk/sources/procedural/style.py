@@ -24,6 +24,7 @@ Range = tuple[float, float]
 Color = str
 WallTexture = Literal["tile", "tile_small", "concrete", "panel", "brick", "stone", "stucco"]
 RoofType = Literal["flat", "parapet", "mansard", "gable"]
+CarBody = Literal["sedan", "hatchback", "van", "kei"]
 
 
 def _check_range(v: Range) -> Range:
@@ -228,6 +229,8 @@ class TrafficStyle(_Section):
     )
     cab_share: float = Field(0.0, ge=0, le=1)
     cab_color: Color = "#f2b705"
+    car_bodies: list[CarBody] = Field(default_factory=lambda: ["sedan", "hatchback"], min_length=1)
+    cab_body: CarBody = "sedan"
     buses_per_100m: float = Field(0.0, ge=0, le=5)
     bus_color: Color = "#c8102e"
     trams_per_100m: float = Field(0.0, ge=0, le=5)
