@@ -233,29 +233,86 @@ def orbit_frames(route: np.ndarray, spec: RigSpec, *, radius_m: float = 6.0, hei
     return _frames(eye, np.repeat(target[None], n_frames, 0), walker.times_s, spec), walker
 
 
-def drone_frames(route: np.ndarray, spec: RigSpec, *, altitude_m: float = 25.0, back_m: float = 3.0,
-                 start_height_m: float | None = None, forward_fraction: float = 0.5, lead_m: float = 6.0,
-                 rise_s: float | None = None) -> tuple[list[CameraFrame], WalkerTrack]:
-    """Drone: starts `back_m` behind the walker near eye height (`start_height_m`, default eye
-    height + 0.2 m) and rises with smoothstep easing to `altitude_m` over `rise_s` (default:
-    the whole shot) while flying along the route at `forward_fraction` of the walking speed,
-    pitched down at the route `lead_m` ahead of the walker. Heights are above the route's
-    ground under the drone."""
-    altitude_m = _param(altitude_m, "altitude_m", "drone", 0.0, 10_000.0)
+DRONE_SKY_DEG = 6.0  # the drone's top image row looks at least this far above the horizon
+DRONE_WALKER_MARGIN_DEG = 4.0  # and the walker's chest stays this far inside the bottom edge
+DRONE_PROBE_M = 3.0  # roofs within this radius of the drone count as under it (near plane, rotors)
+
+
+def drone_frames(route: np.ndarray, spec: RigSpec, roofs=None, *, altitude_m: float | None = None,
+                 back_m: float = 3.0, start_height_m: float | None = None, forward_fraction: float = 0.5,
+                 lead_m: float = 6.0, rise_s: float | None = None, clearance_m: float = 4.0
+                 ) -> tuple[list[CameraFrame], WalkerTrack]:
+    """Drone: rises with smoothstep easing from `start_height_m` (default 8 m under the
+    altitude; eye height + 0.2 m gives a rise from the street) to `altitude_m` over `rise_s`
+    (default: the whole shot), flying behind the walker along the route at `forward_fraction`
+    of the walking speed and falling back as it rises (at least `back_m`) so the walker stays
+    in frame; it looks down the street toward the route `lead_m` ahead of the walker, pitched
+    down no more than keeps the top rows `DRONE_SKY_DEG` above the horizon (rooftops, street
+    and sky in view). Heights are above the route's ground under the drone.
+
+    `roofs(x, y) -> z` (the top surface under a point, e.g. `ground_height_fn` of the scene)
+    keeps it out of buildings: the default altitude clears the roofs along its track by
+    `clearance_m` (at least 25 m), and wherever a roof within DRONE_PROBE_M would come closer
+    than `clearance_m` the drone is lifted, smoothly, over it. Without `roofs` the default
+    altitude is 25 m."""
+    if altitude_m is not None:
+        altitude_m = _param(altitude_m, "altitude_m", "drone", 0.0, 10_000.0)
     back_m = _param(back_m, "back_m", "drone", 0.0, 1000.0, lo_open=False)
-    h0 = spec.dynamics.eye_height_m + 0.2 if start_height_m is None else start_height_m
-    h0 = _param(h0, "start_height_m", "drone", 0.0, 10_000.0)
     forward_fraction = _param(forward_fraction, "forward_fraction", "drone", 0.0, 0.95, lo_open=False)
     lead_m = _param(lead_m, "lead_m", "drone", 0.0, 1000.0)
+    clearance_m = _param(clearance_m, "clearance_m", "drone", 0.0, 1000.0, lo_open=False)
     walker, path, mean_s = _setup(route, spec, "drone")
     duration_s = max((spec.n_frames - 1) / spec.fps, 1e-9)
     rise_s = duration_s if rise_s is None else _param(rise_s, "rise_s", "drone", 0.0, 1e6)
+    half_v = math.atan(math.tan(math.radians(spec.fov_deg) / 2) * spec.size_px[1] / spec.size_px[0])
+    pitch_max = max(half_v - math.radians(DRONE_SKY_DEG), math.radians(3.0))
+    walker_down = pitch_max + half_v - math.radians(DRONE_WALKER_MARGIN_DEG)
+    chest_m = CHEST_FRACTION * spec.dynamics.eye_height_m
     u = np.clip(walker.times_s / rise_s, 0.0, 1.0)
-    height = h0 + (altitude_m - h0) * u * u * (3.0 - 2.0 * u)
-    s_cam = forward_fraction * mean_s - back_m
-    eye = path.smooth_at(s_cam) + height[:, None] * np.array([0.0, 0.0, 1.0])
+    ease = u * u * (3.0 - 2.0 * u)
+
+    def track(alt: float) -> np.ndarray:
+        h0 = alt - 8.0 if start_height_m is None else start_height_m
+        h0 = _param(h0, "start_height_m", "drone", 0.0, 10_000.0)
+        height = h0 + (alt - h0) * ease
+        back = np.maximum(back_m, (height - chest_m) / math.tan(walker_down))
+        return path.smooth_at(forward_fraction * mean_s - back) + height[:, None] * np.array([0.0, 0.0, 1.0])
+
+    alt = 25.0 if altitude_m is None else altitude_m
+    if roofs is not None and altitude_m is None:
+        # over most roofs along the track; the lift below takes it over the odd taller one
+        alt = max(alt, float(np.percentile(_roof_heights(roofs, track(alt)), 90)) + clearance_m)
+    eye = track(alt)
+    if roofs is not None:
+        eye[:, 2] += _smooth_lift(_roof_heights(roofs, eye) + clearance_m - eye[:, 2], spec.fps)
     target = path.smooth_at(mean_s + lead_m)
+    d = target - eye
+    horiz = np.maximum(np.linalg.norm(d[:, :2], axis=1), 1e-6)
+    target[:, 2] = np.maximum(target[:, 2], eye[:, 2] - horiz * math.tan(pitch_max))
     return _frames(eye, target, walker.times_s, spec), walker
+
+
+def _roof_heights(roofs, eye: np.ndarray) -> np.ndarray:
+    """The highest roof (N,) m under each eye point or within DRONE_PROBE_M of it (9 probes)."""
+    offsets = [(0.0, 0.0)] + [(DRONE_PROBE_M * math.cos(a), DRONE_PROBE_M * math.sin(a))
+                              for a in np.linspace(0, 2 * math.pi, 8, endpoint=False)]
+    return np.array([max(float(roofs(x + dx, y + dy)) for dx, dy in offsets) for x, y, _ in eye])
+
+
+def _smooth_lift(need_m: np.ndarray, fps: float, window_s: float = 1.0) -> np.ndarray:
+    """A smooth lift (N,) >= max(need_m, 0) at every frame: the need's running maximum over
+    ±window_s, box-averaged over ±window_s / 2 (each average only sees maxima that include
+    the frame's own need, so it never falls below it)."""
+    need = np.maximum(need_m, 0.0)
+    if not need.any():
+        return need
+    w = max(1, int(round(window_s * fps)))
+    padded = np.pad(need, w, mode="edge")
+    runmax = np.array([padded[i:i + 2 * w + 1].max() for i in range(len(need))])
+    h = max(1, w // 2)
+    padded = np.pad(runmax, h, mode="edge")
+    kernel = np.ones(2 * h + 1) / (2 * h + 1)
+    return np.convolve(padded, kernel, mode="valid")
 
 
 _RIG_FUNCS = {"follow": follow_frames, "side": side_frames, "front": front_frames, "orbit": orbit_frames,
@@ -274,10 +331,11 @@ def rig_params(rig: str) -> tuple[str, ...]:
     return tuple(n for n, p in sig.parameters.items() if p.kind is inspect.Parameter.KEYWORD_ONLY)
 
 
-def rig_frames(rig: str, route: np.ndarray, spec: RigSpec,
+def rig_frames(rig: str, route: np.ndarray, spec: RigSpec, roofs=None,
                **params) -> tuple[list[CameraFrame], WalkerTrack | None]:
     """Cameras for `rig` (walk | follow | side | front | orbit | drone) and, for the
-    third-person rigs, the walker's track; `params` are the rig's keyword parameters."""
+    third-person rigs, the walker's track; `params` are the rig's keyword parameters;
+    `roofs(x, y) -> z` (the scene's top surface) keeps the drone out of buildings."""
     accepted = rig_params(rig)
     unknown = sorted(set(params) - set(accepted))
     if unknown:
@@ -287,6 +345,8 @@ def rig_frames(rig: str, route: np.ndarray, spec: RigSpec,
         pts = _check_route(route, rig)
         spec.check(rig)
         return walk_frames(pts, spec), None
+    if rig == "drone":
+        return drone_frames(route, spec, roofs, **params)
     return _RIG_FUNCS[rig](route, spec, **params)
 
 

@@ -272,13 +272,31 @@ def _face(b: MeshBuilder, mat: Material, pts, normal, color) -> None:
     b.add(mat, pts, [normal] * k, uv, [(0, i, i + 1) for i in range(1, k - 1)], color)
 
 
+_CAR_TEMPLATES: dict[tuple[str, bool], list] = {}
+
+
 def car(b: MeshBuilder, p, yaw_rad: float, color, cab: bool = False, body: str = "sedan") -> None:
     """A car of `body` type (CAR_BODIES): bevelled lower body in `color`, a tinted-glass
     greenhouse under a body-coloured roof with pillars, bumpers, four wheels with hubs, lit
-    head and tail lights; a cab gets a lit roof sign (~250 triangles)."""
-    cb = CAR_BODIES.get(body or "sedan")
-    if cb is None:
+    head and tail lights; a cab gets a lit roof sign (~300 triangles). Each body is built once
+    and placed by rotating and moving its vertices (one MeshBuilder call per material)."""
+    key = (body or "sedan", bool(cab))
+    if key[0] not in CAR_BODIES:
         raise ValueError(f"car body {body!r} is unknown; known: {', '.join(CAR_BODIES)}")
+    if key not in _CAR_TEMPLATES:
+        tmp = MeshBuilder()
+        _car_geometry(tmp, np.zeros(3), 0.0, (1.0, 1.0, 1.0), key[1], CAR_BODIES[key[0]])
+        _CAR_TEMPLATES[key] = tmp.build()
+    c, si = np.cos(yaw_rad), np.sin(yaw_rad)
+    rot = np.array([[c, -si, 0.0], [si, c, 0.0], [0.0, 0.0, 1.0]], np.float32)
+    p = np.asarray(p, np.float32)
+    for mesh in _CAR_TEMPLATES[key]:
+        tint = np.ones((len(mesh.positions), 3), np.float32) if mesh.colors is None else mesh.colors
+        tint = tint * np.asarray(color, np.float32) if mesh.material == CAR_BODY else tint
+        b.add(mesh.material, mesh.positions @ rot.T + p, mesh.normals @ rot.T, mesh.uvs, mesh.indices, tint)
+
+
+def _car_geometry(b: MeshBuilder, p, yaw_rad: float, color, cab: bool, cb: CarBody) -> None:
     t, s = _dirs(yaw_rad)
     p = np.asarray(p, np.float64)
     half_l, hw, zb, ground = cb.length_m / 2, cb.width_m / 2, cb.belt_m, 0.2
