@@ -299,20 +299,23 @@ def _roof_heights(roofs, eye: np.ndarray) -> np.ndarray:
     return np.array([max(float(roofs(x + dx, y + dy)) for dx, dy in offsets) for x, y, _ in eye])
 
 
-def _smooth_lift(need_m: np.ndarray, fps: float, window_s: float = 1.0) -> np.ndarray:
-    """A smooth lift (N,) >= max(need_m, 0) at every frame: the need's running maximum over
-    ±window_s, box-averaged over ±window_s / 2 (each average only sees maxima that include
-    the frame's own need, so it never falls below it)."""
+def _smooth_lift(need_m: np.ndarray, fps: float, climb_mps: float = 5.0, window_s: float = 1.0) -> np.ndarray:
+    """A smooth lift (N,) >= max(need_m, 0) at every frame: an envelope over the need that
+    climbs and sinks at most `climb_mps` (raised by the climb over `window_s`, a forward and a
+    backward pass), box-averaged over ±window_s; the average of a curve of slope <= v over ±h
+    is at least its middle value - v h, which the raise pays for. Acceleration <= v / h."""
     need = np.maximum(need_m, 0.0)
     if not need.any():
         return need
-    w = max(1, int(round(window_s * fps)))
-    padded = np.pad(need, w, mode="edge")
-    runmax = np.array([padded[i:i + 2 * w + 1].max() for i in range(len(need))])
-    h = max(1, w // 2)
-    padded = np.pad(runmax, h, mode="edge")
-    kernel = np.ones(2 * h + 1) / (2 * h + 1)
-    return np.convolve(padded, kernel, mode="valid")
+    h = max(1, int(round(window_s * fps)))
+    step = climb_mps / fps
+    env = np.where(need > 0, need + climb_mps * window_s, 0.0)
+    for i in range(1, len(env)):
+        env[i] = max(env[i], env[i - 1] - step)
+    for i in range(len(env) - 2, -1, -1):
+        env[i] = max(env[i], env[i + 1] - step)
+    padded = np.pad(env, h, mode="edge")
+    return np.convolve(padded, np.ones(2 * h + 1) / (2 * h + 1), mode="valid")
 
 
 _RIG_FUNCS = {"follow": follow_frames, "side": side_frames, "front": front_frames, "orbit": orbit_frames,
