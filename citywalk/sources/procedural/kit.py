@@ -199,12 +199,26 @@ class Kit:
             trim = tuple(min(1.0, c * 1.08) for c in color)
             fp.cornice(b, f, body.height_m, trim)
             fp.cornice(b, f, gf, trim, depth_m=0.15, height_m=0.22)
+        self._wall_parts(spec, f)
         if x.vertical_sign is not None:
             self.vertical_sign(front, t, n, gf, x.vertical_sign)
         self.projecting_signs(f, x.boards)
         self.vending(front, t, n, x.vending)
         if x.plant_pot is not None:
             self.plant_pot(front + t * x.plant_pot[0] + n * 0.35, x.plant_pot[1])
+
+    def _wall_parts(self, spec: BuildingSpec, f: fp.Frame) -> None:
+        """Sills and window heads, air-conditioner boxes and the downpipe of the facade."""
+        body, x, fs = spec.body, spec.extras, self.style.facade
+        window_style = int(body.variation * 4)
+        if x.sills:
+            trim = lin(fs.trim_color) if fs.trim_color else tuple(min(1.0, c * 1.15) for c in body.wall_color)
+            fp.window_trim(self.b, f, window_style, body.bays, body.ground_floor_m, body.floor_height_m,
+                           body.storeys, trim)
+        if x.ac_units:
+            fp.ac_units(self.b, f, x.ac_units, body.bays, body.ground_floor_m, body.floor_height_m, window_style)
+        if x.pipe_at_m is not None:
+            fp.drain_pipe(self.b, f, x.pipe_at_m, body.height_m, lin(fs.pipe_color))
 
     def _roof(self, spec: BuildingSpec, front, t, n, f: fp.Frame) -> None:
         lot, body, r = spec.lot, spec.body, spec.roof

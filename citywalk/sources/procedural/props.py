@@ -328,8 +328,10 @@ def _car_geometry(b: MeshBuilder, p, yaw_rad: float, color, cab: bool, cb: CarBo
     for a in (-cb.wheelbase_m / 2, cb.wheelbase_m / 2):
         for side in (1, -1):
             q = p + t * a + s * side * (hw - 0.12) + UP * cb.wheel_r_m
-            b.cylinder(TYRE, q - s * side * 0.1, q + s * side * 0.12, cb.wheel_r_m, sides=10)
-            b.cylinder(HUB, q + s * side * 0.12, q + s * side * 0.125, cb.wheel_r_m * 0.55, sides=8)
+            b.cylinder(TYRE, q - s * side * 0.1, q + s * side * 0.12, cb.wheel_r_m, sides=8)
+            rim = [q + s * side * 0.125 + (t * np.cos(u) + UP * np.sin(u)) * cb.wheel_r_m * 0.55
+                   for u in np.linspace(0, 2 * np.pi, 7)[:-1]]
+            _face(b, HUB, rim, s * side, (1, 1, 1))
             ang = np.linspace(0, np.pi, 7)  # the dark wheel arch on the body side above the tyre
             arch = [q + s * side * 0.051 + (t * np.cos(u) + UP * np.sin(u)) * (cb.wheel_r_m + 0.07) for u in ang]
             _face(b, TRIM_DARK, arch, s * side, (1, 1, 1))

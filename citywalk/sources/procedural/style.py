@@ -51,7 +51,7 @@ class _Section(BaseModel):
         if name.endswith("_m") and isinstance(v, tuple) and len(v) == 2:
             return _check_range(v)
         if name.endswith(("_color", "_colors")):
-            for c in ([v] if isinstance(v, str) else v):
+            for c in ([v] if isinstance(v, str) else v or []):
                 _check_color(c)
         return v
 
@@ -136,6 +136,11 @@ class FacadeStyle(_Section):
     front_railing_prob: float = Field(0.0, ge=0, le=1)
     stoop_wall_colors: list[Color] = Field(default_factory=list)
     roof_color: Color = "#47474a"
+    window_sill_prob: float = Field(0.0, ge=0, le=1)
+    ac_unit_prob: float = Field(0.0, ge=0, le=1)
+    drain_pipe_prob: float = Field(0.0, ge=0, le=1)
+    trim_color: Color | None = None
+    pipe_color: Color = "#3a3b3c"
 
     @field_validator("bay_width_m")
     @classmethod
