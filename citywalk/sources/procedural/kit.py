@@ -50,6 +50,7 @@ class Mats:
     signs_v: list
     signs_h: list
     vending: list
+    boards: list  # unlit sign faces for pavement A-boards
 
 
 def materials(style: Style, n_signs: int = N_SIGNS) -> Mats:
@@ -80,6 +81,7 @@ def materials(style: Style, n_signs: int = N_SIGNS) -> Mats:
             Material(f"sign_h{i}", (1, 1, 1), 0.4, f"sign_h{i}", kind=EMISSIVE, emissive=glow) for i in range(n_signs)
         ],
         vending=[Material(f"vending{i}", (1, 1, 1), 0.3, f"vending{i}", kind=EMISSIVE, emissive=1.5) for i in range(3)],
+        boards=[Material(f"a_board{i}", (0.9, 0.9, 0.9), 0.6, f"sign_h{i}") for i in range(n_signs)],
     )
 
 
@@ -219,6 +221,13 @@ class Kit:
             fp.ac_units(self.b, f, x.ac_units, body.bays, body.ground_floor_m, body.floor_height_m, window_style)
         if x.pipe_at_m is not None:
             fp.drain_pipe(self.b, f, x.pipe_at_m, body.height_m, lin(fs.pipe_color))
+        if x.a_frame is not None:
+            along, sign = x.a_frame
+            props.a_frame(self.b, f.p(along, 0.9, 0.0) + UP * self._pavement_m(spec), f.yaw, self.m.boards[sign])
+
+    def _pavement_m(self, spec: BuildingSpec) -> float:
+        """Height of the walking surface in front of the building: the kerb on the main street."""
+        return KERB_M if spec.lot.street_kind == "main" or self.style.network.side_sidewalk_width_m > 0 else 0.0
 
     def _roof(self, spec: BuildingSpec, front, t, n, f: fp.Frame) -> None:
         lot, body, r = spec.lot, spec.body, spec.roof
@@ -330,7 +339,9 @@ class Kit:
 
     def plant_pot(self, p, yaw_rad: float) -> None:
         self.b.cylinder(self.m.kerb, p, p + np.array([0, 0, 0.45]), 0.22, 0.26, sides=8)
-        self.b.box(self.m.plant, p + np.array([0, 0, 0.45]), (0.45, 0.45, 0.5), yaw_rad)
+        top = p + np.array([0, 0, 0.75])  # a leafy plant of crossed leaf cards
+        props._leaf_cards(self.b, [(top, 0.75, yaw_rad), (top + UP * 0.15, 0.55, yaw_rad + 0.8)], top - UP * 0.3,
+                          self.m.plant.albedo, mat=props.SHRUB_WHITE)
 
     def rooftop(self, front, t, n, width_m, depth_m, height, clutter: tuple[float, float, bool]) -> None:
         """A roof-top tank (cylinder) or plant box at fractions (along, depth) of the roof."""
@@ -364,6 +375,12 @@ class Kit:
             props.double_decker(b, p, yaw, col)
         elif kind == "tram":
             props.double_decker(b, p, yaw, col, length_m=12.0, width_m=2.3, height_m=4.7)
+        elif kind == "bollard":
+            props.bollard(b, p, col)
+        elif kind == "traffic_light":
+            props.traffic_light(b, p, yaw, col)
+        elif kind == "planter":
+            props.planter(b, p, col)
         elif kind == "bicycle":
             props.bicycle(b, p, yaw, col)
         elif kind == "boat":

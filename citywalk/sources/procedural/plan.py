@@ -248,6 +248,7 @@ class ExtrasSpec:
     sills: bool = False  # stone sills and heads on the windows
     ac_units: tuple[tuple[int, int], ...] = ()  # (bay, floor above the ground) with an AC box
     pipe_at_m: float | None = None  # a downpipe this far along the facade
+    a_frame: tuple[float, int] | None = None  # a pavement A-board before the shop: (along m, sign)
 
 
 @dataclass(frozen=True)
@@ -360,7 +361,16 @@ def _plan_extras(rng: np.random.Generator, style: Style, lot: LotSpec, body: Bod
     if rng.random() < style.furniture.plant_pot_prob:
         pot = (float(rng.uniform(0.4, w - 0.4)), float(rng.uniform(0, 1.5)))
     return ExtrasSpec(bay_at, bool(fire), bool(balconies), bool(continuous), bool(cornice), vsign, boards,
-                      tuple(vending), pot, *_plan_wall_parts(rng, style, lot, body, fire))
+                      tuple(vending), pot, *_plan_wall_parts(rng, style, lot, body, fire),
+                      _plan_a_frame(rng, style, lot, shop, n_signs))
+
+
+def _plan_a_frame(rng: np.random.Generator, style: Style, lot: LotSpec, shop: bool,
+                  n_signs: int) -> tuple[float, int] | None:
+    """Where along a shop's frontage its A-board stands, and which sign it shows."""
+    if not shop or lot.width_m < 2.5 or not chance(rng, style.furniture.a_frame_prob):
+        return None
+    return float(rng.uniform(0.8, lot.width_m - 0.8)), int(rng.integers(n_signs))
 
 
 def _plan_wall_parts(rng: np.random.Generator, style: Style, lot: LotSpec, body: BodySpec,

@@ -127,13 +127,15 @@ def _kerb_item(style: Style, st: StreetPlan, kind: str, x: float, sgn: int) -> P
         return PropSpec(kind, kind, (x, sgn * near, KERB_M), 0.0, lin(fs.hydrant_color))
     if kind == "phone_box":
         return PropSpec(kind, kind, (x, sgn * (far + 0.2), KERB_M), yaw)
+    if kind == "planter":
+        return PropSpec(kind, kind, (x, sgn * (far + 0.1), KERB_M), 0.0, lin(fs.planter_color))
     return PropSpec(kind, kind, (x, sgn * (far + 0.2), KERB_M), yaw, lin(fs.post_color))
 
 
 def _kerb_items(style: Style, rng: np.random.Generator, st: StreetPlan, kerb: _Kerb) -> list[PropSpec]:
     fs, out = style.furniture, []
     kinds = [("bench", fs.bench_prob), ("bin", fs.bin_prob), ("hydrant", fs.hydrant_prob),
-             ("phone_box", fs.phone_box_prob), ("bike_rack", fs.bike_rack_prob)]
+             ("phone_box", fs.phone_box_prob), ("bike_rack", fs.bike_rack_prob), ("planter", fs.planter_prob)]
     if sum(p for _, p in kinds) <= 0 or st.main_sidewalk_m < 1.2:
         return out
     for sgn in (1, -1):
@@ -229,6 +231,26 @@ def _bicycles(style: Style, rng: np.random.Generator, st: StreetPlan, kerb: _Ker
     return out
 
 
+def _corner_furniture(style: Style, st: StreetPlan) -> list[PropSpec]:
+    """Bollards on the main-street kerb at each side-street corner, and traffic lights at each
+    crossing (both kerbs, just short of the stripes); fixed by the layout, no draws."""
+    fs, hw, out = style.furniture, st.main_half_width_m, []
+    if st.canal_width_m > 0 or st.main_sidewalk_m < 1.2:
+        return out
+    post = lin(fs.bollard_color)
+    for sx, w in zip(st.side_x_m, st.side_width_m):
+        for sgn in (1, -1):
+            for side in (1, -1):
+                for k in range(fs.bollards_per_corner):
+                    x = sx + side * (w / 2 + st.side_sidewalk_m + 0.35 + 0.75 * k)
+                    out.append(PropSpec("bollard", "bollard", (x, sgn * (hw + 0.3), KERB_M), 0.0, post))
+            if fs.traffic_lights:
+                x = sx + w / 2 + 2.5 + 2.4  # crossings run ±2 m about 2.5 m past the side street
+                out.append(PropSpec("traffic_light", "traffic_light", (x, sgn * (hw + 0.35), KERB_M),
+                                    0.0 if sgn < 0 else np.pi, lin(fs.traffic_light_color)))
+    return out
+
+
 def plan_props(style: Style, rng: np.random.Generator, street: StreetPlan,
                lamp_x: dict[int, list[float]]) -> list[PropSpec]:
     """Every prop of the street, in build order."""
@@ -236,4 +258,5 @@ def plan_props(style: Style, rng: np.random.Generator, street: StreetPlan,
     out = _boats(style, rng, street) + _trees(style, rng, street, kerb)
     out += _kerb_items(style, rng, street, kerb)
     out += _parked_cars(style, rng, street)
-    return out + _moving(style, rng, street) + _bicycles(style, rng, street, kerb)
+    out += _moving(style, rng, street) + _bicycles(style, rng, street, kerb)
+    return out + _corner_furniture(style, street)

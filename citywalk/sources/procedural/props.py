@@ -100,7 +100,7 @@ def tree(b: MeshBuilder, p, height_m: float, color, crown_frac: float, tint_scal
     _leaf_cards(b, clusters, centre, tint)
 
 
-def _leaf_cards(b: MeshBuilder, clusters, centre: np.ndarray, tint) -> None:
+def _leaf_cards(b: MeshBuilder, clusters, centre: np.ndarray, tint, mat: Material = LEAVES) -> None:
     """Per cluster (centre (3,), card size m, azimuth rad): LEAF_CARDS square cards crossed at
     equal angles about a tilted axis, with normals bent outward from the crown's `centre` so the
     crown shades as a volume, lit side bright and the inside dark."""
@@ -124,7 +124,7 @@ def _leaf_cards(b: MeshBuilder, clusters, centre: np.ndarray, tint) -> None:
             nrm.append(np.repeat((bent / np.linalg.norm(bent))[None], 4, 0))
             uvs.append(quad_uv)
             idx += [(base, base + 1, base + 2), (base, base + 2, base + 3)]
-    b.add(LEAVES, np.concatenate(pos), np.concatenate(nrm), np.concatenate(uvs), idx, tint)
+    b.add(mat, np.concatenate(pos), np.concatenate(nrm), np.concatenate(uvs), idx, tint)
 
 
 def trees(b: MeshBuilder, xy: np.ndarray, heights_m: np.ndarray, rng: np.random.Generator,
@@ -377,3 +377,66 @@ def boat(b: MeshBuilder, p, yaw_rad: float, color, length_m: float) -> None:
     b.box(BOAT, p + UP * 0.45, (length_m * 0.55, 1.8, 0.9), yaw_rad, (0.55, 0.5, 0.42),
           faces={"front": CAR_GLASS, "back": CAR_GLASS})
 
+
+
+SIGNAL_RED = Material("signal_red", (1.0, 0.12, 0.06), 0.3, kind=EMISSIVE, emissive=4.0)
+SIGNAL_GREEN = Material("signal_green", (0.15, 1.0, 0.55), 0.3, kind=EMISSIVE, emissive=4.0)
+SIGNAL_OFF = Material("signal_off", (0.06, 0.06, 0.05), 0.3)
+SOIL = Material("planter_soil", (0.09, 0.07, 0.05), 0.95)
+SHRUB = Material("shrub", (0.09, 0.2, 0.06), 0.85, "leaves", kind=FOLIAGE)
+SHRUB_WHITE = Material("shrub_tinted", (1.0, 1.0, 1.0), 0.85, "leaves", kind=FOLIAGE)  # colour per vertex
+
+
+def bollard(b: MeshBuilder, p, color) -> None:
+    """A cast-iron bollard: a 0.9 m post with a collar and a domed cap."""
+    p = np.asarray(p, np.float64)
+    b.cylinder(FURNITURE, p, p + UP * 0.8, 0.11, 0.09, sides=8, color=color, cap=False)
+    b.cylinder(FURNITURE, p + UP * 0.62, p + UP * 0.68, 0.115, sides=8, color=color, cap=False)
+    b.cylinder(FURNITURE, p + UP * 0.8, p + UP * 0.92, 0.1, 0.03, sides=8, color=color)
+
+
+def traffic_light(b: MeshBuilder, p, yaw_rad: float, color) -> None:
+    """A signal post at a crossing: a 3.4 m pole, a three-lamp head facing each way along the
+    road (red lit toward `yaw_rad`, green the other way) and a pedestrian head across."""
+    t, s = _dirs(yaw_rad)
+    p = np.asarray(p, np.float64)
+    b.cylinder(FURNITURE, p, p + UP * 3.4, 0.07, 0.06, sides=8, color=color)
+    head = p + UP * 2.45
+    b.box(FURNITURE, head, (0.3, 0.34, 0.95), yaw_rad, color)
+    for end, lit in ((-1, SIGNAL_RED), (1, SIGNAL_GREEN)):  # lamps on the two faces along the road
+        for k, z in enumerate((0.78, 0.48, 0.18)):
+            on = (k == 0 and lit is SIGNAL_RED) or (k == 2 and lit is SIGNAL_GREEN)
+            lamp = [head + t * end * 0.152 + UP * z + (s * np.cos(u) + UP * np.sin(u)) * 0.1
+                    for u in np.linspace(0, 2 * np.pi, 9)[:-1]]
+            _face(b, lit if on else SIGNAL_OFF, lamp, t * end, (1, 1, 1))
+    ped = p + s * 0.2 + UP * 2.0  # walker signal toward the crossing
+    b.box(FURNITURE, ped - UP * 0.0, (0.28, 0.22, 0.45), yaw_rad, color)
+    _face(b, SIGNAL_RED, [ped + s * 0.111 + t * a + UP * z for a, z in ((-0.09, 0.25), (0.09, 0.25), (0.09, 0.4),
+                                                                       (-0.09, 0.4))], s, (1, 1, 1))
+
+
+def planter(b: MeshBuilder, p, color) -> None:
+    """A square concrete planter with a leafy shrub of crossed leaf cards."""
+    p = np.asarray(p, np.float64)
+    b.box(FURNITURE, p, (0.9, 0.9, 0.6), 0.0, color)
+    b.quad(SOIL, p + np.array([-0.4, -0.4, 0.601]), (0.8, 0, 0), (0, 0.8, 0))
+    centre = p + UP * 1.0
+    _leaf_cards(b, [(centre, 1.1, 0.3), (centre + UP * 0.2, 0.9, 1.2)], p + UP * 0.5, (1.0, 1.0, 1.0),
+                mat=SHRUB)
+
+
+def a_frame(b: MeshBuilder, p, yaw_rad: float, face_mat: Material) -> None:
+    """A pavement A-board: two sign faces leaning together (0.9 m tall), the sign toward the
+    street both ways along the pavement (`yaw_rad` is the way it faces)."""
+    t, s = _dirs(yaw_rad)
+    p = np.asarray(p, np.float64)
+    w, h, spread = 0.55, 0.9, 0.22
+    for side in (1, -1):
+        foot = p + t * side * spread - s * w / 2
+        top = p + t * side * 0.03 + UP * h - s * w / 2
+        up = top - foot
+        nrm = np.cross(s, up) * side
+        corners = [foot, foot + s * w, top + s * w, top]
+        b.add(face_mat, corners, [nrm / np.linalg.norm(nrm)] * 4, [(0, 0), (1, 0), (1, 1), (0, 1)],
+              [(0, 1, 2), (0, 2, 3)] if np.cross(corners[1] - corners[0], corners[3] - corners[0]) @ nrm > 0
+              else [(0, 2, 1), (0, 3, 2)])

@@ -198,6 +198,13 @@ class FurnitureStyle(_Section):
     bin_color: Color = "#2d3a2e"
     hydrant_color: Color = "#b0291f"
     post_color: Color = "#1f2420"
+    planter_prob: float = Field(0.0, ge=0, le=1)
+    planter_color: Color = "#6b6a66"
+    a_frame_prob: float = Field(0.0, ge=0, le=1)
+    bollards_per_corner: int = Field(0, ge=0, le=3)
+    bollard_color: Color = "#1e1e1e"
+    traffic_lights: bool = False
+    traffic_light_color: Color = "#2b2f2c"
 
     @model_validator(mode="after")
     def _items(self) -> "FurnitureStyle":
@@ -207,7 +214,8 @@ class FurnitureStyle(_Section):
         if self.pole_spacing_m[0] < 5.0:
             raise ValueError("pole_spacing_m must be at least 5 m")
         _probs_sum(
-            self, ["bench_prob", "bin_prob", "hydrant_prob", "phone_box_prob", "bike_rack_prob"], "kerbside item"
+            self, ["bench_prob", "bin_prob", "hydrant_prob", "phone_box_prob", "bike_rack_prob", "planter_prob"],
+            "kerbside item"
         )
         return self
 
