@@ -251,7 +251,8 @@ def drone_frames(route: np.ndarray, spec: RigSpec, roofs=None, *, altitude_m: fl
     and sky in view). Heights are above the route's ground under the drone.
 
     `roofs(x, y) -> z` (the top surface under a point, e.g. `ground_height_fn` of the scene)
-    keeps it out of buildings: the default altitude clears the roofs along its track by
+    moves it sideways over the open street (up to 8 m, one shift for the shot) and keeps it out
+    of buildings: the default altitude clears the roofs along its track by
     `clearance_m` (at least 25 m), and wherever a roof within DRONE_PROBE_M would come closer
     than `clearance_m` the drone is lifted, smoothly, over it. Without `roofs` the default
     altitude is 25 m."""
@@ -271,14 +272,19 @@ def drone_frames(route: np.ndarray, spec: RigSpec, roofs=None, *, altitude_m: fl
     u = np.clip(walker.times_s / rise_s, 0.0, 1.0)
     ease = u * u * (3.0 - 2.0 * u)
 
-    def track(alt: float) -> np.ndarray:
+    def track(alt: float, offset_m: float = 0.0) -> np.ndarray:
         h0 = alt - 8.0 if start_height_m is None else start_height_m
         h0 = _param(h0, "start_height_m", "drone", 0.0, 10_000.0)
         height = h0 + (alt - h0) * ease
         back = np.maximum(back_m, (height - chest_m) / math.tan(walker_down))
-        return path.smooth_at(forward_fraction * mean_s - back) + height[:, None] * np.array([0.0, 0.0, 1.0])
+        s_cam = forward_fraction * mean_s - back
+        side = offset_m * _left(path.tangent(s_cam, 3.0)) if offset_m else 0.0
+        return path.smooth_at(s_cam) + side + height[:, None] * np.array([0.0, 0.0, 1.0])
 
     alt = 25.0 if altitude_m is None else altitude_m
+    offset = 0.0 if roofs is None else _open_offset(roofs, lambda o: track(alt, o))
+    base_track = track
+    track = lambda a: base_track(a, offset)  # noqa: E731  (the same flight, shifted over the open street)
     if roofs is not None and altitude_m is None:
         # over most roofs along the track; the lift below takes it over the odd taller one
         alt = max(alt, float(np.percentile(_roof_heights(roofs, track(alt)), 90)) + clearance_m)
@@ -290,6 +296,22 @@ def drone_frames(route: np.ndarray, spec: RigSpec, roofs=None, *, altitude_m: fl
     horiz = np.maximum(np.linalg.norm(d[:, :2], axis=1), 1e-6)
     target[:, 2] = np.maximum(target[:, 2], eye[:, 2] - horiz * math.tan(pitch_max))
     return _frames(eye, target, walker.times_s, spec), walker
+
+
+DRONE_SHIFTS_M = (0.0, 2.0, -2.0, 4.0, -4.0, 6.0, -6.0, 8.0, -8.0)  # sideways, tried in this order
+
+
+def _open_offset(roofs, track_at) -> float:
+    """The sideways shift (m, + = left of the route) that puts the drone over open street rather
+    than over the roofs beside the walk: the one with the lowest mean roof under a quarter of
+    its frames; the smallest shift wins a tie (within 0.5 m)."""
+    best, best_cost = 0.0, np.inf
+    for off in DRONE_SHIFTS_M:
+        eye = track_at(off)[::4]
+        cost = float(np.mean(_roof_heights(roofs, eye)))
+        if cost < best_cost - 0.5:
+            best, best_cost = off, cost
+    return best
 
 
 def _roof_heights(roofs, eye: np.ndarray) -> np.ndarray:
