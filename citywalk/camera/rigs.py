@@ -252,10 +252,10 @@ def drone_frames(route: np.ndarray, spec: RigSpec, roofs=None, *, altitude_m: fl
 
     `roofs(x, y) -> z` (the top surface under a point, e.g. `ground_height_fn` of the scene)
     moves it sideways over the open street (up to 8 m, one shift for the shot) and keeps it out
-    of buildings: the default altitude clears the roofs along its track by
-    `clearance_m` (at least 25 m), and wherever a roof within DRONE_PROBE_M would come closer
-    than `clearance_m` the drone is lifted, smoothly, over it. Without `roofs` the default
-    altitude is 25 m."""
+    of buildings: the default altitude clears the roofs beside the street (the median over the
+    shot of the highest roof up to 15 m either side of drone and walker) by `clearance_m`, at
+    least 25 m; wherever a roof within DRONE_PROBE_M would come closer than `clearance_m` the
+    drone is lifted, smoothly, over it. Without `roofs` the default altitude is 25 m."""
     if altitude_m is not None:
         altitude_m = _param(altitude_m, "altitude_m", "drone", 0.0, 10_000.0)
     back_m = _param(back_m, "back_m", "drone", 0.0, 1000.0, lo_open=False)
@@ -286,8 +286,13 @@ def drone_frames(route: np.ndarray, spec: RigSpec, roofs=None, *, altitude_m: fl
     base_track = track
     track = lambda a: base_track(a, offset)  # noqa: E731  (the same flight, shifted over the open street)
     if roofs is not None and altitude_m is None:
-        # over most roofs along the track; the lift below takes it over the odd taller one
-        alt = max(alt, float(np.percentile(_roof_heights(roofs, track(alt)), 90)) + clearance_m)
+        # over most roofs on both sides of the street; the lift below takes it over a taller one
+        walk = path.smooth_at(mean_s)[::4]
+        walk_left = _left(path.tangent(mean_s, 3.0))[::4]
+        sides = [[roofs(x, y) for x, y, _ in base_track(alt, offset + o)[::4]] +
+                 [roofs(x, y) for x, y, _ in walk + o * walk_left] for o in DRONE_BESIDE_M]
+        canyon_top = np.max(np.array(sides), axis=0)  # the highest roof beside drone and walker
+        alt = max(alt, float(np.median(canyon_top)) + clearance_m)
     eye = track(alt)
     if roofs is not None:
         eye[:, 2] += _smooth_lift(_roof_heights(roofs, eye) + clearance_m - eye[:, 2], spec.fps)
@@ -298,6 +303,7 @@ def drone_frames(route: np.ndarray, spec: RigSpec, roofs=None, *, altitude_m: fl
     return _frames(eye, target, walker.times_s, spec), walker
 
 
+DRONE_BESIDE_M = (-15.0, -10.0, -5.0, 5.0, 10.0, 15.0)  # where the roofs beside the street are looked for
 DRONE_SHIFTS_M = (0.0, 2.0, -2.0, 4.0, -4.0, 6.0, -6.0, 8.0, -8.0)  # sideways, tried in this order
 
 
