@@ -151,9 +151,13 @@ def test_orbit_keeps_its_target_centred_at_a_constant_radius():
 
 
 def test_drone_rises_smoothly_and_keeps_the_route_ahead_in_view():
-    frames, walker = drone_frames(CORNER, _spec(N_CORNER), altitude_m=25.0, lead_m=6.0)
+    # the rise from the street (the default starts 8 m under the altitude, over the roofs)
+    frames, walker = drone_frames(CORNER, _spec(N_CORNER), altitude_m=25.0, lead_m=6.0,
+                                  start_height_m=DYN.eye_height_m + 0.2)
     z = _positions(frames)[:, 2]
     assert z[0] == pytest.approx(DYN.eye_height_m + 0.2) and z[-1] == pytest.approx(25.0)
+    default, _ = drone_frames(CORNER, _spec(N_CORNER), altitude_m=25.0)
+    assert _positions(default)[0, 2] == pytest.approx(17.0)
     assert np.all(np.diff(z) >= 0), "rises monotonically"
     rate = np.diff(z) * FPS
     assert rate[0] < 0.01 and rate[-1] < 0.01 and rate.max() < 2.0, "eases in and out"

@@ -71,7 +71,8 @@ def test_generated_street_follows_its_style(scenes, name):
     assert main[0].sidewalk_width_m == pytest.approx(net.main_sidewalk_width_m)
     assert all(net.side_road_width_m[0] <= w <= net.side_road_width_m[1] for w in side_w)
     assert all(s.sidewalk_width_m == net.side_sidewalk_width_m for s in scene.streets if s.kind == "side")
-    assert scene.triangle_count < 150_000
+    # new_york is the heaviest (~157k): fire-escape railings ~66k, window sills and heads ~20k, cars ~15k
+    assert scene.triangle_count < 170_000
 
 
 def test_each_style_shows_its_signature(scenes):

@@ -84,7 +84,12 @@ def camera_rig(scene: Scene, shot, route: np.ndarray | None = None):
     params = dict(cam.rig_params)
     if cam.rig == "side" and "side" not in params:
         params["side"] = open_side(scene, route)
-    return rig_frames(cam.rig, route, spec, **params)
+    roofs = None
+    if cam.rig == "drone":  # the drone flies over the roofs, never through a building
+        from ..sources.meshes import ground_height_fn
+
+        roofs = ground_height_fn(scene)
+    return rig_frames(cam.rig, route, spec, roofs, **params)
 
 
 def open_side(scene: Scene, route: np.ndarray) -> str:

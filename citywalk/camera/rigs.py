@@ -233,29 +233,117 @@ def orbit_frames(route: np.ndarray, spec: RigSpec, *, radius_m: float = 6.0, hei
     return _frames(eye, np.repeat(target[None], n_frames, 0), walker.times_s, spec), walker
 
 
-def drone_frames(route: np.ndarray, spec: RigSpec, *, altitude_m: float = 25.0, back_m: float = 3.0,
-                 start_height_m: float | None = None, forward_fraction: float = 0.5, lead_m: float = 6.0,
-                 rise_s: float | None = None) -> tuple[list[CameraFrame], WalkerTrack]:
-    """Drone: starts `back_m` behind the walker near eye height (`start_height_m`, default eye
-    height + 0.2 m) and rises with smoothstep easing to `altitude_m` over `rise_s` (default:
-    the whole shot) while flying along the route at `forward_fraction` of the walking speed,
-    pitched down at the route `lead_m` ahead of the walker. Heights are above the route's
-    ground under the drone."""
-    altitude_m = _param(altitude_m, "altitude_m", "drone", 0.0, 10_000.0)
+DRONE_SKY_DEG = 6.0  # the drone's top image row looks at least this far above the horizon
+DRONE_WALKER_MARGIN_DEG = 4.0  # and the walker's chest stays this far inside the bottom edge
+DRONE_PROBE_M = 3.0  # roofs within this radius of the drone count as under it (near plane, rotors)
+
+
+def drone_frames(route: np.ndarray, spec: RigSpec, roofs=None, *, altitude_m: float | None = None,
+                 back_m: float = 3.0, start_height_m: float | None = None, forward_fraction: float = 0.5,
+                 lead_m: float = 6.0, rise_s: float | None = None, clearance_m: float = 4.0
+                 ) -> tuple[list[CameraFrame], WalkerTrack]:
+    """Drone: rises with smoothstep easing from `start_height_m` (default 8 m under the
+    altitude; eye height + 0.2 m gives a rise from the street) to `altitude_m` over `rise_s`
+    (default: the whole shot), flying behind the walker along the route at `forward_fraction`
+    of the walking speed and falling back as it rises (at least `back_m`) so the walker stays
+    in frame; it looks down the street toward the route `lead_m` ahead of the walker, pitched
+    down no more than keeps the top rows `DRONE_SKY_DEG` above the horizon (rooftops, street
+    and sky in view). Heights are above the route's ground under the drone.
+
+    `roofs(x, y) -> z` (the top surface under a point, e.g. `ground_height_fn` of the scene)
+    moves it sideways over the open street (up to 8 m, one shift for the shot) and keeps it out
+    of buildings: the default altitude clears the roofs beside the street (the median over the
+    shot of the highest roof up to 15 m either side of drone and walker) by `clearance_m`, at
+    least 25 m; wherever a roof within DRONE_PROBE_M would come closer than `clearance_m` the
+    drone is lifted, smoothly, over it. Without `roofs` the default altitude is 25 m."""
+    if altitude_m is not None:
+        altitude_m = _param(altitude_m, "altitude_m", "drone", 0.0, 10_000.0)
     back_m = _param(back_m, "back_m", "drone", 0.0, 1000.0, lo_open=False)
-    h0 = spec.dynamics.eye_height_m + 0.2 if start_height_m is None else start_height_m
-    h0 = _param(h0, "start_height_m", "drone", 0.0, 10_000.0)
     forward_fraction = _param(forward_fraction, "forward_fraction", "drone", 0.0, 0.95, lo_open=False)
     lead_m = _param(lead_m, "lead_m", "drone", 0.0, 1000.0)
+    clearance_m = _param(clearance_m, "clearance_m", "drone", 0.0, 1000.0, lo_open=False)
     walker, path, mean_s = _setup(route, spec, "drone")
     duration_s = max((spec.n_frames - 1) / spec.fps, 1e-9)
     rise_s = duration_s if rise_s is None else _param(rise_s, "rise_s", "drone", 0.0, 1e6)
+    half_v = math.atan(math.tan(math.radians(spec.fov_deg) / 2) * spec.size_px[1] / spec.size_px[0])
+    pitch_max = max(half_v - math.radians(DRONE_SKY_DEG), math.radians(3.0))
+    walker_down = pitch_max + half_v - math.radians(DRONE_WALKER_MARGIN_DEG)
+    chest_m = CHEST_FRACTION * spec.dynamics.eye_height_m
     u = np.clip(walker.times_s / rise_s, 0.0, 1.0)
-    height = h0 + (altitude_m - h0) * u * u * (3.0 - 2.0 * u)
-    s_cam = forward_fraction * mean_s - back_m
-    eye = path.smooth_at(s_cam) + height[:, None] * np.array([0.0, 0.0, 1.0])
+    ease = u * u * (3.0 - 2.0 * u)
+
+    def track(alt: float, offset_m: float = 0.0) -> np.ndarray:
+        h0 = alt - 8.0 if start_height_m is None else start_height_m
+        h0 = _param(h0, "start_height_m", "drone", 0.0, 10_000.0)
+        height = h0 + (alt - h0) * ease
+        back = np.maximum(back_m, (height - chest_m) / math.tan(walker_down))
+        s_cam = forward_fraction * mean_s - back
+        side = offset_m * _left(path.tangent(s_cam, 3.0)) if offset_m else 0.0
+        return path.smooth_at(s_cam) + side + height[:, None] * np.array([0.0, 0.0, 1.0])
+
+    alt = 25.0 if altitude_m is None else altitude_m
+    offset = 0.0 if roofs is None else _open_offset(roofs, lambda o: track(alt, o))
+    base_track = track
+    track = lambda a: base_track(a, offset)  # noqa: E731  (the same flight, shifted over the open street)
+    if roofs is not None and altitude_m is None:
+        # over most roofs on both sides of the street; the lift below takes it over a taller one
+        walk = path.smooth_at(mean_s)[::4]
+        walk_left = _left(path.tangent(mean_s, 3.0))[::4]
+        sides = [[roofs(x, y) for x, y, _ in base_track(alt, offset + o)[::4]] +
+                 [roofs(x, y) for x, y, _ in walk + o * walk_left] for o in DRONE_BESIDE_M]
+        canyon_top = np.max(np.array(sides), axis=0)  # the highest roof beside drone and walker
+        alt = max(alt, float(np.median(canyon_top)) + clearance_m)
+    eye = track(alt)
+    if roofs is not None:
+        eye[:, 2] += _smooth_lift(_roof_heights(roofs, eye) + clearance_m - eye[:, 2], spec.fps)
     target = path.smooth_at(mean_s + lead_m)
+    d = target - eye
+    horiz = np.maximum(np.linalg.norm(d[:, :2], axis=1), 1e-6)
+    target[:, 2] = np.maximum(target[:, 2], eye[:, 2] - horiz * math.tan(pitch_max))
     return _frames(eye, target, walker.times_s, spec), walker
+
+
+DRONE_BESIDE_M = (-15.0, -10.0, -5.0, 5.0, 10.0, 15.0)  # where the roofs beside the street are looked for
+DRONE_SHIFTS_M = (0.0, 2.0, -2.0, 4.0, -4.0, 6.0, -6.0, 8.0, -8.0)  # sideways, tried in this order
+
+
+def _open_offset(roofs, track_at) -> float:
+    """The sideways shift (m, + = left of the route) that puts the drone over open street rather
+    than over the roofs beside the walk: the one with the lowest mean roof under a quarter of
+    its frames; the smallest shift wins a tie (within 0.5 m)."""
+    best, best_cost = 0.0, np.inf
+    for off in DRONE_SHIFTS_M:
+        eye = track_at(off)[::4]
+        cost = float(np.mean(_roof_heights(roofs, eye)))
+        if cost < best_cost - 0.5:
+            best, best_cost = off, cost
+    return best
+
+
+def _roof_heights(roofs, eye: np.ndarray) -> np.ndarray:
+    """The highest roof (N,) m under each eye point or within DRONE_PROBE_M of it (9 probes)."""
+    offsets = [(0.0, 0.0)] + [(DRONE_PROBE_M * math.cos(a), DRONE_PROBE_M * math.sin(a))
+                              for a in np.linspace(0, 2 * math.pi, 8, endpoint=False)]
+    return np.array([max(float(roofs(x + dx, y + dy)) for dx, dy in offsets) for x, y, _ in eye])
+
+
+def _smooth_lift(need_m: np.ndarray, fps: float, climb_mps: float = 5.0, window_s: float = 1.0) -> np.ndarray:
+    """A smooth lift (N,) >= max(need_m, 0) at every frame: an envelope over the need that
+    climbs and sinks at most `climb_mps` (raised by the climb over `window_s`, a forward and a
+    backward pass), box-averaged over ±window_s; the average of a curve of slope <= v over ±h
+    is at least its middle value - v h, which the raise pays for. Acceleration <= v / h."""
+    need = np.maximum(need_m, 0.0)
+    if not need.any():
+        return need
+    h = max(1, int(round(window_s * fps)))
+    step = climb_mps / fps
+    env = np.where(need > 0, need + climb_mps * window_s, 0.0)
+    for i in range(1, len(env)):
+        env[i] = max(env[i], env[i - 1] - step)
+    for i in range(len(env) - 2, -1, -1):
+        env[i] = max(env[i], env[i + 1] - step)
+    padded = np.pad(env, h, mode="edge")
+    return np.convolve(padded, np.ones(2 * h + 1) / (2 * h + 1), mode="valid")
 
 
 _RIG_FUNCS = {"follow": follow_frames, "side": side_frames, "front": front_frames, "orbit": orbit_frames,
@@ -274,10 +362,11 @@ def rig_params(rig: str) -> tuple[str, ...]:
     return tuple(n for n, p in sig.parameters.items() if p.kind is inspect.Parameter.KEYWORD_ONLY)
 
 
-def rig_frames(rig: str, route: np.ndarray, spec: RigSpec,
+def rig_frames(rig: str, route: np.ndarray, spec: RigSpec, roofs=None,
                **params) -> tuple[list[CameraFrame], WalkerTrack | None]:
     """Cameras for `rig` (walk | follow | side | front | orbit | drone) and, for the
-    third-person rigs, the walker's track; `params` are the rig's keyword parameters."""
+    third-person rigs, the walker's track; `params` are the rig's keyword parameters;
+    `roofs(x, y) -> z` (the scene's top surface) keeps the drone out of buildings."""
     accepted = rig_params(rig)
     unknown = sorted(set(params) - set(accepted))
     if unknown:
@@ -287,6 +376,8 @@ def rig_frames(rig: str, route: np.ndarray, spec: RigSpec,
         pts = _check_route(route, rig)
         spec.check(rig)
         return walk_frames(pts, spec), None
+    if rig == "drone":
+        return drone_frames(route, spec, roofs, **params)
     return _RIG_FUNCS[rig](route, spec, **params)
 
 

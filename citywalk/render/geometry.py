@@ -78,7 +78,9 @@ class SceneGeometry:
         self.ibo = ctx.buffer(idx.tobytes())
         self.depth_prog = ctx.program(vertex_shader=shader_source("shadow.vert"),
                                       fragment_shader=shader_source("shadow.frag"))
-        self.depth_vao = ctx.vertex_array(self.depth_prog, [(self.vbo, "3f 52x", "in_pos")], self.ibo)
+        # position, uv and (layer, kind) of the 16-float vertex: foliage is alpha-tested in depth too
+        self.depth_vao = ctx.vertex_array(self.depth_prog, [(self.vbo, "3f 12x 2f 12x 2f 12x", "in_pos", "in_uv",
+                                                             "in_mat")], self.ibo)
 
     def vertex_array(self, prog):
         """A vertex array feeding every vertex attribute of the buffer to `prog`."""
@@ -87,6 +89,9 @@ class SceneGeometry:
     def draw_depth(self, clip_from_world: np.ndarray) -> None:
         """Draw every triangle's depth (no colour) into the bound framebuffer."""
         write_uniform(self.depth_prog, "u_light_mat", mat_bytes(clip_from_world))
+        self.textures.use(0)  # TextureUnit.SURFACES, for the foliage alpha test
+        if "u_tex" in self.depth_prog:
+            self.depth_prog["u_tex"].value = 0
         self.depth_vao.render()
 
     def release(self) -> None:

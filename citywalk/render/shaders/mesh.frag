@@ -6,6 +6,7 @@
 #define SHOPFRONT 2
 #define EMISSIVE 3
 #define ROAD 4
+#define FOLIAGE 5
 
 in vec3 v_pos;
 in vec3 v_nrm;
@@ -86,6 +87,7 @@ void main() {
     float rough = v_rough;
     float f0 = 0.04;
 
+    if (kind == FOLIAGE && texture(u_tex, vec3(v_uv, float(layer))).a < 0.5) discard;  // leaf cards (as shadow.frag)
     vec3 tex = pow(texture(u_tex, vec3(v_uv, float(layer))).rgb, vec3(2.2));
     vec3 albedo = tex * v_col;
     vec3 emit = vec3(0.0);

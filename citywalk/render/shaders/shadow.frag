@@ -1,2 +1,10 @@
 #version 330
-void main() {}
+// Depth only (the depth pre-pass and the sun's shadow map): leaf cards (FOLIAGE) are cut out by
+// their texture's alpha exactly as mesh.frag cuts them, so leaves cast leaf-shaped shadows.
+#define FOLIAGE 5
+uniform sampler2DArray u_tex;
+in vec2 v_uv;
+flat in vec2 v_mat;
+void main() {
+    if (int(v_mat.y + 0.5) == FOLIAGE && texture(u_tex, vec3(v_uv, v_mat.x)).a < 0.5) discard;
+}

@@ -241,3 +241,65 @@ def water_tank(b: MeshBuilder, c, r: float, h: float) -> None:
     b.cylinder(WATER_TANK, c + UP * stand, c + UP * (stand + h), r, sides=10, cap=False)
     b.cylinder(WATER_TANK, c + UP * (stand + h), c + UP * (stand + h + r * 0.7), r * 1.05, 0.05, sides=10,
                color=(0.6, 0.6, 0.6))
+
+
+WINDOW_RECT = {0: (0.22, 0.28, 0.78, 0.82), 1: (0.03, 0.34, 0.97, 0.80)}  # as mesh.frag draws them
+AC_BODY = Material("ac_unit", (0.78, 0.79, 0.78), 0.55)
+AC_GRILLE = Material("ac_grille", (0.16, 0.17, 0.17), 0.7)
+PIPE = Material("drain_pipe", (1.0, 1.0, 1.0), 0.5)
+
+
+def _ledges(b: MeshBuilder, f: Frame, spans: np.ndarray, z_m: np.ndarray, out_m: float, thick_m: float,
+            color, top: bool = True) -> None:
+    """Projecting ledges as a front quad and a top (sills, seen from the street and above) or
+    underside quad (window heads, seen from below), one batch per face: `spans` (K, 2) along
+    m, `z_m` (K,) top heights."""
+    a0, a1 = spans[:, 0], spans[:, 1]
+    length = float(np.mean(a1 - a0))  # every ledge of a facade has the same length
+    base = f.front + f.t * a0[:, None] + UP * z_m[:, None]
+    b.quads(TRIM, base + f.n * out_m - UP * thick_m, f.t * length, UP * thick_m, color)  # front
+    if top:
+        b.quads(TRIM, base, f.n * out_m, f.t * length, color)  # top (n × t = up)
+    else:
+        b.quads(TRIM, base - UP * thick_m, f.t * length, f.n * out_m, color)  # underside (t × n = down)
+
+
+def window_trim(b: MeshBuilder, f: Frame, window_style: int, bays: int, gf_m: float, fh_m: float, storeys: int,
+                color) -> None:
+    """Stone sills and window heads on the upper floors, lined up with the windows mesh.frag
+    draws in each bay (punched windows one each, ribbon windows one band per floor); glass
+    curtain walls get none. 8 triangles a window, in four batched calls per facade."""
+    if window_style not in WINDOW_RECT or storeys < 2:
+        return
+    x0, y0, x1, y1 = WINDOW_RECT[window_style]
+    bw = f.width_m / bays
+    floors = np.arange(storeys - 1)
+    cols = np.arange(bays) if window_style == 0 else np.zeros(1)
+    span_w = (x1 - x0) * (bw if window_style == 0 else f.width_m)
+    a0 = (cols + x0) * bw if window_style == 0 else np.array([x0 * bw])
+    kk, aa = np.meshgrid(floors, a0, indexing="ij")
+    spans = np.stack([aa.ravel() - 0.06, aa.ravel() + span_w + 0.06], 1)
+    z_floor = gf_m + kk.ravel() * fh_m
+    _ledges(b, f, spans, z_floor + y0 * fh_m, 0.12, 0.08, color)
+    _ledges(b, f, spans, z_floor + y1 * fh_m + 0.14, 0.05, 0.14, color, top=False)
+
+
+def ac_units(b: MeshBuilder, f: Frame, cells: tuple[tuple[int, int], ...], bays: int, gf_m: float, fh_m: float,
+             window_style: int) -> None:
+    """Air-conditioner boxes hung under the windows of `cells` (bay, floor above the ground)."""
+    x0, y0, x1, _ = WINDOW_RECT.get(window_style, (0.3, 0.3, 0.7, 0.8))
+    bw = f.width_m / bays
+    back = "front" if np.cross(UP, f.t) @ f.n > 0 else "back"  # the box face against the wall
+    for bay, floor in cells:
+        along = (bay + (x0 + x1) / 2) * bw
+        z = gf_m + floor * fh_m + y0 * fh_m - 0.12
+        c = f.p(along, 0.2, z - 0.55)
+        b.box(AC_BODY, c, (0.8, 0.4, 0.55), f.yaw, faces={back: None, "bottom": None})
+        b.quad(AC_GRILLE, f.p(along - 0.3, 0.405, z - 0.5), f.t * 0.6, UP * 0.45)
+
+
+def drain_pipe(b: MeshBuilder, f: Frame, along_m: float, top_m: float, color) -> None:
+    """A downpipe from the roof edge to the pavement, with a hopper head."""
+    foot, head = f.p(along_m, 0.1, 0.05), f.p(along_m, 0.1, top_m - 0.35)
+    b.cylinder(PIPE, foot, head, 0.05, sides=5, color=color, cap=False)
+    b.cylinder(PIPE, head, head + UP * 0.28, 0.07, 0.13, sides=5, color=color)  # hopper head

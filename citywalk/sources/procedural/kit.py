@@ -90,6 +90,7 @@ class Kit:
         self.signs = signs  # the street's shop names; set before the first sign is emitted
         self.sign_log: list[dict] = []  # every sign face emitted: its text, centre and normal
         self._sign_mats: dict[str, Material] = {}
+        self._board_mats: dict[str, Material] = {}  # unlit A-board faces, one per sign atlas layer
 
     def meshes(self) -> list[Mesh]:
         return self.b.build()
@@ -196,12 +197,37 @@ class Kit:
             trim = tuple(min(1.0, c * 1.08) for c in color)
             fp.cornice(b, f, body.height_m, trim)
             fp.cornice(b, f, gf, trim, depth_m=0.15, height_m=0.22)
+        self._wall_parts(spec, f)
         if x.vertical_sign is not None:
             self.vertical_sign(front, t, n, gf, x.vertical_sign)
         self.projecting_signs(f, x.boards)
         self.vending(front, t, n, x.vending)
         if x.plant_pot is not None:
             self.plant_pot(front + t * x.plant_pot[0] + n * 0.35, x.plant_pot[1])
+
+    def _wall_parts(self, spec: BuildingSpec, f: fp.Frame) -> None:
+        """Sills and window heads, air-conditioner boxes and the downpipe of the facade."""
+        body, x, fs = spec.body, spec.extras, self.style.facade
+        window_style = int(body.variation * 4)
+        if x.sills:
+            trim = lin(fs.trim_color) if fs.trim_color else tuple(min(1.0, c * 1.15) for c in body.wall_color)
+            fp.window_trim(self.b, f, window_style, body.bays, body.ground_floor_m, body.floor_height_m,
+                           body.storeys, trim)
+        if x.ac_units:
+            fp.ac_units(self.b, f, x.ac_units, body.bays, body.ground_floor_m, body.floor_height_m, window_style)
+        if x.pipe_at_m is not None:
+            fp.drain_pipe(self.b, f, x.pipe_at_m, body.height_m, lin(fs.pipe_color))
+        if x.a_frame is not None:
+            along, sign = x.a_frame
+            face = self._face(False, sign)
+            mat = self._board_mats.setdefault(face.texture, Material(f"a_board_{face.texture}", (0.9, 0.9, 0.9),
+                                                                     0.6, face.texture))
+            props.a_frame(self.b, f.p(along, 0.9, 0.0) + UP * self._pavement_m(spec), f.yaw, mat,
+                          face.bg_uv, face.uv, face.aspect)
+
+    def _pavement_m(self, spec: BuildingSpec) -> float:
+        """Height of the walking surface in front of the building: the kerb on the main street."""
+        return KERB_M if spec.lot.street_kind == "main" or self.style.network.side_sidewalk_width_m > 0 else 0.0
 
     def _roof(self, spec: BuildingSpec, front, t, n, f: fp.Frame) -> None:
         lot, body, r = spec.lot, spec.body, spec.roof
@@ -359,7 +385,9 @@ class Kit:
 
     def plant_pot(self, p, yaw_rad: float) -> None:
         self.b.cylinder(self.m.kerb, p, p + np.array([0, 0, 0.45]), 0.22, 0.26, sides=8)
-        self.b.box(self.m.plant, p + np.array([0, 0, 0.45]), (0.45, 0.45, 0.5), yaw_rad)
+        top = p + np.array([0, 0, 0.75])  # a leafy plant of crossed leaf cards
+        props._leaf_cards(self.b, [(top, 0.75, yaw_rad), (top + UP * 0.15, 0.55, yaw_rad + 0.8)], top - UP * 0.3,
+                          self.m.plant.albedo, mat=props.SHRUB_WHITE)
 
     def rooftop(self, front, t, n, width_m, depth_m, height, clutter: tuple[float, float, bool]) -> None:
         """A roof-top tank (cylinder) or plant box at fractions (along, depth) of the roof."""
@@ -376,7 +404,7 @@ class Kit:
         kind = spec.kind
         if kind == "tree":
             height, crown_frac, tint = spec.tree
-            props.tree(b, p, height, col, crown_frac, tint)
+            props.tree(b, p, height, col, crown_frac, tint, spec.branches)
         elif kind == "bench":
             props.bench(b, p, yaw, col)
         elif kind == "bin":
@@ -388,11 +416,17 @@ class Kit:
         elif kind == "bike_rack":
             props.bike_rack(b, p, yaw, col)
         elif kind == "car":
-            props.car(b, p, yaw, col, spec.cab)
+            props.car(b, p, yaw, col, spec.cab, spec.body)
         elif kind == "bus":
             props.double_decker(b, p, yaw, col)
         elif kind == "tram":
             props.double_decker(b, p, yaw, col, length_m=12.0, width_m=2.3, height_m=4.7)
+        elif kind == "bollard":
+            props.bollard(b, p, col)
+        elif kind == "traffic_light":
+            props.traffic_light(b, p, yaw, col)
+        elif kind == "planter":
+            props.planter(b, p, col)
         elif kind == "bicycle":
             props.bicycle(b, p, yaw, col)
         elif kind == "boat":

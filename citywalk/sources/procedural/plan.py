@@ -245,6 +245,10 @@ class ExtrasSpec:
     boards: tuple[BoardSpec, ...]
     vending: tuple[int, ...]  # face texture per machine
     plant_pot: tuple[float, float] | None  # (along m, yaw rad)
+    sills: bool = False  # stone sills and heads on the windows
+    ac_units: tuple[tuple[int, int], ...] = ()  # (bay, floor above the ground) with an AC box
+    pipe_at_m: float | None = None  # a downpipe this far along the facade
+    a_frame: tuple[float, int] | None = None  # a pavement A-board before the shop: (along m, sign)
 
 
 @dataclass(frozen=True)
@@ -357,7 +361,36 @@ def _plan_extras(rng: np.random.Generator, style: Style, lot: LotSpec, body: Bod
     if rng.random() < style.furniture.plant_pot_prob:
         pot = (float(rng.uniform(0.4, w - 0.4)), float(rng.uniform(0, 1.5)))
     return ExtrasSpec(bay_at, bool(fire), bool(balconies), bool(continuous), bool(cornice), vsign, boards,
-                      tuple(vending), pot)
+                      tuple(vending), pot, *_plan_wall_parts(rng, style, lot, body, fire),
+                      _plan_a_frame(rng, style, lot, shop, n_signs))
+
+
+def _plan_a_frame(rng: np.random.Generator, style: Style, lot: LotSpec, shop: bool,
+                  n_signs: int) -> tuple[float, int] | None:
+    """Where along a shop's frontage its A-board stands, and which sign it shows."""
+    if not shop or lot.width_m < 2.5 or not chance(rng, style.furniture.a_frame_prob):
+        return None
+    return float(rng.uniform(0.8, lot.width_m - 0.8)), int(rng.integers(n_signs))
+
+
+def _plan_wall_parts(rng: np.random.Generator, style: Style, lot: LotSpec, body: BodySpec,
+                     fire_escape: bool) -> tuple[bool, tuple[tuple[int, int], ...], float | None]:
+    """Sills and heads, air-conditioner boxes under windows (not behind a fire escape), a
+    downpipe at one party wall; drawn last so the lot's other draws stay as they were."""
+    fs = style.facade
+    window_style = int(body.variation * 4)
+    # towers have flush modern windows; sills and heads belong to the older, lower buildings
+    sills = window_style in (0, 1) and not body.tower and chance(rng, fs.window_sill_prob)
+    ac = []
+    if fs.ac_unit_prob > 0 and window_style in (0, 1) and not body.tower:
+        for floor in range(body.storeys - 1):
+            for bay in range(body.bays if window_style == 0 else 1):
+                if rng.random() < fs.ac_unit_prob and not (fire_escape and 0 < bay < body.bays - 1):
+                    ac.append((bay, floor))
+    pipe = None
+    if chance(rng, fs.drain_pipe_prob) and lot.width_m > 3.0:
+        pipe = 0.15 if rng.random() < 0.5 else lot.width_m - 0.15
+    return bool(sills), tuple(ac), pipe
 
 
 def _plan_roof(rng: np.random.Generator, style: Style, lot: LotSpec, body: BodySpec, kind: str) -> RoofSpec:

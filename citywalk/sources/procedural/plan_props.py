@@ -31,6 +31,8 @@ class PropSpec:
     cab: bool = False
     length_m: float = 0.0
     tree: tuple[float, float, float] | None = None  # (height m, crown radius / height, tint)
+    branches: tuple[tuple[float, float, float], ...] = ()  # tree limbs: (azimuth rad, elevation rad, reach)
+    body: str = ""  # car body type (sedan, hatchback, van, kei)
 
 
 def lamp_positions(style: Style, street: StreetPlan) -> dict[int, list[float]]:
@@ -98,10 +100,19 @@ def _trees(style: Style, rng: np.random.Generator, st: StreetPlan, kerb: _Kerb) 
                 h = uniform(rng, fs.tree_height_m)
                 color = pick(rng, colors)
                 crown = (h, float(rng.uniform(0.26, 0.34)), float(rng.uniform(0.8, 1.2)))
-                out.append(PropSpec("tree", "tree", (x, y, KERB_M if cw <= 0 else 0.0), 0.0, color, tree=crown))
+                out.append(PropSpec("tree", "tree", (x, y, KERB_M if cw <= 0 else 0.0), 0.0, color, tree=crown,
+                                    branches=_branches(rng)))
                 kerb.taken.append((sgn, x))
             x += fs.tree_spacing_m
     return out
+
+
+def _branches(rng: np.random.Generator) -> tuple[tuple[float, float, float], ...]:
+    """4-6 limbs spread round the trunk: (azimuth rad, elevation rad, reach / crown radius)."""
+    n = int(rng.integers(4, 7))
+    az0 = float(rng.uniform(0, 2 * np.pi))
+    return tuple((az0 + 2 * np.pi * k / n + float(rng.uniform(-0.3, 0.3)), float(rng.uniform(0.55, 1.0)),
+                  float(rng.uniform(0.7, 1.0))) for k in range(n))
 
 
 def _kerb_item(style: Style, st: StreetPlan, kind: str, x: float, sgn: int) -> PropSpec:
@@ -116,13 +127,15 @@ def _kerb_item(style: Style, st: StreetPlan, kind: str, x: float, sgn: int) -> P
         return PropSpec(kind, kind, (x, sgn * near, KERB_M), 0.0, lin(fs.hydrant_color))
     if kind == "phone_box":
         return PropSpec(kind, kind, (x, sgn * (far + 0.2), KERB_M), yaw)
+    if kind == "planter":
+        return PropSpec(kind, kind, (x, sgn * (far + 0.1), KERB_M), 0.0, lin(fs.planter_color))
     return PropSpec(kind, kind, (x, sgn * (far + 0.2), KERB_M), yaw, lin(fs.post_color))
 
 
 def _kerb_items(style: Style, rng: np.random.Generator, st: StreetPlan, kerb: _Kerb) -> list[PropSpec]:
     fs, out = style.furniture, []
     kinds = [("bench", fs.bench_prob), ("bin", fs.bin_prob), ("hydrant", fs.hydrant_prob),
-             ("phone_box", fs.phone_box_prob), ("bike_rack", fs.bike_rack_prob)]
+             ("phone_box", fs.phone_box_prob), ("bike_rack", fs.bike_rack_prob), ("planter", fs.planter_prob)]
     if sum(p for _, p in kinds) <= 0 or st.main_sidewalk_m < 1.2:
         return out
     for sgn in (1, -1):
@@ -141,11 +154,12 @@ def _kerb_items(style: Style, rng: np.random.Generator, st: StreetPlan, kerb: _K
     return out
 
 
-def _car_color(style: Style, rng: np.random.Generator) -> tuple[Color, bool]:
+def _car_color(style: Style, rng: np.random.Generator) -> tuple[Color, bool, str]:
+    """Colour, whether it is a cab, and body type (cabs have the style's cab body)."""
     tr = style.traffic
     if chance(rng, tr.cab_share):
-        return lin(tr.cab_color), True
-    return pick(rng, [lin(c) for c in tr.car_colors]), False
+        return lin(tr.cab_color), True, tr.cab_body
+    return pick(rng, [lin(c) for c in tr.car_colors]), False, pick(rng, list(tr.car_bodies))
 
 
 def _parked_cars(style: Style, rng: np.random.Generator, st: StreetPlan) -> list[PropSpec]:
@@ -162,8 +176,9 @@ def _parked_cars(style: Style, rng: np.random.Generator, st: StreetPlan) -> list
             if clear and st.canal_width_m <= 0:
                 clear = all(abs(x - (sx + w / 2 + 2.5)) > 5.0 for sx, w in mouths)
             if clear and rng.random() < tr.parked_car_prob:
-                col, is_cab = _car_color(style, rng)
-                out.append(PropSpec("car", "parked_car", (x, y, 0.0), 0.0 if sgn < 0 else np.pi, col, is_cab))
+                col, is_cab, body = _car_color(style, rng)
+                out.append(PropSpec("car", "parked_car", (x, y, 0.0), 0.0 if sgn < 0 else np.pi, col, is_cab,
+                                    body=body))
             x += 6.2
     return out
 
@@ -180,9 +195,10 @@ def _moving(style: Style, rng: np.random.Generator, st: StreetPlan) -> list[Prop
         out.append(PropSpec("bus", "bus", (x, sgn * lane, 0.0), 0.0 if sgn < 0 else np.pi, lin(tr.bus_color)))
     n_cars = min(int(round(tr.lane_cars_per_100m * length / 100)), len(slots) - n_bus)
     for sgn, x in order[n_bus:n_bus + n_cars]:
-        col, is_cab = _car_color(style, rng)
+        col, is_cab, body = _car_color(style, rng)
         pos = (x + float(rng.uniform(-2, 2)), sgn * lane, 0.0)
-        out.append(PropSpec("car", "cab" if is_cab else "car", pos, 0.0 if sgn < 0 else np.pi, col, is_cab))
+        out.append(PropSpec("car", "cab" if is_cab else "car", pos, 0.0 if sgn < 0 else np.pi, col, is_cab,
+                            body=body))
     if tr.trams_per_100m > 0 and cw <= 0:
         for _ in range(int(round(tr.trams_per_100m * length / 100))):
             sgn = 1 if rng.random() < 0.5 else -1
@@ -215,6 +231,26 @@ def _bicycles(style: Style, rng: np.random.Generator, st: StreetPlan, kerb: _Ker
     return out
 
 
+def _corner_furniture(style: Style, st: StreetPlan) -> list[PropSpec]:
+    """Bollards on the main-street kerb at each side-street corner, and traffic lights at each
+    crossing (both kerbs, just short of the stripes); fixed by the layout, no draws."""
+    fs, hw, out = style.furniture, st.main_half_width_m, []
+    if st.canal_width_m > 0 or st.main_sidewalk_m < 1.2:
+        return out
+    post = lin(fs.bollard_color)
+    for sx, w in zip(st.side_x_m, st.side_width_m):
+        for sgn in (1, -1):
+            for side in (1, -1):
+                for k in range(fs.bollards_per_corner):
+                    x = sx + side * (w / 2 + st.side_sidewalk_m + 0.35 + 0.75 * k)
+                    out.append(PropSpec("bollard", "bollard", (x, sgn * (hw + 0.3), KERB_M), 0.0, post))
+            if fs.traffic_lights:
+                x = sx + w / 2 + 2.5 + 2.4  # crossings run ±2 m about 2.5 m past the side street
+                out.append(PropSpec("traffic_light", "traffic_light", (x, sgn * (hw + 0.35), KERB_M),
+                                    0.0 if sgn < 0 else np.pi, lin(fs.traffic_light_color)))
+    return out
+
+
 def plan_props(style: Style, rng: np.random.Generator, street: StreetPlan,
                lamp_x: dict[int, list[float]]) -> list[PropSpec]:
     """Every prop of the street, in build order."""
@@ -222,4 +258,5 @@ def plan_props(style: Style, rng: np.random.Generator, street: StreetPlan,
     out = _boats(style, rng, street) + _trees(style, rng, street, kerb)
     out += _kerb_items(style, rng, street, kerb)
     out += _parked_cars(style, rng, street)
-    return out + _moving(style, rng, street) + _bicycles(style, rng, street, kerb)
+    out += _moving(style, rng, street) + _bicycles(style, rng, street, kerb)
+    return out + _corner_furniture(style, street)

@@ -15,6 +15,7 @@ import numpy as np
 
 from ...scene import EMISSIVE, Material, PointLight, Scene, Street
 from . import facade as fp
+from . import props
 from .kit import N_SIGNS, Kit
 from .network import NetworkBuilder
 from .plan import KERB_M, BuildingSpec, plan_blocks, plan_street, walk_inset
@@ -78,10 +79,12 @@ class StreetGenerator:
             self.props_count[prop.label] = self.props_count.get(prop.label, 0) + 1
 
         b0 = (self.x_min - 20, -self.yb - 20, 0.0)
+        textures = make_textures(self.rng) | self.kit.signs.textures
+        textures["leaves"] = props.leaf_texture()
         b1 = (self.x_max + 20, self.yb + 20, max([bd["roof_top_m"] for bd in self.buildings] + [10.0]))
         return Scene(
             meshes=self.b.build(),
-            textures=make_textures(self.rng) | self.kit.signs.textures,
+            textures=textures,
             lights=self.lights,
             streets=self.streets,
             network=self.net.build(),

@@ -24,6 +24,7 @@ Range = tuple[float, float]
 Color = str
 WallTexture = Literal["tile", "tile_small", "concrete", "panel", "brick", "stone", "stucco"]
 RoofType = Literal["flat", "parapet", "mansard", "gable"]
+CarBody = Literal["sedan", "hatchback", "van", "kei"]
 
 
 def _check_range(v: Range) -> Range:
@@ -50,7 +51,7 @@ class _Section(BaseModel):
         if name.endswith("_m") and isinstance(v, tuple) and len(v) == 2:
             return _check_range(v)
         if name.endswith(("_color", "_colors")):
-            for c in ([v] if isinstance(v, str) else v):
+            for c in ([v] if isinstance(v, str) else v or []):
                 _check_color(c)
         return v
 
@@ -135,6 +136,11 @@ class FacadeStyle(_Section):
     front_railing_prob: float = Field(0.0, ge=0, le=1)
     stoop_wall_colors: list[Color] = Field(default_factory=list)
     roof_color: Color = "#47474a"
+    window_sill_prob: float = Field(0.0, ge=0, le=1)
+    ac_unit_prob: float = Field(0.0, ge=0, le=1)
+    drain_pipe_prob: float = Field(0.0, ge=0, le=1)
+    trim_color: Color | None = None
+    pipe_color: Color = "#3a3b3c"
 
     @field_validator("bay_width_m")
     @classmethod
@@ -193,6 +199,13 @@ class FurnitureStyle(_Section):
     bin_color: Color = "#2d3a2e"
     hydrant_color: Color = "#b0291f"
     post_color: Color = "#1f2420"
+    planter_prob: float = Field(0.0, ge=0, le=1)
+    planter_color: Color = "#6b6a66"
+    a_frame_prob: float = Field(0.0, ge=0, le=1)
+    bollards_per_corner: int = Field(0, ge=0, le=3)
+    bollard_color: Color = "#1e1e1e"
+    traffic_lights: bool = False
+    traffic_light_color: Color = "#2b2f2c"
 
     @model_validator(mode="after")
     def _items(self) -> "FurnitureStyle":
@@ -202,7 +215,8 @@ class FurnitureStyle(_Section):
         if self.pole_spacing_m[0] < 5.0:
             raise ValueError("pole_spacing_m must be at least 5 m")
         _probs_sum(
-            self, ["bench_prob", "bin_prob", "hydrant_prob", "phone_box_prob", "bike_rack_prob"], "kerbside item"
+            self, ["bench_prob", "bin_prob", "hydrant_prob", "phone_box_prob", "bike_rack_prob", "planter_prob"],
+            "kerbside item"
         )
         return self
 
@@ -229,6 +243,8 @@ class TrafficStyle(_Section):
     )
     cab_share: float = Field(0.0, ge=0, le=1)
     cab_color: Color = "#f2b705"
+    car_bodies: list[CarBody] = Field(default_factory=lambda: ["sedan", "hatchback"], min_length=1)
+    cab_body: CarBody = "sedan"
     buses_per_100m: float = Field(0.0, ge=0, le=5)
     bus_color: Color = "#c8102e"
     trams_per_100m: float = Field(0.0, ge=0, le=5)
