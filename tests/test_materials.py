@@ -161,3 +161,10 @@ def test_a_window_shows_a_room_that_shifts_with_the_view():
     shift = _best_shift_m(a, b, step, 0.9)
     print("room shift on the glass plane (m):", shift)
     assert 0.2 < shift < 0.8, shift
+
+
+def test_a_shifted_bond_with_an_odd_row_count_is_refused():
+    with pytest.raises(ValueError, match="even row count"):
+        materials.bond(64, 4, 3, 0.5)
+    ids, dist = materials.bond(64, 4, 4, 0.5)
+    assert len(np.unique(ids)) == 16 and dist.min() >= 0

@@ -229,8 +229,8 @@ void facade_window(vec2 cell, vec2 f, vec4 r, vec3 dpdu, vec3 dpdv, vec3 n_geo, 
     // light inside: daylight through the window (a small share of the outdoor light), or the lamp
     float day = 0.035 * (u_amb_up.g + 0.25 * u_sun_E.g * max(u_sun_dir.z, 0.0));
     float k = hash12(cell.yx + 13.1 + variation);
-    vec3 lamp = (k < 0.7 ? vec3(1.0, 0.72, 0.45) : vec3(0.80, 0.88, 1.0)) * (0.7 + 0.6 * hash12(cell * 3.7));
-    vec3 E = vec3(day) * (0.4 + 0.6 * shade) + lit * lamp * (0.2 * shade + 2.0 * glow);
+    vec3 lamp = (k < 0.7 ? vec3(1.0, 0.70, 0.42) : vec3(0.86, 0.90, 1.0)) * (0.6 + 0.6 * hash12(cell * 3.7));
+    vec3 E = vec3(day) * (0.4 + 0.6 * shade) + lit * lamp * (0.1 * shade + 1.0 * glow);
     vec3 inside = col / PI * E + vec3(0.0005);
     // curtains (at the sides), blinds (from the top) or net curtains, just behind the glass
     float ck = fract(h * 23.1);
@@ -249,7 +249,7 @@ void facade_window(vec2 cell, vec2 f, vec4 r, vec3 dpdu, vec3 dpdv, vec3 n_geo, 
         cover = 0.7;
         cloth = vec3(0.8, 0.8, 0.78);
     }
-    vec3 cloth_rad = cloth / PI * (vec3(day) * 1.4 + lit * lamp * 0.35);
+    vec3 cloth_rad = cloth / PI * (vec3(day) * 1.4 + lit * lamp * 0.18);
     inside = mix(inside, cloth_rad, cover);
     float fres = f0 + (1.0 - f0) * pow(1.0 - max(dot(n, v), 0.0), 5.0);
     emit = inside * (1.0 - fres);

@@ -31,23 +31,28 @@ _SEEDS = {name: 9100 + i for i, name in enumerate(FAMILIES)}
 
 
 # ---- periodic building blocks ------------------------------------------------------------------
+@lru_cache(maxsize=4)
+def _freq_log(size: int) -> tuple[np.ndarray, np.ndarray]:
+    """|f| in cycles per tile and its log, on the rfft2 grid (size, size // 2 + 1)."""
+    fy = np.fft.fftfreq(size)[:, None] * size
+    fx = np.fft.rfftfreq(size)[None, :] * size
+    f = np.sqrt(fx * fx + fy * fy).astype(np.float32)
+    f[0, 0] = 1.0
+    return f, np.log(f)
+
+
 def spectral_noise(rng: np.random.Generator, size: int, beta: float, f_min: float = 1.0,
                    f_max: float | None = None) -> np.ndarray:
     """Periodic noise with a power spectrum ~ f^-beta between f_min and f_max cycles per tile,
-    zero mean and unit standard deviation, (size, size) float32. Made in the Fourier domain, so it
-    tiles exactly."""
-    white = rng.standard_normal((size, size))
-    spec = np.fft.rfft2(white)
-    fy = np.fft.fftfreq(size)[:, None] * size
-    fx = np.fft.rfftfreq(size)[None, :] * size
-    f = np.sqrt(fx * fx + fy * fy)
-    f[0, 0] = 1.0
-    gain = f ** (-beta / 2.0) * (f >= f_min)
-    if f_max is not None:
-        gain *= f <= f_max
-    out = np.fft.irfft2(spec * gain, s=(size, size))
+    zero mean and unit standard deviation, (size, size) float32. Drawn as random Fourier
+    coefficients, so it tiles exactly."""
+    f, logf = _freq_log(size)
+    shape = f.shape
+    spec = rng.standard_normal(shape, np.float32) + 1j * rng.standard_normal(shape, np.float32)
+    band = (f >= f_min) if f_max is None else (f >= f_min) & (f <= f_max)
+    out = np.fft.irfft2(spec * (np.exp(logf * (-beta / 2.0)) * band), s=(size, size)).astype(np.float32)
     out -= out.mean()
-    return (out / max(out.std(), 1e-9)).astype(np.float32)
+    return out / max(float(out.std()), 1e-9)
 
 
 def _smooth(x: np.ndarray, lo: float, hi: float) -> np.ndarray:
@@ -57,35 +62,48 @@ def _smooth(x: np.ndarray, lo: float, hi: float) -> np.ndarray:
 
 def bond(size: int, cols: int, rows: int, offset: float) -> tuple[np.ndarray, np.ndarray]:
     """A periodic running bond of cols x rows units, odd rows shifted by `offset` of a unit:
-    (unit id (size, size) int, distance to the unit's edge in pixels (size, size) float32)."""
-    y, x = np.mgrid[0:size, 0:size].astype(np.float32) + 0.5
+    (unit id (size, size) int, distance to the unit's edge in pixels (size, size) float32).
+    A shifted bond needs an even number of rows to tile."""
+    if offset and rows % 2:
+        raise ValueError(f"a running bond with offset {offset} needs an even row count, got {rows}")
+    c = np.arange(size, dtype=np.float32) + 0.5
     cw, ch = size / cols, size / rows
-    row = np.floor(y / ch).astype(np.int64) % rows
-    xs = (x + (row % 2) * offset * cw) % size
-    col = np.floor(xs / cw).astype(np.int64) % cols
-    fx, fy = xs - col * cw, y - row * ch
-    dist = np.minimum(np.minimum(fx, cw - fx), np.minimum(fy, ch - fy))
-    return row * cols + col, dist.astype(np.float32)
+    row = np.floor(c / ch).astype(np.int64) % rows
+    fy = c - row * ch
+    dy = np.minimum(fy, ch - fy)
+    col_p, dx_p = [], []
+    for parity in (0, 1):
+        xs = (c + parity * offset * cw) % size
+        col = np.floor(xs / cw).astype(np.int64) % cols
+        fx = xs - col * cw
+        col_p.append(col)
+        dx_p.append(np.minimum(fx, cw - fx))
+    odd = (row % 2 == 1)[:, None]
+    col2 = np.where(odd, col_p[1][None, :], col_p[0][None, :])
+    dist = np.minimum(np.where(odd, dx_p[1][None, :], dx_p[0][None, :]), dy[:, None])
+    return row[:, None] * cols + col2, dist.astype(np.float32)
 
 
 def height_to_normal(height_mm: np.ndarray, px_mm: float) -> np.ndarray:
     """Tangent-space unit normals (size, size, 3) of a periodic height field (mm), with x along
     the columns (+u) and y along the rows (+v); wrap-around differences keep them tileable."""
-    gx = (np.roll(height_mm, -1, 1) - np.roll(height_mm, 1, 1)) / (2 * px_mm)
-    gy = (np.roll(height_mm, -1, 0) - np.roll(height_mm, 1, 0)) / (2 * px_mm)
-    n = np.stack([-gx, -gy, np.ones_like(gx)], -1)
-    return (n / np.linalg.norm(n, axis=-1, keepdims=True)).astype(np.float32)
+    h = np.asarray(height_mm, np.float32)
+    gx = (np.roll(h, -1, 1) - np.roll(h, 1, 1)) * np.float32(-0.5 / px_mm)
+    gy = (np.roll(h, -1, 0) - np.roll(h, 1, 0)) * np.float32(-0.5 / px_mm)
+    inv = 1.0 / np.sqrt(gx * gx + gy * gy + 1.0)
+    return np.stack([gx * inv, gy * inv, inv], -1)
 
 
-def _pack(albedo_srgb: np.ndarray, height_mm: np.ndarray, rough: np.ndarray, px_mm: float):
+def _pack(albedo_srgb: np.ndarray, height_mm: np.ndarray, rough, px_mm: float):
     """(albedo RGBA8, normal+roughness RGBA8) from float fields."""
-    a = np.clip(albedo_srgb, 0, 255)
-    if a.ndim == 2:
-        a = np.repeat(a[..., None], 3, 2)
-    alb = np.concatenate([a, np.full(a.shape[:2] + (1,), 255.0)], 2)
-    n = height_to_normal(height_mm, px_mm)
-    pbr = np.concatenate([(n * 0.5 + 0.5) * 255.0, np.clip(rough, 0, 1)[..., None] * 255.0], 2)
-    return np.round(alb).astype(np.uint8), np.round(pbr).astype(np.uint8)
+    s = height_mm.shape[0]
+    alb = np.full((s, s, 4), 255, np.uint8)
+    a = np.clip(np.asarray(albedo_srgb, np.float32) + 0.5, 0, 255).astype(np.uint8)
+    alb[..., :3] = a[..., None] if a.ndim == 2 else a
+    pbr = np.empty((s, s, 4), np.uint8)
+    pbr[..., :3] = (height_to_normal(height_mm, px_mm) * 127.5 + 128.0).clip(0, 255).astype(np.uint8)
+    pbr[..., 3] = (np.clip(np.broadcast_to(np.asarray(rough, np.float32), (s, s)), 0, 1) * 255 + 0.5).astype(np.uint8)
+    return alb, pbr
 
 
 def _per_unit(rng: np.random.Generator, ids: np.ndarray, n: int, lo: float, hi: float) -> np.ndarray:
@@ -130,11 +148,11 @@ def _random_walk(rng: np.random.Generator, size: int, steps: int, step_px: float
 # ---- families ------------------------------------------------------------------------------
 def brick(rng, s):
     """Running bond, 7 bricks x 20 courses per 1.5 m (214 x 75 mm with mortar): mortar recessed
-    ~6 mm with rounded arrises, per-brick tone and a few darker headers, rough face."""
+    ~4 mm with rounded arrises, per-brick tone and a few darker headers, rough face."""
     px = FACADE_TILE_M * 1000 / s
     ids, dist = bond(s, 7, 20, 0.5)
     joint = 5.0 / px  # half the 10 mm mortar joint, in px
-    face = _smooth(dist, joint, joint + 5.0 / px)
+    face = _smooth(dist, joint, joint + 7.0 / px)
     tone = _per_unit(rng, ids, 140, -22, 18)
     dark = (_per_unit(rng, ids, 140, 0, 1) < 0.12) * -22.0
     fine = spectral_noise(rng, s, 1.2, 24)
@@ -142,7 +160,7 @@ def brick(rng, s):
     v_brick = 196 + tone + dark + 8 * fine + 5 * grain
     v_mortar = 232 + 6 * fine
     albedo = v_mortar + (v_brick - v_mortar) * face
-    height = 6.0 * face + 0.6 * fine + 0.35 * grain + _per_unit(rng, ids, 140, -0.6, 0.6) * face
+    height = 4.0 * face + 0.25 * fine + 0.1 * grain + _per_unit(rng, ids, 140, -0.6, 0.6) * face
     rough = 0.95 - 0.1 * face
     return _pack(albedo, height, rough, px)
 
@@ -154,19 +172,19 @@ def stucco(rng, s):
     mid = spectral_noise(rng, s, 1.5, 8, 80)
     grain = spectral_noise(rng, s, 0.2, 100)
     albedo = 226 + 7 * low + 3 * mid + 3 * grain
-    height = 0.9 * mid + 0.25 * grain + 1.5 * low
+    height = 0.25 * mid + 0.08 * grain + 0.6 * low
     return _pack(albedo, height, 0.9 + 0.03 * grain, px)
 
 
 def stone(rng, s):
-    """Cut-stone ashlar: 3 courses of 0.5 m, blocks of 0.75 m, chamfered 5 mm joints, per-block
+    """Cut-stone ashlar: 4 courses of 0.375 m, blocks of 0.75 m, chamfered 5 mm joints, per-block
     tone, tooled grain and soft weathering."""
     px = FACADE_TILE_M * 1000 / s
-    ids, dist = bond(s, 2, 3, 0.5)
+    ids, dist = bond(s, 2, 4, 0.5)
     face = _smooth(dist, 2.5 / px, 14.0 / px)
     low = spectral_noise(rng, s, 2.5, 1, 16)
     grain = spectral_noise(rng, s, 0.6, 40)
-    tone = _per_unit(rng, ids, 6, -9, 9)
+    tone = _per_unit(rng, ids, 8, -9, 9)
     albedo = 200 + (24 + tone + 6 * low + 4 * grain) * face
     height = 5.0 * face + 0.5 * grain + 0.8 * low * face
     return _pack(albedo, height, 0.82 + 0.05 * grain, px)
@@ -189,8 +207,8 @@ def _tiles(rng, s, cols, rows, offset, joint_mm, tone_amp):
 
 
 def tile(rng, s):
-    """Japanese facade tile: 15 x 33 per 1.5 m (100 x 45 mm), half-offset, grey grout, glazed."""
-    return _tiles(rng, s, 15, 33, 0.5, 6.0, 14)
+    """Japanese facade tile: 15 x 34 per 1.5 m (100 x 44 mm), half-offset, grey grout, glazed."""
+    return _tiles(rng, s, 15, 34, 0.5, 6.0, 14)
 
 
 def tile_small(rng, s):
@@ -260,7 +278,7 @@ def asphalt_wear(rng, s):
         patch = np.where(inside, rng.uniform(-0.35, 0.25), patch)
         edge = np.maximum(edge, inside & ((hw - dx < 1.5) | (hh - dy < 1.5)))
     oil = np.clip(spectral_noise(rng, s, 2.0, 4, 40) - 1.6, 0, None)
-    lin = 1.0 + 0.12 * low + patch - 0.55 * cracks - 0.6 * seals - 0.3 * edge - 0.25 * np.clip(oil, 0, 1)
+    lin = 1.0 + 0.12 * low + patch - 0.35 * cracks - 0.45 * seals - 0.3 * edge - 0.25 * np.clip(oil, 0, 1)
     albedo = 255 * (0.5 * np.clip(lin, 0.05, 1.9)) ** (1 / 2.2)
     height = -3.0 * cracks + 1.0 * seals + 2.0 * (patch != 0) + 0.4 * low
     rough = 1.0 - 0.45 * seals - 0.2 * np.clip(oil, 0, 1)
