@@ -227,7 +227,7 @@ void facade_window(vec2 cell, vec2 f, vec4 r, vec3 dpdu, vec3 dpdv, vec3 n_geo, 
     float depth_m = 3.0 + 2.5 * fract(h * 17.3);
     vec3 col = room(pm, d, w_m, h_m, depth_m, h, shade, glow);
     // light inside: daylight through the window (a small share of the outdoor light), or the lamp
-    float day = 0.035 * (u_amb_up.g + 0.25 * u_sun_E.g * max(u_sun_dir.z, 0.0));
+    float day = 0.05 * (u_amb_up.g + 0.25 * u_sun_E.g * max(u_sun_dir.z, 0.0));
     float k = hash12(cell.yx + 13.1 + variation);
     vec3 lamp = (k < 0.7 ? vec3(1.0, 0.70, 0.42) : vec3(0.86, 0.90, 1.0)) * (0.6 + 0.6 * hash12(cell * 3.7));
     vec3 E = vec3(day) * (0.4 + 0.6 * shade) + lit * lamp * (0.1 * shade + 1.0 * glow);
