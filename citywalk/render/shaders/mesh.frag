@@ -133,6 +133,31 @@ void manhole(vec2 p, inout vec3 albedo, inout vec3 n, inout float rough) {
     n = normalize(n + vec3(g, 0.0) * cover);
 }
 
+// What a facade pane mirrors: the sky, or the street's other side — a facade (wall, windows,
+// lit at night as the street's are) on a plane `across_m` in front of this wall, up to a
+// hashed height. Radiance.
+vec3 mirrored(vec3 p, vec3 rdir, vec3 n_geo, vec3 tu, float across_m) {
+    float dn = dot(rdir, n_geo);
+    if (dn > 0.05) {
+        vec3 hit = p + rdir * (across_m / dn);
+        vec2 g = vec2(dot(hit, tu) / 2.6, hit.z / 3.1);
+        float bld = floor(g.x / 3.0);
+        float top = 9.0 + 14.0 * hash12(vec2(bld, 5.0));
+        if (hit.z < top && hit.z > 0.0) {
+            vec2 gf = fract(g), gc = floor(g);
+            vec3 wallc = mix(vec3(0.42, 0.38, 0.33), vec3(0.55, 0.55, 0.53), hash12(vec2(bld, 2.0)));
+            vec3 E = u_amb_up * 0.55 + u_sun_E * 0.25 * max(u_sun_dir.z, 0.0);
+            vec3 c = wallc / PI * E;
+            if (hit.z > 3.3 && gf.x > 0.22 && gf.x < 0.78 && gf.y > 0.3 && gf.y < 0.8) {
+                float on = step(hash12(gc + 41.0), u_lit_share * u_lights_on);
+                c = sky_lookup(vec3(-rdir.xy, max(rdir.z, 0.05))) * 0.08 + on * vec3(1.0, 0.72, 0.45) * 0.02;
+            }
+            return c;
+        }
+    }
+    return sky_lookup(rdir);
+}
+
 // Per-room look behind a window: wall colour, floor, furniture, curtains; hashed per cell.
 vec3 room_wall_color(float h) {
     vec3 c0 = vec3(0.62, 0.58, 0.50), c1 = vec3(0.50, 0.55, 0.50), c2 = vec3(0.66, 0.64, 0.60);
@@ -252,7 +277,9 @@ void facade_window(vec2 cell, vec2 f, vec4 r, vec3 dpdu, vec3 dpdv, vec3 n_geo, 
     vec3 cloth_rad = cloth / PI * (vec3(day) * 1.4 + lit * lamp * 0.18);
     inside = mix(inside, cloth_rad, cover);
     float fres = f0 + (1.0 - f0) * pow(1.0 - max(dot(n, v), 0.0), 5.0);
-    emit = inside * (1.0 - fres);
+    float across_m = max(dot(u_cam_pos - v_pos, n_geo) + 2.0, 9.0);  // the camera stands in the street
+    emit = inside * (1.0 - fres) + mirrored(v_pos, reflect(-v, n), n_geo, tu, across_m) * fres * 0.9;
+    reflectivity = 0.0;  // the mirror image is in emit
 }
 
 void main() {
