@@ -177,4 +177,8 @@ def test_look_sheet_command_tiles_times_by_weathers(tmp_path, capsys):
     assert img.shape[:2] == (72, 192)
     cells = img.reshape(2, 36, 3, 64, 3).mean(axis=(1, 3, 4))
     assert cells[0].mean() > cells[1].mean() + 20, "the noon row is brighter than the night row"
-    assert len({round(v) for v in cells[0]}) == 3, "each weather looks different"
+    # each weather looks different: every pair of noon cells differs pixel by pixel (their mean
+    # brightness alone can coincide: fog and snow both brighten a street)
+    noon = img.reshape(2, 36, 3, 64, 3)[0].transpose(1, 0, 2, 3).astype(float)
+    for i, j in ((0, 1), (0, 2), (1, 2)):
+        assert np.abs(noon[i] - noon[j]).mean() > 8, ("each weather looks different", i, j)

@@ -41,6 +41,7 @@ class TextureUnit(IntEnum):
     PRECIP = 12      # rain and snow layer (post)
     ACTOR = 13       # an actor card's matte (actors)
     MESH_Z = 14      # mesh camera z in metres that hides splats behind geometry (splats)
+    SURFACE_PBR = 15  # 2D array of the surface textures' normal + roughness layers (meshes)
 
 
 def gl_projection(K: np.ndarray, size_px: tuple[int, int], near: float = NEAR_M, far: float = FAR_M) -> np.ndarray:

@@ -6,11 +6,20 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import RenderError
-from ..scene import Scene
+from ..scene import PBR_SUFFIX, Scene
 from .gl import mat_bytes, shader_source, write_uniform
 
-TEX_SIZE_PX = 256  # the smallest layer size; a scene with bigger textures (sign atlases) gets up to
-MAX_TEX_SIZE_PX = 512  # this, so shop lettering keeps its texel density
+TEX_SIZE_PX = 256  # the smallest layer size; a scene with bigger textures (sign atlases, material
+MAX_TEX_SIZE_PX = 512  # families) gets up to this, so shop lettering keeps its texel density
+GPU_ANISOTROPY = 8.0  # roads seen at grazing angles stay sharp without shimmering (GPUs)
+CPU_ANISOTROPY = 1.0  # llvmpipe: 8x anisotropic lookups tripled the frame time; trilinear only
+
+
+def texture_anisotropy(ctx) -> float:
+    """Anisotropic filtering for this GL device: cheap on GPUs, dear on software rasterisers."""
+    name = str(ctx.info.get("GL_RENDERER", "")).lower()
+    software = any(s in name for s in ("llvmpipe", "softpipe", "swiftshader", "software"))
+    return CPU_ANISOTROPY if software else GPU_ANISOTROPY
 VERTEX_FORMAT = "3f 3f 2f 3f 4f 1f"  # 16 floats, see `interleave`
 VERTEX_ATTRIBUTES = ("in_pos", "in_nrm", "in_uv", "in_col", "in_mat", "in_rough")
 
@@ -39,25 +48,33 @@ def interleave(scene: Scene, layers: dict[str, int]) -> tuple[np.ndarray, np.nda
     return np.concatenate(verts), np.concatenate(idx)
 
 
-def texture_layers(scene: Scene) -> tuple[np.ndarray, dict[str, int]]:
-    """Stack scene textures (resized to S² with S the largest texture side, 256..512) after a
-    white layer 0; (L, S, S, 4) uint8."""
+def _rgba_layer(name: str, a, size: int) -> np.ndarray:
     from PIL import Image
 
-    names = sorted(scene.textures)
+    a = np.asarray(a)
+    if a.ndim != 3 or a.shape[2] not in (3, 4):
+        raise RenderError(f"texture '{name}' must be (H, W, 3|4) uint8, got {a.shape}")
+    if a.shape[2] == 3:
+        a = np.concatenate([a, np.full(a.shape[:2] + (1,), 255, np.uint8)], 2)
+    if a.shape[:2] != (size, size):
+        a = np.asarray(Image.fromarray(a.astype(np.uint8)).resize((size, size), Image.BILINEAR))
+    return a.astype(np.uint8)
+
+
+def texture_layers(scene: Scene) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
+    """Stack scene textures (resized to S² with S the largest texture side, 256..512) after a white
+    layer 0: albedo (L, S, S, 4) uint8, and the matching normal+roughness layers (zeros where a
+    texture has none: the shader then keeps the mesh normal and the material roughness)."""
+    names = sorted(n for n in scene.textures if not n.endswith(PBR_SUFFIX))
     side = max([TEX_SIZE_PX] + [max(np.shape(scene.textures[n])[:2], default=0) for n in names])
     size = min(MAX_TEX_SIZE_PX, side)
     stack = [np.full((size, size, 4), 255, np.uint8)]
+    pbr = [np.zeros((size, size, 4), np.uint8)]
     for name in names:
-        a = np.asarray(scene.textures[name])
-        if a.ndim != 3 or a.shape[2] not in (3, 4):
-            raise RenderError(f"texture '{name}' must be (H, W, 3|4) uint8, got {a.shape}")
-        if a.shape[2] == 3:
-            a = np.concatenate([a, np.full(a.shape[:2] + (1,), 255, np.uint8)], 2)
-        if a.shape[:2] != (size, size):
-            a = np.asarray(Image.fromarray(a.astype(np.uint8)).resize((size, size), Image.BILINEAR))
-        stack.append(a.astype(np.uint8))
-    return np.stack(stack), {n: i + 1 for i, n in enumerate(names)}
+        stack.append(_rgba_layer(name, scene.textures[name], size))
+        extra = scene.textures.get(name + PBR_SUFFIX)
+        pbr.append(pbr[0] if extra is None else _rgba_layer(name + PBR_SUFFIX, extra, size))
+    return np.stack(stack), np.stack(pbr), {n: i + 1 for i, n in enumerate(names)}
 
 
 class SceneGeometry:
@@ -68,10 +85,14 @@ class SceneGeometry:
         import moderngl
 
         self.ctx = ctx
-        tex, self.layers = texture_layers(scene)
+        tex, pbr, self.layers = texture_layers(scene)
         self.textures = ctx.texture_array((tex.shape[1], tex.shape[2], len(tex)), 4, tex.tobytes())
-        self.textures.build_mipmaps()
-        self.textures.filter = (moderngl.LINEAR_MIPMAP_LINEAR, moderngl.LINEAR)
+        self.pbr = ctx.texture_array((pbr.shape[1], pbr.shape[2], len(pbr)), 4, pbr.tobytes())
+        aniso = texture_anisotropy(ctx)
+        for t in (self.textures, self.pbr):
+            t.build_mipmaps()
+            t.filter = (moderngl.LINEAR_MIPMAP_LINEAR, moderngl.LINEAR)
+            t.anisotropy = aniso
         verts, idx = interleave(scene, self.layers)
         self.n_vertices = len(verts)
         self.vbo = ctx.buffer(verts.tobytes())
@@ -95,5 +116,5 @@ class SceneGeometry:
         self.depth_vao.render()
 
     def release(self) -> None:
-        for obj in (self.depth_vao, self.depth_prog, self.vbo, self.ibo, self.textures):
+        for obj in (self.depth_vao, self.depth_prog, self.vbo, self.ibo, self.textures, self.pbr):
             obj.release()

@@ -60,7 +60,9 @@ class MeshPass:
         set_uniform(p, "u_cam_pos", vec(fc.cam_pos))
         write_uniform(p, "u_shadow_mat", mat_bytes(light.shadow.light_mat))
         set_uniform(p, "u_use_shadow", 1.0 if light.shadow.active else 0.0)
+        set_uniform(p, "u_wear_layer", float(self.geometry.layers.get("asphalt_wear", -1)))
         for name, unit, tex in (("u_tex", TextureUnit.SURFACES, self.geometry.textures),
+                                ("u_pbr", TextureUnit.SURFACE_PBR, self.geometry.pbr),
                                 ("u_sky", TextureUnit.SKY, light.sky_tex),
                                 ("u_shadow", TextureUnit.SHADOW, light.shadow.texture),
                                 ("u_lamp_total", TextureUnit.LAMP_TOTAL, light.lamps.total),

@@ -15,13 +15,17 @@ from .report import LoadReport  # noqa: F401  (the type of Scene.report)
 
 # Shading kinds understood by the renderer (Material.kind).
 PLAIN, FACADE, SHOPFRONT, EMISSIVE, ROAD, FOLIAGE = 0, 1, 2, 3, 4, 5
+# Scene.textures[name + PBR_SUFFIX], when present, is the texture's normal + roughness layer.
+PBR_SUFFIX = ".pbr"
 
 
 @dataclass(frozen=True)
 class Material:
     """Surface appearance: linear albedo tint, roughness, optional texture, emission.
 
-    `texture` names an entry of Scene.textures (sRGB RGBA8), multiplied by `albedo`.
+    `texture` names an entry of Scene.textures (sRGB RGBA8), multiplied by `albedo`; an entry
+    `texture + PBR_SUFFIX` (tangent-space normal xyz 0..255, roughness in alpha), if there is
+    one, bends the shading normal and replaces `roughness` (procedural material families).
     `emissive` is radiance relative to the albedo (1 = as bright as a white surface at noon
     would look under exposure for dusk); it is what makes signs and vending machines glow.
     `kind` selects a shading path (FACADE draws windows from the UV grid, one cell per bay/floor;

@@ -16,6 +16,8 @@ flat in vec4 v_mat;
 in float v_rough;
 
 uniform sampler2DArray u_tex;
+uniform sampler2DArray u_pbr;   // per layer: tangent-space normal xyz, roughness (z = 0: none)
+uniform float u_wear_layer;     // layer of the road wear family (16 m repeat), -1: none
 uniform sampler2D u_sky;
 uniform sampler2DShadow u_shadow;
 uniform mat4 u_shadow_mat;
@@ -76,6 +78,211 @@ vec3 specular(vec3 n, vec3 v, vec3 l, vec3 E, float rough, float f0) {
     return E * f * (shin + 8.0) / (8.0 * PI) * pow(max(dot(n, h), 0.0), shin) * max(dot(n, l), 0.0);
 }
 
+
+// ---- materials: normal maps, roads, windows with rooms behind them -------------------------
+#define FACADE_TILE_M 1.5   // wall families repeat every 1.5 m on facades (materials.py)
+
+// dP/du and dP/dv (metres per uv unit) from screen derivatives: the vertex format has no tangents.
+void uv_frame(out vec3 dpdu, out vec3 dpdv) {
+    vec3 px = dFdx(v_pos), py = dFdy(v_pos);
+    vec2 ux = dFdx(v_uv), uy = dFdy(v_uv);
+    float det = ux.x * uy.y - ux.y * uy.x;
+    if (det == 0.0) { dpdu = vec3(0.0); dpdv = vec3(0.0); return; }
+    dpdu = (uy.y * px - ux.y * py) / det;
+    dpdv = (ux.x * py - uy.x * px) / det;
+}
+
+// A tangent-space normal nt (x along +u, y along +v) turned into world space around n.
+vec3 bend(vec3 n, vec3 dpdu, vec3 dpdv, vec3 nt) {
+    vec3 t = dpdu - n * dot(n, dpdu), b = dpdv - n * dot(n, dpdv);
+    float lt = length(t), lb = length(b);
+    if (lt < 1e-9 || lb < 1e-9) return n;
+    return normalize(t / lt * nt.x + b / lb * nt.y + n * nt.z);
+}
+
+// Roughness widened by the normal spread that the mip filter averaged away (the averaged normal
+// is shorter): far walls and roads turn matte instead of sparkling.
+float spread_rough(float rough, float len_nt) {
+    float var = clamp((1.0 - len_nt) / max(len_nt, 1e-3), 0.0, 1.0);
+    return clamp(sqrt(rough * rough + 2.0 * var), 0.02, 1.0);
+}
+
+// Cast-iron manhole covers: a chance per 9 m world cell, at a hashed spot. Returns coverage
+// and bends n / sets albedo and roughness where a cover is.
+void manhole(vec2 p, inout vec3 albedo, inout vec3 n, inout float rough) {
+    vec2 cell = floor(p / 9.0);
+    if (hash12(cell + 71.3) > 0.2) return;
+    vec2 c = (cell + 0.3 + 0.4 * vec2(hash12(cell + 3.1), hash12(cell + 8.7))) * 9.0;
+    vec2 d = p - c;
+    float r = length(d);
+    const float R = 0.32;
+    if (r > R + 0.08) return;
+    float aa = max(fwidth(r), 1e-4);
+    float cover = 1.0 - smoothstep(R - aa, R + aa, r);
+    float frame = smoothstep(R - aa, R + aa, r) * (1.0 - smoothstep(R + 0.06 - aa, R + 0.06 + aa, r));
+    float gap = 1.0 - smoothstep(0.0, 0.008 + aa, abs(r - R));
+    vec2 q = fract(d / 0.055) - 0.5;
+    float detail = 1.0 - smoothstep(0.01, 0.03, max(fwidth(p.x), fwidth(p.y)));  // fades before it aliases
+    float stud = (1.0 - smoothstep(0.18, 0.3, length(q))) * detail * step(r, R - 0.04);
+    float ring = (1.0 - smoothstep(0.0, 0.012 + aa, abs(r - (R - 0.03)))) * detail;
+    vec3 iron = vec3(0.045, 0.043, 0.042) * (1.0 + 1.2 * stud + 0.8 * ring);
+    albedo = mix(albedo, iron, cover);
+    albedo = mix(albedo, vec3(0.09, 0.088, 0.085), frame);
+    albedo *= 1.0 - 0.8 * gap;
+    rough = mix(rough, mix(0.55, 0.32, stud), max(cover, frame));
+    vec2 g = -q * stud * 0.9 + (d / max(r, 1e-4)) * gap * 0.6;
+    n = normalize(n + vec3(g, 0.0) * cover);
+}
+
+// What a facade pane mirrors: the sky, or the street's other side — a facade (wall, windows,
+// lit at night as the street's are) on a plane `across_m` in front of this wall, up to a
+// hashed height. Radiance.
+vec3 mirrored(vec3 p, vec3 rdir, vec3 n_geo, vec3 tu, float across_m) {
+    float dn = dot(rdir, n_geo);
+    if (dn > 0.05) {
+        vec3 hit = p + rdir * (across_m / dn);
+        vec2 g = vec2(dot(hit, tu) / 2.6, hit.z / 3.1);
+        float bld = floor(g.x / 3.0);
+        float top = 9.0 + 14.0 * hash12(vec2(bld, 5.0));
+        if (hit.z < top && hit.z > 0.0) {
+            vec2 gf = fract(g), gc = floor(g);
+            vec3 wallc = mix(vec3(0.42, 0.38, 0.33), vec3(0.55, 0.55, 0.53), hash12(vec2(bld, 2.0)));
+            vec3 E = u_amb_up * 0.55 + u_sun_E * 0.25 * max(u_sun_dir.z, 0.0);
+            vec3 c = wallc / PI * E;
+            if (hit.z > 3.3 && gf.x > 0.22 && gf.x < 0.78 && gf.y > 0.3 && gf.y < 0.8) {
+                float on = step(hash12(gc + 41.0), u_lit_share * u_lights_on);
+                c = sky_lookup(vec3(-rdir.xy, max(rdir.z, 0.05))) * 0.08 + on * vec3(1.0, 0.72, 0.45) * 0.02;
+            }
+            return c;
+        }
+    }
+    return sky_lookup(rdir);
+}
+
+// Per-room look behind a window: wall colour, floor, furniture, curtains; hashed per cell.
+vec3 room_wall_color(float h) {
+    vec3 c0 = vec3(0.62, 0.58, 0.50), c1 = vec3(0.50, 0.55, 0.50), c2 = vec3(0.66, 0.64, 0.60);
+    vec3 c3 = vec3(0.45, 0.50, 0.58), c4 = vec3(0.60, 0.48, 0.38);
+    return h < 0.3 ? c0 : (h < 0.45 ? c1 : (h < 0.75 ? c2 : (h < 0.88 ? c3 : c4)));
+}
+
+// The room behind a window pane, ray-cast analytically: a box the size of the window cell
+// (w_m x h_m) and depth_m deep, entered at p0 (metres on the glass plane) along d (x along u,
+// y along v, z into the wall). Returns the room's albedo at the hit and, in `shade`, how much of
+// the room's light reaches it (ceiling lamp, window daylight falling off with depth).
+vec3 room(vec2 p0, vec3 d, float w_m, float h_m, float depth_m, float h, out float shade, out float glow) {
+    vec3 o = vec3(p0, 0.0);
+    float tx = d.x > 0.0 ? (w_m - o.x) / d.x : -o.x / min(d.x, -1e-6);
+    float ty = d.y > 0.0 ? (h_m - o.y) / d.y : -o.y / min(d.y, -1e-6);
+    float tz = depth_m / max(d.z, 1e-6);
+    float t = min(min(tx, ty), tz);
+    vec3 q = o + d * t;
+    vec2 uvq;
+    vec3 wall = room_wall_color(fract(h * 7.31));
+    vec3 col;
+    float depth01 = clamp(q.z / depth_m, 0.0, 1.0);
+    glow = 0.0;
+    if (t == tz) {                    // back wall: a cabinet or sofa, a picture, a doorway
+        col = wall;
+        vec2 b = vec2(q.x / w_m, q.y / h_m);
+        float k = fract(h * 3.7);
+        if (b.y < 0.3 && abs(b.x - fract(h * 5.3) * 0.6 - 0.2) < 0.22) col = k < 0.5 ? vec3(0.12, 0.09, 0.07) : vec3(0.30, 0.22, 0.16);
+        else if (k > 0.7 && b.y > 0.45 && b.y < 0.7 && abs(b.x - 0.5) < 0.12) col = vec3(0.25, 0.3, 0.35);
+        else if (k < 0.25 && b.y < 0.75 && abs(b.x - 0.82) < 0.1) col = wall * 0.35;
+        shade = 0.65;
+    } else if (t == ty) {
+        if (d.y < 0.0) {              // floor: boards or carpet
+            float boards = step(0.5, fract(h * 11.0));
+            vec3 wood = vec3(0.30, 0.19, 0.11) * (0.85 + 0.3 * hash12(vec2(floor(q.x / 0.14), h * 50.0)));
+            col = mix(vec3(0.22, 0.22, 0.23), wood, boards);
+            shade = mix(1.0, 0.55, depth01);
+        } else {                      // ceiling with a lamp in the middle
+            col = vec3(0.75);
+            vec2 lc = vec2(q.x - w_m * 0.5, q.z - depth_m * 0.5);
+            glow = 1.0 - smoothstep(0.1, 0.16, length(lc));
+            shade = 0.55 + 0.45 * (1.0 - smoothstep(0.0, 1.8, length(lc)));
+        }
+    } else {                          // side walls
+        col = wall * 0.9;
+        shade = mix(0.85, 0.5, depth01);
+    }
+    return col;
+}
+
+// Inside the window opening: reveal (the opening's sides, glass set back), frame and mullions,
+// then the pane: the room behind it, curtains or blinds, and the pane's own slight tilt.
+// Writes albedo/emit/n/rough/f0/reflectivity of the FACADE branch; `lit` follows the
+// lit-window draw of the night.
+void facade_window(vec2 cell, vec2 f, vec4 r, vec3 dpdu, vec3 dpdv, vec3 n_geo, vec3 v, float variation,
+                   float lit, inout vec3 albedo, inout vec3 emit, inout vec3 n, inout float rough,
+                   inout float f0, inout float reflectivity) {
+    float w_m = max(length(dpdu), 0.3), h_m = max(length(dpdv), 0.3);
+    vec3 tu = dpdu / w_m, tv = dpdv / h_m;
+    vec3 dir = -v;
+    vec3 d = normalize(vec3(dot(dir, tu), dot(dir, tv), max(dot(dir, -n_geo), 0.05)));
+    int wstyle = int(floor(variation * 4.0));
+    float reveal_m = wstyle == 0 ? 0.14 : (wstyle == 1 ? 0.08 : 0.03);
+    vec2 pm = f * vec2(w_m, h_m) + d.xy * (reveal_m / d.z);   // where the ray meets the glass plane
+    vec2 lo = r.xy * vec2(w_m, h_m), hi = r.zw * vec2(w_m, h_m);
+    if (any(lessThan(pm, lo)) || any(greaterThan(pm, hi))) {
+        albedo *= 0.55;                                         // the reveal, in the opening's shade
+        n = n_geo;
+        return;
+    }
+    float h = hash12(cell + variation * 97.0);
+    float fh = fract(variation * 13.7);
+    vec3 frame_col = fh < 0.5 ? vec3(0.08, 0.08, 0.085) : (fh < 0.8 ? vec3(0.62, 0.62, 0.60) : vec3(0.32, 0.33, 0.34));
+    vec2 e = min(pm - lo, hi - pm);
+    float mull = 1e3;
+    if (wstyle == 0) mull = min(abs(pm.x - 0.5 * (lo.x + hi.x)), abs(pm.y - mix(lo.y, hi.y, 0.68)));
+    else if (wstyle == 1) mull = abs(fract(pm.x / 1.2) - 0.5) * 1.2 - 0.55;
+    if (min(e.x, e.y) < 0.055 || mull < 0.025) {
+        albedo = frame_col;
+        rough = 0.45;
+        n = n_geo;
+        return;
+    }
+    // the pane: tilted a little per cell, so neighbouring panes reflect the sky differently
+    vec2 tilt = (vec2(hash12(cell * 1.3 + 4.0), hash12(cell * 2.1 + 9.0)) - 0.5) * 0.025;
+    n = normalize(n_geo + tu * tilt.x + tv * tilt.y);
+    albedo = vec3(0.01);
+    rough = 0.05;
+    reflectivity = 1.0;
+    f0 = 0.04;
+    float shade, glow;
+    float depth_m = 3.0 + 2.5 * fract(h * 17.3);
+    vec3 col = room(pm, d, w_m, h_m, depth_m, h, shade, glow);
+    // light inside: daylight through the window (a small share of the outdoor light), or the lamp
+    float day = 0.05 * (u_amb_up.g + 0.25 * u_sun_E.g * max(u_sun_dir.z, 0.0));
+    float k = hash12(cell.yx + 13.1 + variation);
+    vec3 lamp = (k < 0.7 ? vec3(1.0, 0.70, 0.42) : vec3(0.86, 0.90, 1.0)) * (0.6 + 0.6 * hash12(cell * 3.7));
+    vec3 E = vec3(day) * (0.4 + 0.6 * shade) + lit * lamp * (0.1 * shade + 1.0 * glow);
+    vec3 inside = col / PI * E + vec3(0.0005);
+    // curtains (at the sides), blinds (from the top) or net curtains, just behind the glass
+    float ck = fract(h * 23.1);
+    vec2 wf = (pm - lo) / (hi - lo);
+    vec3 cloth = room_wall_color(fract(h * 5.9)) * vec3(1.0, 0.92, 0.85);
+    float cover = 0.0;
+    if (ck < 0.35) {
+        float open = 0.12 + 0.3 * fract(h * 31.0);
+        cover = step(wf.x, open) + step(1.0 - open, wf.x);
+        cloth *= 0.75 + 0.25 * cos(wf.x * 60.0);
+    } else if (ck < 0.6) {
+        float down = 0.25 + 0.6 * fract(h * 41.0);
+        cover = step(1.0 - down, wf.y);
+        cloth = vec3(0.7, 0.68, 0.63) * (0.8 + 0.2 * step(0.3, fract(wf.y * h_m / 0.05)));
+    } else if (ck < 0.75) {
+        cover = 0.7;
+        cloth = vec3(0.8, 0.8, 0.78);
+    }
+    vec3 cloth_rad = cloth / PI * (vec3(day) * 1.4 + lit * lamp * 0.18);
+    inside = mix(inside, cloth_rad, cover);
+    float fres = f0 + (1.0 - f0) * pow(1.0 - max(dot(n, v), 0.0), 5.0);
+    float across_m = max(dot(u_cam_pos - v_pos, n_geo) + 2.0, 9.0);  // the camera stands in the street
+    emit = inside * (1.0 - fres) + mirrored(v_pos, reflect(-v, n), n_geo, tu, across_m) * fres * 0.9;
+    reflectivity = 0.0;  // the mirror image is in emit
+}
+
 void main() {
     vec3 n = normalize(v_nrm);
     if (!gl_FrontFacing) n = -n;
@@ -87,8 +294,19 @@ void main() {
     float rough = v_rough;
     float f0 = 0.04;
 
-    if (kind == FOLIAGE && texture(u_tex, vec3(v_uv, float(layer))).a < 0.5) discard;  // leaf cards (as shadow.frag)
-    vec3 tex = pow(texture(u_tex, vec3(v_uv, float(layer))).rgb, vec3(2.2));
+    vec3 n_geo = n;
+    vec3 dpdu, dpdv;
+    uv_frame(dpdu, dpdv);
+    vec2 tuv = kind == FACADE ? v_uv * vec2(length(dpdu), length(dpdv)) / FACADE_TILE_M : v_uv;
+    if (kind == FOLIAGE && texture(u_tex, vec3(tuv, float(layer))).a < 0.5) discard;  // leaf cards (as shadow.frag)
+    vec3 tex = pow(texture(u_tex, vec3(tuv, float(layer))).rgb, vec3(2.2));
+    vec4 pbr = texture(u_pbr, vec3(tuv, float(layer)));
+    if (pbr.z > 0.25) {               // the layer has a normal + roughness map
+        vec3 nt = pbr.xyz * 2.0 - 1.0;
+        float len_nt = max(length(nt), 1e-3);
+        n = bend(n, dpdu, dpdv, nt / len_nt);
+        rough = spread_rough(pbr.a, len_nt);
+    }
     vec3 albedo = tex * v_col;
     vec3 emit = vec3(0.0);
     float reflectivity = 0.0;   // extra mirror-like sky reflection (glass)
@@ -99,23 +317,16 @@ void main() {
         int wstyle = int(floor(variation * 4.0));
         vec4 r = wstyle == 0 ? vec4(0.22, 0.28, 0.78, 0.82) : (wstyle == 1 ? vec4(0.03, 0.34, 0.97, 0.80) : vec4(0.03, 0.05, 0.97, 0.95));
         bool window = cell.y >= 0.0 && f.x > r.x && f.x < r.z && f.y > r.y && f.y < r.w;
+        // weathering that does not repeat with the texture: soft blotches, a darker splash zone
+        albedo *= 0.9 + 0.2 * value_noise(v_pos.xy * 0.9 + v_pos.z * 0.7) * value_noise(vec2(v_pos.z, v_pos.x + v_pos.y) * 0.35);
+        albedo *= mix(0.82, 1.0, smoothstep(0.0, 0.7, v_pos.z));
         if (window) {
-            float frame = min(min(f.x - r.x, r.z - f.x), min(f.y - r.y, r.w - f.y));
-            float h = hash12(cell + variation * 97.0);
-            if (frame < 0.025) {
-                albedo = vec3(0.12, 0.12, 0.13);
-            } else {
-                albedo = vec3(0.02);
-                rough = 0.08;
-                reflectivity = 1.0;
-                f0 = 0.06;
-                if (h < u_lit_share * u_lights_on) {
-                    float k = hash12(cell.yx + 13.1 + variation);
-                    vec3 warm = k < 0.7 ? vec3(1.0, 0.72, 0.42) : vec3(0.78, 0.88, 1.0);
-                    float curtain = 0.55 + 0.45 * smoothstep(0.3, 0.7, fract(f.x * 1.7 + k));
-                    emit = warm * 0.035 * curtain * (0.6 + 0.8 * hash12(cell * 3.7));
-                }
-            }
+            float lit = step(hash12(cell + variation * 97.0), u_lit_share * u_lights_on);
+            facade_window(cell, f, r, dpdu, dpdv, n_geo, v, variation, lit, albedo, emit, n, rough, f0, reflectivity);
+        } else if (cell.y >= 0.0 && f.y < r.y && f.y > r.y - 0.3 && f.x > r.x && f.x < r.z) {
+            // rain streaks washed down from the sill
+            float streak = value_noise(vec2(f.x * length(dpdu) * 9.0, cell.x * 7.0 + cell.y * 3.0));
+            albedo *= 1.0 - 0.3 * smoothstep(0.4, 0.9, streak) * (1.0 - (r.y - f.y) / 0.3);
         } else if (cell.y >= 0.0 && f.y < 0.1) {
             albedo *= 0.8;  // floor band
         }
@@ -147,7 +358,17 @@ void main() {
         }
         emissive = 0.0;
     } else if (kind == ROAD) {
-        rough = 0.9;
+        // wear at a 16 m repeat over the 4 m asphalt, a broad tone that repeats with neither, covers
+        if (u_wear_layer >= 0.0) {
+            vec3 wuv = vec3(v_uv * 0.25, u_wear_layer);
+            albedo *= pow(texture(u_tex, wuv).rgb, vec3(2.2)) * 2.0;
+            vec4 wp = texture(u_pbr, wuv);
+            vec3 wn = bend(n_geo, dpdu, dpdv, normalize(wp.xyz * 2.0 - 1.0));
+            n = normalize(n + wn - n_geo);
+            rough = min(rough, wp.a);
+        }
+        albedo *= 0.8 + 0.4 * value_noise(v_pos.xy * 0.045 + 3.0) * (0.6 + 0.4 * value_noise(v_pos.xy * 0.21));
+        manhole(v_pos.xy, albedo, n, rough);
     }
     if (kind == EMISSIVE) {
         emit = albedo * emissive * mix(0.25, 1.0, u_lights_on) * (1.0 - variation);  // variation damps a glow

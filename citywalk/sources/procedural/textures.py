@@ -55,58 +55,6 @@ def _rgba(gray_or_rgb: np.ndarray) -> np.ndarray:
     return np.concatenate([a, alpha], axis=2)
 
 
-def asphalt(rng: np.random.Generator) -> np.ndarray:
-    n = _noise(rng, 5)
-    grain = rng.random((SIZE_PX, SIZE_PX)).astype(np.float32)
-    v = 70 + 40 * n + 22 * (grain - 0.5)
-    return _rgba(v)
-
-
-def sidewalk(rng: np.random.Generator) -> np.ndarray:
-    """Square concrete pavers, 4 per texture repeat."""
-    n = _noise(rng, 4)
-    y, x = np.mgrid[0:SIZE_PX, 0:SIZE_PX]
-    cell = SIZE_PX // 4
-    joints = ((x % cell) < 3) | ((y % cell) < 3)
-    tone = rng.uniform(-12, 12, (4, 4))[y // cell, x // cell]
-    v = 150 + 30 * n + tone
-    v = np.where(joints, 95, v)
-    return _rgba(v)
-
-
-def wall(rng: np.random.Generator, kind: str) -> np.ndarray:
-    """White-ish wall textures (tinted per building): tile, tile_small, concrete, panel, brick,
-    stone (cut-stone courses), stucco (smooth render). One texture repeat spans one window cell."""
-    n = _noise(rng, 5)
-    y, x = np.mgrid[0:SIZE_PX, 0:SIZE_PX]
-    v = 215 + 30 * (n - 0.5)
-    if kind in ("tile", "tile_small"):
-        cell = 16 if kind == "tile" else 8
-        joints = ((x % cell) == 0) | ((y % (cell // 2 if kind == "tile" else cell)) == 0)
-        v = np.where(joints, v - 45, v + rng.uniform(-6, 6, (SIZE_PX, SIZE_PX)))
-    elif kind == "panel":
-        joints = ((x % 128) < 2) | ((y % 64) < 2)
-        v = np.where(joints, v - 60, v)
-    elif kind == "brick":  # ~28 courses per floor: near real brick size on a 3 m window cell
-        row = y // 9
-        off = (row % 2) * 11
-        joints = ((y % 9) < 2) | (((x + off) % 22) < 2)
-        tone = rng.uniform(-18, 18, (SIZE_PX // 9 + 1, SIZE_PX // 22 + 2))[row, (x + off) // 22]
-        v = np.where(joints, 230, v - 20 + tone)
-    elif kind == "stone":
-        row = y // 32
-        off = (row % 2) * 48
-        joints = ((y % 32) < 2) | (((x + off) % 96) < 2)
-        tone = rng.uniform(-8, 8, (SIZE_PX // 32 + 1, SIZE_PX // 96 + 3))[row, (x + off) // 96]
-        v = np.where(joints, v - 40, v + 8 + tone)
-    elif kind == "stucco":
-        v = 225 + 14 * (n - 0.5) + 4 * (rng.random((SIZE_PX, SIZE_PX)) - 0.5)
-    else:  # concrete: soft vertical rain streaks
-        streak = _noise(rng, 3)[0:1, :].repeat(SIZE_PX, 0)
-        v = v - 25 * streak * (y / SIZE_PX)
-    return _rgba(v)
-
-
 def shutter(rng: np.random.Generator) -> np.ndarray:
     y = np.arange(SIZE_PX)[:, None] * np.ones((1, SIZE_PX))
     ridges = 0.5 + 0.5 * np.cos(y / SIZE_PX * 2 * np.pi * 24)
@@ -183,22 +131,18 @@ def vehicle_side(rng: np.random.Generator) -> np.ndarray:
 
 
 def make_textures(rng: np.random.Generator) -> dict[str, np.ndarray]:
-    """All layers a procedural street uses but its signs' (`signs.SignBank`), keyed by name."""
-    tex: dict[str, np.ndarray] = {
-        "asphalt": asphalt(rng),
-        "sidewalk": sidewalk(rng),
-        "shutter": shutter(rng),
-        "awning": awning(rng, False),
-        "awning_striped": awning(rng, True),
-    }
-    for kind in ("tile", "tile_small", "concrete", "panel", "brick"):
-        tex[kind] = wall(rng, kind)
+    """All layers a procedural street uses but its signs' (`signs.SignBank`), keyed by name: the
+    material families (albedo and normal+roughness, the same for every street, cached) and the
+    street's own props."""
+    from .materials import family_layers
+
+    tex: dict[str, np.ndarray] = dict(family_layers())
+    tex["shutter"] = shutter(rng)
+    tex["awning"] = awning(rng, False)
+    tex["awning_striped"] = awning(rng, True)
     for i in range(3):
         tex[f"vending{i}"] = vending(rng)
-    # layers added for the other styles draw from their own rng so tokyo's textures stay as they were
     extra = np.random.default_rng(rng.integers(2**31))
-    for kind in ("stone", "stucco"):
-        tex[kind] = wall(extra, kind)
     tex["phone_box"] = phone_box(extra)
     tex["vehicle_side"] = vehicle_side(extra)
     return tex
