@@ -42,13 +42,16 @@ class Gait:
     """Per frame and pedestrian: joints (N, M, len(JOINTS), 3) world m, facing heading (N, M, 2),
     contact (N, M, 2) bool per foot (left, right) and the pinned contact point of each foot on the
     ground (N, M, 2, 3) (heel, sole centre or toe, by stance part; NaN in swing); ground_z (N, M)
-    the walking surface under the body (from the feet's plants)."""
+    the walking surface under the body (from the feet's plants); contact_part (N, M, 2) -1 in
+    swing, 0 heel strike, 1 flat foot, 2 push-off; step_index (N, M, 2) which step of the foot."""
 
     joints: np.ndarray
     heading: np.ndarray
     contact: np.ndarray
     contact_point: np.ndarray
     ground_z: np.ndarray
+    contact_part: np.ndarray
+    step_index: np.ndarray
 
 
 def headings(xy: np.ndarray, fps: float, first: np.ndarray) -> np.ndarray:
@@ -101,8 +104,22 @@ def _plants(walked, xy, head, stride, height, build, ground, foot: int):
     right = np.stack([h[:, 1], -h[:, 0]], 1)
     side = (-1.0 if foot == 0 else 1.0) * 0.055 * height * build
     heel2 = p + right * side - h * (HEEL_BACK * height)
-    z = np.array([ground(float(x), float(y)) for x, y in heel2])
+    foot_len = (HEEL_BACK + TOE_FWD) * height
+    z = np.zeros(len(heel2))
+    for i in range(len(heel2)):
+        heel2[i], z[i] = _level_plant(heel2[i], h[i], foot_len, ground)
     return np.concatenate([heel2, z[:, None]], 1), h, k
+
+
+def _level_plant(heel, h, foot_len, ground):
+    """A plant whose heel, middle and toe rest on one level: a step that would straddle a kerb
+    or a stair edge moves a little forward or back, as a walker places a foot on a step."""
+    for shift in (0.0, 0.1, -0.1, 0.2, -0.2, 0.3, -0.3):
+        q = heel + h * shift * foot_len / 0.255
+        zs = [ground(float(x), float(y)) for x, y in (q, q + h * foot_len / 2, q + h * foot_len)]
+        if max(zs) - min(zs) < 0.02:
+            return q, zs[0]
+    return heel, max(zs)
 
 
 def _foot(phi, plants, plant_h, k0, height, foot: int):
@@ -175,10 +192,13 @@ def walk_cycle(xy: np.ndarray, fps: float, height_m: np.ndarray, build: np.ndarr
     contact = np.zeros((n, m, 2), bool)
     cpoint = np.full((n, m, 2, 3), np.nan)
     gz = np.zeros((n, m))
+    part = np.full((n, m, 2), -1, np.int8)
+    step = np.zeros((n, m, 2), np.int64)
     for a in range(m):
-        joints[:, a], contact[:, a], cpoint[:, a], gz[:, a] = _one(
+        joints[:, a], contact[:, a], cpoint[:, a], gz[:, a], part[:, a], step[:, a] = _one(
             xy[:, a], head[:, a], fps, float(height_m[a]), float(build[a]), float(speed_mps[a]), ground)
-    return Gait(joints.astype(np.float32), head.astype(np.float32), contact, cpoint, gz.astype(np.float32))
+    return Gait(joints.astype(np.float32), head.astype(np.float32), contact, cpoint, gz.astype(np.float32),
+                part, step)
 
 
 def _one(xy, head, fps, height, build, speed, ground):
@@ -221,7 +241,15 @@ def _one(xy, head, fps, height, build, speed, ground):
         out[:, J["knee_" + side]] = _knee(hip, ankle, fwd3, thigh, shin)
         out[:, J["heel_" + side]], out[:, J["toe_" + side]] = heel, toe
     _upper_body(out, pelvis, fwd3, right3, phi, height, build, speed)
-    return out, contact, cpoint, ground_mid
+    part = np.full((n, 2), -1, np.int8)
+    steps = np.zeros((n, 2), np.int64)
+    for foot in (0, 1):
+        u_all = phi + 0.5 * foot
+        steps[:, foot] = np.floor(u_all).astype(np.int64)
+        w = (u_all - np.floor(u_all)) / STANCE
+        code = np.where(w < HEEL_SHARE, 0, np.where(w > 1 - TOE_SHARE, 2, 1))
+        part[:, foot] = np.where(contact[:, foot], code, -1)
+    return out, contact, cpoint, ground_mid, part, steps
 
 
 def _upper_body(out, pelvis, fwd3, right3, phi, height, build, speed):
