@@ -21,6 +21,7 @@ from .steer import CrowdTrack, simulate
 from .traffic import TrafficTrack, car_instances, car_lanes, car_mesh, simulate_traffic
 
 DRAW_DISTANCE_M = 140.0  # agents farther from the camera than this are not drawn
+NEAR_LOD_M = 25.0        # people farther than this are drawn with fewer triangles, no hands or neck
 
 
 @dataclass
@@ -39,20 +40,45 @@ class Agents:
     def n_frames(self) -> int:
         return len(self.track.xy)
 
-    def instances(self, frame: int, cam_pos=None) -> dict[str, np.ndarray]:
-        """Instance rows (n, 17) per shared mesh ('limb', 'ellipsoid', 'car') at `frame`, leaving
-        out agents beyond DRAW_DISTANCE_M of `cam_pos` (3,)."""
+    def instances(self, frame: int, camera=None) -> dict[str, np.ndarray]:
+        """Instance rows (n, 17) per shared mesh at `frame`: 'limb' and 'ellipsoid' for people
+        near the camera, 'limb_far' and 'ellipsoid_far' (fewer triangles) beyond NEAR_LOD_M,
+        'car'. With a CameraFrame `camera`, agents outside its view or beyond DRAW_DISTANCE_M are
+        left out."""
         f = int(np.clip(frame, 0, self.n_frames - 1))
         pop, g = self.population, self.gait
+        dist = np.zeros(len(pop))
         keep = np.ones(len(pop), bool)
-        if cam_pos is not None and len(pop):
-            keep = np.linalg.norm(self.track.xy[f] - np.asarray(cam_pos)[:2], axis=1) < DRAW_DISTANCE_M
-        out = pedestrian_instances(g.joints[f, keep].astype(np.float64), g.heading[f, keep].astype(np.float64),
-                                   pop.height_m[keep], pop.build[keep], pop.colors[keep], pop.skirt[keep],
-                                   g.ground_z[f, keep])
-        out["car"] = car_instances(self.traffic, f) if self.traffic.position.shape[1] else \
+        if camera is not None and len(pop):
+            xyz = np.concatenate([self.track.xy[f], g.ground_z[f, :, None] + 0.9], 1)
+            keep, dist = _in_view(camera, xyz, 1.1)
+        out = {}
+        for key, sel in (("", keep & (dist <= NEAR_LOD_M)), ("_far", keep & (dist > NEAR_LOD_M))):
+            rows = pedestrian_instances(g.joints[f, sel].astype(np.float64), g.heading[f, sel].astype(np.float64),
+                                        pop.height_m[sel], pop.build[sel], pop.colors[sel], pop.skirt[sel],
+                                        g.ground_z[f, sel], detail=not key)
+            out["limb" + key], out["ellipsoid" + key] = rows["limb"], rows["ellipsoid"]
+        cars = car_instances(self.traffic, f) if self.traffic.position.shape[1] else \
             np.zeros((0, INSTANCE_FLOATS), np.float32)
+        if camera is not None and len(cars):
+            cars = cars[_in_view(camera, cars[:, 9:12].astype(np.float64) + [0, 0, 0.8], 2.6)[0]]
+        out["car"] = cars
         return out
+
+
+def _in_view(camera, xyz: np.ndarray, radius_m: float) -> tuple[np.ndarray, np.ndarray]:
+    """Which points (n, 3) have a sphere of `radius_m` inside the camera's view and closer than
+    DRAW_DISTANCE_M, and their distances."""
+    pc = xyz @ np.asarray(camera.R, float).T + np.asarray(camera.t, float)
+    dist = np.linalg.norm(pc, axis=1)
+    K, (w, h) = np.asarray(camera.K, float), camera.size_px
+    z = np.maximum(pc[:, 2], 1e-6)
+    slack = radius_m / z
+    ok = (pc[:, 2] > -radius_m) & (dist < DRAW_DISTANCE_M)
+    ok &= np.abs(pc[:, 0] / z - (w / 2 - K[0, 2]) / K[0, 0]) < w / 2 / K[0, 0] + slack * 1.5
+    ok &= np.abs(pc[:, 1] / z - (h / 2 - K[1, 2]) / K[1, 1]) < h / 2 / K[1, 1] + slack * 1.5
+    ok |= dist < radius_m * 2
+    return ok, dist
 
 
 def plan_agents(scene: Scene, level: str, seed: int, fps: float, n_frames: int, camera_xy: np.ndarray,
@@ -102,7 +128,8 @@ def crowd_for_shot(shot) -> str:
 
 def unit_meshes() -> dict:
     """The shared meshes the instances refer to, by name."""
-    return {"limb": limb_mesh(), "ellipsoid": ellipsoid_mesh(), "car": car_mesh()}
+    return {"limb": limb_mesh(), "ellipsoid": ellipsoid_mesh(), "limb_far": limb_mesh(5, far=True),
+            "ellipsoid_far": ellipsoid_mesh(6, 5), "car": car_mesh()}
 
 
 __all__ = ["Agents", "CROWD_LEVELS", "check_crowd", "crowd_for_shot", "plan_agents", "unit_meshes"]

@@ -60,10 +60,12 @@ def _revolve(profile_z: np.ndarray, profile_r: np.ndarray, sides: int, rough: fl
                     np.zeros(v), np.zeros(v), np.array(idx, np.uint32))
 
 
-def limb_mesh(sides: int = 8) -> UnitMesh:
-    """A limb from z = 0 to 1, cross-section radius 1, ends rounded."""
+def limb_mesh(sides: int = 8, far: bool = False) -> UnitMesh:
+    """A limb from z = 0 to 1, cross-section radius 1, ends rounded (`far`: fewer rows)."""
     zs = np.array([0.0, 0.02, 0.07, 0.14, 0.5, 0.86, 0.93, 0.98, 1.0])
     rs = np.array([0.0, 0.55, 0.85, 1.0, 1.0, 1.0, 0.85, 0.55, 0.0])
+    if far:
+        zs, rs = np.array([0.0, 0.06, 0.5, 0.94, 1.0]), np.array([0.0, 0.8, 1.0, 0.8, 0.0])
     return _revolve(zs, rs, sides, 0.85)
 
 
@@ -100,9 +102,11 @@ def _limb_rows(a, b, fwd, rx, ry, color, taper=1.0, ground=None, extend=0.0):
 
 
 def pedestrian_instances(joints: np.ndarray, heading: np.ndarray, height: np.ndarray, build: np.ndarray,
-                         colors: np.ndarray, skirt: np.ndarray, ground_z: np.ndarray) -> dict[str, np.ndarray]:
+                         colors: np.ndarray, skirt: np.ndarray, ground_z: np.ndarray,
+                         detail: bool = True) -> dict[str, np.ndarray]:
     """Instance rows for M pedestrians of one frame: {'limb': (L, 17), 'ellipsoid': (E, 17)}.
-    joints (M, J, 3), heading (M, 2), colours (M, 5, 3) top, bottom, shoes, skin, hair."""
+    joints (M, J, 3), heading (M, 2), colours (M, 5, 3) top, bottom, shoes, skin, hair.
+    Without `detail` (people far off) the neck and hands are left out."""
     m = len(joints)
     if m == 0:
         z = np.zeros((0, INSTANCE_FLOATS), np.float32)
@@ -123,8 +127,9 @@ def pedestrian_instances(joints: np.ndarray, heading: np.ndarray, height: np.nda
     neck = jt["neck"]
     limbs.append(_limb_rows(pelvis + UP * 0.02 * hs[:, None], neck, fwd, 0.16 * hs * bs, 0.105 * hs * bs, top,
                             1.12, g))
-    limbs.append(_limb_rows(neck - UP * 0.03 * hs[:, None], neck + UP * 0.07 * hs[:, None], fwd, 0.045 * hs,
-                            0.045 * hs, skin, 1.0, g))
+    if detail:
+        limbs.append(_limb_rows(neck - UP * 0.03 * hs[:, None], neck + UP * 0.07 * hs[:, None], fwd, 0.045 * hs,
+                                0.045 * hs, skin, 1.0, g))
     head_c = jt["head"]
     hh = 0.118 * hs
     ells.append(_limb_rows(head_c - UP * hh[:, None], head_c + UP * hh[:, None], fwd, 0.078 * hs, 0.095 * hs,
@@ -139,8 +144,9 @@ def pedestrian_instances(joints: np.ndarray, heading: np.ndarray, height: np.nda
                                 top, 0.8, g, 0.3))
         w, e = jt["wrist_" + side], jt["elbow_" + side]
         d = (w - e) / (FOREARM * 1.7 * hs[:, None])
-        ells.append(_limb_rows(w - d * (0.01 * hs)[:, None], w + d * (0.1 * hs)[:, None], fwd, 0.03 * hs,
-                               0.045 * hs, skin, 1.0, g))
+        if detail:
+            ells.append(_limb_rows(w - d * (0.01 * hs)[:, None], w + d * (0.1 * hs)[:, None], fwd, 0.03 * hs,
+                                   0.045 * hs, skin, 1.0, g))
         leg_col = np.where(skirt[:, None], skin * 0.8, bottom)
         limbs.append(_limb_rows(jt["hip_" + side], jt["knee_" + side], fwd, 0.075 * hs * bs, 0.08 * hs * bs,
                                 bottom, 0.72, g, 0.5))

@@ -12,7 +12,8 @@ from ..errors import ShotError
 from .lanes import ClearanceField, Lane
 
 CROWD_LEVELS = ("none", "light", "busy")
-DENSITY_PER_M = {"none": 0.0, "light": 0.05, "busy": 0.2}  # pedestrians per metre of a weight-1 lane
+DENSITY_PER_M = {"none": 0.0, "light": 0.05, "busy": 0.2}  # pedestrians per metre of a weight-1 lane ...
+REFERENCE_WIDTH_M = 3.0  # ... this wide (wider lanes hold proportionally more)
 MAX_PEDESTRIANS = 600
 WALL_MARGIN_M = 0.05     # extra clearance kept from walls and props beyond a body's radius
 EDGE_MARGIN_M = 0.12     # kept from a lane's edge (the kerb) beyond the radius
@@ -87,11 +88,13 @@ def _bodies(rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
 def spawn(lanes: list[Lane], field: ClearanceField, level: str, seed: int,
           keep_clear_xy: np.ndarray) -> Population:
     """A seeded population for crowd `level` on `lanes`: counts from DENSITY_PER_M × lane length ×
-    weight, positions drawn uniformly and rejected where a body would touch a wall, another body
-    or any of the `keep_clear_xy` points (K, 2) (the camera's and actors' first positions)."""
+    weight × width / REFERENCE_WIDTH_M, positions drawn uniformly and rejected where a body would
+    touch a wall, another body or any of the `keep_clear_xy` points (K, 2) (the camera's and
+    actors' first positions)."""
     rng = np.random.default_rng([int(seed), 0xC0DE])
     density = DENSITY_PER_M[check_crowd(level)]
-    counts = [int(rng.poisson(density * ln.length_m * ln.weight)) for ln in lanes]
+    counts = [int(rng.poisson(density * ln.length_m * ln.weight * (2 * ln.half_width_m / REFERENCE_WIDTH_M)))
+              for ln in lanes]
     total = min(sum(counts), MAX_PEDESTRIANS)
     body = _bodies(rng, total)
     radius = body_radius_m(body["height_m"], body["build"])

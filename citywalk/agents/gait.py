@@ -98,7 +98,8 @@ def _rot(pitch, fwd2, local_fwd, local_up):
 def _plants(walked, xy, head, stride, height, build, ground, foot: int):
     """Heel points (K, 3) and headings (K, 2) of every step of one foot, k = -1 .. K-2."""
     off = 0.5 * foot
-    k = np.arange(-1, int(np.ceil(walked[-1] / stride)) + 3)
+    phi0, phi1 = walked[0] / stride + off, walked[-1] / stride + off
+    k = np.arange(int(np.floor(phi0)), int(np.floor(phi1)) + 2)
     dist = (k - off + STANCE * 0.4) * stride
     p, h = _body_at(dist, walked, xy, head)
     right = np.stack([h[:, 1], -h[:, 0]], 1)

@@ -11,7 +11,7 @@ import numpy as np
 from ..scene import Scene
 
 SLICE_HEIGHTS_M = (0.35, 0.9, 1.5)  # above the ground: what a walking body would touch
-FIELD_CELL_M = 0.05                  # clearance raster resolution
+FIELD_CELL_M = 0.08                  # clearance raster resolution
 MAX_FIELD_CELLS = 24_000_000
 KERBLESS_BAND_M = 1.4                # side streets without sidewalks: people keep to this band by each edge
 
@@ -84,7 +84,7 @@ def walk_lanes(scene: Scene) -> list[Lane]:
         for sgn in (1.0, -1.0):
             line = _offset_polyline(pts, sgn * off)
             pieces = [line]
-            if kind == "kerbless" and main_reach > 0:
+            if st.kind != "main" and main_reach > 0:
                 pieces = _cut_near_main(line, scene, main_reach + 0.8)
             for piece in pieces:
                 if np.linalg.norm(piece[-1] - piece[0]) > 6.0:

@@ -2,9 +2,9 @@
 scene's own mesh shader (sun and shadow map, sky ambient, lamps, wet surfaces), with their sun
 shadows flattened onto the ground. A scene pass added with `Renderer.add_pass`.
 
-It takes its per-frame instances from a callable `instances(frame_index, cam_pos) -> {mesh name:
-(n, 17) float32}` and its meshes as plain arrays (agents.bodies.UnitMesh), so it knows nothing
-of how agents move."""
+It takes its per-frame instances from a callable `instances(frame_index, camera_frame) -> {mesh
+name: (n, 17) float32}` (a mesh whose name ends in '_far' casts no flattened shadow) and its
+meshes as plain arrays (agents.bodies.UnitMesh), so it knows nothing of how agents move."""
 
 from __future__ import annotations
 
@@ -73,7 +73,7 @@ class AgentPass:
     def draw(self, fc: FrameContext) -> None:
         import moderngl
 
-        rows = self.instances(fc.index, fc.cam_pos)
+        rows = self.instances(fc.index, fc.frame)
         ctx, light = self.ctx, fc.light
         fc.targets.scene_fbo.use()
         ctx.enable(moderngl.DEPTH_TEST)
@@ -123,7 +123,7 @@ class AgentPass:
         ctx.depth_func = "<"
         fc.targets.scene_fbo.depth_mask = True
         for name, part in self.parts.items():
-            if counts[name]:
+            if counts[name] and not name.endswith("_far"):
                 part[4].render(instances=counts[name])
         ctx.disable(moderngl.BLEND)
         ctx.blend_func = moderngl.DEFAULT_BLENDING
