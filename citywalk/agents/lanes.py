@@ -203,7 +203,9 @@ class ClearanceField:
     the distance between cell centres minus one cell diagonal."""
 
     def __init__(self, segments: np.ndarray, lanes: list[Lane], margin_m: float = 1.5):
-        self.grids = [_LaneGrid(segments, lane_box([ln], ln.half_width_m + margin_m)) for ln in lanes]
+        segments = np.asarray(segments, float).reshape(-1, 2, 2)
+        bounds = (segments.min(axis=1), segments.max(axis=1))
+        self.grids = [_LaneGrid(segments, bounds, lane_box([ln], ln.half_width_m + margin_m)) for ln in lanes]
 
     def at(self, xy: np.ndarray, lane) -> np.ndarray:
         """Clearance (n,) m at points (n, 2) of the given lanes (n,) (large outside a lane's raster)."""
@@ -217,7 +219,7 @@ class ClearanceField:
 
 
 class _LaneGrid:
-    def __init__(self, segments: np.ndarray, box):
+    def __init__(self, segments: np.ndarray, bounds, box):
         from scipy.ndimage import distance_transform_edt
 
         (x0, y0), (x1, y1) = box
@@ -228,7 +230,7 @@ class _LaneGrid:
         self.shape = (int(np.ceil((y1 - y0) / cell)) + 1, int(np.ceil((x1 - x0) / cell)) + 1)
         occupied = np.zeros(self.shape, bool)
         if len(segments):
-            lo, hi = segments.min(axis=1), segments.max(axis=1)
+            lo, hi = bounds
             near = (hi[:, 0] >= x0) & (lo[:, 0] <= x1) & (hi[:, 1] >= y0) & (lo[:, 1] <= y1)
             a, b = segments[near, 0], segments[near, 1]
             n = np.maximum(1, np.ceil(np.linalg.norm(b - a, axis=1) / (cell * 0.5)).astype(int)) + 1
