@@ -21,6 +21,7 @@ PUSH_PITCH_RAD = np.radians(-38.0)
 LIFT_M = 0.075          # swing foot clearance at mid-swing (for a 1.7 m body)
 HEADING_TAU_S = 0.25    # smoothing of the facing direction
 ARM_SWING_RAD = np.radians(22.0)
+STALL_SPEED_MPS = 0.3   # slower than this, a swinging foot comes down (a stopped walker stands)
 
 # proportions (share of height) of a standing adult
 HIP_H, LEG, ANKLE_H = 0.53, 0.49, 0.039
@@ -123,7 +124,7 @@ def _level_plant(heel, h, foot_len, ground):
     return heel, max(zs)
 
 
-def _foot(phi, plants, plant_h, k0, height, foot: int):
+def _foot(phi, plants, plant_h, k0, height, foot: int, stall=None):
     """Ankle (N, 3), heel (N, 3), toe (N, 3), contact (N,), contact point (N, 3) of one foot and
     the ground height (N,) under it (its plant's, blended across a swing)."""
     u_all = phi + 0.5 * foot
@@ -159,13 +160,16 @@ def _foot(phi, plants, plant_h, k0, height, foot: int):
     ankle_sw = a0 + (a1 - a0) * e[:, None]
     ankle_sw[:, 2] += LIFT_M * (height / 1.7) * np.sin(np.pi * w_sw)
     pitch_sw = p0 + (p1 - p0) * e
+    ground_z = plants[i, 2] + (plants[i + 1, 2] - plants[i, 2]) * np.where(stance, 0.0, e)
+    if stall is not None:  # a walker who has stopped mid-stride puts the swinging foot down flat
+        ankle_sw[:, 2] += (ground_z + ankle_up - ankle_sw[:, 2]) * stall
+        pitch_sw = pitch_sw * (1 - stall)
     h_sw = h0 + (h1 - h0) * e[:, None]
     h_sw /= np.maximum(np.linalg.norm(h_sw, axis=1, keepdims=True), 1e-9)
     heel_sw = ankle_sw + _rot(pitch_sw, h_sw, np.full(len(u), -heel_len), np.full(len(u), -ankle_up))
     toe_sw = ankle_sw + _rot(pitch_sw, h_sw, np.full(len(u), toe_len), np.full(len(u), -ankle_up))
     pick = stance[:, None]
     point = np.where(pick, pt, np.nan)
-    ground_z = plants[i, 2] + (plants[i + 1, 2] - plants[i, 2]) * np.where(stance, 0.0, e)
     return (np.where(pick, a_st, ankle_sw), np.where(pick, he_st, heel_sw), np.where(pick, to_st, toe_sw),
             stance, point, ground_z)
 
@@ -215,10 +219,13 @@ def _one(xy, head, fps, height, build, speed, ground):
     cpoint = np.full((n, 2, 3), np.nan)
     fwd3 = np.concatenate([head, np.zeros((n, 1))], 1)
     right3 = np.stack([head[:, 1], -head[:, 0], np.zeros(n)], 1)
+    rate = np.gradient(walked) * fps if n > 1 else np.zeros(n)
+    rate = np.convolve(np.pad(rate, 4, mode="edge"), np.ones(9) / 9, mode="valid")
+    stall = np.clip(1.0 - rate / STALL_SPEED_MPS, 0.0, 1.0)
     feet = []
     for foot in (0, 1):
         plants, plant_h, k = _plants(walked, xy, head, stride, height, build, ground, foot)
-        ankle, heel, toe, st, pt, gz = _foot(phi, plants, plant_h, int(k[0]), height, foot)
+        ankle, heel, toe, st, pt, gz = _foot(phi, plants, plant_h, int(k[0]), height, foot, stall)
         feet.append((ankle, heel, toe, gz))
         contact[:, foot], cpoint[:, foot] = st, pt
     leg = LEG * height
