@@ -37,13 +37,15 @@ def scene_extent_m(shot: Shot) -> float:
 @dataclass
 class Prepared:
     """Everything a Shot needs before GL: the scene, its lighting, the walked route (N, 3), one
-    CameraFrame per output frame, and the walker's track for rigs that film one (else None)."""
+    CameraFrame per output frame, the walker's track for rigs that film one (else None), and
+    the shot's pedestrians and traffic (citywalk.agents.Agents, None without a crowd)."""
 
     scene: object
     lighting: object
     route: np.ndarray
     frames: list
     walker: object = None
+    agents: object = None
 
 
 def prepare(shot: Shot) -> Prepared:
@@ -69,7 +71,36 @@ def prepare(shot: Shot) -> Prepared:
                 for f in frames[::step]]
         scene = build_scene(shot.scene, cameras=cams)
         check_drawable(scene, shot.scene.path or shot.scene.source)  # tiles: warn about the final load
-    return Prepared(scene, lighting, route, frames, walker)
+    return Prepared(scene, lighting, route, frames, walker, plan_shot_agents(shot, scene, route, frames, walker))
+
+
+def plan_shot_agents(shot: Shot, scene, route, frames, walker):
+    """The crowd and traffic of the Shot (None when its crowd is none), making way for the camera
+    and every actor."""
+    from .agents import crowd_for_shot, plan_agents
+
+    level = crowd_for_shot(shot)
+    if level == "none":
+        return None
+    n = len(frames)
+    cam = np.array([f.position[:2] for f in frames])
+    actors = []
+    if shot.actors:
+        from .camera import dynamics_from_spec
+        from .likeness.actor import Actor
+        from .likeness.place import actor_track
+
+        dyn = dynamics_from_spec(shot.camera)
+        for i, spec in enumerate(shot.actors):
+            if i == 0 and walker is not None:
+                actors.append(np.asarray(walker.positions, float)[:, :2])
+            else:
+                track = actor_track(Actor.load(spec.likeness), spec, route, dyn, shot.output.fps, n)
+                actors.append(np.asarray(track.positions, float)[:, :2])
+    elif walker is not None:
+        actors.append(np.asarray(walker.positions, float)[:, :2])
+    act = np.stack(actors, 1) if actors else None
+    return plan_agents(scene, level, shot.scene.seed, shot.output.fps, n, cam, act)
 
 
 def check_drawable(scene, source: str, warn: bool = True) -> None:
@@ -126,6 +157,11 @@ def open_renderer(shot: Shot, p: Prepared):
                         focus_points=p.route, exposure_ev=shot.look.exposure_ev,
                         splat_budget=shot.output.splat_budget)
     add_actors(renderer, shot, p.route, p.walker, len(p.frames))
+    if p.agents is not None:
+        from .agents import unit_meshes
+        from .render.agents import AgentPass
+
+        renderer.add_pass(AgentPass(renderer.ctx, unit_meshes(), p.agents.instances, p.scene.lit_window_share))
     return renderer
 
 

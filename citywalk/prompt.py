@@ -46,6 +46,11 @@ TIME_PHRASES: dict[str, tuple[str, ...]] = {
     "night": ("night", "midnight", "nighttime", "night time", "tonight", "late night"),
 }
 _TIME_PREFIXES = ("at", "at the", "in the", "during the", "by")
+CROWD_PHRASES: dict[str, tuple[str, ...]] = {
+    "busy": ("busy", "crowded", "bustling", "packed", "rush hour", "full of people", "lots of people"),
+    "light": ("quiet", "a few people", "few people", "sparse"),
+    "none": ("empty", "deserted", "nobody", "no one", "empty streets", "deserted streets"),
+}
 WEATHER_PHRASES: dict[str, tuple[str, ...]] = {
     "clear": ("clear", "sunny", "sunshine", "clear sky", "clear skies", "blue sky", "blue skies"),
     "cloudy": ("cloudy", "clouds", "partly cloudy"),
@@ -216,6 +221,7 @@ def _build_phrase_table() -> dict[tuple[str, ...], tuple[tuple[str, Any], ...]]:
         entries.extend((p, (("style", (name, None)),)) for p in phrases)
     add(STREET_PHRASES, "camera.street")
     add(TIME_PHRASES, "look.when", _TIME_PREFIXES)
+    add(CROWD_PHRASES, "look.crowd")
     add(WEATHER_PHRASES, "look.weather", _WEATHER_PREFIXES)
     add(RIG_PHRASES, "camera.rig")
     add(SPEED_PHRASES, "camera.speed_mps")

@@ -126,6 +126,17 @@ class LookSpec(_Model):
     # keyframes [{t_s: 0, weather: clear}, {t_s: 10, weather: thunderstorm}]
     weather: Union[str, dict[str, Any], Annotated[list[dict[str, Any]], Field(min_length=1, max_length=256)]] = "clear"
     exposure_ev: float = Field(0.0, ge=-10.0, le=10.0)
+    # pedestrians and moving cars: none | light | busy, or 'style' (the style's own default;
+    # imported worlds — mesh, tiles, splat — have none unless asked)
+    crowd: str = "style"
+
+    @field_validator("crowd")
+    @classmethod
+    def _crowd_name(cls, v: str) -> str:
+        key = str(v).strip().lower()
+        if key not in ("none", "light", "busy", "style"):
+            raise ValueError(f"unknown crowd '{v}': use none, light, busy or style (the style's default)")
+        return key
 
     @field_validator("when")
     @classmethod

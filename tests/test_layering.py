@@ -14,6 +14,7 @@ STAGES = [
     {"scene"},
     {"sources"},
     {"camera"},
+    {"agents"},
     {"look"},
     {"render"},
     {"likeness"},

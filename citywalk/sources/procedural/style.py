@@ -252,6 +252,7 @@ class TrafficStyle(_Section):
     tram_tracks: bool = False
     bicycles_per_100m: float = Field(0.0, ge=0, le=60)
     boats_per_100m: float = Field(0.0, ge=0, le=10)
+    crowd: Literal["none", "light", "busy"] = "light"  # pedestrians and moving cars when a Shot asks for the style's
 
 
 class Style(BaseModel):

@@ -1,0 +1,137 @@
+"""The agents pass: pedestrians and cars drawn as instances of a few shared meshes, shaded by the
+scene's own mesh shader (sun and shadow map, sky ambient, lamps, wet surfaces), with their sun
+shadows flattened onto the ground. A scene pass added with `Renderer.add_pass`.
+
+It takes its per-frame instances from a callable `instances(frame_index, camera_frame) -> {mesh
+name: (n, 17) float32}` (a mesh whose name ends in '_far' casts no flattened shadow) and its
+meshes as plain arrays (agents.bodies.UnitMesh), so it knows nothing of how agents move."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+from .frame import FrameContext, TextureUnit
+from .gl import check_gl, mat_bytes, set_uniform, shader_source, write_uniform
+from .meshes import MeshPass
+
+VERTEX_ATTRS = (("in_pos", 3), ("in_nrm", 3), ("in_col", 3), ("in_tint", 1), ("in_rough", 1), ("in_kind", 1),
+                ("in_emit", 1))
+INSTANCE_ATTRS = (("i_x", 3), ("i_y", 3), ("i_z", 3), ("i_o", 3), ("i_col", 3), ("i_taper", 1), ("i_ground", 1))
+MIN_SUN_Z = 0.12       # lower suns cast no flattened shadow (they would be too long to read right)
+
+
+def _layout(prog, buffer, attrs, suffix: str):
+    """A vertex-array entry for interleaved float attributes, padding those the linked program dropped."""
+    fmt, names = [], []
+    for name, n in attrs:
+        if name in prog:
+            fmt.append(f"{n}f")
+            names.append(name)
+        else:
+            fmt.append(f"{4 * n}x")
+    return (buffer, " ".join(fmt) + suffix, *names)
+
+
+class AgentPass:
+    """Draws the instances of `meshes` ({name: UnitMesh}) that `instances(index, cam_pos)` gives."""
+
+    def __init__(self, ctx, meshes: dict, instances: Callable[[int, np.ndarray], dict], lit_window_share=0.5):
+        self.ctx, self.instances = ctx, instances
+        self.lit_window_share = float(lit_window_share)
+        self.prog = ctx.program(vertex_shader=shader_source("agents.vert"), fragment_shader=shader_source("mesh.frag"))
+        self.shadow_prog = ctx.program(vertex_shader=shader_source("agents_shadow.vert"),
+                                       fragment_shader=shader_source("agents_shadow.frag"))
+        self.parts = {}
+        for name, mesh in meshes.items():
+            vbo = ctx.buffer(mesh.vertex_data().tobytes())
+            ibo = ctx.buffer(np.ascontiguousarray(mesh.indices, np.uint32).tobytes())
+            inst = ctx.buffer(reserve=17 * 4 * 64, dynamic=True)
+            vao = ctx.vertex_array(self.prog, [_layout(self.prog, vbo, VERTEX_ATTRS, ""),
+                                               _layout(self.prog, inst, INSTANCE_ATTRS, "/i")],
+                                   index_buffer=ibo, index_element_size=4)
+            svao = ctx.vertex_array(self.shadow_prog, [_layout(self.shadow_prog, vbo, VERTEX_ATTRS, ""),
+                                                       _layout(self.shadow_prog, inst, INSTANCE_ATTRS, "/i")],
+                                    index_buffer=ibo, index_element_size=4)
+            self.parts[name] = [vbo, ibo, inst, vao, svao]
+        self.white = ctx.texture_array((1, 1, 1), 4, bytes([255, 255, 255, 255]))
+        self.shadow_strength = 0.0
+        self.sun_dir = (0.0, 0.0, 1.0)
+        check_gl(ctx, "agents pass set-up")
+
+    def update_lighting(self, light) -> None:
+        """The mesh shader's light, and how dark the flattened sun shadows fall."""
+        MeshPass.update_lighting(self, light)
+        L = light.lighting
+        sun_z = float(L.sun_dir[2])
+        e_sun = float(L.sun_illuminance[1]) * max(sun_z, 0.0)
+        e_amb = float(L.ambient_up[1])
+        self.shadow_strength = 0.0 if sun_z < MIN_SUN_Z else 0.85 * e_sun / max(e_sun + e_amb, 1e-9)
+        self.sun_dir = tuple(float(v) for v in L.sun_dir)
+
+    def draw(self, fc: FrameContext) -> None:
+        import moderngl
+
+        rows = self.instances(fc.index, fc.frame)
+        ctx, light = self.ctx, fc.light
+        fc.targets.scene_fbo.use()
+        ctx.enable(moderngl.DEPTH_TEST)
+        ctx.disable(moderngl.CULL_FACE)
+        ctx.depth_func = "<"
+        counts = {}
+        for name, part in self.parts.items():
+            data = np.ascontiguousarray(rows.get(name, np.zeros((0, 17), np.float32)), np.float32)
+            counts[name] = len(data)
+            if len(data):
+                if part[2].size < data.nbytes:
+                    part[2].orphan(data.nbytes * 2)
+                part[2].write(data.tobytes())
+        if not any(counts.values()):
+            return
+        p = self.prog
+        write_uniform(p, "u_view_proj", mat_bytes(fc.view_proj))
+        set_uniform(p, "u_cam_pos", tuple(float(v) for v in fc.cam_pos))
+        write_uniform(p, "u_shadow_mat", mat_bytes(light.shadow.light_mat))
+        set_uniform(p, "u_use_shadow", 1.0 if light.shadow.active else 0.0)
+        for uname, unit, tex in (("u_tex", TextureUnit.SURFACES, self.white),
+                                 ("u_sky", TextureUnit.SKY, light.sky_tex),
+                                 ("u_shadow", TextureUnit.SHADOW, light.shadow.texture),
+                                 ("u_lamp_total", TextureUnit.LAMP_TOTAL, light.lamps.total),
+                                 ("u_lamp_dir", TextureUnit.LAMP_DIR, light.lamps.direction)):
+            tex.use(unit)
+            set_uniform(p, uname, int(unit))
+        for name, part in self.parts.items():
+            if counts[name]:
+                part[3].render(instances=counts[name])
+        if self.shadow_strength > 0.0:
+            self._draw_shadows(fc, counts)
+
+    def _draw_shadows(self, fc: FrameContext, counts: dict) -> None:
+        import moderngl
+
+        ctx, light, sp = self.ctx, fc.light, self.shadow_prog
+        write_uniform(sp, "u_view_proj", mat_bytes(fc.view_proj))
+        write_uniform(sp, "u_shadow_mat", mat_bytes(light.shadow.light_mat))
+        set_uniform(sp, "u_use_shadow", 1.0 if light.shadow.active else 0.0)
+        set_uniform(sp, "u_sun_dir", self.sun_dir)
+        set_uniform(sp, "u_strength", float(self.shadow_strength))
+        light.shadow.texture.use(TextureUnit.SHADOW)
+        set_uniform(sp, "u_shadow", int(TextureUnit.SHADOW))
+        ctx.enable(moderngl.BLEND)
+        ctx.blend_func = (moderngl.ZERO, moderngl.ONE_MINUS_SRC_ALPHA, moderngl.ZERO, moderngl.ONE)
+        ctx.depth_func = "<"
+        fc.targets.scene_fbo.depth_mask = True
+        for name, part in self.parts.items():
+            if counts[name] and not name.endswith("_far"):
+                part[4].render(instances=counts[name])
+        ctx.disable(moderngl.BLEND)
+        ctx.blend_func = moderngl.DEFAULT_BLENDING
+
+    def release(self) -> None:
+        for part in self.parts.values():
+            for obj in reversed(part):
+                obj.release()
+        self.white.release()
+        self.prog.release()
+        self.shadow_prog.release()
