@@ -5,11 +5,15 @@ test `<=`, so every pixel is shaded once whatever the draw order (llvmpipe pays 
 
 from __future__ import annotations
 
+import numpy as np
+
+from .bake import SAMPLE_OFFSET_CELLS
 from .frame import FrameContext, TextureUnit
 from .geometry import SceneGeometry
 from .gl import mat_bytes, set_uniform, shader_source, vec, write_uniform
 
 GROUND_ALBEDO = 0.2  # what the sky's bounce from the ground assumes
+BOUNCE_ALBEDO = 0.3  # mean albedo of the walls and ground that hide the sky (one bounce)
 
 
 class MeshPass:
@@ -39,11 +43,28 @@ class MeshPass:
         set_uniform(p, "u_puddles", float(w.puddle_coverage if w.wetness > 0 else 0.0))
         set_uniform(p, "u_snow", float(w.snow_cover))
         set_uniform(p, "u_flash", light.flash_klux)
+        self._ambient_uniforms(light)
         vol = light.lamps.volume
         set_uniform(p, "u_use_lamps", 0.0 if vol is None else 1.0)
         if vol is not None:
             set_uniform(p, "u_lamp_origin", vec(vol.origin_m))
             set_uniform(p, "u_lamp_size", vec(vol.size_m))
+
+    def _ambient_uniforms(self, light) -> None:
+        """Sky ambient cube, bounce and the baked AO volume (u_use_ao: 1 baked, 0 cube without
+        AO, -1 the pre-bake hemisphere light)."""
+        L, p = light.lighting, self.prog
+        if "u_env" in p:
+            p["u_env"].write(np.asarray(light.ambient_cube, np.float32).tobytes())
+        sun_wall = L.sun_illuminance * np.sqrt(max(1.0 - L.sun_dir[2] ** 2, 0.0))
+        sun_wall = sun_wall * (0.5 / np.pi) * (L.sun_dir[2] > 0)
+        set_uniform(p, "u_bounce_E", vec(BOUNCE_ALBEDO * (np.mean(light.ambient_cube[:4], 0) + sun_wall)))
+        vol = light.ao.volume
+        set_uniform(p, "u_use_ao", (1.0 if vol is not None else 0.0) if light.baked else -1.0)
+        if vol is not None:
+            set_uniform(p, "u_ao_origin", vec(vol.origin_m))
+            set_uniform(p, "u_ao_size", vec(vol.size_m))
+            set_uniform(p, "u_ao_offset", SAMPLE_OFFSET_CELLS * vol.cell_m)
 
     def draw(self, fc: FrameContext) -> None:
         import moderngl
@@ -64,7 +85,10 @@ class MeshPass:
                                 ("u_sky", TextureUnit.SKY, light.sky_tex),
                                 ("u_shadow", TextureUnit.SHADOW, light.shadow.texture),
                                 ("u_lamp_total", TextureUnit.LAMP_TOTAL, light.lamps.total),
-                                ("u_lamp_dir", TextureUnit.LAMP_DIR, light.lamps.direction)):
+                                ("u_lamp_dir", TextureUnit.LAMP_DIR, light.lamps.direction),
+                                ("u_ao_a", TextureUnit.AO_A, light.ao.textures[0]),
+                                ("u_ao_b", TextureUnit.AO_B, light.ao.textures[1]),
+                                ("u_ao_c", TextureUnit.AO_C, light.ao.textures[2])):
             tex.use(unit)
             set_uniform(p, name, int(unit))
         self.vao.render()
