@@ -34,6 +34,9 @@ EXTRAS = ("depth", "camera_track", "frames")
 _HHMM = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 
 
+FILM_LOOKS = ("cinema", "phone", "none")  # look.film; the renderer's FILM_PRESETS has these keys
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
@@ -126,6 +129,14 @@ class LookSpec(_Model):
     # keyframes [{t_s: 0, weather: clear}, {t_s: 10, weather: thunderstorm}]
     weather: Union[str, dict[str, Any], Annotated[list[dict[str, Any]], Field(min_length=1, max_length=256)]] = "clear"
     exposure_ev: float = Field(0.0, ge=-10.0, le=10.0)
+    film: str = "cinema"  # how the camera films (render/post.py FILM_PRESETS): cinema | phone | none
+
+    @field_validator("film")
+    @classmethod
+    def _film_name(cls, v: str) -> str:
+        if v not in FILM_LOOKS:
+            raise ValueError(f"unknown film look '{v}': use one of {', '.join(FILM_LOOKS)}")
+        return v
 
     @field_validator("when")
     @classmethod
