@@ -31,7 +31,7 @@ MAX_DIST_M = COARSE_STEPS_M[-1]   # occluders farther than this do not darken
 NEAR_M = COARSE_STEPS_M[0]        # contact occlusion: what hides the surroundings' light too
 MAX_CELLS = 12_000_000
 TOP_M = 30.0                      # the volume reaches this far above the scene's floor
-FOCUS_MARGIN_M = 90.0
+FOCUS_MARGIN_M = 50.0            # around the walk; farther the shader fades to a height heuristic
 AXES = np.array([[1, 0, 0], [-1, 0, 0], [0, 1, 0], [0, -1, 0], [0, 0, 1], [0, 0, -1]], float)
 
 
@@ -150,15 +150,27 @@ def _shifted(occ: np.ndarray, off: np.ndarray) -> np.ndarray:
     return out
 
 
+def dilate(occ: np.ndarray) -> np.ndarray:
+    """occ grown by one cell in every direction (a 3×3×3 box, separably: three axis passes)."""
+    out = occ.copy()
+    for axis in range(3):
+        grown = out.copy()
+        lo = [slice(None)] * 3
+        hi = [slice(None)] * 3
+        lo[axis], hi[axis] = slice(0, -1), slice(1, None)
+        grown[tuple(lo)] |= out[tuple(hi)]
+        grown[tuple(hi)] |= out[tuple(lo)]
+        out = grown
+    return out
+
+
 def visibility(occ: np.ndarray, flat_cells: np.ndarray, cell_m: float,
                dirs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Two (N, len(dirs)) bool arrays: whether the ray from each cell centre (flat indices into
     occ) along each direction passes NEAR_M, and MAX_DIST_M, without meeting an occupied cell.
     Each direction is a few whole-grid shifts of the occupancy (nearest cell per step); the far
     steps test a 3×3×3-dilated occupancy so that they cannot leap over a one-cell wall."""
-    from scipy.ndimage import binary_dilation
-
-    thick = binary_dilation(occ, np.ones((3, 3, 3), bool))
+    thick = dilate(occ)
     near = np.ones((len(flat_cells), len(dirs)), bool)
     far = np.ones((len(flat_cells), len(dirs)), bool)
     for k, d in enumerate(dirs):
@@ -220,9 +232,7 @@ def bake_ao(scene, focus_points: np.ndarray | None = None, cell_m: float = CELL_
         return None
     occ = occupancy(tris, lo, shape, cell_m)
     t1 = time.perf_counter()
-    from scipy.ndimage import binary_dilation
-
-    flat = np.flatnonzero(binary_dilation(occ, np.ones((3, 3, 3), bool)))
+    flat = np.flatnonzero(dilate(occ))
     dirs = ray_directions()
     vis = np.full(tuple(shape[::-1]) + (12,), 255, np.uint8)
     weights = axis_weights(dirs).T / open_plane_visibility()

@@ -44,6 +44,7 @@ class TextureUnit(IntEnum):
     MESH_Z = 14      # mesh camera z in metres that hides splats behind geometry (splats)
     AO_B = 15        # 3D baked sky visibility +z −z, contact +z −z (meshes)
     AO_C = 16        # 3D baked contact visibility +x −x +y −y (meshes)
+    SHADOW_DEPTH = 17  # the sun shadow map as plain depths, PCSS blocker search (meshes)
 
 
 def gl_projection(K: np.ndarray, size_px: tuple[int, int], near: float = NEAR_M, far: float = FAR_M) -> np.ndarray:

@@ -11,6 +11,7 @@ from .bake import SAMPLE_OFFSET_CELLS
 from .frame import FrameContext, TextureUnit
 from .geometry import SceneGeometry
 from .gl import mat_bytes, set_uniform, shader_source, vec, write_uniform
+from .shadow import SUN_SOFTNESS
 
 GROUND_ALBEDO = 0.2  # what the sky's bounce from the ground assumes
 BOUNCE_ALBEDO = 0.3  # mean albedo of the walls and ground that hide the sky (one bounce)
@@ -81,6 +82,11 @@ class MeshPass:
         set_uniform(p, "u_cam_pos", vec(fc.cam_pos))
         write_uniform(p, "u_shadow_mat", mat_bytes(light.shadow.light_mat))
         set_uniform(p, "u_use_shadow", 1.0 if light.shadow.active else 0.0)
+        set_uniform(p, "u_shadow_depth_m", light.shadow.depth_m)
+        set_uniform(p, "u_shadow_extent_m", light.shadow.extent_m)
+        set_uniform(p, "u_sun_softness", SUN_SOFTNESS if light.baked else 0.0)
+        light.shadow.depth_sampler.use(int(TextureUnit.SHADOW_DEPTH))
+        set_uniform(p, "u_shadow_depth", int(TextureUnit.SHADOW_DEPTH))
         for name, unit, tex in (("u_tex", TextureUnit.SURFACES, self.geometry.textures),
                                 ("u_sky", TextureUnit.SKY, light.sky_tex),
                                 ("u_shadow", TextureUnit.SHADOW, light.shadow.texture),

@@ -19,6 +19,10 @@ uniform sampler2D u_sky;
 uniform sampler2DShadow u_shadow;
 uniform mat4 u_shadow_mat;
 uniform float u_use_shadow;
+uniform sampler2D u_shadow_depth;   // the same map as plain depths (PCSS blocker search)
+uniform float u_shadow_depth_m;     // depth range of the map, m
+uniform float u_shadow_extent_m;    // width of the map, m
+uniform float u_sun_softness;       // penumbra half-width per metre to the occluder; 0: hard
 uniform vec3 u_cam_pos;
 uniform vec3 u_sun_dir;
 uniform vec3 u_sun_E;
@@ -68,12 +72,46 @@ vec3 sky_lookup(vec3 d) {
     return texture(u_sky, vec2(az / (2.0 * PI), el / PI + 0.5)).rgb;
 }
 
+const float BLOCKER_SEARCH_M = 0.6;
+const int BLOCKER_TAPS = 6;
+const int PCF_TAPS = 12;
+
+// Tap i of n on a Vogel (golden-angle) disk of unit radius, turned by angle a.
+vec2 vogel(int i, int n, float a) {
+    float r = sqrt((float(i) + 0.5) / float(n));
+    float t = float(i) * 2.3999632 + a;
+    return r * vec2(cos(t), sin(t));
+}
+
+// Sun visibility with contact-hardening soft edges (PCSS): the mean depth of the occluders
+// around the point gives its distance to them, and the penumbra grows with it (u_sun_softness
+// metres per metre). The taps turn per pixel (a fine noise the film grain hides), and the depth
+// test is relaxed by the receiver's slope over the kernel so that wide kernels do not self-shadow.
 float sun_shadow(vec3 p, vec3 n) {
     if (u_use_shadow < 0.5) return 1.0;
     vec4 s = u_shadow_mat * vec4(p + n * 0.04, 1.0);
     vec3 c = s.xyz / s.w * 0.5 + 0.5;
     if (c.x < 0.0 || c.x > 1.0 || c.y < 0.0 || c.y > 1.0 || c.z > 1.0) return 1.0;
-    return texture(u_shadow, vec3(c.xy, c.z - 0.0008));
+    float zr = c.z - 0.0008;
+    if (u_sun_softness <= 0.0) return texture(u_shadow, vec3(c.xy, zr));
+    float a = hash12(gl_FragCoord.xy) * 6.2831853;
+    float search = BLOCKER_SEARCH_M / u_shadow_extent_m;
+    float sum = 0.0, count = 0.0;
+    for (int i = 0; i < BLOCKER_TAPS; i++) {
+        float d = texture(u_shadow_depth, c.xy + vogel(i, BLOCKER_TAPS, a) * search).r;
+        if (d < zr - 0.05 / u_shadow_depth_m) { sum += d; count += 1.0; }
+    }
+    if (count < 0.5) return texture(u_shadow, vec3(c.xy, zr));
+    float dist_m = (zr - sum / count) * u_shadow_depth_m;
+    float radius_m = clamp(dist_m * u_sun_softness, 0.04, BLOCKER_SEARCH_M);
+    float ndl = max(dot(n, u_sun_dir), 0.05);
+    float slope = min(sqrt(1.0 - ndl * ndl) / ndl, 4.0);
+    float zk = zr - radius_m * slope / u_shadow_depth_m;
+    float lit = 0.0;
+    for (int i = 0; i < PCF_TAPS; i++) {
+        lit += texture(u_shadow, vec3(c.xy + vogel(i, PCF_TAPS, a) * (radius_m / u_shadow_extent_m), zk));
+    }
+    return lit / float(PCF_TAPS);
 }
 
 // Ambient light from the sky model's ambient cube, each axis dimmed by the baked sky visibility
@@ -92,6 +130,10 @@ vec3 ambient_light(vec3 p, vec3 n) {
         vec4 c = texture(u_ao_c, vc);
         vis = vec3(n.x >= 0.0 ? a.x : a.y, n.y >= 0.0 ? a.z : a.w, n.z >= 0.0 ? b.x : b.y);
         near = vec3(n.x >= 0.0 ? c.x : c.y, n.y >= 0.0 ? c.z : c.w, n.z >= 0.0 ? b.z : b.w);
+        // fade to the heuristic toward the volume's sides (no seam where the bake ends)
+        float edge = smoothstep(0.0, 0.08, min(min(vc.x, 1.0 - vc.x), min(vc.y, 1.0 - vc.y)));
+        vis = mix(vec3(mix(0.7, 1.0, smoothstep(0.0, 12.0, p.z))), vis, edge);
+        near = mix(vec3(1.0), near, edge);
     } else {
         vis = vec3(mix(0.7, 1.0, smoothstep(0.0, 12.0, p.z)));
     }
