@@ -20,15 +20,27 @@ SPILL_PATCH_M = 2.0      # emissive surfaces are gathered into patches this size
 SPILL_OFFSET_M = 0.8     # each patch's light sits this far in front of it
 SPILL_RANGE_M = 10.0
 # mean radiance of mesh.frag's lit shop interior per unit `emissive` (shelves, goods, ceiling
-# strip, warm tint), and of a sign's texture: what the glass or the sign sends into the street
+# strip, warm tint; the shader's emission is in 100 cd/m², hence 0.1 kcd/m²)
 SHOPFRONT_MEAN_RGB = np.array([0.42, 0.38, 0.33]) * 0.1
-SIGN_MEAN = 0.6 * 0.1
+SIGN_MEAN = 0.6  # a sign's texture mean when it has none
+# a face sends its light forward (Lambert), a point light everywhere: a patch's light gets this
+# share of radiance × area, between flux-conserving (1/4) and what the face sends straight ahead (1)
+SPILL_SHARE = 0.35
+
+
+def _texture_mean(scene, name: str | None) -> np.ndarray:
+    """Mean linear colour (3,) of a scene texture (sRGB RGBA8), or SIGN_MEAN grey without one."""
+    tex = scene.textures.get(name) if name else None
+    if tex is None:
+        return np.full(3, SIGN_MEAN)
+    rgb = np.asarray(tex, np.float64)[..., :3] / 255.0
+    return (rgb ** 2.2).reshape(-1, 3).mean(0)
 
 
 def spill_lights(scene) -> list[PointLight]:
     """Point lights standing in for the light that lit shopfronts and signs (emissive meshes)
     throw onto the pavement and walls in front of them: one per SPILL_PATCH_M patch, its
-    intensity (cd) the patch's radiance × area. Emissive parts within 1 m of a scene light (a
+    intensity (cd) SPILL_SHARE × the patch's radiance × area. Emissive parts within 1 m of a scene light (a
     lamp's glass) are skipped: that light is already there."""
     lamps = np.array([lt.position for lt in scene.lights], float).reshape(-1, 3)
     out: list[PointLight] = []
@@ -45,7 +57,8 @@ def spill_lights(scene) -> list[PointLight]:
             rgb = SHOPFRONT_MEAN_RGB * m.emissive * np.ones((len(tri), 1))
         else:
             col = mesh.colors[np.asarray(mesh.indices).reshape(-1, 3)].mean(1) if mesh.colors is not None else 1.0
-            rgb = np.asarray(m.albedo, float) * col * m.emissive * SIGN_MEAN * np.ones((len(tri), 1))
+            rgb = np.asarray(m.albedo, float) * col * m.emissive * _texture_mean(scene, m.texture) * 0.1
+            rgb = rgb * np.ones((len(tri), 1))
         key = np.floor(cen / SPILL_PATCH_M).astype(np.int64)
         _, group = np.unique(key, axis=0, return_inverse=True)
         group = group.reshape(-1)
@@ -61,7 +74,8 @@ def spill_lights(scene) -> list[PointLight]:
             peak = float(f.max())
             if peak <= 0:
                 continue
-            out.append(PointLight(tuple(p + n * SPILL_OFFSET_M), tuple(f / peak), peak * 1000.0, SPILL_RANGE_M))
+            out.append(PointLight(tuple(p + n * SPILL_OFFSET_M), tuple(f / peak), peak * 1000.0 * SPILL_SHARE,
+                                  SPILL_RANGE_M))
     return out
 
 
