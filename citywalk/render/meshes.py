@@ -57,8 +57,8 @@ class MeshPass:
         L, p = light.lighting, self.prog
         if "u_env" in p:
             p["u_env"].write(np.asarray(light.ambient_cube, np.float32).tobytes())
-        sun_wall = L.sun_illuminance * np.sqrt(max(1.0 - L.sun_dir[2] ** 2, 0.0))
-        sun_wall = sun_wall * (0.5 / np.pi) * (L.sun_dir[2] > 0)
+        # sun on the walls that hide the sky: cos(altitude) / π averaged over their azimuths, half sunlit
+        sun_wall = L.sun_illuminance * np.sqrt(max(1.0 - L.sun_dir[2] ** 2, 0.0)) * (0.5 / np.pi) * (L.sun_dir[2] > 0)
         set_uniform(p, "u_bounce_E", vec(BOUNCE_ALBEDO * (np.mean(light.ambient_cube[:4], 0) + sun_wall)))
         vol = light.ao.volume
         set_uniform(p, "u_use_ao", (1.0 if vol is not None else 0.0) if light.baked else -1.0)
