@@ -19,12 +19,19 @@ BOUNCE_ALBEDO = 0.3  # mean albedo of the walls and ground that hide the sky (on
 
 class MeshPass:
     """Draws the scene's meshes into the scene target (HDR linear radiance; alpha = how
-    mirror-like the surface is, for the post pass's wet-ground reflections)."""
+    mirror-like the surface is, for the post pass's wet-ground reflections). soft_shadows: PCSS
+    sun shadows (None: on a GPU, off on llvmpipe, where they would double the frame time)."""
 
-    def __init__(self, ctx, geometry: SceneGeometry, lit_window_share: float = 0.5):
+    def __init__(self, ctx, geometry: SceneGeometry, lit_window_share: float = 0.5,
+                 soft_shadows: bool | None = None):
         self.ctx, self.geometry = ctx, geometry
         self.lit_window_share = float(lit_window_share)
-        self.prog = ctx.program(vertex_shader=shader_source("mesh.vert"), fragment_shader=shader_source("mesh.frag"))
+        # PCSS costs llvmpipe about 2x the frame even where it is switched off by a uniform (it
+        # runs the tap loops masked), so on a software rasteriser it is compiled out
+        software = "llvmpipe" in ctx.info.get("GL_RENDERER", "").lower()
+        self.soft_shadows = not software if soft_shadows is None else bool(soft_shadows)
+        frag = shader_source("mesh.frag").replace("#define PCSS 1", f"#define PCSS {int(self.soft_shadows)}")
+        self.prog = ctx.program(vertex_shader=shader_source("mesh.vert"), fragment_shader=frag)
         self.vao = geometry.vertex_array(self.prog)
 
     def update_lighting(self, light) -> None:

@@ -6,6 +6,7 @@
 #define SHOPFRONT 2
 #define EMISSIVE 3
 #define ROAD 4
+#define PCSS 1   // soft, contact-hardening sun shadows; MeshPass sets 0 on a software rasteriser
 
 in vec3 v_pos;
 in vec3 v_nrm;
@@ -74,7 +75,7 @@ vec3 sky_lookup(vec3 d) {
 
 const float BLOCKER_SEARCH_M = 0.6;
 const int BLOCKER_TAPS = 6;
-const int PCF_TAPS = 12;
+const int PCF_TAPS = 10;
 
 // Tap i of n on a Vogel (golden-angle) disk of unit radius, turned by angle a.
 vec2 vogel(int i, int n, float a) {
@@ -93,6 +94,9 @@ float sun_shadow(vec3 p, vec3 n) {
     vec3 c = s.xyz / s.w * 0.5 + 0.5;
     if (c.x < 0.0 || c.x > 1.0 || c.y < 0.0 || c.y > 1.0 || c.z > 1.0) return 1.0;
     float zr = c.z - 0.0008;
+#if PCSS == 0
+    return texture(u_shadow, vec3(c.xy, zr));
+#else
     if (u_sun_softness <= 0.0) return texture(u_shadow, vec3(c.xy, zr));
     float a = hash12(gl_FragCoord.xy) * 6.2831853;
     float search = BLOCKER_SEARCH_M / u_shadow_extent_m;
@@ -101,7 +105,8 @@ float sun_shadow(vec3 p, vec3 n) {
         float d = texture(u_shadow_depth, c.xy + vogel(i, BLOCKER_TAPS, a) * search).r;
         if (d < zr - 0.05 / u_shadow_depth_m) { sum += d; count += 1.0; }
     }
-    if (count < 0.5) return texture(u_shadow, vec3(c.xy, zr));
+    // no occluder around: lit; occluders all around: umbra (a penumbra needs both in reach)
+    if (count < 0.5 || count > float(BLOCKER_TAPS) - 0.5) return texture(u_shadow, vec3(c.xy, zr));
     float dist_m = (zr - sum / count) * u_shadow_depth_m;
     float radius_m = clamp(dist_m * u_sun_softness, 0.04, BLOCKER_SEARCH_M);
     float ndl = max(dot(n, u_sun_dir), 0.05);
@@ -112,6 +117,7 @@ float sun_shadow(vec3 p, vec3 n) {
         lit += texture(u_shadow, vec3(c.xy + vogel(i, PCF_TAPS, a) * (radius_m / u_shadow_extent_m), zk));
     }
     return lit / float(PCF_TAPS);
+#endif
 }
 
 // Ambient light from the sky model's ambient cube, each axis dimmed by the baked sky visibility
