@@ -61,8 +61,12 @@ class AOVolume:
         ijk = np.clip(ijk, 0, shape - 1)
         v = self.vis[ijk[:, 2], ijk[:, 1], ijk[:, 0], 6 * int(contact):6 * int(contact) + 6].astype(float) / 255.0
         n = np.atleast_2d(normals)
-        pick = np.where(n >= 0, [0, 2, 4], [1, 3, 5])
-        out = (n ** 2 * np.take_along_axis(v, pick, 1)).sum(1)
+        if contact:  # as the shader reads it: +z for what faces up, the most open horizontal axis else
+            up = np.where(n[:, 2] >= 0, v[:, 4], 1.0)
+            out = n[:, 2] ** 2 * up + (1 - n[:, 2] ** 2) * v[:, :4].max(1)
+        else:
+            pick = np.where(n >= 0, [0, 2, 4], [1, 3, 5])
+            out = (n ** 2 * np.take_along_axis(v, pick, 1)).sum(1)
         return np.where(inside, out, 1.0)
 
 

@@ -42,8 +42,7 @@ class TextureUnit(IntEnum):
     PRECIP = 12      # rain and snow layer (post)
     ACTOR = 13       # an actor card's matte (actors)
     MESH_Z = 14      # mesh camera z in metres that hides splats behind geometry (splats)
-    AO_B = 15        # 3D baked sky visibility +z −z, contact +z −z (meshes)
-    AO_C = 16        # 3D baked contact visibility +x −x +y −y (meshes)
+    AO_B = 15        # 3D baked sky +z, contact +z and horizontal (meshes)
     SHADOW_DEPTH = 17  # the sun shadow map as plain depths, PCSS blocker search (meshes)
 
 

@@ -37,8 +37,10 @@ def ambient_cube(sky_tex: np.ndarray, ground_exitance_klux: np.ndarray) -> np.nd
 
 
 class AOLight:
-    """The baked AO volume (bake.py) as three 3D RGBA8 textures: sky visibility +x −x +y −y;
-    sky +z −z with contact +z −z; contact +x −x +y −y. 1-texel open placeholders without one."""
+    """The baked AO volume (bake.py) as two 3D RGBA8 textures: sky visibility +x −x +y −y; and
+    sky +z, contact +z, contact of the most open horizontal axis (a wall's own facing; −z and
+    the rest are 1 by construction). 1-texel open placeholders without a volume. Two fetches,
+    not three: llvmpipe pays for each."""
 
     def __init__(self, ctx, volume: AOVolume | None):
         import moderngl
@@ -46,12 +48,13 @@ class AOLight:
         self.volume = volume
         if volume is None:
             full = np.full((1, 1, 1, 4), 255, np.uint8).tobytes()
-            self.textures = [ctx.texture3d((1, 1, 1), 4, full) for _ in range(3)]
+            self.textures = [ctx.texture3d((1, 1, 1), 4, full) for _ in range(2)]
             return
         z, y, x, _ = volume.vis.shape
         v = volume.vis
+        packed = np.stack([v[..., 4], v[..., 10], v[..., 6:10].max(-1), np.full((z, y, x), 255, np.uint8)], -1)
         self.textures = []
-        for data in (v[..., 0:4], np.concatenate([v[..., 4:6], v[..., 10:12]], -1), v[..., 6:10]):
+        for data in (v[..., 0:4], packed):
             t = ctx.texture3d((x, y, z), 4, np.ascontiguousarray(data).tobytes())
             t.filter = (moderngl.LINEAR, moderngl.LINEAR)
             t.repeat_x = t.repeat_y = t.repeat_z = False

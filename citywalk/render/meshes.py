@@ -100,8 +100,7 @@ class MeshPass:
                                 ("u_lamp_total", TextureUnit.LAMP_TOTAL, light.lamps.total),
                                 ("u_lamp_dir", TextureUnit.LAMP_DIR, light.lamps.direction),
                                 ("u_ao_a", TextureUnit.AO_A, light.ao.textures[0]),
-                                ("u_ao_b", TextureUnit.AO_B, light.ao.textures[1]),
-                                ("u_ao_c", TextureUnit.AO_C, light.ao.textures[2])):
+                                ("u_ao_b", TextureUnit.AO_B, light.ao.textures[1])):
             tex.use(unit)
             set_uniform(p, name, int(unit))
         self.vao.render()

@@ -43,12 +43,11 @@ uniform float u_puddles;        // 0..1 share of flat ground under standing wate
 uniform float u_snow;           // 0..1 snow cover on up-facing surfaces
 uniform float u_flash;          // lightning: extra sky light, klux
 uniform sampler3D u_ao_a;       // baked sky visibility toward +x -x +y -y (bake.py)
-uniform sampler3D u_ao_b;       // ... toward +z -z; contact visibility toward +z -z
-uniform sampler3D u_ao_c;       // contact visibility toward +x -x +y -y
+uniform sampler3D u_ao_b;       // ... toward +z; contact visibility toward +z; contact, most open horizontal axis
 uniform vec3 u_ao_origin;
 uniform vec3 u_ao_size;
 uniform float u_ao_offset;      // m off the surface where the volume is read
-uniform float u_use_ao;
+uniform float u_use_ao;         // 1 baked volume, 0 none (height heuristic), -1 the light before the bake
 uniform vec3 u_env[6];          // sky (+ ground) irradiance on planes facing +x -x +y -y +z -z, klux
 uniform vec3 u_bounce_E;        // what occluded sky is replaced by: nearby surfaces' light, klux
 
@@ -128,23 +127,18 @@ vec3 ambient_light(vec3 p, vec3 n) {
     vec3 ex = n.x >= 0.0 ? u_env[0] : u_env[1];
     vec3 ey = n.y >= 0.0 ? u_env[2] : u_env[3];
     vec3 ez = n.z >= 0.0 ? u_env[4] : u_env[5];
-    vec3 vis = vec3(1.0), near = vec3(1.0);
+    vec3 canyon = vec3(mix(0.7, 1.0, smoothstep(0.0, 12.0, p.z)));
+    // branch-free (llvmpipe runs both sides of a branch): read the volume, clamped at its sides,
+    // and fade to the height heuristic toward and beyond them (no seam where the bake ends)
     vec3 vc = (p + n * u_ao_offset - u_ao_origin) / u_ao_size;
-    if (u_use_ao > 0.5 && all(greaterThanEqual(vc, vec3(0.0))) && all(lessThanEqual(vc, vec3(1.0)))) {
-        vec4 a = texture(u_ao_a, vc);
-        vec4 b = texture(u_ao_b, vc);
-        vec4 c = texture(u_ao_c, vc);
-        vis = vec3(n.x >= 0.0 ? a.x : a.y, n.y >= 0.0 ? a.z : a.w, n.z >= 0.0 ? b.x : b.y);
-        near = vec3(n.x >= 0.0 ? c.x : c.y, n.y >= 0.0 ? c.z : c.w, n.z >= 0.0 ? b.z : b.w);
-        // fade to the heuristic toward the volume's sides (no seam where the bake ends)
-        float edge = smoothstep(0.0, 0.08, min(min(vc.x, 1.0 - vc.x), min(vc.y, 1.0 - vc.y)));
-        vis = mix(vec3(mix(0.7, 1.0, smoothstep(0.0, 12.0, p.z))), vis, edge);
-        near = mix(vec3(1.0), near, edge);
-    } else {
-        vis = vec3(mix(0.7, 1.0, smoothstep(0.0, 12.0, p.z)));
-    }
-    return n2.x * near.x * mix(u_bounce_E, ex, vis.x) + n2.y * near.y * mix(u_bounce_E, ey, vis.y)
-         + n2.z * near.z * mix(u_bounce_E, ez, vis.z);
+    vec4 a = texture(u_ao_a, vc);
+    vec4 b = texture(u_ao_b, vc);
+    float edge = u_use_ao * smoothstep(0.0, 0.08, min(min(vc.x, 1.0 - vc.x), min(vc.y, 1.0 - vc.y)))
+               * step(0.0, vc.z) * step(vc.z, 1.0);
+    vec3 vis = mix(canyon, vec3(n.x >= 0.0 ? a.x : a.y, n.y >= 0.0 ? a.z : a.w, n.z >= 0.0 ? b.x : 1.0), edge);
+    float near = mix(1.0, mix(b.z, n.z >= 0.0 ? b.y : 1.0, n2.z), edge);
+    return near * (n2.x * mix(u_bounce_E, ex, vis.x) + n2.y * mix(u_bounce_E, ey, vis.y)
+                 + n2.z * mix(u_bounce_E, ez, vis.z));
 }
 
 // Blinn-Phong lobe normalised to energy, with Schlick Fresnel (F0 = f0).
@@ -267,7 +261,7 @@ void main() {
     }
     if (u_moon_E > 0.0) light += vec3(0.75, 0.82, 1.0) * u_moon_E * max(dot(n, u_moon_dir), 0.0);
     // sky and ground bounce; street canyons see less sky near the ground
-    if (u_use_ao > -0.5) {
+    if (u_use_ao > -0.5) {  // uniform: the same side for every pixel
         light += ambient_light(v_pos, n) + vec3(u_flash) * (0.5 + 0.5 * n.z);
     } else {
         float canyon = mix(0.7, 1.0, smoothstep(0.0, 12.0, v_pos.z));
