@@ -185,3 +185,31 @@ def test_film_field_is_validated_and_matches_the_renderer_presets():
     assert Shot.from_dict({"look": {"film": "phone"}}).look.film == "phone"
     with pytest.raises(ShotError, match=r"look\.film.*'vhs'.*cinema, phone, none"):
         Shot.from_dict({"look": {"film": "vhs"}})
+
+
+def test_soft_sun_shadows_compile_and_widen_the_penumbra():
+    """PCSS is compiled out on llvmpipe for speed (GPU default); forced on it must still build,
+    and a 12 m pole's shadow gets more partly lit pixels than with the hard map."""
+    from citywalk.render.meshes import MeshPass
+
+    b = MeshBuilder()
+    b.quad(GREY, (-60, -60, 0), (120, 0, 0), (0, 120, 0))
+    b.box(GREY, (0, 0, 0), (0.4, 0.4, 12.0))
+    scene = Scene(meshes=b.build(), bounds_m=((-20, -20, 0), (20, 20, 12)))
+    light = resolve_lighting(LookSpec(when="16:30"))
+    frame = _frame((0.0, 0.0, 25.0), (0.0, 0.1, 0.0), fov=80.0)
+    penumbra = {}
+    for soft in (False, True):
+        r = Renderer(scene, light, SIZE, samples=1, auto_exposure=False, film="none")
+        try:
+            r.scene_passes[0].release()
+            r.scene_passes[0] = MeshPass(r.ctx, r.geometry, soft_shadows=soft)
+            r.scene_passes[0].update_lighting(r.light)
+            lum = r.render(frame, linear=True)["linear"] @ LUMA
+            assert r.ctx.error == "GL_NO_ERROR"
+        finally:
+            r.close()
+        lit, dark = np.percentile(lum, 90), np.percentile(lum, 0.5)
+        part = (lum > dark + 0.25 * (lit - dark)) & (lum < dark + 0.75 * (lit - dark))
+        penumbra[soft] = int(part.sum())
+    assert penumbra[True] > 1.5 * penumbra[False] + 5, penumbra
