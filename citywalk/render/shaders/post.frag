@@ -82,10 +82,9 @@ vec3 reflection(vec2 uv, float z, vec3 fallback) {
 }
 
 // Phone camera curve: brighter mid-tones and lifted shadows (what a phone's tone mapping does),
-// a soft shoulder that keeps highlights.
+// an exponential shoulder.
 vec3 phone_curve(vec3 x) {
-    vec3 y = x * (1.0 + x / 9.0) / (1.0 + x);
-    return clamp(pow(y, vec3(0.9)), 0.0, 1.0);
+    return clamp(1.0 - exp(-2.2 * x), 0.0, 1.0);   // mid-grey 0.18 → 0.33 (ACES: 0.27), 0.02 → 0.04
 }
 
 // Screen-space velocity (uv per frame) of this pixel from depth and the two cameras: the world
