@@ -155,7 +155,7 @@ def open_renderer(shot: Shot, p: Prepared):
 
     renderer = Renderer(p.scene, p.lighting, tuple(shot.output.size), shot.output.samples,
                         focus_points=p.route, exposure_ev=shot.look.exposure_ev,
-                        splat_budget=shot.output.splat_budget)
+                        splat_budget=shot.output.splat_budget, film=shot.look.film)
     add_actors(renderer, shot, p.route, p.walker, len(p.frames))
     if p.agents is not None:
         from .agents import unit_meshes
@@ -321,7 +321,8 @@ def render_frames(shot: Shot, start: int, stop: int, exposures, p: Prepared | No
         for k, cam in enumerate(p.frames[start:stop]):
             t = time.perf_counter()
             light.apply(renderer, cam.time_s)
-            img = renderer.render(cam, want_depth=want_depth, exposure=float(exposures[k]))
+            prev = p.frames[start + k - 1] if start + k > 0 else None  # motion blur
+            img = renderer.render(cam, want_depth=want_depth, exposure=float(exposures[k]), previous=prev)
             if notice is not None:
                 img["rgb"] = notice.apply(img["rgb"])
             render_s += time.perf_counter() - t
@@ -447,7 +448,7 @@ def render_still(shot: Shot, time_s: float = 0.0) -> np.ndarray:
     i = int(np.clip(round(time_s * shot.output.fps), 0, len(p.frames) - 1))
     r = open_renderer(shot, p)
     try:
-        rgb = r.render(p.frames[i])["rgb"]
+        rgb = r.render(p.frames[i], previous=p.frames[i - 1] if i > 0 else None)["rgb"]
         notice = _copyright_overlay(p.scene, tuple(shot.output.size))
         return notice.apply(rgb) if notice is not None else rgb
     finally:

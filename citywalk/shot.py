@@ -34,6 +34,9 @@ EXTRAS = ("depth", "camera_track", "frames")
 _HHMM = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 
 
+FILM_LOOKS = ("cinema", "phone", "none")  # look.film; the renderer's FILM_PRESETS has these keys
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
@@ -129,6 +132,7 @@ class LookSpec(_Model):
     # pedestrians and moving cars: none | light | busy, or 'style' (the style's own default;
     # imported worlds — mesh, tiles, splat — have none unless asked)
     crowd: str = "style"
+    film: str = "cinema"  # how the camera films (render/post.py FILM_PRESETS): cinema | phone | none
 
     @field_validator("crowd")
     @classmethod
@@ -137,6 +141,13 @@ class LookSpec(_Model):
         if key not in ("none", "light", "busy", "style"):
             raise ValueError(f"unknown crowd '{v}': use none, light, busy or style (the style's default)")
         return key
+
+    @field_validator("film")
+    @classmethod
+    def _film_name(cls, v: str) -> str:
+        if v not in FILM_LOOKS:
+            raise ValueError(f"unknown film look '{v}': use one of {', '.join(FILM_LOOKS)}")
+        return v
 
     @field_validator("when")
     @classmethod

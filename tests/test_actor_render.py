@@ -222,7 +222,14 @@ def test_contact_shadow_at_night_and_no_sun_shadow():
     y = [0.2126, 0.7152, 0.0722]
     ratio = (with_actor["hdr"] @ y + 1e-9) / (without["hdr"] @ y + 1e-9)
     body = _actor_mask(with_actor, without)
-    dark = (ratio < 0.9) & ~body
+    # the card's soft fringe, one pixel around its solid core, is the body too, not its shadow
+    # (with the baked sky light the open ground at dusk is brighter than the card's own ambient)
+    grown = body.copy()
+    grown[1:] |= body[:-1]
+    grown[:-1] |= body[1:]
+    grown[:, 1:] |= grown[:, :-1].copy()
+    grown[:, :-1] |= grown[:, 1:].copy()
+    dark = (ratio < 0.9) & ~grown
     rows, cols = np.nonzero(dark)
     assert 3 <= len(rows) < 400
     centre = frame.project(np.zeros((1, 3)))[0]

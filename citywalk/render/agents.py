@@ -14,7 +14,7 @@ import numpy as np
 
 from .frame import FrameContext, TextureUnit
 from .gl import check_gl, mat_bytes, set_uniform, shader_source, write_uniform
-from .meshes import MeshPass
+from .meshes import MeshPass, mesh_fragment_source
 
 VERTEX_ATTRS = (("in_pos", 3), ("in_nrm", 3), ("in_col", 3), ("in_tint", 1), ("in_rough", 1), ("in_kind", 1),
                 ("in_emit", 1))
@@ -34,13 +34,15 @@ def _layout(prog, buffer, attrs, suffix: str):
     return (buffer, " ".join(fmt) + suffix, *names)
 
 
-class AgentPass:
-    """Draws the instances of `meshes` ({name: UnitMesh}) that `instances(index, cam_pos)` gives."""
+class AgentPass(MeshPass):
+    """Draws the instances of `meshes` ({name: UnitMesh}) that `instances(index, cam_pos)` gives,
+    shaded by the mesh pass's own program source, light and frame bindings (it inherits them)."""
 
     def __init__(self, ctx, meshes: dict, instances: Callable[[int, np.ndarray], dict], lit_window_share=0.5):
         self.ctx, self.instances = ctx, instances
         self.lit_window_share = float(lit_window_share)
-        self.prog = ctx.program(vertex_shader=shader_source("agents.vert"), fragment_shader=shader_source("mesh.frag"))
+        self.soft_shadows, frag = mesh_fragment_source(ctx)
+        self.prog = ctx.program(vertex_shader=shader_source("agents.vert"), fragment_shader=frag)
         self.shadow_prog = ctx.program(vertex_shader=shader_source("agents_shadow.vert"),
                                        fragment_shader=shader_source("agents_shadow.frag"))
         self.parts = {}
@@ -56,13 +58,14 @@ class AgentPass:
                                     index_buffer=ibo, index_element_size=4)
             self.parts[name] = [vbo, ibo, inst, vao, svao]
         self.white = ctx.texture_array((1, 1, 1), 4, bytes([255, 255, 255, 255]))
+        self.no_pbr = ctx.texture_array((1, 1, 1), 4, bytes(4))  # zeros: keep the mesh normal
         self.shadow_strength = 0.0
         self.sun_dir = (0.0, 0.0, 1.0)
         check_gl(ctx, "agents pass set-up")
 
     def update_lighting(self, light) -> None:
         """The mesh shader's light, and how dark the flattened sun shadows fall."""
-        MeshPass.update_lighting(self, light)
+        super().update_lighting(light)
         L = light.lighting
         sun_z = float(L.sun_dir[2])
         e_sun = float(L.sun_illuminance[1]) * max(sun_z, 0.0)
@@ -74,7 +77,7 @@ class AgentPass:
         import moderngl
 
         rows = self.instances(fc.index, fc.frame)
-        ctx, light = self.ctx, fc.light
+        ctx = self.ctx
         fc.targets.scene_fbo.use()
         ctx.enable(moderngl.DEPTH_TEST)
         ctx.disable(moderngl.CULL_FACE)
@@ -89,18 +92,7 @@ class AgentPass:
                 part[2].write(data.tobytes())
         if not any(counts.values()):
             return
-        p = self.prog
-        write_uniform(p, "u_view_proj", mat_bytes(fc.view_proj))
-        set_uniform(p, "u_cam_pos", tuple(float(v) for v in fc.cam_pos))
-        write_uniform(p, "u_shadow_mat", mat_bytes(light.shadow.light_mat))
-        set_uniform(p, "u_use_shadow", 1.0 if light.shadow.active else 0.0)
-        for uname, unit, tex in (("u_tex", TextureUnit.SURFACES, self.white),
-                                 ("u_sky", TextureUnit.SKY, light.sky_tex),
-                                 ("u_shadow", TextureUnit.SHADOW, light.shadow.texture),
-                                 ("u_lamp_total", TextureUnit.LAMP_TOTAL, light.lamps.total),
-                                 ("u_lamp_dir", TextureUnit.LAMP_DIR, light.lamps.direction)):
-            tex.use(unit)
-            set_uniform(p, uname, int(unit))
+        self.bind_frame(fc, self.white, self.no_pbr)
         for name, part in self.parts.items():
             if counts[name]:
                 part[3].render(instances=counts[name])
@@ -133,5 +125,6 @@ class AgentPass:
             for obj in reversed(part):
                 obj.release()
         self.white.release()
+        self.no_pbr.release()
         self.prog.release()
         self.shadow_prog.release()

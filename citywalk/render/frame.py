@@ -36,12 +36,15 @@ class TextureUnit(IntEnum):
     SPLAT_Z = 6      # alpha-weighted splat camera z (post)
     GLOW = 7         # quarter-resolution bloom (post)
     PASS_INPUT = 8   # the one input of the small full-screen passes (bloom, blur, FXAA)
+    AO_A = 9         # 3D baked sky visibility +x −x +y −y (meshes)
     LAMP_TOTAL = 10  # 3D lamp illuminance volume (meshes, precipitation)
     LAMP_DIR = 11    # 3D lamp direction volume (meshes)
     PRECIP = 12      # rain and snow layer (post)
     ACTOR = 13       # an actor card's matte (actors)
     MESH_Z = 14      # mesh camera z in metres that hides splats behind geometry (splats)
-    SURFACE_PBR = 15  # 2D array of the surface textures' normal + roughness layers (meshes)
+    AO_B = 15        # 3D baked sky +z, contact +z and horizontal (meshes)
+    SURFACE_PBR = 16  # 2D array of the surface textures' normal + roughness layers (meshes)
+    SHADOW_DEPTH = 17  # the sun shadow map as plain depths, PCSS blocker search (meshes)
 
 
 def gl_projection(K: np.ndarray, size_px: tuple[int, int], near: float = NEAR_M, far: float = FAR_M) -> np.ndarray:
@@ -87,7 +90,8 @@ class FrameContext:
     GL camera coordinates, `projection` GL camera to clip space. `targets` are the frame's
     images, `light` the light of the moment (sky, shadow map, lamps). `exposure` (multiplier on
     kcd/m²) is None for the passes that draw HDR light and set for those after the meter.
-    `linear`: the post pass also writes exposed linear radiance."""
+    `linear`: the post pass also writes exposed linear radiance. `prev_view_proj`: the previous
+    frame's camera (motion blur), None for a shot's first frame or a still."""
 
     frame: CameraFrame
     projection: np.ndarray
@@ -98,14 +102,20 @@ class FrameContext:
     light: SceneLight
     exposure: float | None = None
     linear: bool = False
+    prev_view_proj: np.ndarray | None = None
 
     @classmethod
-    def build(cls, frame: CameraFrame, targets: Targets, light: SceneLight, linear: bool = False) -> FrameContext:
-        """The context of `frame` before exposure is known."""
+    def build(cls, frame: CameraFrame, targets: Targets, light: SceneLight, linear: bool = False,
+              previous: CameraFrame | None = None) -> FrameContext:
+        """The context of `frame` before exposure is known (`previous`: the frame before it)."""
         projection = gl_projection(frame.K, targets.size_px)
         view = gl_view(frame.R, frame.t)
         view_proj = projection @ view
-        return cls(frame, projection, view, view_proj, np.linalg.inv(view_proj), targets, light, linear=linear)
+        prev = None
+        if previous is not None:
+            prev = gl_projection(previous.K, targets.size_px) @ gl_view(previous.R, previous.t)
+        return cls(frame, projection, view, view_proj, np.linalg.inv(view_proj), targets, light, linear=linear,
+                   prev_view_proj=prev)
 
     def exposed(self, exposure: float) -> FrameContext:
         """The same frame with its exposure known (for the passes after the meter)."""

@@ -12,9 +12,71 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..scene import EMISSIVE, SHOPFRONT, PointLight
 from .color import LUMA
 
 MAX_CELLS = 4_000_000
+SPILL_PATCH_M = 2.0      # emissive surfaces are gathered into patches this size, one light each
+SPILL_OFFSET_M = 0.8     # each patch's light sits this far in front of it
+SPILL_RANGE_M = 10.0
+# mean radiance of mesh.frag's lit shop interior per unit `emissive` (shelves, goods, ceiling
+# strip, warm tint; the shader's emission is in 100 cd/m², hence 0.1 kcd/m²)
+SHOPFRONT_MEAN_RGB = np.array([0.42, 0.38, 0.33]) * 0.1
+SIGN_MEAN = 0.6  # a sign's texture mean when it has none
+# a face sends its light forward (Lambert), a point light everywhere: a patch's light gets this
+# share of radiance × area, between flux-conserving (1/4) and what the face sends straight ahead (1)
+SPILL_SHARE = 0.35
+
+
+def _texture_mean(scene, name: str | None) -> np.ndarray:
+    """Mean linear colour (3,) of a scene texture (sRGB RGBA8), or SIGN_MEAN grey without one."""
+    tex = scene.textures.get(name) if name else None
+    if tex is None:
+        return np.full(3, SIGN_MEAN)
+    rgb = np.asarray(tex, np.float64)[..., :3] / 255.0
+    return (rgb ** 2.2).reshape(-1, 3).mean(0)
+
+
+def spill_lights(scene) -> list[PointLight]:
+    """Point lights standing in for the light that lit shopfronts and signs (emissive meshes)
+    throw onto the pavement and walls in front of them: one per SPILL_PATCH_M patch, its
+    intensity (cd) SPILL_SHARE × the patch's radiance × area. Emissive parts within 1 m of a scene light (a
+    lamp's glass) are skipped: that light is already there."""
+    lamps = np.array([lt.position for lt in scene.lights], float).reshape(-1, 3)
+    out: list[PointLight] = []
+    for mesh in scene.meshes:
+        m = mesh.material
+        if m.kind not in (SHOPFRONT, EMISSIVE) or m.emissive <= 0 or not len(mesh.indices):
+            continue
+        tri = np.asarray(mesh.positions, float)[np.asarray(mesh.indices).reshape(-1, 3)]
+        cross = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
+        area = 0.5 * np.linalg.norm(cross, axis=1)
+        vn = np.asarray(mesh.normals, float)[np.asarray(mesh.indices).reshape(-1, 3)].sum(1)
+        cen = tri.mean(1)
+        if m.kind == SHOPFRONT:
+            rgb = SHOPFRONT_MEAN_RGB * m.emissive * np.ones((len(tri), 1))
+        else:
+            col = mesh.colors[np.asarray(mesh.indices).reshape(-1, 3)].mean(1) if mesh.colors is not None else 1.0
+            rgb = np.asarray(m.albedo, float) * col * m.emissive * _texture_mean(scene, m.texture) * 0.1
+            rgb = rgb * np.ones((len(tri), 1))
+        key = np.floor(cen / SPILL_PATCH_M).astype(np.int64)
+        _, group = np.unique(key, axis=0, return_inverse=True)
+        group = group.reshape(-1)
+        a = np.bincount(group, area)
+        keep = a > 1e-6
+        pos = np.stack([np.bincount(group, area * cen[:, i]) for i in range(3)], 1)[keep] / a[keep, None]
+        nrm = np.stack([np.bincount(group, area * vn[:, i]) for i in range(3)], 1)[keep]
+        flux = np.stack([np.bincount(group, area * rgb[:, i]) for i in range(3)], 1)[keep]  # kcd
+        nrm /= np.maximum(np.linalg.norm(nrm, axis=1, keepdims=True), 1e-9)
+        for p, n, f in zip(pos, nrm, flux):
+            if len(lamps) and np.min(np.linalg.norm(lamps - p, axis=1)) < 1.0:
+                continue
+            peak = float(f.max())
+            if peak <= 0:
+                continue
+            out.append(PointLight(tuple(p + n * SPILL_OFFSET_M), tuple(f / peak), peak * 1000.0 * SPILL_SHARE,
+                                  SPILL_RANGE_M))
+    return out
 
 
 @dataclass
@@ -70,17 +132,20 @@ class LampLight:
     """The lamp volume of a scene as two 3D textures (total, direction), summed once per shot
     over the walk's surroundings (FOCUS_MARGIN_M around the focus points) or the whole scene.
     With no lamps, or lights off when the shot starts, `volume` is None and the textures are
-    1-texel placeholders (a sampler still needs a texture of its type on its unit)."""
+    1-texel placeholders (a sampler still needs a texture of its type on its unit). With
+    `spill`, the light of shopfronts and signs (`spill_lights`) is summed in too."""
 
     FOCUS_MARGIN_M = 90.0
 
-    def __init__(self, ctx, scene, lights_on: float, focus_points: np.ndarray | None):
+    def __init__(self, ctx, scene, lights_on: float, focus_points: np.ndarray | None, spill: bool = False):
         import moderngl
 
         self.volume: LampVolume | None = None
         empty = np.zeros((1, 1, 1, 4), np.float16).tobytes()
         self.textures = [ctx.texture3d((1, 1, 1), 4, empty, dtype="f2") for _ in range(2)]
-        if not scene.lights or lights_on <= 0:
+        lights = list(scene.lights) + (spill_lights(scene) if spill and lights_on > 0 else [])
+        self.spill_count = len(lights) - len(scene.lights)
+        if not lights or lights_on <= 0:
             return
         (x0, y0, _), (x1, y1, _) = scene.bounds_m
         if focus_points is not None and len(focus_points):
@@ -88,7 +153,7 @@ class LampLight:
             hi = np.minimum(focus_points[:, :2].max(0) + self.FOCUS_MARGIN_M, (x1, y1))
         else:
             lo, hi = np.array([x0, y0]), np.array([x1, y1])
-        self.volume = lamp_volume(scene.lights, lo, hi)
+        self.volume = lamp_volume(lights, lo, hi)
         if self.volume is None:
             return
         self.textures = []

@@ -5,21 +5,38 @@ test `<=`, so every pixel is shaded once whatever the draw order (llvmpipe pays 
 
 from __future__ import annotations
 
+import numpy as np
+
+from .bake import SAMPLE_OFFSET_CELLS
 from .frame import FrameContext, TextureUnit
 from .geometry import SceneGeometry
 from .gl import mat_bytes, set_uniform, shader_source, vec, write_uniform
+from .shadow import SUN_SOFTNESS
 
 GROUND_ALBEDO = 0.2  # what the sky's bounce from the ground assumes
+BOUNCE_ALBEDO = 0.3  # mean albedo of the walls and ground that hide the sky (one bounce)
+
+
+def mesh_fragment_source(ctx, soft_shadows: bool | None = None) -> tuple[bool, str]:
+    """(soft shadows on?, mesh.frag source). PCSS costs llvmpipe about 2x the frame even where a
+    uniform switches it off (it runs the tap loops masked), so on a software rasteriser it is
+    compiled out unless asked for."""
+    software = "llvmpipe" in ctx.info.get("GL_RENDERER", "").lower()
+    soft = not software if soft_shadows is None else bool(soft_shadows)
+    return soft, shader_source("mesh.frag").replace("#define PCSS 1", f"#define PCSS {int(soft)}")
 
 
 class MeshPass:
     """Draws the scene's meshes into the scene target (HDR linear radiance; alpha = how
-    mirror-like the surface is, for the post pass's wet-ground reflections)."""
+    mirror-like the surface is, for the post pass's wet-ground reflections). soft_shadows: PCSS
+    sun shadows (None: on a GPU, off on llvmpipe, where they would double the frame time)."""
 
-    def __init__(self, ctx, geometry: SceneGeometry, lit_window_share: float = 0.5):
+    def __init__(self, ctx, geometry: SceneGeometry, lit_window_share: float = 0.5,
+                 soft_shadows: bool | None = None):
         self.ctx, self.geometry = ctx, geometry
         self.lit_window_share = float(lit_window_share)
-        self.prog = ctx.program(vertex_shader=shader_source("mesh.vert"), fragment_shader=shader_source("mesh.frag"))
+        self.soft_shadows, frag = mesh_fragment_source(ctx, soft_shadows)
+        self.prog = ctx.program(vertex_shader=shader_source("mesh.vert"), fragment_shader=frag)
         self.vao = geometry.vertex_array(self.prog)
 
     def update_lighting(self, light) -> None:
@@ -39,37 +56,67 @@ class MeshPass:
         set_uniform(p, "u_puddles", float(w.puddle_coverage if w.wetness > 0 else 0.0))
         set_uniform(p, "u_snow", float(w.snow_cover))
         set_uniform(p, "u_flash", light.flash_klux)
+        self._ambient_uniforms(light)
         vol = light.lamps.volume
         set_uniform(p, "u_use_lamps", 0.0 if vol is None else 1.0)
         if vol is not None:
             set_uniform(p, "u_lamp_origin", vec(vol.origin_m))
             set_uniform(p, "u_lamp_size", vec(vol.size_m))
 
+    def _ambient_uniforms(self, light) -> None:
+        """Sky ambient cube, bounce and the baked AO volume (u_use_ao: 1 baked, 0 cube without
+        AO, -1 the pre-bake hemisphere light)."""
+        L, p = light.lighting, self.prog
+        if "u_env" in p:
+            p["u_env"].write(np.asarray(light.ambient_cube, np.float32).tobytes())
+        # sun on the walls that hide the sky: cos(altitude) / π averaged over their azimuths, half sunlit
+        sun_wall = L.sun_illuminance * np.sqrt(max(1.0 - L.sun_dir[2] ** 2, 0.0)) * (0.5 / np.pi) * (L.sun_dir[2] > 0)
+        set_uniform(p, "u_bounce_E", vec(BOUNCE_ALBEDO * (np.mean(light.ambient_cube[:4], 0) + sun_wall)))
+        vol = light.ao.volume
+        set_uniform(p, "u_use_ao", (1.0 if vol is not None else 0.0) if light.baked else -1.0)
+        if vol is not None:
+            set_uniform(p, "u_ao_origin", vec(vol.origin_m))
+            set_uniform(p, "u_ao_size", vec(vol.size_m))
+            set_uniform(p, "u_ao_offset", SAMPLE_OFFSET_CELLS * vol.cell_m)
+
     def draw(self, fc: FrameContext) -> None:
         import moderngl
 
-        ctx, light = self.ctx, fc.light
+        ctx = self.ctx
         fc.targets.scene_fbo.use()
         ctx.enable(moderngl.DEPTH_TEST)
         ctx.disable(moderngl.CULL_FACE)
         ctx.depth_func = "<"
         self.geometry.draw_depth(fc.view_proj)
         ctx.depth_func = "<="
-        p = self.prog
+        self.bind_frame(fc, self.geometry.textures, self.geometry.pbr,
+                        float(self.geometry.layers.get("asphalt_wear", -1)))
+        self.vao.render()
+
+    def bind_frame(self, fc: FrameContext, textures, pbr, wear_layer: float = -1.0) -> None:
+        """The per-frame uniforms and textures of mesh.frag; the agents pass shades with the same
+        program source, so it binds through here too (every sampler on its own unit of its type)."""
+        p, light = self.prog, fc.light
         write_uniform(p, "u_view_proj", mat_bytes(fc.view_proj))
         set_uniform(p, "u_cam_pos", vec(fc.cam_pos))
         write_uniform(p, "u_shadow_mat", mat_bytes(light.shadow.light_mat))
         set_uniform(p, "u_use_shadow", 1.0 if light.shadow.active else 0.0)
-        set_uniform(p, "u_wear_layer", float(self.geometry.layers.get("asphalt_wear", -1)))
-        for name, unit, tex in (("u_tex", TextureUnit.SURFACES, self.geometry.textures),
-                                ("u_pbr", TextureUnit.SURFACE_PBR, self.geometry.pbr),
+        set_uniform(p, "u_wear_layer", wear_layer)
+        set_uniform(p, "u_shadow_depth_m", light.shadow.depth_m)
+        set_uniform(p, "u_shadow_extent_m", light.shadow.extent_m)
+        set_uniform(p, "u_sun_softness", SUN_SOFTNESS if light.baked else 0.0)
+        light.shadow.depth_sampler.use(int(TextureUnit.SHADOW_DEPTH))
+        set_uniform(p, "u_shadow_depth", int(TextureUnit.SHADOW_DEPTH))
+        for name, unit, tex in (("u_tex", TextureUnit.SURFACES, textures),
+                                ("u_pbr", TextureUnit.SURFACE_PBR, pbr),
                                 ("u_sky", TextureUnit.SKY, light.sky_tex),
                                 ("u_shadow", TextureUnit.SHADOW, light.shadow.texture),
                                 ("u_lamp_total", TextureUnit.LAMP_TOTAL, light.lamps.total),
-                                ("u_lamp_dir", TextureUnit.LAMP_DIR, light.lamps.direction)):
+                                ("u_lamp_dir", TextureUnit.LAMP_DIR, light.lamps.direction),
+                                ("u_ao_a", TextureUnit.AO_A, light.ao.textures[0]),
+                                ("u_ao_b", TextureUnit.AO_B, light.ao.textures[1])):
             tex.use(unit)
             set_uniform(p, name, int(unit))
-        self.vao.render()
 
     def release(self) -> None:
         self.vao.release()

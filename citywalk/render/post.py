@@ -1,15 +1,52 @@
 """The post pass: HDR scene → display. Screen-space reflections on wet ground (the HDR alpha says
 how mirror-like), the rain and snow layer, fog by depth with height falloff and clear-air haze,
-exposure, glow, the ACES tone curve, splats composited after it (their light is baked), sRGB
-and dither; then edge anti-aliasing (FXAA) when the scene was not multisampled."""
+exposure, glow, the tone curve, splats composited after it (their light is baked), the film
+look (vignette, grain), sRGB and dither; then edge anti-aliasing (FXAA) when the scene was not
+multisampled. Motion blur comes first: each pixel's HDR radiance is averaged along the path the
+camera's motion swept it over while the shutter was open (velocity from depth and the previous
+frame's camera), so a still camera gets none."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import RenderError
 from .frame import FAR_M, NEAR_M, FrameContext, TextureUnit
 from .gl import Fullscreen, mat_bytes, set_uniform, vec, write_uniform
 
 BLOOM_STRENGTH = 0.5  # glow added to the exposed radiance before the tone curve
 DITHER_PERIOD = 64    # the dither pattern repeats after this many frames
+GRAIN_SEED = 15       # the grain of frame i comes from Generator([GRAIN_SEED, i]): same shot, same grain
+
+
+@dataclass(frozen=True)
+class FilmLook:
+    """How the camera films: tone curve (0 ACES filmic, 1 phone), shutter (share of the frame
+    interval open: 0.5 is a 180° film shutter), cos⁴ vignette share, grain amplitude, bloom and
+    colour saturation."""
+
+    tone: int = 0
+    shutter: float = 0.0
+    vignette: float = 0.0
+    grain: float = 0.0
+    bloom: float = BLOOM_STRENGTH
+    saturation: float = 1.0
+
+
+FILM_PRESETS = {
+    "cinema": FilmLook(tone=0, shutter=0.5, vignette=0.35, grain=0.05, bloom=0.6, saturation=1.0),
+    "phone": FilmLook(tone=1, shutter=0.25, vignette=0.08, grain=0.03, bloom=0.35, saturation=1.12),
+    "none": FilmLook(),
+}
+
+
+def film_look(name: str) -> FilmLook:
+    """The FILM_PRESETS entry `name`, or a RenderError naming the accepted ones."""
+    if name not in FILM_PRESETS:
+        raise RenderError(f"unknown film look '{name}': use one of {', '.join(FILM_PRESETS)}")
+    return FILM_PRESETS[name]
 
 
 class PostPass:
@@ -17,8 +54,9 @@ class PostPass:
     float target); with `fxaa`, anti-aliases into targets.final_fbo. `result` names the
     framebuffer holding the finished frame."""
 
-    def __init__(self, ctx, fxaa: bool):
+    def __init__(self, ctx, fxaa: bool, film: str = "cinema"):
         self.ctx, self.fxaa = ctx, bool(fxaa)
+        self.film = film_look(film)
         self.tone = Fullscreen(ctx, "post.frag")
         self.antialias = Fullscreen(ctx, "fxaa.frag")
         self.linear_fbo = None  # made on the first frame that asks for linear output
@@ -69,9 +107,24 @@ class PostPass:
         set_uniform(q, "u_frame", float(fc.index % DITHER_PERIOD))
         set_uniform(q, "u_has_splats", 1.0 if fc.targets.splat_fbo is not None else 0.0)
         set_uniform(q, "u_ssr", 1.0 if light.reflections else 0.0)
-        set_uniform(q, "u_bloom_strength", BLOOM_STRENGTH)
         if light.reflections:
             write_uniform(q, "u_view_proj", mat_bytes(fc.view_proj))
+        self._film_uniforms(fc)
+
+    def _film_uniforms(self, fc: FrameContext) -> None:
+        """Tone curve, motion blur (only with a previous camera), vignette and seeded grain."""
+        q, f = self.tone.prog, self.film
+        set_uniform(q, "u_bloom_strength", f.bloom)
+        set_uniform(q, "u_tone", f.tone)
+        set_uniform(q, "u_saturation", f.saturation)
+        set_uniform(q, "u_vignette", f.vignette)
+        blur = f.shutter if fc.prev_view_proj is not None else 0.0
+        set_uniform(q, "u_shutter", blur)
+        if blur > 0:
+            write_uniform(q, "u_prev_view_proj", mat_bytes(fc.prev_view_proj))
+        set_uniform(q, "u_grain", f.grain)
+        offset = np.random.default_rng([GRAIN_SEED, max(int(fc.index), 0)]).uniform(0.0, 4096.0, 2)
+        set_uniform(q, "u_grain_offset", vec(offset))
 
     def _bind_layers(self, fc: FrameContext) -> None:
         """Bind the images the tone pass reads (reflections and splats only when present)."""

@@ -43,18 +43,20 @@ class Renderer:
 
     focus_points (K, 3): the walk, around which the shadow map and lamp volume are built.
     auto_exposure: meter every frame (camera-like, adapting over time) instead of the
-    Lighting's fixed exposure; exposure_ev: an offset on top, in stops."""
+    Lighting's fixed exposure; exposure_ev: an offset on top, in stops. baked_light: bake ambient
+    occlusion and shop/sign light spill (bake.py, lamps.py; False: the light before the bake).
+    film: the camera look of post.py's FILM_PRESETS (cinema, phone, none)."""
 
     def __init__(self, scene: Scene, lighting: Lighting, size_px: tuple[int, int], samples: int = 0,
                  focus_points: np.ndarray | None = None, auto_exposure: bool = True, exposure_ev: float = 0.0,
-                 splat_budget: int | None = None):
+                 splat_budget: int | None = None, baked_light: bool = True, film: str = "cinema"):
         self.scene, self.size = scene, (int(size_px[0]), int(size_px[1]))
         self.ctx = ctx = create_context()
         self.samples = _msaa_samples(ctx, samples)
         self.stats = {"frames": 0, "draw_s": 0.0, "readback_s": 0.0}
         self.geometry = SceneGeometry(ctx, scene)
         self.targets = Targets(ctx, self.size, self.samples, splats=bool(scene.gaussians))
-        self.light = SceneLight(ctx, scene, self.geometry, lighting, focus_points)
+        self.light = SceneLight(ctx, scene, self.geometry, lighting, focus_points, baked=baked_light)
         self.camera_exposure = CameraExposure(ctx, auto_exposure, exposure_ev)
         lit_share = float(scene.lit_window_share)
         self.scene_passes: list[Pass] = [MeshPass(ctx, self.geometry, lit_share), SkyPass(ctx)]
@@ -63,7 +65,7 @@ class Renderer:
             from .splats import SplatLayerPass
 
             self.layer_passes.append(SplatLayerPass(ctx, scene.gaussians, self.size, splat_budget))
-        self.post = PostPass(ctx, fxaa=self.samples == 0)
+        self.post = PostPass(ctx, fxaa=self.samples == 0, film=film)
         self.display_passes: list[Pass] = [GlowPass(ctx, self.targets.glow_tex), self.post]
         for p in self.passes:
             p.update_lighting(self.light)
@@ -120,16 +122,17 @@ class Renderer:
 
     # ---- frames ---------------------------------------------------------------------------
     def render(self, frame, want_depth: bool = False, linear: bool = False,
-               exposure: float | None = None) -> dict[str, np.ndarray]:
+               exposure: float | None = None, previous=None) -> dict[str, np.ndarray]:
         """Render one CameraFrame. Returns {'rgb': (H, W, 3) uint8 sRGB, top row first} and,
         with want_depth, {'depth': (H, W) float32 metres along the ray, inf for sky}; with
         linear, {'linear': (H, W, 3) float32 exposed radiance after fog, before the tone curve}.
         `exposure` (before exposure_ev) replaces the camera's own metering and adaptation: a
-        precomputed per-frame track keeps frames independent of what was rendered before."""
+        precomputed per-frame track keeps frames independent of what was rendered before.
+        `previous`: the shot's CameraFrame before this one, for motion blur (None: no blur)."""
         t_start = time.perf_counter()
         if tuple(frame.size_px) != self.size:
             raise RenderError(f"frame size {frame.size_px} differs from the renderer's {self.size}")
-        fc = FrameContext.build(frame, self.targets, self.light, linear)
+        fc = FrameContext.build(frame, self.targets, self.light, linear, previous)
         self.targets.begin()
         for p in self.scene_passes:
             p.draw(fc)

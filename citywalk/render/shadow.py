@@ -10,6 +10,9 @@ from .gl import check_gl
 
 SHADOW_SIZE_PX = 4096
 FOCUS_MARGIN_M = 90.0  # the map covers the walk's points plus this much around them
+# penumbra half-width per metre from surface to occluder: the sun's 0.27° radius, widened ×2
+# for the sky's forward scatter around it (soft far shadows, hard contact shadows: PCSS)
+SUN_SOFTNESS = 2.0 * np.tan(np.radians(0.27))
 
 
 def light_matrix(sun_dir: np.ndarray, bounds_m, focus_points: np.ndarray | None) -> np.ndarray:
@@ -51,6 +54,10 @@ class ShadowMap:
         self.texture.compare_func = "<="
         self.texture.filter = (moderngl.LINEAR, moderngl.LINEAR)
         self.fbo = ctx.framebuffer(depth_attachment=self.texture)
+        # the same map read as plain depths (no compare), for the PCSS blocker search
+        self.depth_sampler = ctx.sampler(texture=self.texture, filter=(moderngl.NEAREST, moderngl.NEAREST),
+                                         repeat_x=False, repeat_y=False, compare_func="")
+        self.depth_m = self.extent_m = 1.0  # depth range and width of the map's box, metres
         self.active = False
         self.light_mat = np.eye(4)
         self.sun_key: tuple | None = None  # the sun direction (rounded) the map was drawn for
@@ -74,6 +81,8 @@ class ShadowMap:
             self.light_mat = np.eye(4)
             return
         self.light_mat = light_matrix(sun_dir, self.bounds_m, self.focus_points)
+        self.depth_m = 2.0 / float(np.linalg.norm(self.light_mat[2, :3]))
+        self.extent_m = 2.0 / float(np.linalg.norm(self.light_mat[0, :3]))
         self.fbo.use()
         self.fbo.clear(depth=1.0)
         self.ctx.enable(moderngl.DEPTH_TEST)
@@ -101,5 +110,6 @@ class ShadowMap:
         return np.where(inside, (c[:, 2] - 0.0015 <= stored).astype(float), 1.0)
 
     def release(self) -> None:
+        self.depth_sampler.release()
         self.fbo.release()
         self.texture.release()

@@ -1,5 +1,7 @@
 #version 330
-// Bright pass at quarter resolution: exposed radiance above a threshold, 4 bilinear taps.
+// Bright pass at quarter resolution: exposed radiance above a threshold, 4 bilinear taps. The
+// excess is soft-clipped (a lens's veiling glare saturates): a window at 50x white glows like
+// one at 5x, not as a blob that swallows the street.
 in vec2 v_ndc;
 uniform sampler2D u_hdr;
 uniform vec2 u_texel;        // 1 / full-resolution size
@@ -15,5 +17,7 @@ void main() {
     c += texture(u_hdr, uv + u_texel * vec2(1.0, 1.0)).rgb;
     c *= 0.25 * u_exposure;
     float peak = max(max(c.r, c.g), c.b);
-    f_color = vec4(c * max(peak - u_threshold, 0.0) / max(peak, 1e-4), 1.0);
+    float excess = max(peak - u_threshold, 0.0);
+    excess = excess / (1.0 + excess / 3.0);
+    f_color = vec4(c * excess / max(peak, 1e-4), 1.0);
 }

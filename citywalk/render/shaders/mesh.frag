@@ -7,6 +7,7 @@
 #define EMISSIVE 3
 #define ROAD 4
 #define FOLIAGE 5
+#define PCSS 1   // soft, contact-hardening sun shadows; MeshPass sets 0 on a software rasteriser
 
 in vec3 v_pos;
 in vec3 v_nrm;
@@ -22,6 +23,10 @@ uniform sampler2D u_sky;
 uniform sampler2DShadow u_shadow;
 uniform mat4 u_shadow_mat;
 uniform float u_use_shadow;
+uniform sampler2D u_shadow_depth;   // the same map as plain depths (PCSS blocker search)
+uniform float u_shadow_depth_m;     // depth range of the map, m
+uniform float u_shadow_extent_m;    // width of the map, m
+uniform float u_sun_softness;       // penumbra half-width per metre to the occluder; 0: hard
 uniform vec3 u_cam_pos;
 uniform vec3 u_sun_dir;
 uniform vec3 u_sun_E;
@@ -40,6 +45,14 @@ uniform float u_wetness;        // 0..1 wet surfaces: darker, glossier
 uniform float u_puddles;        // 0..1 share of flat ground under standing water
 uniform float u_snow;           // 0..1 snow cover on up-facing surfaces
 uniform float u_flash;          // lightning: extra sky light, klux
+uniform sampler3D u_ao_a;       // baked sky visibility toward +x -x +y -y (bake.py)
+uniform sampler3D u_ao_b;       // ... toward +z; contact visibility toward +z; contact, most open horizontal axis
+uniform vec3 u_ao_origin;
+uniform vec3 u_ao_size;
+uniform float u_ao_offset;      // m off the surface where the volume is read
+uniform float u_use_ao;         // 1 baked volume, 0 none (height heuristic), -1 the light before the bake
+uniform vec3 u_env[6];          // sky (+ ground) irradiance on planes facing +x -x +y -y +z -z, klux
+uniform vec3 u_bounce_E;        // what occluded sky is replaced by: nearby surfaces' light, klux
 
 out vec4 f_color;
 
@@ -62,12 +75,73 @@ vec3 sky_lookup(vec3 d) {
     return texture(u_sky, vec2(az / (2.0 * PI), el / PI + 0.5)).rgb;
 }
 
+const float BLOCKER_SEARCH_M = 0.6;
+const int BLOCKER_TAPS = 6;
+const int PCF_TAPS = 10;
+
+// Tap i of n on a Vogel (golden-angle) disk of unit radius, turned by angle a.
+vec2 vogel(int i, int n, float a) {
+    float r = sqrt((float(i) + 0.5) / float(n));
+    float t = float(i) * 2.3999632 + a;
+    return r * vec2(cos(t), sin(t));
+}
+
+// Sun visibility with contact-hardening soft edges (PCSS): the mean depth of the occluders
+// around the point gives its distance to them, and the penumbra grows with it (u_sun_softness
+// metres per metre). The taps turn per pixel (a fine noise the film grain hides), and the depth
+// test is relaxed by the receiver's slope over the kernel so that wide kernels do not self-shadow.
 float sun_shadow(vec3 p, vec3 n) {
     if (u_use_shadow < 0.5) return 1.0;
     vec4 s = u_shadow_mat * vec4(p + n * 0.04, 1.0);
     vec3 c = s.xyz / s.w * 0.5 + 0.5;
     if (c.x < 0.0 || c.x > 1.0 || c.y < 0.0 || c.y > 1.0 || c.z > 1.0) return 1.0;
-    return texture(u_shadow, vec3(c.xy, c.z - 0.0008));
+    float zr = c.z - 0.0008;
+#if PCSS == 0
+    return texture(u_shadow, vec3(c.xy, zr));
+#else
+    if (u_sun_softness <= 0.0) return texture(u_shadow, vec3(c.xy, zr));
+    float a = hash12(gl_FragCoord.xy) * 6.2831853;
+    float search = BLOCKER_SEARCH_M / u_shadow_extent_m;
+    float sum = 0.0, count = 0.0;
+    for (int i = 0; i < BLOCKER_TAPS; i++) {
+        float d = texture(u_shadow_depth, c.xy + vogel(i, BLOCKER_TAPS, a) * search).r;
+        if (d < zr - 0.05 / u_shadow_depth_m) { sum += d; count += 1.0; }
+    }
+    // no occluder around: lit; occluders all around: umbra (a penumbra needs both in reach)
+    if (count < 0.5 || count > float(BLOCKER_TAPS) - 0.5) return texture(u_shadow, vec3(c.xy, zr));
+    float dist_m = (zr - sum / count) * u_shadow_depth_m;
+    float radius_m = clamp(dist_m * u_sun_softness, 0.04, BLOCKER_SEARCH_M);
+    float ndl = max(dot(n, u_sun_dir), 0.05);
+    float slope = min(sqrt(1.0 - ndl * ndl) / ndl, 4.0);
+    float zk = zr - radius_m * slope / u_shadow_depth_m;
+    float lit = 0.0;
+    for (int i = 0; i < PCF_TAPS; i++) {
+        lit += texture(u_shadow, vec3(c.xy + vogel(i, PCF_TAPS, a) * (radius_m / u_shadow_extent_m), zk));
+    }
+    return lit / float(PCF_TAPS);
+#endif
+}
+
+// Ambient light from the sky model's ambient cube, each axis dimmed by the baked sky visibility
+// (the hidden share sees nearby surfaces instead: one bounce) and by contact occlusion (which
+// hides the bounce too); outside the volume, or without a bake, the old canyon heuristic.
+vec3 ambient_light(vec3 p, vec3 n) {
+    vec3 n2 = n * n;
+    vec3 ex = n.x >= 0.0 ? u_env[0] : u_env[1];
+    vec3 ey = n.y >= 0.0 ? u_env[2] : u_env[3];
+    vec3 ez = n.z >= 0.0 ? u_env[4] : u_env[5];
+    vec3 canyon = vec3(mix(0.7, 1.0, smoothstep(0.0, 12.0, p.z)));
+    // branch-free (llvmpipe runs both sides of a branch): read the volume, clamped at its sides,
+    // and fade to the height heuristic toward and beyond them (no seam where the bake ends)
+    vec3 vc = (p + n * u_ao_offset - u_ao_origin) / u_ao_size;
+    vec4 a = texture(u_ao_a, vc);
+    vec4 b = texture(u_ao_b, vc);
+    float edge = u_use_ao * smoothstep(0.0, 0.08, min(min(vc.x, 1.0 - vc.x), min(vc.y, 1.0 - vc.y)))
+               * step(0.0, vc.z) * step(vc.z, 1.0);
+    vec3 vis = mix(canyon, vec3(n.x >= 0.0 ? a.x : a.y, n.y >= 0.0 ? a.z : a.w, n.z >= 0.0 ? b.x : 1.0), edge);
+    float near = mix(1.0, mix(b.z, n.z >= 0.0 ? b.y : 1.0, n2.z), edge);
+    return near * (n2.x * mix(u_bounce_E, ex, vis.x) + n2.y * mix(u_bounce_E, ey, vis.y)
+                 + n2.z * mix(u_bounce_E, ez, vis.z));
 }
 
 // Blinn-Phong lobe normalised to energy, with Schlick Fresnel (F0 = f0).
@@ -410,8 +484,12 @@ void main() {
     }
     if (u_moon_E > 0.0) light += vec3(0.75, 0.82, 1.0) * u_moon_E * max(dot(n, u_moon_dir), 0.0);
     // sky and ground bounce; street canyons see less sky near the ground
-    float canyon = mix(0.7, 1.0, smoothstep(0.0, 12.0, v_pos.z));
-    light += mix(u_amb_ground, u_amb_up + vec3(u_flash), 0.5 + 0.5 * n.z) * canyon;
+    if (u_use_ao > -0.5) {  // uniform: the same side for every pixel
+        light += ambient_light(v_pos, n) + vec3(u_flash) * (0.5 + 0.5 * n.z);
+    } else {
+        float canyon = mix(0.7, 1.0, smoothstep(0.0, 12.0, v_pos.z));
+        light += mix(u_amb_ground, u_amb_up + vec3(u_flash), 0.5 + 0.5 * n.z) * canyon;
+    }
     // lamps
     // lamps, from the irradiance volume (sampled half a cell off the surface)
     if (u_use_lamps > 0.5) {

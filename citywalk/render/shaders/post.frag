@@ -1,5 +1,6 @@
 #version 330
-// HDR radiance + depth → fog and aerial perspective → exposure → ACES filmic → sRGB, dithered.
+// HDR radiance + depth → motion blur → fog and aerial perspective → exposure → filmic tone curve
+// → vignette, grain → sRGB, dithered.
 in vec2 v_ndc;
 uniform sampler2D u_hdr;
 uniform sampler2D u_depth;
@@ -25,7 +26,16 @@ uniform sampler2D u_bloom;     // blurred exposed glow, quarter resolution
 uniform float u_bloom_strength;
 uniform sampler2D u_splat;     // premultiplied display-linear splat colour + alpha
 uniform sampler2D u_splat_z;   // alpha-weighted camera z
+uniform mat4 u_prev_view_proj; // the previous frame's camera (motion blur)
+uniform float u_shutter;       // share of the frame interval the shutter is open; 0: no blur
+uniform int u_tone;            // 0 ACES filmic, 1 phone (flatter, lifted shadows)
+uniform float u_vignette;      // 0..1 of the lens's cos⁴ fall-off
+uniform float u_grain;         // grain amplitude (relative, display-linear)
+uniform vec2 u_grain_offset;   // per-frame seeded offset of the grain pattern
+uniform float u_saturation;
 out vec4 f_color;
+
+const int BLUR_TAPS = 6;
 
 vec3 aces(vec3 x) {
     return clamp((x * (2.51 * x + 0.03)) / (x * (2.43 * x + 0.59) + 0.14), 0.0, 1.0);
@@ -71,11 +81,43 @@ vec3 reflection(vec2 uv, float z, vec3 fallback) {
     return sky_lookup(r);
 }
 
+// Phone camera curve: brighter mid-tones and lifted shadows (what a phone's tone mapping does),
+// an exponential shoulder.
+vec3 phone_curve(vec3 x) {
+    return clamp(1.0 - exp(-2.2 * x), 0.0, 1.0);   // mid-grey 0.18 → 0.33 (ACES: 0.27), 0.02 → 0.04
+}
+
+// Screen-space velocity (uv per frame) of this pixel from depth and the two cameras: the world
+// point under the pixel reprojected into the previous frame (sky: the far plane, rotation only).
+vec2 velocity(vec2 uv, float z) {
+    vec4 w = u_inv_view_proj * vec4(v_ndc, z * 2.0 - 1.0, 1.0);
+    vec4 prev = u_prev_view_proj * vec4(w.xyz / w.w, 1.0);
+    if (prev.w <= 0.0) return vec2(0.0);
+    return uv - (prev.xy / prev.w * 0.5 + 0.5);
+}
+
+// HDR radiance averaged along the path the pixel swept while the shutter was open.
+vec4 blurred_hdr(vec2 uv, float z) {
+    vec4 hdr = texture(u_hdr, uv);
+    if (u_shutter <= 0.0) return hdr;
+    vec2 v = velocity(uv, z) * u_shutter;
+    vec2 px = v * vec2(textureSize(u_hdr, 0));
+    float len_px = length(px);
+    if (len_px < 0.5) return hdr;
+    if (len_px > 40.0) v *= 40.0 / len_px;
+    vec3 sum = hdr.rgb;
+    for (int i = 0; i < BLUR_TAPS; i++) {
+        float t = (float(i) + 0.5) / float(BLUR_TAPS) - 0.5;
+        sum += texture(u_hdr, clamp(uv - v * t, vec2(0.0), vec2(1.0))).rgb;
+    }
+    return vec4(sum / float(BLUR_TAPS + 1), hdr.a);
+}
+
 void main() {
     vec2 uv = v_ndc * 0.5 + 0.5;
-    vec4 hdr = texture(u_hdr, uv);
-    vec3 c = hdr.rgb;
     float z = texture(u_depth, uv).r;
+    vec4 hdr = blurred_hdr(uv, z);
+    vec3 c = hdr.rgb;
     if (u_ssr > 0.5 && hdr.a > 0.01 && z < 1.0) {
         c += reflection(uv, z, c) * hdr.a * 0.8;
     }
@@ -100,7 +142,10 @@ void main() {
         f_color = vec4(c * u_exposure, 1.0);
         return;
     }
-    c = aces(c * u_exposure + texture(u_bloom, uv).rgb * u_bloom_strength);
+    c = c * u_exposure + texture(u_bloom, uv).rgb * u_bloom_strength;
+    float luma = dot(c, vec3(0.2126, 0.7152, 0.0722));
+    c = max(mix(vec3(luma), c, u_saturation), 0.0);
+    c = u_tone == 1 ? phone_curve(c) : aces(c);
     if (u_has_splats > 0.5) {
         // splats carry baked, display-referred light: composite after tone mapping, fogged by depth
         vec4 s = texture(u_splat, uv);
@@ -110,6 +155,18 @@ void main() {
             vec3 fog = aces(u_fog_color * u_exposure);
             c = s.rgb * ts + fog * (1.0 - ts) * s.a + (1.0 - s.a) * c;
         }
+    }
+    if (u_vignette > 0.0) {
+        float r2 = dot(v_ndc * u_tan_half, v_ndc * u_tan_half);   // tan² of the off-axis angle
+        float cos4 = 1.0 / ((1.0 + r2) * (1.0 + r2));
+        c *= mix(1.0, cos4, u_vignette);
+    }
+    if (u_grain > 0.0) {
+        // two hashes summed: a grain of triangular distribution, strongest in the mid-tones
+        vec2 g_uv = gl_FragCoord.xy + u_grain_offset;
+        float g = hash12(g_uv) + hash12(g_uv.yx * 1.37 + 17.0) - 1.0;
+        float mid = 4.0 * dot(c, vec3(0.2126, 0.7152, 0.0722)) * (1.0 - dot(c, vec3(0.2126, 0.7152, 0.0722)));
+        c = max(c * (1.0 + g * u_grain * (0.35 + mid)), 0.0);
     }
     c = to_srgb(c);
     c += (hash12(gl_FragCoord.xy + u_frame * 7.31) - 0.5) / 255.0;

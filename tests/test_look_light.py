@@ -1,0 +1,215 @@
+"""Light and the filmed look (issue #15): the baked AO darkens inner corners, shop light spills
+onto the pavement at night, motion blur follows the camera's motion, grain is seeded."""
+
+import numpy as np
+import pytest
+
+from citywalk.camera.track import CameraFrame, intrinsics, look_at
+from citywalk.errors import ShotError
+from citywalk.look.lighting import resolve_lighting
+from citywalk.render.bake import bake_ao
+from citywalk.render.color import LUMA
+from citywalk.render.post import FILM_PRESETS
+from citywalk.render.renderer import Renderer
+from citywalk.scene import SHOPFRONT, Material, Scene
+from citywalk.shot import FILM_LOOKS, LookSpec, Shot
+from citywalk.sources.geometry import MeshBuilder
+
+SIZE = (192, 108)
+GREY = Material("grey", (0.4, 0.4, 0.4), 0.9)
+
+
+def _corner_scene() -> Scene:
+    """Ground and an L of two 6 m walls: wall A faces +y at y = 0.5 (x −5..5), wall B faces +x
+    at x = −4 (y 0.5..10.5); their inner corner is at (−4, 0.5)."""
+    b = MeshBuilder()
+    b.quad(GREY, (-60, -60, 0), (120, 0, 0), (0, 120, 0))
+    b.box(GREY, (0, 0, 0), (10.0, 1.0, 6.0))
+    b.box(GREY, (-4.5, 5.5, 0), (1.0, 10.0, 6.0))
+    return Scene(meshes=b.build(), bounds_m=((-20, -20, 0), (20, 20, 6)))
+
+
+def _frame(eye, target, index=0, fov=60.0):
+    R, t = look_at(np.asarray(eye, float), np.asarray(target, float))
+    return CameraFrame(index, index / 24.0, R, t, intrinsics(fov, SIZE), SIZE)
+
+
+def _patch_luma(img: np.ndarray, frame: CameraFrame, point) -> float:
+    """Mean luminance of a 5×5 pixel patch around the projection of a world point."""
+    u, v = frame.project(np.asarray([point], float))[0]
+    i, j = int(round(v)), int(round(u))
+    assert 2 <= i < SIZE[1] - 2 and 2 <= j < SIZE[0] - 2, (u, v)
+    return float((img[i - 2:i + 3, j - 2:j + 3] @ LUMA).mean())
+
+
+def test_bake_darkens_inner_corners_against_open_surfaces():
+    vol = bake_ao(_corner_scene())
+    up, py = np.array([[0, 0, 1.0]]), np.array([[0, 1.0, 0]])
+    ground_corner = vol.sample([[-3.8, 0.7, 0.0]], up, contact=True)[0]
+    ground_foot = vol.sample([[2.0, 0.7, 0.0]], up, contact=True)[0]
+    ground_open = vol.sample([[12.0, 12.0, 0.0]], up, contact=True)[0]
+    wall_corner = vol.sample([[-3.8, 0.5, 3.0]], py, contact=True)[0]
+    wall_open = vol.sample([[3.0, 0.5, 3.0]], py, contact=True)[0]
+    assert ground_open > 0.95 and wall_open > 0.95
+    assert ground_corner <= 0.7 * ground_open
+    assert ground_corner < ground_foot <= 0.8 * ground_open  # two walls hide more than one
+    # a wall's view below the horizon is the ground's light, never hidden (bake.py): only the
+    # upper quarter of its hemisphere can be, so an inner corner of two walls darkens less
+    assert wall_corner <= 0.75 * wall_open
+    # the sky seen from the foot of a 6 m wall: about half the hemisphere above the horizon is hidden
+    sky_foot = vol.sample([[2.0, 0.7, 0.0]], up)[0]
+    assert 0.3 < sky_foot < 0.7
+    assert vol.sample([[3.0, 0.5, 3.0]], py)[0] > 0.8  # the open wall sees most of its sky (wall B is 7 m off)
+    assert vol.stats["bake_s"] < 30
+
+
+def test_bake_is_deterministic():
+    a, b = bake_ao(_corner_scene()), bake_ao(_corner_scene())
+    assert np.array_equal(a.vis, b.vis)
+
+
+def test_rendered_corner_is_darker_than_open_ground():
+    scene = _corner_scene()
+    light = resolve_lighting(LookSpec(when="noon", weather="overcast"))
+    frame = _frame((8.0, 12.0, 4.0), (-2.0, 2.0, 0.3))
+    seen = {}
+    for baked in (True, False):
+        r = Renderer(scene, light, SIZE, samples=1, auto_exposure=False, baked_light=baked, film="none")
+        try:
+            img = r.render(frame, linear=True)["linear"]
+        finally:
+            r.close()
+        seen[baked] = _patch_luma(img, frame, (-3.7, 0.8, 0.0)), _patch_luma(img, frame, (4.0, 6.0, 0.0))
+    corner_kept = seen[True][0] / seen[False][0]  # how much of its light the bake left the corner
+    open_kept = seen[True][1] / seen[False][1]
+    assert corner_kept <= 0.7 * open_kept, seen
+    assert open_kept > 0.8, seen  # open ground keeps its light
+
+
+def _shop_scene() -> Scene:
+    """A wall facing +y with a 4 m lit shopfront at its foot, pavement in front, no lamps."""
+    b = MeshBuilder()
+    b.quad(GREY, (-40, -40, 0), (80, 0, 0), (0, 80, 0))
+    b.box(GREY, (0, -0.5, 0), (20.0, 1.0, 8.0))
+    glass = Material("shopfront", (0.25, 0.27, 0.30), 0.1, kind=SHOPFRONT, emissive=0.35)
+    b.quad(glass, (-2.0, 0.02, 0.3), (4.0, 0, 0), (0, 0, 2.5), uv=((0, 0), (4.0, 2.5)))
+    return Scene(meshes=b.build(), bounds_m=((-20, -20, 0), (20, 20, 8)))
+
+
+def test_night_spill_lights_the_pavement_in_front_of_a_shop():
+    scene = _shop_scene()
+    light = resolve_lighting(LookSpec(when="night"))
+    frame = _frame((0.0, 14.0, 2.5), (0.0, 0.0, 0.5))
+    pave = {}
+    for baked in (True, False):
+        r = Renderer(scene, light, SIZE, samples=1, auto_exposure=False, baked_light=baked, film="none")
+        try:
+            img = r.render(frame, linear=True)["linear"]
+            if baked:
+                assert r.light.lamps.spill_count >= 2
+        finally:
+            r.close()
+        pave[baked] = (_patch_luma(img, frame, (0.0, 3.0, 0.0)), _patch_luma(img, frame, (5.5, 3.0, 0.0)))
+    near_lit, far_lit = pave[True]
+    near_dark, far_dark = pave[False]
+    assert near_lit > 3.0 * near_dark, pave
+    assert near_lit > 3.0 * far_lit, pave  # the spill is local, not a global brightening
+
+
+def _box_scene() -> Scene:
+    b = MeshBuilder()
+    b.quad(GREY, (-60, -60, 0), (120, 0, 0), (0, 120, 0))
+    for k in range(-4, 5):
+        b.box(Material(f"post{k}", (0.9, 0.9, 0.9) if k % 2 else (0.05, 0.05, 0.05), 0.9), (k * 1.5, 0, 0),
+              (0.7, 0.7, 4.0))
+    return Scene(meshes=b.build(), bounds_m=((-20, -20, 0), (20, 20, 4)))
+
+
+def _grad_x(img: np.ndarray) -> float:
+    return float(np.abs(np.diff(img.astype(float).mean(2), axis=1)).mean())
+
+
+def test_motion_blur_is_zero_for_a_still_camera_and_smears_a_pan():
+    scene = _box_scene()
+    light = resolve_lighting(LookSpec(when="noon"))
+    eye = np.array([0.0, 8.0, 1.7])
+    frame = _frame(eye, (0.0, 0.0, 1.5), index=1)
+    panned_from = _frame(eye, (2.0, 0.0, 1.5), index=0)  # the camera turned ~14° since the last frame
+    r = Renderer(scene, light, SIZE, samples=1, auto_exposure=False, film="cinema")
+    try:
+        alone = r.render(frame)["rgb"]
+        still = r.render(frame, previous=_frame(eye, (0.0, 0.0, 1.5), index=0))["rgb"]
+        panned = r.render(frame, previous=panned_from)["rgb"]
+    finally:
+        r.close()
+    assert np.array_equal(alone, still)
+    assert _grad_x(panned) < 0.8 * _grad_x(still)
+    r = Renderer(scene, light, SIZE, samples=1, auto_exposure=False, film="none")
+    try:
+        no_shutter = r.render(frame, previous=panned_from)["rgb"]
+        sharp = r.render(frame)["rgb"]
+    finally:
+        r.close()
+    assert np.array_equal(no_shutter, sharp)
+
+
+def test_same_frame_same_grain_and_the_grain_moves_between_frames():
+    scene = _box_scene()
+    light = resolve_lighting(LookSpec(when="noon"))
+    frames = [_frame((0.0, 8.0, 1.7), (0.0, 0.0, 1.5), index=i) for i in (3, 4)]
+    out = []
+    for _ in range(2):
+        r = Renderer(scene, light, SIZE, samples=1, auto_exposure=False, film="cinema")
+        try:
+            out.append([r.render(f)["rgb"] for f in frames])
+        finally:
+            r.close()
+    assert np.array_equal(out[0][0], out[1][0]) and np.array_equal(out[0][1], out[1][1])
+    changed = np.mean(np.any(out[0][0] != out[0][1], axis=2))
+    assert changed > 0.3  # same camera, next frame: the grain differs over most pixels
+    r = Renderer(scene, light, SIZE, samples=1, auto_exposure=False, film="none")
+    try:
+        plain = r.render(frames[0])["rgb"].astype(float).mean(2)
+    finally:
+        r.close()
+    filmed = out[0][0].astype(float).mean(2)
+    h, w = plain.shape
+    corner, centre = np.s_[: h // 6, : w // 8], np.s_[h // 2 - 8: h // 2 + 8, w // 2 - 8: w // 2 + 8]
+    assert filmed[corner].mean() < 0.95 * plain[corner].mean()  # vignette
+    assert abs(filmed[centre].mean() - plain[centre].mean()) < 0.04 * plain[centre].mean()
+
+
+def test_film_field_is_validated_and_matches_the_renderer_presets():
+    assert set(FILM_LOOKS) == set(FILM_PRESETS)
+    assert Shot.from_dict({}).look.film == "cinema"
+    assert Shot.from_dict({"look": {"film": "phone"}}).look.film == "phone"
+    with pytest.raises(ShotError, match=r"look\.film.*'vhs'.*cinema, phone, none"):
+        Shot.from_dict({"look": {"film": "vhs"}})
+
+
+def test_soft_sun_shadows_compile_and_widen_the_penumbra():
+    """PCSS is compiled out on llvmpipe for speed (GPU default); forced on it must still build,
+    and a 12 m pole's shadow gets more partly lit pixels than with the hard map."""
+    from citywalk.render.meshes import MeshPass
+
+    b = MeshBuilder()
+    b.quad(GREY, (-60, -60, 0), (120, 0, 0), (0, 120, 0))
+    b.box(GREY, (0, 0, 0), (0.4, 0.4, 12.0))
+    scene = Scene(meshes=b.build(), bounds_m=((-20, -20, 0), (20, 20, 12)))
+    light = resolve_lighting(LookSpec(when="16:30"))
+    frame = _frame((0.0, 0.0, 25.0), (0.0, 0.1, 0.0), fov=80.0)
+    penumbra = {}
+    for soft in (False, True):
+        r = Renderer(scene, light, SIZE, samples=1, auto_exposure=False, film="none")
+        try:
+            r.scene_passes[0].release()
+            r.scene_passes[0] = MeshPass(r.ctx, r.geometry, soft_shadows=soft)
+            r.scene_passes[0].update_lighting(r.light)
+            lum = r.render(frame, linear=True)["linear"] @ LUMA
+            assert r.ctx.error == "GL_NO_ERROR"
+        finally:
+            r.close()
+        lit, dark = np.percentile(lum, 90), np.percentile(lum, 0.5)
+        part = (lum > dark + 0.25 * (lit - dark)) & (lum < dark + 0.75 * (lit - dark))
+        penumbra[soft] = int(part.sum())
+    assert penumbra[True] > 1.5 * penumbra[False] + 5, penumbra
