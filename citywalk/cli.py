@@ -265,6 +265,16 @@ def cmd_styles(args) -> int:
         write_png(out, styles_sheet(names, when=args.time or "golden_hour", size=size))
         print(f"wrote {out} ({len(names)} styles)")
         return 0
+    if args.action == "grid":
+        from .sheets import styles_grid
+        from .video.exports import write_png
+
+        names = args.name.split(",") if args.name else builtin_styles()
+        size = tuple(_size(args.cell)) if args.cell else (320, 180)
+        out = args.output or "styles_grid.png"
+        write_png(out, styles_grid(names, size=size))
+        print(f"wrote {out} ({len(names)} styles × main/side street × noon/night)")
+        return 0
     if args.action == "list":
         for name in builtin_styles():
             print(f"{name:12s} {load_style(name).description}")
@@ -536,10 +546,11 @@ def make_parser() -> argparse.ArgumentParser:
     h.add_argument("--json", action="store_true", help="print JSON instead of YAML")
     h.set_defaults(func=cmd_shot)
     st = sub.add_parser("styles", help="list, show, create or compare city styles")
-    st.add_argument("action", choices=["list", "show", "new", "sheet"])
-    st.add_argument("name", nargs="?", help="a style (show), a new style's name (new), a comma list (sheet)")
+    st.add_argument("action", choices=["list", "show", "new", "sheet", "grid"],
+                    help="grid: every style × main/side street × noon/night, with its crowd")
+    st.add_argument("name", nargs="?", help="a style (show), a new style's name (new), a comma list (sheet, grid)")
     st.add_argument("--time", help="time of day for the sheet (default golden_hour)")
-    st.add_argument("--cell", help="sheet cell size WIDTHxHEIGHT (default 480x270)")
+    st.add_argument("--cell", help="cell size WIDTHxHEIGHT (default 480x270; grid 320x180)")
     st.add_argument("-o", "--output", help="sheet .png (default styles.png)")
     st.set_defaults(func=cmd_styles)
     cp = sub.add_parser("capture", help="phone/drone video or photos → a splat scene others can walk")

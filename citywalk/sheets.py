@@ -41,6 +41,32 @@ def styles_sheet(styles: list[str], when: str = "golden_hour", size: tuple[int, 
     return tile(images, columns=min(columns, len(images)), cell_width_px=size[0], labels=labels)
 
 
+def styles_grid(styles: list[str], times: tuple[str, ...] = ("noon", "night"),
+                streets: tuple[str, ...] = ("main", "side"), size: tuple[int, int] = (320, 180), seed: int = 7,
+                at_s: float = 4.0) -> np.ndarray:
+    """One row per style, one column per street × time (main and side street, day and night),
+    each a still of the style's default crowd: (H, W, 3) uint8, the look book of the README."""
+    from .pipeline import render_still, scene_extent_m
+    from .video.sheet import tile
+
+    if not styles or len(styles) > MAX_SHEET_STYLES:
+        raise StyleError(f"styles grid: give 1 to {MAX_SHEET_STYLES} styles, got {len(styles)}")
+    for s in styles:
+        load_style(s)
+    images, labels = [], []
+    for s in styles:
+        for street in streets:
+            for when in times:
+                spec = {"scene": {"source": "procedural", "style": s, "seed": seed},
+                        "camera": {"street": street}, "look": {"when": when},
+                        "output": {"size": list(size), "duration_s": max(10.0, at_s + 1.0), "extras": []}}
+                if street == "main":
+                    spec["camera"]["route"] = main_street_route(s, seed, scene_extent_m(Shot.model_validate(spec)))
+                images.append(render_still(Shot.model_validate(spec), at_s))
+                labels.append(f"{load_style(s).name} · {street} · {when}")
+    return tile(images, columns=len(streets) * len(times), cell_width_px=size[0], labels=labels)
+
+
 def main_street_route(style: str, seed: int, extent_m: float, length_m: float = 40.0) -> list[list[float]]:
     """Waypoints [[x, y], ...] m for a walk along the main street's south sidewalk (or along
     the quay of a canal), starting mid-block past the side street at x = 0, heading +X."""

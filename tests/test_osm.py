@@ -277,7 +277,7 @@ def test_areas_trees_style_and_bounds(scene):
     names = {m.material.name for m in scene.meshes}
     assert {"osm_grass", "osm_water", "osm_tree_trunk", "osm_tree_crown", "osm_sidewalk", "osm_paving"} <= names
     crown = [m for m in scene.meshes if m.material.kind == FOLIAGE][0]
-    assert abs(crown.positions[:, 2].max() - 12.0) < 0.01  # the tagged 12 m tree
+    assert abs(crown.positions[:, 2].max() - 12.0) < 0.4  # the tagged 12 m tree (leaf cards stick out a little)
     assert scene.stats["trees"] == 2
     assert scene.style == "paris"
     facades = [m for m in scene.meshes if m.material.kind == FACADE]
@@ -457,6 +457,8 @@ def test_flat_batch_matches_one_by_one():
 
 def test_every_triangle_winds_with_its_normals(scene):
     for m in scene.meshes:
+        if m.material.kind == FOLIAGE:  # two-sided leaf cards, normals bent out from the crown
+            continue
         tri = m.positions[m.indices].astype(np.float64)
         geo_n = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
         area2 = np.linalg.norm(geo_n, axis=1)

@@ -42,6 +42,7 @@ from citywalk.sources.geometry import (
     trim_polyline,
 )
 from citywalk.sources.procedural import props
+from citywalk.sources.procedural.plan_props import tree_branches
 
 from .read import OsmData, OsmLimits, read_osm
 
@@ -123,7 +124,8 @@ GREEN_MATERIAL = Material("osm_grass", albedo=(0.16, 0.30, 0.10), roughness=0.95
 WATER_MATERIAL = Material("osm_water", albedo=(0.05, 0.10, 0.14), roughness=0.1, kind=PLAIN)
 GROUND_MATERIAL = Material("osm_ground", albedo=(0.30, 0.29, 0.27), roughness=0.95, kind=PLAIN)
 TRUNK_MATERIAL = Material("osm_tree_trunk", albedo=(0.20, 0.14, 0.09), roughness=0.9, kind=PLAIN)
-CROWN_MATERIAL = Material("osm_tree_crown", albedo=(0.10, 0.24, 0.07), roughness=0.9, kind=FOLIAGE)
+CROWN_MATERIAL = Material("osm_tree_crown", albedo=(1.0, 1.0, 1.0), roughness=0.85, texture="leaves", kind=FOLIAGE)
+CROWN_TINT = (0.10, 0.24, 0.07)  # linear leaf colour of mapped trees (multiplies the leaf texture)
 Z_GROUND_M, Z_WATER_M, Z_GREEN_M, Z_PAVING_M, Z_ROAD_M = -0.05, -0.03, -0.02, -0.01, 0.0
 
 
@@ -472,7 +474,9 @@ def _add_trees_and_lamps(acc: MeshBuilder, data: OsmData, proj: _Projector,
             tree_h.append(h if h is not None and 2.0 <= h <= 60.0 else float(rng.uniform(6.0, 10.0)))
         else:
             lights.append(PointLight(position=(float(p[0]), float(p[1]), 6.0)))
-    props.trees(acc, np.array(tree_xy).reshape(-1, 2), np.array(tree_h), rng, TRUNK_MATERIAL, CROWN_MATERIAL)
+    for xy, h in zip(tree_xy, tree_h):
+        props.tree(acc, (float(xy[0]), float(xy[1]), Z_GROUND_M), h, CROWN_TINT, float(rng.uniform(0.26, 0.34)),
+                   float(rng.uniform(0.85, 1.15)), tree_branches(rng), TRUNK_MATERIAL, CROWN_MATERIAL)
     return len(tree_xy), lights
 
 
@@ -524,7 +528,8 @@ def build_scene(data: OsmData, style: str | None = None, max_buildings: int = 20
         bounds_m=(tuple(float(v) for v in all_pos.min(0)), tuple(float(v) for v in all_pos.max(0))),
         copyright=["© OpenStreetMap contributors, ODbL 1.0 (openstreetmap.org/copyright)"],
         style=style or "",
-        textures=dressed.textures if dressed is not None else {},
+        textures=(dressed.textures if dressed is not None else {})
+        | ({"leaves": props.leaf_texture()} if n_trees else {}),
     )
     scene.stats.update(
         source=source, buildings=n_buildings, streets=len(streets), trees=n_trees,

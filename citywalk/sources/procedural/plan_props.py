@@ -101,13 +101,13 @@ def _trees(style: Style, rng: np.random.Generator, st: StreetPlan, kerb: _Kerb) 
                 color = pick(rng, colors)
                 crown = (h, float(rng.uniform(0.26, 0.34)), float(rng.uniform(0.8, 1.2)))
                 out.append(PropSpec("tree", "tree", (x, y, KERB_M if cw <= 0 else 0.0), 0.0, color, tree=crown,
-                                    branches=_branches(rng)))
+                                    branches=tree_branches(rng)))
                 kerb.taken.append((sgn, x))
             x += fs.tree_spacing_m
     return out
 
 
-def _branches(rng: np.random.Generator) -> tuple[tuple[float, float, float], ...]:
+def tree_branches(rng: np.random.Generator) -> tuple[tuple[float, float, float], ...]:
     """4-6 limbs spread round the trunk: (azimuth rad, elevation rad, reach / crown radius)."""
     n = int(rng.integers(4, 7))
     az0 = float(rng.uniform(0, 2 * np.pi))

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ...scene import EMISSIVE, FOLIAGE, Material
-from ..geometry import MeshBuilder, MeshParts, unit_cylinder, unit_sphere
+from ..geometry import MeshBuilder
 
 UP = np.array([0.0, 0.0, 1.0])
 
@@ -75,17 +75,19 @@ def leaf_texture(size_px: int = 256) -> np.ndarray:
 
 
 def tree(b: MeshBuilder, p, height_m: float, color, crown_frac: float, tint_scale: float,
-         branches: tuple[tuple[float, float, float], ...] = ()) -> None:
+         branches: tuple[tuple[float, float, float], ...] = (), trunk: Material = TRUNK,
+         leaves: Material = LEAVES) -> None:
     """A street tree: a tapered trunk forking at 40% of the height into `branches` (azimuth rad,
     elevation rad, length as a fraction of the crown radius), each ending in a cluster of crossed
     alpha-tested leaf cards, and one cluster crowning the top (~100 triangles). Crown radius
-    `crown_frac` × height, leaf colour `color` × `tint_scale`."""
+    `crown_frac` × height, leaf colour `color` × `tint_scale`; the one tree maker of procedural
+    streets and mapped (OSM) trees alike. `leaves` must sample the "leaves" texture."""
     p = np.asarray(p, np.float64)
     branches = branches or DEFAULT_BRANCHES
     crown_r = height_m * crown_frac
     z_fork = height_m * 0.4
     trunk_r = 0.06 + 0.014 * height_m
-    b.cylinder(TRUNK, p, p + UP * (z_fork + 0.4), trunk_r * 1.25, trunk_r * 0.8, sides=7, cap=False)
+    b.cylinder(trunk, p, p + UP * (z_fork + 0.4), trunk_r * 1.25, trunk_r * 0.8, sides=7, cap=False)
     tint = np.asarray(color) * tint_scale
     centre = p + UP * (z_fork + (height_m - z_fork) * 0.52)
     clusters = [(p + UP * (height_m - crown_r * 0.55), crown_r * 1.25, 0.0)]
@@ -94,10 +96,10 @@ def tree(b: MeshBuilder, p, height_m: float, color, crown_frac: float, tint_scal
         start = p + UP * (z_fork + 0.12 * (k % 3))
         reach = crown_r * frac / max(np.cos(elev), 0.35)
         end = start + d * reach
-        b.cylinder(TRUNK, start, end, trunk_r * 0.55, 0.03, sides=5, cap=False)
+        b.cylinder(trunk, start, end, trunk_r * 0.55, 0.03, sides=5, cap=False)
         clusters.append((end, crown_r * 1.05, az))
         clusters.append((start + d * reach * 0.55 + UP * 0.3, crown_r * 0.85, az + 1.0))
-    _leaf_cards(b, clusters, centre, tint)
+    _leaf_cards(b, clusters, centre, tint, leaves)
 
 
 def _leaf_cards(b: MeshBuilder, clusters, centre: np.ndarray, tint, mat: Material = LEAVES) -> None:
@@ -125,40 +127,6 @@ def _leaf_cards(b: MeshBuilder, clusters, centre: np.ndarray, tint, mat: Materia
             uvs.append(quad_uv)
             idx += [(base, base + 1, base + 2), (base, base + 2, base + 3)]
     b.add(mat, np.concatenate(pos), np.concatenate(nrm), np.concatenate(uvs), idx, tint)
-
-
-def trees(b: MeshBuilder, xy: np.ndarray, heights_m: np.ndarray, rng: np.random.Generator,
-          trunk: Material = TRUNK, crown: Material = CROWN) -> None:
-    """Many round-crowned trees at once at (T, 2) positions (z = 0) with total heights (T,) m
-    (mapped trees: one vectorised instance per tree; one draw per tree).
-
-    Trunk: 6-sided cylinder up to 40% of the height; crown: an ellipsoid over the rest."""
-    t = len(xy)
-    if not t:
-        return
-    cyl, sph = unit_cylinder(), unit_sphere()
-    h = np.asarray(heights_m, np.float64)
-    trunk_h, trunk_r = 0.4 * h, 0.04 * h + 0.05
-    crown_r = (0.22 + 0.08 * rng.random(t)) * h
-    crown_half_h = 0.5 * (h - trunk_h) + 0.1 * trunk_h
-    crown_z = h - crown_half_h
-
-    def instance(unit: MeshParts, scale: np.ndarray, offset: np.ndarray, normal_scale: np.ndarray):
-        n = len(unit.positions)
-        pos = unit.positions[None] * scale[:, None, :] + offset[:, None, :]
-        nrm = unit.normals[None] / normal_scale[:, None, :]
-        nrm /= np.maximum(np.linalg.norm(nrm, axis=-1, keepdims=True), 1e-9)
-        idx = unit.indices[None].astype(np.int64) + (np.arange(t) * n)[:, None, None]
-        return MeshParts(pos.reshape(-1, 3).astype(np.float32), nrm.reshape(-1, 3).astype(np.float32),
-                             np.tile(unit.uvs, (t, 1)), idx.reshape(-1, 3).astype(np.uint32))
-
-    ones = np.ones(t)
-    trunks = instance(cyl, np.column_stack([trunk_r, trunk_r, trunk_h]),
-                      np.column_stack([xy, np.zeros(t)]), np.column_stack([ones, ones, ones]))
-    crown_scale = np.column_stack([crown_r, crown_r, crown_half_h])
-    crowns = instance(sph, crown_scale, np.column_stack([xy, crown_z]), crown_scale)
-    b.add_parts(trunk, trunks)
-    b.add_parts(crown, crowns)
 
 
 def bench(b: MeshBuilder, p, yaw_rad: float, color) -> None:
