@@ -518,6 +518,18 @@ def cmd_serve(args) -> int:
     return 0
 
 
+def _add_styles_parser(sub) -> None:
+    """`citywalk styles list|show|new|sheet|grid`."""
+    st = sub.add_parser("styles", help="list, show, create or compare city styles")
+    st.add_argument("action", choices=["list", "show", "new", "sheet", "grid"],
+                    help="grid: every style × main/side street × noon/night, with its crowd")
+    st.add_argument("name", nargs="?", help="a style (show), a new style's name (new), a comma list (sheet, grid)")
+    st.add_argument("--time", help="time of day for the sheet (default golden_hour)")
+    st.add_argument("--cell", help="cell size WIDTHxHEIGHT (default 480x270; grid 320x180)")
+    st.add_argument("-o", "--output", help="sheet .png (default styles.png)")
+    st.set_defaults(func=cmd_styles)
+
+
 def make_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="citywalk", description="Walking videos through city streets.")
     p.add_argument("--version", action="version", version=f"citywalk {__version__}")
@@ -545,14 +557,7 @@ def make_parser() -> argparse.ArgumentParser:
     _add_shot_flags(h)
     h.add_argument("--json", action="store_true", help="print JSON instead of YAML")
     h.set_defaults(func=cmd_shot)
-    st = sub.add_parser("styles", help="list, show, create or compare city styles")
-    st.add_argument("action", choices=["list", "show", "new", "sheet", "grid"],
-                    help="grid: every style × main/side street × noon/night, with its crowd")
-    st.add_argument("name", nargs="?", help="a style (show), a new style's name (new), a comma list (sheet, grid)")
-    st.add_argument("--time", help="time of day for the sheet (default golden_hour)")
-    st.add_argument("--cell", help="cell size WIDTHxHEIGHT (default 480x270; grid 320x180)")
-    st.add_argument("-o", "--output", help="sheet .png (default styles.png)")
-    st.set_defaults(func=cmd_styles)
+    _add_styles_parser(sub)
     cp = sub.add_parser("capture", help="phone/drone video or photos → a splat scene others can walk")
     cp_sub = cp.add_subparsers(dest="capture_command", required=True, parser_class=_Parser)
     sb = cp_sub.add_parser("submit", help="store a capture (MP4/MOV or a folder of images) in the catalog")

@@ -121,21 +121,10 @@ def _import_pycolmap():
     return pycolmap
 
 
-def run_sfm(image_dir: str | Path, work_dir: str | Path, names: list[str] | None = None,
-            is_video: bool = True, opts: SfmOptions | None = None) -> Poses:
-    """Structure from motion on the images of `image_dir` (all, or `names`) → the largest
-    reconstruction as Poses. CaptureError with the likely cause when nothing registers."""
-    pycolmap = _import_pycolmap()
-    opts = (opts or SfmOptions()).check()
-    image_dir, work = Path(image_dir), Path(work_dir)
-    names = sorted(names if names is not None else [p.name for p in image_dir.iterdir() if p.is_file()])
-    if len(names) < MIN_IMAGES:
-        raise CaptureError(f"camera poses: only {len(names)} frame(s) to register; SfM needs at least "
-                           f"{MIN_IMAGES} overlapping frames (film longer, moving slowly)")
-    if work.exists():
-        shutil.rmtree(work)
-    (work / "sparse").mkdir(parents=True)
-    db_path = work / "database.db"
+def _extract_and_match(pycolmap, opts: SfmOptions, image_dir: Path, names: list[str], db_path: Path,
+                       is_video: bool, threads: int) -> str:
+    """SIFT features of `names` into the database at `db_path`, then matching (sequential for
+    video, exhaustive for small photo sets) with verified two-view geometry; the mode used."""
     from PIL import Image
 
     with Image.open(image_dir / names[0]) as im:
@@ -145,7 +134,6 @@ def run_sfm(image_dir: str | Path, work_dir: str | Path, names: list[str] | None
     reader.camera_model = opts.camera_model
     reader.camera_params = ",".join(str(x) for x in CAMERA_MODELS[opts.camera_model](focal, w / 2, h / 2))
     extract = pycolmap.FeatureExtractionOptions()
-    threads = 1 if opts.deterministic else opts.num_threads  # with more, matches vary from run to run
     extract.use_gpu, extract.num_threads = False, threads
     extract.sift.max_num_features = opts.max_features
     extract.sift.peak_threshold = opts.peak_threshold
@@ -170,6 +158,51 @@ def run_sfm(image_dir: str | Path, work_dir: str | Path, names: list[str] | None
                                   device=device)
     else:
         raise CaptureError(f"SfM matching={opts.matching!r}: expected 'auto', 'sequential' or 'exhaustive'")
+    return mode
+
+
+def _choose_lens(pycolmap, found: list, db_path: Path, image_dir: Path, work: Path, mapping, opts: SfmOptions,
+                 lens: bool, n: int):
+    """(best model, models grown, lens note): the best pinhole-grown model, or, when adjusting
+    it with the lens free moves the far corner by more than lens_evidence_px, the best of it and
+    models grown with the lens free."""
+    best = _best(found)
+    models, lens_note = len(found), "pinhole model"
+    if lens:
+        probe = pycolmap.Reconstruction(best)
+        _refine_lens(pycolmap, probe, opts)
+        if abs(corner_shift_px(_camera(probe))) <= opts.lens_evidence_px:
+            best, lens_note = probe, "little distortion"
+        else:
+            more = _map_attempts(pycolmap, db_path, image_dir, work, mapping, range(n, n + opts.lens_attempts),
+                                 refine_lens=True, seed=opts.seed)
+            models += len(more)
+            winner = _best([best, *more])
+            if winner is not best:  # a model grown with the lens free fits better than every pinhole one
+                best, lens_note = winner, "lens distortion estimated"
+            else:
+                lens_note = (f"pinhole model kept: models with the lens free fit worse (the whole-model "
+                             f"adjustment suggested {corner_shift_px(_camera(probe)):.1f} px at the corner)")
+    return best, models, lens_note
+
+
+def run_sfm(image_dir: str | Path, work_dir: str | Path, names: list[str] | None = None,
+            is_video: bool = True, opts: SfmOptions | None = None) -> Poses:
+    """Structure from motion on the images of `image_dir` (all, or `names`) → the largest
+    reconstruction as Poses. CaptureError with the likely cause when nothing registers."""
+    pycolmap = _import_pycolmap()
+    opts = (opts or SfmOptions()).check()
+    image_dir, work = Path(image_dir), Path(work_dir)
+    names = sorted(names if names is not None else [p.name for p in image_dir.iterdir() if p.is_file()])
+    if len(names) < MIN_IMAGES:
+        raise CaptureError(f"camera poses: only {len(names)} frame(s) to register; SfM needs at least "
+                           f"{MIN_IMAGES} overlapping frames (film longer, moving slowly)")
+    if work.exists():
+        shutil.rmtree(work)
+    (work / "sparse").mkdir(parents=True)
+    db_path = work / "database.db"
+    threads = 1 if opts.deterministic else opts.num_threads  # with more, matches vary from run to run
+    mode = _extract_and_match(pycolmap, opts, image_dir, names, db_path, is_video, threads)
     mapping = pycolmap.IncrementalPipelineOptions()
     mapping.num_threads = threads
     mapping.ba_refine_focal_length = opts.focal_px is None
@@ -191,23 +224,7 @@ def run_sfm(image_dir: str | Path, work_dir: str | Path, names: list[str] | None
     stats = pair_stats(pycolmap, db_path)
     if not found:
         raise CaptureError(_diagnose(stats, len(names)))
-    best = _best(found)
-    models, lens_note = len(found), "pinhole model"
-    if lens:
-        probe = pycolmap.Reconstruction(best)
-        _refine_lens(pycolmap, probe, opts)
-        if abs(corner_shift_px(_camera(probe))) <= opts.lens_evidence_px:
-            best, lens_note = probe, "little distortion"
-        else:
-            more = _map_attempts(pycolmap, db_path, image_dir, work, mapping, range(n, n + opts.lens_attempts),
-                                 refine_lens=True, seed=opts.seed)
-            models += len(more)
-            winner = _best([best, *more])
-            if winner is not best:  # a model grown with the lens free fits better than every pinhole one
-                best, lens_note = winner, "lens distortion estimated"
-            else:
-                lens_note = (f"pinhole model kept: models with the lens free fit worse (the whole-model "
-                             f"adjustment suggested {corner_shift_px(_camera(probe)):.1f} px at the corner)")
+    best, models, lens_note = _choose_lens(pycolmap, found, db_path, image_dir, work, mapping, opts, lens, n)
     (work / "model").mkdir()
     best.write(str(work / "model"))  # the chosen model, for read_colmap_model
     poses = poses_from_reconstruction(best, len(names))
