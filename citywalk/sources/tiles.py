@@ -43,6 +43,7 @@ from citywalk.sources.tiles_formats import (
     parse_i3dm,
     parse_pnts,
     points_to_gaussians,
+    table_json,
 )
 from citywalk.sources.tiles_implicit import MAX_SUBTREES, ImplicitSpec, subtree_tiles
 
@@ -546,12 +547,7 @@ def parse_b3dm(data: bytes, where: str) -> tuple[bytes, dict, np.ndarray | None]
             f"b3dm lengths do not add up: the glTF should fill the last {len(glb)} bytes "
             f"(after {glb_start} bytes of header and tables) but its header says {glb_length}",
         )
-    feature_table: dict = {}
-    if ft_json:
-        try:
-            feature_table = json.loads(data[B3DM_HEADER_BYTES : B3DM_HEADER_BYTES + ft_json].decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-            raise _error(where, f"b3dm feature table JSON is malformed ({exc})") from exc
+    feature_table = table_json(data[B3DM_HEADER_BYTES:B3DM_HEADER_BYTES + ft_json], where, "b3dm feature table")
     rtc = feature_table.get("RTC_CENTER") if isinstance(feature_table, dict) else None
     rtc_center = None
     if isinstance(rtc, list):

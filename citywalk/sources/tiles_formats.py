@@ -100,6 +100,16 @@ def _padded(raw: bytes) -> bytes:
     return raw + b"\0" * ((8 - len(raw) % 8) % 8)
 
 
+def table_json(raw: bytes, where: str, what: str):
+    """A tile's feature or batch table JSON ({} when empty); SceneError naming `what` when malformed."""
+    if not raw:
+        return {}
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise _error(where, f"{what} JSON is malformed ({exc})") from exc
+
+
 def _split(data: bytes, magic: bytes, header_bytes: int, where: str) -> tuple[tuple, FeatureTable, int]:
     """Check a tile header (magic, version 1, byteLength) and return (header fields, feature
     table, offset after the batch table)."""
@@ -116,12 +126,7 @@ def _split(data: bytes, magic: bytes, header_bytes: int, where: str) -> tuple[tu
     if end > len(data):
         raise _error(where, f"{name} table lengths ({ft_json}+{ft_bin}+{bt_json}+{bt_bin}) run past "
                             f"the end of its {len(data)} bytes")
-    table: dict = {}
-    if ft_json:
-        try:
-            table = json.loads(data[header_bytes:header_bytes + ft_json].decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-            raise _error(where, f"{name} feature table JSON is malformed ({exc})") from exc
+    table = table_json(data[header_bytes:header_bytes + ft_json], where, f"{name} feature table")
     if not isinstance(table, dict):
         raise _error(where, f"{name} feature table JSON must be an object")
     binary = data[header_bytes + ft_json:header_bytes + ft_json + ft_bin]
