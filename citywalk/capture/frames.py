@@ -13,7 +13,7 @@ from typing import Iterator
 import numpy as np
 
 from citywalk.capture import CaptureError
-from citywalk.capture.intake import IMAGE_SUFFIXES, list_images
+from citywalk.capture.intake import IMAGE_SUFFIXES, check_png_chunks, list_images
 
 THUMB_W_PX = 64
 
@@ -149,6 +149,7 @@ def iter_images(folder: Path, opts: FrameOptions) -> Iterator[tuple[int, float, 
 
     for i, p in enumerate(list_images(folder)[:opts.max_decode_frames]):
         try:
+            check_png_chunks(p)
             with Image.open(p) as im:  # upright: phones tag portrait photos with an EXIF orientation
                 _draft_for(im, opts.max_side_px)
                 rgb = np.asarray(ImageOps.exif_transpose(im).convert("RGB"))

@@ -43,12 +43,34 @@ def probe_capture_video(path: Path) -> dict:
     return info
 
 
+def check_png_chunks(path: Path) -> None:
+    """Walk a PNG's chunk list and refuse one whose chunk claims more bytes than the file holds:
+    Pillow reads a trailing IDAT of the claimed length at once, so a flipped length byte made it
+    allocate 4 GiB for a 29 KB file."""
+    size = path.stat().st_size
+    with path.open("rb") as fh:
+        if fh.read(8) != b"\x89PNG\r\n\x1a\n":
+            return
+        at = 8
+        while at + 8 <= size:
+            fh.seek(at)
+            head = fh.read(8)
+            length, kind = int.from_bytes(head[:4], "big"), head[4:8]
+            if length > size - at - 12:
+                raise CaptureError(f"capture image {path}: PNG chunk {kind!r} at byte {at} claims {length} "
+                                   f"bytes; the file has {size - at - 12} after it (truncated or corrupt)")
+            at += 12 + length
+            if kind == b"IEND":
+                return
+
+
 def probe_image(path: Path) -> dict:
     """Open one image fully (catches truncation) → {'width', 'height' (upright), 'captured_at', 'device'}."""
     from PIL import Image, UnidentifiedImageError
 
     if path.stat().st_size > MAX_IMAGE_BYTES:
         raise CaptureError(f"capture image {path}: larger than {MAX_IMAGE_BYTES >> 20} MiB")
+    check_png_chunks(path)
     try:
         with Image.open(path) as im:
             if im.width * im.height > MAX_IMAGE_PIXELS:

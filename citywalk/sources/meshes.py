@@ -26,6 +26,7 @@ MESH_SUFFIXES = {".glb": "glb", ".gltf": "gltf", ".obj": "obj", ".ply": "ply"}
 DEFAULT_UP_AXIS = {"glb": "y", "gltf": "y", "obj": "y", "ply": "z"}
 MAX_FILE_BYTES = 2 << 30
 MAX_MTL_BYTES = 16 << 20
+MAX_MTL_NAMES = 64  # material libraries an OBJ may name (repeats counted)
 MAX_MTL_MAPS = 256  # texture statements per MTL file: trimesh decodes the image once per statement
 MAX_JSON_NESTING = 64  # glTF documents nest ~6 deep; deeper ones are refused before parsing
 MAX_TEXTURE_PX = 4096
@@ -56,6 +57,10 @@ def _check_obj_materials(path: Path) -> None:
 
     with path.open("rb") as fh:
         head = fh.read(1 << 20)
+    names = [n for line in head.splitlines() if line.strip().startswith(b"mtllib") for n in line.split()[1:]]
+    if len(names) > MAX_MTL_NAMES:  # trimesh opens every one: 100 000 names took it minutes
+        raise SceneError(f"{path}: its mtllib lines name {len(names)} material files; at most {MAX_MTL_NAMES} "
+                         "are accepted")
     for line in head.splitlines():
         if line.strip().startswith(b"mtllib"):
             for name in line.split()[1:]:
