@@ -22,7 +22,7 @@ MOVER_LOOKAHEAD_M = 8.0     # ... and for the camera or an actor coming its way
 LATERAL_SPEED_MPS = 0.6     # fastest sideways drift
 CANDIDATES = 9              # lateral offsets considered per step
 GAP_M = 0.06                # kept between two bodies beyond their radii
-MOVER_RADIUS_M = 0.32       # the camera (the viewer's body) and each actor
+MOVER_RADIUS_M = 0.6        # kept clear round the camera (the viewer and personal space) and each actor
 
 
 @dataclass

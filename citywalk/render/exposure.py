@@ -22,6 +22,9 @@ ADAPTATION = 0.75          # 1 = full adaptation; less keeps dusk and night dark
 REFERENCE_LUMINANCE = 2.0  # kcd/m²: a typical daylit street, the partial-adaptation anchor
 ADAPTATION_TIME_S = 0.7    # camera auto-exposure time constant
 HIGHLIGHT_EXPOSED = 1.4    # the metered 95th-percentile luminance is kept at or below this
+MIN_METERED_KCD = 0.0015   # a street darker than 1.5 cd/m² is exposed as if it were that bright: a
+                           # camera at night keeps a dark alley dark instead of boosting it ~100x
+                           # until the few lit windows burn out into bloom
 
 
 @dataclass(frozen=True)
@@ -38,7 +41,7 @@ def adapt(state: ExposureState, mean_kcd: float, p95_kcd: float, time_s: float) 
     """The state after metering a frame at `time_s` with log-average `mean_kcd` and 95th
     percentile `p95_kcd` luminance: move toward the target exposure with time constant
     ADAPTATION_TIME_S; jump to it on the first frame or when time does not advance."""
-    lum = max(mean_kcd, 1e-7)
+    lum = max(mean_kcd, MIN_METERED_KCD)
     target = EXPOSURE_KEY / (lum**ADAPTATION * REFERENCE_LUMINANCE ** (1 - ADAPTATION))
     target = min(target, HIGHLIGHT_EXPOSED / max(p95_kcd, 1e-7))  # keep sunlit streets from burning out
     if state.exposure is None or state.time_s is None or time_s <= state.time_s:

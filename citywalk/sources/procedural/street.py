@@ -73,6 +73,7 @@ class StreetGenerator:
         if self.style.furniture.utility_poles:
             self._utility_poles_and_wires()
         self._main_lamps()
+        self._side_lamps()
         self.prop_specs = plan_props(self.style, self.prng, self.plan, self.lamp_x)
         for prop in self.prop_specs:
             self.kit.prop(prop)
@@ -338,6 +339,32 @@ class StreetGenerator:
                 else:
                     self.b.cylinder(self.m.metal, p, p + np.array([0, 0, 6.0]), 0.09, 0.06, sides=6)
                     self._lamp_head(p + np.array([0, 0, 6.0]), np.array([0, -sgn, 0.0]), arm_m=1.4)
+
+    def _side_lamps(self) -> None:
+        """Lamps along each side street every `side_lamp_spacing_m`, alternating kerbs, their arms
+        (or lanterns) over the carriageway: side streets are not black at night. No random draws,
+        so the rest of the street stays as it was."""
+        fs = self.style.furniture
+        if fs.side_lamp_spacing_m <= 0:
+            return
+        post = _lin(fs.post_color)
+        y0 = (self.cw / 2 if self.cw > 0 else self.hw) + self.sw + 8.0
+        for xc, w in zip(self.side_x, self.side_w):
+            k = 0
+            for sgn_y in (1, -1):
+                y = y0
+                while y < self.yb - 3.0:
+                    side = 1 if k % 2 == 0 else -1
+                    p = np.array([xc + side * (w / 2 + min(0.45, 0.3 * self.ssw + 0.15)), sgn_y * y,
+                                  KERB_M if self.ssw > 0 else 0.0])
+                    if fs.lamp_kind == "lantern":
+                        self._lantern(p, post)
+                    else:
+                        self.b.cylinder(self.m.metal, p, p + np.array([0, 0, 5.5]), 0.08, 0.05, sides=6)
+                        self._lamp_head(p + np.array([0, 0, 5.5]), np.array([-side, 0, 0.0]), arm_m=1.0)
+                    self.poles.append((p, "lamp"))
+                    y += fs.side_lamp_spacing_m
+                    k += 1
 
     def _lantern(self, p, post_color) -> None:
         """A classic cast-iron lamp post with a glowing lantern."""

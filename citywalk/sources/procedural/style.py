@@ -185,6 +185,7 @@ class FurnitureStyle(_Section):
     lamp_on_pole_prob: float = Field(0.0, ge=0, le=1)
     lamp_kind: Literal["arm", "lantern"] = "arm"
     main_lamp_spacing_m: float = Field(gt=2, le=200)
+    side_lamp_spacing_m: float = Field(0.0, ge=0, le=200)  # lamps along side streets (0: none)
     plant_pot_prob: float = Field(0.0, ge=0, le=1)
     tree_spacing_m: float = Field(0.0, ge=0, le=100)
     tree_height_m: Range = (6.0, 9.0)
