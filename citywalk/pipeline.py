@@ -99,8 +99,24 @@ def plan_shot_agents(shot: Shot, scene, route, frames, walker):
                 actors.append(np.asarray(track.positions, float)[:, :2])
     elif walker is not None:
         actors.append(np.asarray(walker.positions, float)[:, :2])
-    act = np.stack(actors, 1) if actors else None
+    actors.append(_view_keep_clear(frames))
+    act = np.stack(actors, 1)
     return plan_agents(scene, level, shot.scene.seed, shot.output.fps, n, cam, act)
+
+
+VIEW_CLEAR_AHEAD_M = 1.6  # a point this far ahead of the camera is kept clear like an actor
+
+
+def _view_keep_clear(frames) -> np.ndarray:
+    """(n, 2) points VIEW_CLEAR_AHEAD_M in front of each camera along its level view direction,
+    treated by the crowd as one more body: nobody walks right in front of the lens and fills the
+    frame with the back of their head."""
+    pts = []
+    for f in frames:
+        fwd = np.asarray(f.R, float)[2, :2]  # the camera's +z (OpenCV forward) in the world, level part
+        norm = float(np.linalg.norm(fwd))
+        pts.append(np.asarray(f.position[:2], float) + (fwd / norm * VIEW_CLEAR_AHEAD_M if norm > 1e-6 else 0.0))
+    return np.array(pts)
 
 
 def check_drawable(scene, source: str, warn: bool = True) -> None:
@@ -457,12 +473,15 @@ def render_still(shot: Shot, time_s: float = 0.0) -> np.ndarray:
 
 def render_synthetic_walk(out_dir: str | Path, frames: int = 100, size_px: tuple[int, int] = (640, 360),
                           fps: int = 24, speed_mps: float = 1.4, style: str = "tokyo", seed: int = 7,
-                          when: str = "noon", camera: dict | None = None) -> tuple[Path, Path]:
+                          when: str = "noon", camera: dict | None = None, crowd: str = "none",
+                          film: str = "none") -> tuple[Path, Path]:
     """Render a procedural street walk → (walk.mp4, walk.camera.json with the true cameras);
-    `camera` replaces the Shot's camera section (e.g. keyframes that pan while walking)."""
+    `camera` replaces the Shot's camera section (e.g. keyframes that pan while walking). By
+    default a static world filmed plainly (no crowd, no grain or motion blur): what structure
+    from motion and the splat trainer are measured against."""
     shot = Shot.from_dict({"scene": {"source": "procedural", "style": style, "seed": seed},
                            "camera": camera or {"speed_mps": speed_mps},
-                           "look": {"when": when},
+                           "look": {"when": when, "crowd": crowd, "film": film},
                            "output": {"duration_s": frames / fps, "fps": fps, "size": list(size_px), "samples": 1,
                                       "crf": 14, "extras": ["camera_track"]}})
     res = render_shot(shot, Path(out_dir) / "walk.mp4")

@@ -18,7 +18,7 @@ def walk(tmp_path_factory):
     from citywalk.shot import Shot
 
     root = tmp_path_factory.mktemp("restyle_walk")
-    shot = Shot.from_dict({"look": {"when": "noon"},
+    shot = Shot.from_dict({"look": {"when": "noon", "crowd": "none", "film": "none"},  # a static world, no grain
                            "output": {"duration_s": 8 / 24, "fps": 24, "size": [160, 96], "samples": 1,
                                       "extras": ["depth", "camera_track", "frames"]}})
     res = render_shot(shot, root / "walk.mp4")

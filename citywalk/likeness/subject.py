@@ -133,7 +133,8 @@ def render_subject(frame, heading_rad: float, phase: float, ground_m=(0.0, 0.0, 
 
     scene = subject_scene(ground_m, heading_rad, phase, with_subject)
     spec = LookSpec(**(FILM_LOOK if look is None else look))
-    r = Renderer(scene, resolve_lighting(spec), frame.size_px, samples=1, auto_exposure=False)
+    r = Renderer(scene, resolve_lighting(spec), frame.size_px, samples=1, auto_exposure=False, film="none",
+                 baked_light=False)  # an evenly lit studio: no AO halo round the feet for the chroma key
     try:
         return r.render(frame, want_depth=True)
     finally:
