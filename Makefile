@@ -27,6 +27,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/render_walk.py
 	$(PY) benchmarks/weather_cost.py
+	$(PY) benchmarks/look_cost.py
 	$(PY) benchmarks/crowd_cost.py
 	$(PY) benchmarks/render_splats.py
 	$(PY) benchmarks/import_osm.py
