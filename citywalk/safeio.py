@@ -14,6 +14,7 @@ import stat
 import tempfile
 import zipfile
 import zlib
+from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 from xml.etree import ElementTree
 
@@ -254,3 +255,16 @@ def temp_beside(target: Path, suffix: str = ".part") -> tuple[int, Path]:
     fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.stem}.", suffix=suffix)
     os.fchmod(fd, 0o666 & ~_process_umask())
     return fd, Path(name)
+
+
+@contextmanager
+def write_transaction(db):
+    """One SQLite write transaction on `db` (autocommit mode): BEGIN IMMEDIATE, COMMIT, and
+    ROLLBACK on any exception, so a killed or failing writer never leaves half a change."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield db
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from citywalk.capture import CaptureError
+from citywalk.safeio import write_transaction
 
 CATALOG_FILE = "catalog.sqlite"
 ENTRIES_DIR = "entries"
@@ -141,13 +142,8 @@ class Catalog:
         """One write transaction (BEGIN IMMEDIATE … COMMIT, ROLLBACK on any exception)."""
         db = self._connect()
         try:
-            db.execute("BEGIN IMMEDIATE")
-            try:
+            with write_transaction(db):
                 yield db
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-            db.execute("COMMIT")
         finally:
             db.close()
 

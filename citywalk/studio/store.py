@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
+from ..safeio import write_transaction
 from . import StudioError
 
 STATES = ("queued", "running", "done", "failed", "cancelled")
@@ -131,14 +132,8 @@ class JobStore:
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
-        db = self._db()
-        db.execute("BEGIN IMMEDIATE")
-        try:
+        with write_transaction(self._db()) as db:
             yield db
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        db.execute("COMMIT")
 
     @staticmethod
     def _event(db, job_id: str, state: str, attempt: int, detail: str = "") -> None:
