@@ -16,7 +16,7 @@ def styles_sheet(styles: list[str], when: str = "golden_hour", size: tuple[int, 
                  street: str = "main", at_s: float = 0.0, columns: int = 3) -> np.ndarray:
     """Render one still per style (walking the main street at `when`) and tile them with their
     names: (H, W, 3) uint8. Styles may be names, .toml paths or blends."""
-    from .pipeline import render_still, scene_extent_m
+    from .pipeline import render_still
     from .video.sheet import tile
 
     if not styles:
@@ -27,16 +27,7 @@ def styles_sheet(styles: list[str], when: str = "golden_hour", size: tuple[int, 
         load_style(s)  # fail early, naming the bad style
     images, labels = [], []
     for s in styles:
-        spec = {
-            "scene": {"source": "procedural", "style": s, "seed": seed},
-            "camera": {"street": street},
-            "look": {"when": when},
-            "output": {"size": list(size), "duration_s": max(10.0, at_s + 1.0), "extras": []},
-        }
-        if street == "main":
-            spec["camera"]["route"] = main_street_route(s, seed, scene_extent_m(Shot.model_validate(spec)))
-        shot = Shot.model_validate(spec)
-        images.append(render_still(shot, at_s))
+        images.append(render_still(_street_still(s, street, when, size, seed, at_s), at_s))
         labels.append(load_style(s).name)
     return tile(images, columns=min(columns, len(images)), cell_width_px=size[0], labels=labels)
 
@@ -46,7 +37,7 @@ def styles_grid(styles: list[str], times: tuple[str, ...] = ("noon", "night"),
                 at_s: float = 4.0) -> np.ndarray:
     """One row per style, one column per street × time (main and side street, day and night),
     each a still of the style's default crowd: (H, W, 3) uint8, the look book of the README."""
-    from .pipeline import render_still, scene_extent_m
+    from .pipeline import render_still
     from .video.sheet import tile
 
     if not styles or len(styles) > MAX_SHEET_STYLES:
@@ -57,14 +48,22 @@ def styles_grid(styles: list[str], times: tuple[str, ...] = ("noon", "night"),
     for s in styles:
         for street in streets:
             for when in times:
-                spec = {"scene": {"source": "procedural", "style": s, "seed": seed},
-                        "camera": {"street": street}, "look": {"when": when},
-                        "output": {"size": list(size), "duration_s": max(10.0, at_s + 1.0), "extras": []}}
-                if street == "main":
-                    spec["camera"]["route"] = main_street_route(s, seed, scene_extent_m(Shot.model_validate(spec)))
-                images.append(render_still(Shot.model_validate(spec), at_s))
+                images.append(render_still(_street_still(s, street, when, size, seed, at_s), at_s))
                 labels.append(f"{load_style(s).name} · {street} · {when}")
     return tile(images, columns=len(streets) * len(times), cell_width_px=size[0], labels=labels)
+
+
+def _street_still(style: str, street: str, when: str, size: tuple[int, int], seed: int, at_s: float) -> Shot:
+    """The Shot of one sheet cell: a walk in `style` on its main street (along the sidewalk) or a
+    side street at `when`, long enough to hold the still at `at_s`."""
+    from .pipeline import scene_extent_m
+
+    spec = {"scene": {"source": "procedural", "style": style, "seed": seed},
+            "camera": {"street": street}, "look": {"when": when},
+            "output": {"size": list(size), "duration_s": max(10.0, at_s + 1.0), "extras": []}}
+    if street == "main":
+        spec["camera"]["route"] = main_street_route(style, seed, scene_extent_m(Shot.model_validate(spec)))
+    return Shot.model_validate(spec)
 
 
 def main_street_route(style: str, seed: int, extent_m: float, length_m: float = 40.0) -> list[list[float]]:

@@ -225,3 +225,15 @@ def test_styles_cli_new_and_sheet(tmp_path, capsys, monkeypatch):
     out = tmp_path / "s.png"
     assert main(["styles", "sheet", "tokyo,amsterdam", "--cell", "64x36", "-o", str(out)]) == 0
     assert np.asarray(Image.open(out)).shape[:2] == (36, 128)
+
+
+def test_styles_grid_has_a_cell_per_street_and_time():
+    """One row per style, one cell per street x time; unknown styles are refused before rendering."""
+    from citywalk.sheets import styles_grid
+
+    one = styles_grid(["tokyo"], times=("noon", "night"), streets=("side",), size=(64, 36))
+    assert one.shape[1] == 2 * 64 and one.ndim == 3
+    day, night = one[:, :64].astype(float).mean(), one[:, 64:].astype(float).mean()
+    assert day > night
+    with pytest.raises(StyleError):
+        styles_grid(["atlantis"])
