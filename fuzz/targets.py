@@ -98,7 +98,7 @@ def _mesh_targets(tmp: Path) -> list[Target]:
     def export(kind, textured):
         return lambda p: _box_scene(textured).export(str(p), file_type=kind)
 
-    glb = [_one(tmp, "m.glb", export("glb", t)) for t in (False, True)]
+    glb = [_one(tmp, "m.glb", export("glb", t)) for t in (False, True)] + _extension_glbs(tmp)
     gltf = [_one(tmp, "m.gltf", export("gltf", t)) for t in (False, True)]
     obj = [_one(tmp, "m.obj", export("obj", t)) for t in (False, True)]
     ply = [_one(tmp, "m.ply", export("ply", False)),
@@ -108,6 +108,57 @@ def _mesh_targets(tmp: Path) -> list[Target]:
             Target("gltf", "m.gltf", load_mesh_scene, gltf, kinds),
             Target("obj_mtl", "m.obj", load_mesh_scene, obj, kinds),
             Target("ply_mesh", "m.ply", load_mesh_scene, ply, kinds)]
+
+
+def _extension_glbs(tmp: Path) -> list[FileSet]:
+    """GLBs using the extensions `gltf_prep` decodes (Draco, texture transform, GPU instancing,
+    quantized accessors, KTX2), so mutations reach those decoders and not only trimesh's."""
+    from fuzz.gltf_build import GltfBuilder, grid, png_bytes
+
+    red = png_bytes(np.tile(np.array((200, 40, 90), np.uint8), (4, 4, 1)))
+    seeds: list[GltfBuilder] = []
+    try:
+        import DracoPy  # noqa: F401
+
+        seeds.append(GltfBuilder().quad(n=2, draco=True))
+    except ImportError:
+        pass
+    g = GltfBuilder()
+    tex = g.texture(red)
+    g.quad(material={"pbrMetallicRoughness": {"baseColorTexture": {"index": tex, "extensions": {
+        "KHR_texture_transform": {"offset": [0.5, 0.25], "rotation": 0.3, "scale": [0.5, 0.5]}}}}})
+    seeds.append(g.uses("KHR_texture_transform"))
+    g = GltfBuilder().quad(n=2)
+    shifts = np.c_[np.arange(3) * 3.0, np.zeros(3), np.zeros(3)].astype(np.float32)
+    g.doc["nodes"][0]["extensions"] = {"EXT_mesh_gpu_instancing": {"attributes": {
+        "TRANSLATION": g.accessor(shifts, "VEC3"),
+        "SCALE": g.accessor(np.full((3, 3), 2.0, np.float32), "VEC3")}}}
+    seeds.append(g.uses("EXT_mesh_gpu_instancing", required=True))
+    g = GltfBuilder()
+    pos, uv, tris = grid(1)
+    qpos = np.c_[np.round(pos * 1000).astype(np.int16), np.zeros(len(pos), np.int16)]
+    view = g.view(qpos.tobytes())
+    g.doc["bufferViews"][view]["byteStride"] = 8
+    g.doc["accessors"].append({"bufferView": view, "componentType": 5122, "count": len(pos), "type": "VEC3",
+                               "min": [-1000, 0, 0], "max": [1000, 2000, 0]})
+    g.doc["meshes"].append({"primitives": [{"attributes": {"POSITION": len(g.doc["accessors"]) - 1},
+                                            "indices": g.accessor(tris.ravel(), "SCALAR")}]})
+    g.doc["nodes"][0]["scale"] = [0.001] * 3
+    seeds.append(g.uses("KHR_mesh_quantization", required=True))
+    try:
+        import alktx2
+
+        ktx = alktx2.encode_bytes_to_ktx2(red, mime="image/png", codec="uastc")
+    except ImportError:
+        ktx = b"\xabKTX 20\xbb\r\n\x1a\n" + bytes(64)
+    g = GltfBuilder()
+    tex = g.texture(ktx, ktx2=True)
+    seeds.append(g.quad(material={"pbrMetallicRoughness": {"baseColorTexture": {"index": tex}}}))
+    out = []
+    for b in seeds:
+        d = Path(tempfile.mkdtemp(dir=tmp))
+        out.append({"m.glb": b.write(d / "m.glb").read_bytes()})
+    return out
 
 
 # ------------------------------------------------------------------ KMZ / COLLADA
@@ -213,14 +264,18 @@ def _cloud(n: int, degree: int):
 
 
 def _splat_targets(tmp: Path) -> list[Target]:
+    from citywalk.sources.splat_formats import write_gltf_splats
     from citywalk.sources.splats import load_splat_scene, write_ply, write_splat, write_spz
 
     ply = [_one(tmp, "s.ply", lambda p, d=d: write_ply(p, _cloud(20, d))) for d in (0, 1)]
     spl = [_one(tmp, "s.splat", lambda p: write_splat(p, _cloud(20, 0)))]
-    spz = [_one(tmp, "s.spz", lambda p, d=d, v=v: write_spz(p, _cloud(20, d), version=v)) for d, v in ((0, 3), (1, 2))]
+    spz = [_one(tmp, "s.spz", lambda p, d=d, v=v: write_spz(p, _cloud(20, d), version=v))
+           for d, v in ((0, 3), (1, 2), (1, 4))]
+    gltf = [_one(tmp, "s.glb", lambda p, d=d: write_gltf_splats(p, _cloud(20, d))) for d in (0, 1)]
     return [Target("splat_ply", "s.ply", load_splat_scene, ply, {".ply": "text"}),
             Target("splat_splat", "s.splat", load_splat_scene, spl, {}),
-            Target("splat_spz", "s.spz", load_splat_scene, spz, {})]
+            Target("splat_spz", "s.spz", load_splat_scene, spz, {}),
+            Target("splat_gltf", "s.glb", load_splat_scene, gltf, {".gltf": "json"})]
 
 
 # ------------------------------------------------------------------ Shot, actor, camera files

@@ -4,10 +4,7 @@ SPZ version 4 — each loads completely or fails with one line naming why; never
 
 from __future__ import annotations
 
-import base64
-import io
 import json
-import struct
 
 import numpy as np
 import pytest
@@ -16,112 +13,11 @@ from citywalk.errors import SceneError
 from citywalk.scene import EMISSIVE
 
 trimesh = pytest.importorskip("trimesh")
-from PIL import Image  # noqa: E402
 
 from citywalk.sources.meshes import GLTF_EMISSIVE_UNIT, load_mesh_scene  # noqa: E402
+from fuzz.gltf_build import GltfBuilder, grid, png_bytes  # noqa: E402
 
 RED = (200, 40, 90)
-
-
-# ---------------------------------------------------------------- small glTF builder
-
-def _png(pixels: np.ndarray) -> bytes:
-    out = io.BytesIO()
-    Image.fromarray(np.asarray(pixels, np.uint8)).save(out, "PNG")
-    return out.getvalue()
-
-
-def _grid(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """An n×n-cell square (2 m, glTF XY plane, facing +Z) → positions, uvs, triangles (2n²)."""
-    s = np.linspace(0.0, 1.0, n + 1)
-    u, v = np.meshgrid(s, s)
-    uv = np.c_[u.ravel(), v.ravel()]
-    pos = np.c_[uv[:, 0] * 2 - 1, (1 - uv[:, 1]) * 2, np.zeros(len(uv))]  # glTF v runs down the image
-    i = np.arange(n * n)
-    a = (i // n) * (n + 1) + i % n
-    tris = np.r_[np.c_[a, a + n + 1, a + 1], np.c_[a + 1, a + n + 1, a + n + 2]]
-    return pos.astype(np.float32), uv.astype(np.float32), tris.astype(np.uint32)
-
-
-class _Gltf:
-    """A one-mesh glTF written by hand, so each test controls every field that matters."""
-
-    def __init__(self):
-        self.blob = bytearray()
-        self.doc = {"asset": {"version": "2.0"}, "scene": 0, "scenes": [{"nodes": [0]}], "nodes": [{"mesh": 0}],
-                    "meshes": [], "accessors": [], "bufferViews": [], "buffers": []}
-
-    def view(self, data: bytes) -> int:
-        self.blob += b"\0" * (-len(self.blob) % 4)
-        self.doc["bufferViews"].append({"buffer": 0, "byteOffset": len(self.blob), "byteLength": len(data)})
-        self.blob += data
-        return len(self.doc["bufferViews"]) - 1
-
-    def accessor(self, arr: np.ndarray, kind: str, with_data: bool = True) -> int:
-        arr = np.ascontiguousarray(arr)
-        comp = 5125 if arr.dtype == np.uint32 else 5126
-        acc = {"componentType": comp, "count": len(arr), "type": kind}
-        if with_data:
-            acc["bufferView"] = self.view(arr.tobytes())
-        if kind == "VEC3":
-            acc["min"], acc["max"] = arr.min(0).tolist(), arr.max(0).tolist()
-        self.doc["accessors"].append(acc)
-        return len(self.doc["accessors"]) - 1
-
-    def quad(self, n: int = 1, material: dict | None = None, draco: bool = False):
-        pos, uv, tris = _grid(n)
-        prim: dict = {}
-        if draco:
-            import DracoPy
-
-            data = DracoPy.encode(pos, tris, tex_coord=uv.astype(np.float64), preserve_order=True)
-            ids = {a["attribute_type"]: a["unique_id"] for a in DracoPy.decode(data).attributes}
-            prim["attributes"] = {"POSITION": self.accessor(pos, "VEC3", False),
-                                  "TEXCOORD_0": self.accessor(uv, "VEC2", False)}
-            prim["indices"] = self.accessor(tris.ravel(), "SCALAR", False)
-            prim["extensions"] = {"KHR_draco_mesh_compression": {
-                "bufferView": self.view(data), "attributes": {"POSITION": ids[0], "TEXCOORD_0": ids[3]}}}
-            self.uses("KHR_draco_mesh_compression", required=True)
-        else:
-            prim["attributes"] = {"POSITION": self.accessor(pos, "VEC3"), "TEXCOORD_0": self.accessor(uv, "VEC2")}
-            prim["indices"] = self.accessor(tris.ravel(), "SCALAR")
-        if material is not None:
-            self.doc.setdefault("materials", []).append(material)
-            prim["material"] = len(self.doc["materials"]) - 1
-        self.doc["meshes"].append({"primitives": [prim]})
-        return self
-
-    def texture(self, image: bytes | None = None, uri: str | None = None, ktx2: bool = False) -> int:
-        mime = "image/ktx2" if ktx2 else "image/png"
-        img = {"uri": uri} if uri else {"bufferView": self.view(image), "mimeType": mime}
-        self.doc.setdefault("images", []).append(img)
-        tex = {"extensions": {"KHR_texture_basisu": {"source": len(self.doc["images"]) - 1}}} if ktx2 \
-            else {"source": len(self.doc["images"]) - 1}
-        if ktx2:
-            self.uses("KHR_texture_basisu", required=True)
-        self.doc.setdefault("textures", []).append(tex)
-        return len(self.doc["textures"]) - 1
-
-    def uses(self, ext: str, required: bool = False):
-        for key in ("extensionsUsed",) + (("extensionsRequired",) if required else ()):
-            if ext not in self.doc.setdefault(key, []):
-                self.doc[key].append(ext)
-        return self
-
-    def write(self, path):
-        self.doc["buffers"] = [{"byteLength": len(self.blob)}]
-        if str(path).endswith(".gltf"):
-            self.doc["buffers"][0]["uri"] = "data:application/octet-stream;base64," + base64.b64encode(
-                bytes(self.blob)).decode()
-            path.write_text(json.dumps(self.doc))
-            return path
-        js = json.dumps(self.doc).encode()
-        js += b" " * (-len(js) % 4)
-        blob = bytes(self.blob) + b"\0" * (-len(self.blob) % 4)
-        path.write_bytes(struct.pack("<4sII", b"glTF", 2, 28 + len(js) + len(blob))
-                         + struct.pack("<II", len(js), 0x4E4F534A) + js + struct.pack("<II", len(blob), 0x004E4942)
-                         + blob)
-        return path
 
 
 def _solid(rgb, size=4) -> np.ndarray:
@@ -153,7 +49,7 @@ def _render_centre(scene, when: str = "noon") -> np.ndarray:
 
 def test_draco_mesh_loads_with_its_triangle_count(tmp_path):
     pytest.importorskip("DracoPy")
-    path = _Gltf().quad(n=6, draco=True).write(tmp_path / "draco.glb")
+    path = GltfBuilder().quad(n=6, draco=True).write(tmp_path / "draco.glb")
     scene = load_mesh_scene(path)
     assert scene.triangle_count == 2 * 6 * 6
     lo, hi = scene.bounds_m
@@ -162,8 +58,8 @@ def test_draco_mesh_loads_with_its_triangle_count(tmp_path):
 
 
 def test_texture_without_base_color_factor_renders_the_texture_colour(tmp_path):
-    g = _Gltf()
-    tex = g.texture(_png(_solid(RED)))
+    g = GltfBuilder()
+    tex = g.texture(png_bytes(_solid(RED)))
     g.quad(material={"pbrMetallicRoughness": {"baseColorTexture": {"index": tex}}, "doubleSided": True})
     scene = load_mesh_scene(g.write(tmp_path / "tex.glb"))
     mat = scene.meshes[0].material
@@ -173,11 +69,11 @@ def test_texture_without_base_color_factor_renders_the_texture_colour(tmp_path):
 
 
 def test_ktx2_texture_shows_its_colour_or_fails_naming_basisu(tmp_path):
-    g = _Gltf()
+    g = GltfBuilder()
     try:
         import alktx2
 
-        ktx = alktx2.encode_bytes_to_ktx2(_png(_solid(RED, 8)), mime="image/png", codec="uastc")
+        ktx = alktx2.encode_bytes_to_ktx2(png_bytes(_solid(RED, 8)), mime="image/png", codec="uastc")
     except ImportError:
         ktx = b"\xabKTX 20\xbb\r\n\x1a\n" + bytes(64)  # a header alone: no transcoder here anyway
     tex = g.texture(ktx, ktx2=True)
@@ -197,7 +93,7 @@ def test_ktx2_texture_shows_its_colour_or_fails_naming_basisu(tmp_path):
 
 
 def test_gpu_instancing_gives_instances_times_triangles(tmp_path):
-    g = _Gltf().quad(n=2)
+    g = GltfBuilder().quad(n=2)
     k = 5
     shifts = np.c_[np.arange(k) * 3.0, np.zeros(k), np.zeros(k)].astype(np.float32)
     g.doc["nodes"][0]["extensions"] = {"EXT_mesh_gpu_instancing": {"attributes": {
@@ -210,7 +106,7 @@ def test_gpu_instancing_gives_instances_times_triangles(tmp_path):
 
 
 def test_emissive_strength_carries_into_a_glowing_material(tmp_path):
-    g = _Gltf()
+    g = GltfBuilder()
     g.quad(material={"emissiveFactor": [1.0, 0.5, 0.2], "doubleSided": True,
                      "pbrMetallicRoughness": {"baseColorFactor": [1.0, 0.5, 0.2, 1.0]},
                      "extensions": {"KHR_materials_emissive_strength": {"emissiveStrength": 4.0}}})
@@ -218,16 +114,16 @@ def test_emissive_strength_carries_into_a_glowing_material(tmp_path):
     scene = load_mesh_scene(g.write(tmp_path / "sign.glb"))
     mat = scene.meshes[0].material
     assert mat.emissive == pytest.approx(4.0 * GLTF_EMISSIVE_UNIT) and mat.kind == EMISSIVE
-    plain = _Gltf().quad(material={"doubleSided": True, "pbrMetallicRoughness": {
+    plain = GltfBuilder().quad(material={"doubleSided": True, "pbrMetallicRoughness": {
         "baseColorFactor": [1.0, 0.5, 0.2, 1.0]}}).write(tmp_path / "plain.glb")
     lit = _render_centre(scene, "night").sum()
     dark = _render_centre(load_mesh_scene(plain), "night").sum()
     assert lit > 3.0 * dark + 10, (lit, dark)  # the sign glows at night; the painted board does not
-    neon = _Gltf()
-    tex = neon.texture(_png(_solid((40, 200, 255))))
+    neon = GltfBuilder()
+    tex = neon.texture(png_bytes(_solid((40, 200, 255))))
     neon.quad(material={"emissiveFactor": [1.0, 1.0, 1.0], "emissiveTexture": {"index": tex},
                         "pbrMetallicRoughness": {"baseColorFactor": [0.05, 0.05, 0.05, 1.0]}})
-    red = _Gltf().quad(material={"emissiveFactor": [1.0, 0.0, 0.0],
+    red = GltfBuilder().quad(material={"emissiveFactor": [1.0, 0.0, 0.0],
                                  "pbrMetallicRoughness": {"baseColorFactor": [0.1, 0.1, 0.1, 1.0]}})
     glow = load_mesh_scene(neon.write(tmp_path / "neon.glb"))
     assert glow.meshes[0].material.texture is not None and glow.meshes[0].material.albedo == (1.0, 1.0, 1.0)
@@ -235,8 +131,8 @@ def test_emissive_strength_carries_into_a_glowing_material(tmp_path):
 
 
 def test_texture_transform_moves_the_uvs(tmp_path):
-    g = _Gltf()
-    tex = g.texture(_png(_solid(RED)))
+    g = GltfBuilder()
+    tex = g.texture(png_bytes(_solid(RED)))
     g.quad(material={"pbrMetallicRoughness": {"baseColorTexture": {"index": tex, "extensions": {
         "KHR_texture_transform": {"offset": [0.5, 0.25], "scale": [0.5, 0.5]}}}}})
     g.uses("KHR_texture_transform")
@@ -244,8 +140,8 @@ def test_texture_transform_moves_the_uvs(tmp_path):
     uv = scene.meshes[0].uvs
     assert uv[:, 0].min() == pytest.approx(0.5) and uv[:, 0].max() == pytest.approx(1.0)
     assert uv[:, 1].min() == pytest.approx(0.25) and uv[:, 1].max() == pytest.approx(0.75)
-    g = _Gltf()  # the extension's own example: the lower left quadrant, turned 90° clockwise
-    tex = g.texture(_png(_solid(RED)))
+    g = GltfBuilder()  # the extension's own example: the lower left quadrant, turned 90° clockwise
+    tex = g.texture(png_bytes(_solid(RED)))
     g.quad(material={"pbrMetallicRoughness": {"baseColorTexture": {"index": tex, "extensions": {
         "KHR_texture_transform": {"offset": [0, 1], "rotation": np.pi / 2, "scale": [0.5, 0.5]}}}}})
     uv = load_mesh_scene(g.write(tmp_path / "rot.glb")).meshes[0].uvs
@@ -253,7 +149,7 @@ def test_texture_transform_moves_the_uvs(tmp_path):
 
 
 def test_missing_texture_file_warns_and_keeps_the_geometry(tmp_path):
-    g = _Gltf()
+    g = GltfBuilder()
     tex = g.texture(uri="facade.png")
     g.quad(material={"pbrMetallicRoughness": {"baseColorTexture": {"index": tex}}})
     scene = load_mesh_scene(g.write(tmp_path / "lost.gltf"))
@@ -263,14 +159,14 @@ def test_missing_texture_file_warns_and_keeps_the_geometry(tmp_path):
 
 
 def test_required_extension_we_cannot_decode_is_named(tmp_path):
-    g = _Gltf().quad().uses("EXT_meshopt_compression", required=True)
+    g = GltfBuilder().quad().uses("EXT_meshopt_compression", required=True)
     with pytest.raises(SceneError, match="EXT_meshopt_compression"):
         load_mesh_scene(g.write(tmp_path / "meshopt.glb"))
-    optional = _Gltf().quad().uses("EXT_lights_image_based")
+    optional = GltfBuilder().quad().uses("EXT_lights_image_based")
     scene = load_mesh_scene(optional.write(tmp_path / "ibl.glb"))
     assert any("EXT_lights_image_based" in line for line in scene.report.warning_lines())
     # older b3dm exports require a shading technique; the geometry draws without it (reported)
-    webgl = _Gltf().quad().uses("KHR_techniques_webgl", required=True)
+    webgl = GltfBuilder().quad().uses("KHR_techniques_webgl", required=True)
     scene = load_mesh_scene(webgl.write(tmp_path / "techniques.glb"))
     assert scene.triangle_count == 2
     assert any("KHR_techniques_webgl" in line for line in scene.report.warning_lines())
@@ -325,8 +221,8 @@ def test_spz_v4_round_trip_and_version_errors(tmp_path):
 def test_cli_refuses_a_file_with_nothing_drawable(tmp_path, capsys):
     from citywalk.cli import main
 
-    g = _Gltf()
-    pos, _, _ = _grid(1)
+    g = GltfBuilder()
+    pos, _, _ = grid(1)
     g.doc["meshes"].append({"primitives": [{"attributes": {"POSITION": g.accessor(pos, "VEC3")}, "mode": 0}]})
     g.uses("EXT_lights_image_based")
     path = g.write(tmp_path / "points.glb")
@@ -382,7 +278,7 @@ def test_osm_reports_what_it_left_out(tmp_path):
 
 
 def test_gpu_instancing_rotation_and_scale(tmp_path):
-    g = _Gltf().quad()
+    g = GltfBuilder().quad()
     s = np.float32(np.sqrt(0.5))
     g.doc["nodes"][0]["extensions"] = {"EXT_mesh_gpu_instancing": {"attributes": {
         "ROTATION": g.accessor(np.array([[0, 0, s, s]], np.float32), "VEC4"),  # 90° about glTF Z
@@ -396,8 +292,8 @@ def test_gpu_instancing_rotation_and_scale(tmp_path):
 def test_quantized_positions_and_uvs_are_read_as_meant(tmp_path):
     """KHR_mesh_quantization (what gltfpack writes): int16 positions scaled by the node, uint16
     normalized UVs."""
-    g = _Gltf()
-    pos, uv, tris = _grid(1)
+    g = GltfBuilder()
+    pos, uv, tris = grid(1)
     qpos = np.round(pos * 1000).astype(np.int16)
     qpos = np.c_[qpos, np.zeros(len(qpos), np.int16)]  # VEC3 int16 padded to 4-byte rows
     view = g.view(qpos.tobytes())
@@ -408,7 +304,7 @@ def test_quantized_positions_and_uvs_are_read_as_meant(tmp_path):
     g.doc["accessors"].append({"bufferView": g.view(np.round(uv * 65535).astype(np.uint16).tobytes()),
                                "componentType": 5123, "normalized": True, "count": len(uv), "type": "VEC2"})
     uv_acc = len(g.doc["accessors"]) - 1
-    tex = g.texture(_png(_solid(RED)))
+    tex = g.texture(png_bytes(_solid(RED)))
     g.doc["materials"] = [{"pbrMetallicRoughness": {"baseColorTexture": {"index": tex}}}]
     g.doc["meshes"].append({"primitives": [{"attributes": {"POSITION": p_acc, "TEXCOORD_0": uv_acc}, "material": 0,
                                             "indices": g.accessor(tris.ravel(), "SCALAR")}]})
@@ -425,16 +321,16 @@ def test_ktx2_without_a_transcoder_uses_the_fallback_or_names_the_extension(tmp_
 
     monkeypatch.setitem(sys.modules, "alktx2", None)  # as on a machine without the transcoder
     ktx = b"\xabKTX 20\xbb\r\n\x1a\n" + bytes(64)
-    g = _Gltf()
+    g = GltfBuilder()
     tex = g.texture(ktx, ktx2=True)
     g.doc["textures"][tex]["source"] = len(g.doc["images"])  # the PNG fallback the extension allows
-    g.doc["images"].append({"bufferView": g.view(_png(_solid((30, 60, 200)))), "mimeType": "image/png"})
+    g.doc["images"].append({"bufferView": g.view(png_bytes(_solid((30, 60, 200)))), "mimeType": "image/png"})
     g.doc["extensionsRequired"].remove("KHR_texture_basisu")
     g.quad(material={"pbrMetallicRoughness": {"baseColorTexture": {"index": tex}}})
     scene = load_mesh_scene(g.write(tmp_path / "fallback.glb"))
     assert tuple(scene.textures[scene.meshes[0].material.texture][0, 0, :3]) == (30, 60, 200)
     assert any("KTX2" in line and "fallback" in line for line in scene.report.warning_lines())
-    only = _Gltf()
+    only = GltfBuilder()
     tex = only.texture(ktx, ktx2=True)
     only.quad(material={"pbrMetallicRoughness": {"baseColorTexture": {"index": tex}}})
     with pytest.raises(SceneError, match="KHR_texture_basisu.*alktx2"):
@@ -444,7 +340,7 @@ def test_ktx2_without_a_transcoder_uses_the_fallback_or_names_the_extension(tmp_
 def test_cli_render_prints_one_warning_per_kind_skipped(tmp_path, capsys):
     from citywalk.cli import main
 
-    g = _Gltf()
+    g = GltfBuilder()
     tex = g.texture(uri="facade.png")
     g.quad(n=2, material={"pbrMetallicRoughness": {"baseColorTexture": {"index": tex}}, "doubleSided": True})
     g.doc["nodes"][0]["matrix"] = [20, 0, 0, 0, 0, 0, -20, 0, 0, 20, 0, 0, 0, -20, 0, 1]  # a 40 m floor
@@ -476,11 +372,11 @@ def test_splat_gltf_reports_the_primitives_it_does_not_read(tmp_path):
 
 
 def test_gltf_with_external_buffer_and_texture_files(tmp_path):
-    g = _Gltf()
+    g = GltfBuilder()
     tex = g.texture(uri="tex/red%20wall.png")
     g.quad(material={"pbrMetallicRoughness": {"baseColorTexture": {"index": tex}}})
     (tmp_path / "tex").mkdir()
-    (tmp_path / "tex" / "red wall.png").write_bytes(_png(_solid(RED)))
+    (tmp_path / "tex" / "red wall.png").write_bytes(png_bytes(_solid(RED)))
     (tmp_path / "quad.bin").write_bytes(bytes(g.blob))
     g.doc["buffers"] = [{"byteLength": len(g.blob), "uri": "quad.bin"}]
     (tmp_path / "quad.gltf").write_text(json.dumps(g.doc))
