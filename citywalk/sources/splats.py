@@ -354,7 +354,8 @@ def _read_spz_v4(path: Path, max_splats: int, max_decompressed_bytes: int) -> Ga
             if len(raw) != nb:
                 raise SceneError(f"{path}: .spz version 4 stream '{name}' holds {len(raw)} B; expected {nb}")
             parts[name] = np.frombuffer(raw, np.uint8)
-    parts.setdefault("sh", np.zeros(0, np.uint8))
+    for name, _ in _spz_layout(n, version, degree):  # empty streams (SH of degree 0, or no splats) are not stored
+        parts.setdefault(name, np.zeros(0, np.uint8))
     return _unpack_spz(n, version, degree, frac_bits, parts)
 
 
