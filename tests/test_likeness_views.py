@@ -20,7 +20,7 @@ from citywalk.camera.walk import WalkDynamics
 from citywalk.likeness import Actor, Cycle, LikenessError
 from citywalk.likeness import capture as cap
 from citywalk.likeness import subject as S
-from citywalk.likeness.place import ActorTrack, actor_track
+from citywalk.likeness.place import ActorTrack, actor_track, walk_legs
 from citywalk.likeness.views import yaw_from_world
 from citywalk.render.actors import ActorPass, choose_view, compose_view, view_table, viewing_yaw_deg
 
@@ -238,3 +238,141 @@ def test_actor_silhouette_matches_the_subject_seen_in_the_same_pose():
     a, b = _mask(with_actor, without), _mask(subj, empty)
     iou = (a & b).sum() / max(1, (a | b).sum())
     assert iou >= 0.8, f"silhouette IoU {iou:.2f}"
+
+
+# ---------------------------------------------------------------------------- walking on its own legs
+WALK_FPS = 24.0
+
+
+def _walk_cards(actor: Actor, heading, n: int = 48, speed_mps: float = 1.4, eye_m=(0.0, -5.0, S.CAMERA_HEIGHT_M)):
+    """What the actor's card shows in each of n frames while it walks from x = −0.8 m along
+    `heading` past a still camera at eye_m: [(rgba, anchor px, ground, right)], the legs, posed flags."""
+    import dataclasses
+
+    from citywalk.look.lighting import resolve_lighting
+    from citywalk.render.renderer import Renderer
+    from citywalk.shot import LookSpec
+
+    h = np.asarray(heading, float)
+    pos = np.array([-0.8, 0.0, 0.0]) + np.outer(np.arange(n) * speed_mps / WALK_FPS, h)
+    heads = np.tile(h, (n, 1))
+    legs = walk_legs(actor, pos, heads, WALK_FPS)
+    track = ActorTrack(np.arange(n) / WALK_FPS, pos, heads, np.full(n, actor.cycle.start_frame, np.int64),
+                       np.linalg.norm(pos - pos[0], axis=1), False, legs)
+    eye = np.asarray(eye_m, float)
+    frame0 = S.film_frame(eye, eye + [0.0, 1.0, 0.0], VIEW_SIZE, 40.0)
+    r = Renderer(S.subject_scene(np.zeros(3), 0.0, 0.0, with_subject=False),
+                 resolve_lighting(LookSpec(when="noon")), VIEW_SIZE, samples=1, auto_exposure=False)
+    try:
+        p = ActorPass(r.ctx, actor, track)
+        cards, posed = [], []
+        for i in range(n):
+            ground, head, index = track.at(i)
+            key, make, right, _, _, _ = p.card(dataclasses.replace(frame0, index=i), ground, head, index)
+            rgba, anchor = make()
+            cards.append((rgba, anchor, ground, right))
+            posed.append(isinstance(key, tuple) and key[0] == "posed")
+    finally:
+        r.close()
+    return cards, legs, posed
+
+
+def _sole_x_m(card, centre_m, mpp: float, foot_len_m: float, cam_m, band_m: float = 0.03) -> np.ndarray:
+    """Where on the ground (x, y) the camera at cam_m sees the alpha-weighted centre of the sole
+    pixels drawn round the plant centre_m (the card's rows up to band_m above it, ±0.6 foot lengths)."""
+    from citywalk.render.puppet import to_card_px
+
+    rgba, anchor, ground, right = card
+    cam = np.asarray(cam_m, float)
+    c = to_card_px(np.asarray(centre_m, float), ground, right, anchor, mpp, cam)
+    r0, r1 = max(0, int(np.floor(c[1] - band_m / mpp))), min(rgba.shape[0], int(np.ceil(c[1] + 0.5)))
+    cols = np.arange(rgba.shape[1])
+    near = np.abs(cols + 0.5 - c[0]) <= 0.6 * foot_len_m / mpp
+    a = rgba[r0:r1, :, 3].astype(float) * near[None]
+    x_px = float((a.sum(0) * (cols + 0.5)).sum() / max(a.sum(), 1e-9))
+    y_px = float((a.sum(1) * (np.arange(r0, r1) + 0.5)).sum() / max(a.sum(), 1e-9))
+    on_card = ground + (x_px - anchor[0]) * mpp * right + [0.0, 0.0, (anchor[1] - y_px) * mpp]
+    t = (ground[2] + 0.5 * band_m - cam[2]) / (on_card[2] - cam[2])  # the ray to the sole's height
+    return (cam + t * (on_card - cam))[:2]
+
+
+def _flat_foot_slides_m(actor, cards, legs, cam_m) -> list[float]:
+    """Per step of either foot: how far the sole, where the camera sees it on the ground, moves
+    across the view while the foot is flat (the walk cycle pins it there)."""
+    from citywalk.agents.gait import HEEL_BACK, TOE_FWD, J
+
+    foot_len = (HEEL_BACK + TOE_FWD) * actor.height_m
+    slides = []
+    for foot, side in enumerate("lr"):
+        flat = legs.contact_part[:, 0, foot] == 1
+        steps = legs.step_index[:, 0, foot]
+        for k in np.unique(steps[flat]):
+            fr = np.flatnonzero(flat & (steps == k))
+            if len(fr) < 3:
+                continue
+            centre = (legs.joints[fr[0], 0, J["heel_" + side]] + legs.joints[fr[0], 0, J["toe_" + side]]) / 2
+            xs = np.array([_sole_x_m(cards[f], centre, float(actor.m_per_px), foot_len, cam_m) for f in fr])
+            ray = centre[:2] - np.asarray(cam_m, float)[:2]
+            across = np.array([-ray[1], ray[0]]) / np.linalg.norm(ray)  # depth along the ray is not seen
+            slides.append(float(np.abs((xs - xs[0]) @ across).max()))
+    return slides
+
+
+@pytest.mark.parametrize("eye", [(0.4, -60.0, S.CAMERA_HEIGHT_M), (0.0, -5.0, 1.6)])
+def test_walking_actor_keeps_feet_on_the_ground_without_sliding(eye):
+    """A turn-only capture walks on the pedestrians' walk cycle. Seen from the side, a flat foot
+    moves < 2 cm per step across the view where the camera sees it on the ground (from far, and
+    from 5 m, where the card turns as the actor passes); from far the lowest solid pixel is
+    within 3 cm of the ground in every frame."""
+    actor, _ = _subject_actor()
+    cards, legs, posed = _walk_cards(actor, (1.0, 0.0, 0.0), eye_m=eye)
+    assert all(posed) and legs is not None
+    if eye[1] < -50:
+        mpp = float(actor.m_per_px)
+        for f, (rgba, anchor, _, _) in enumerate(cards):
+            gap_m = abs(anchor[1] - (np.flatnonzero((rgba[..., 3] >= 128).any(1)).max() + 1)) * mpp
+            assert gap_m <= 0.03, f"frame {f}: feet {gap_m:.3f} m off the ground"
+    slides = _flat_foot_slides_m(actor, cards, legs, eye)
+    print("slides_m", np.round(slides, 4))
+    assert len(slides) >= 3, slides
+    assert max(slides) < 0.02, f"flat feet slide up to {max(slides) * 100:.1f} cm per step"
+
+
+def test_walking_moves_the_legs_and_carries_the_body():
+    """A quarter cycle apart (legs astride, then passing) the leg pixels change while the upper
+    body keeps its shape (it rides on the pelvis, a pixel or two of bob)."""
+    actor, _ = _subject_actor()
+    cards, legs, _ = _walk_cards(actor, (1.0, 0.0, 0.0), n=24)
+    stride_frames = 2 * 0.37 * actor.height_m / 1.4 * WALK_FPS  # frames per cycle, roughly
+    a, b = cards[0][0][..., 3] >= 128, cards[int(round(stride_frames / 4))][0][..., 3] >= 128
+    hip_row = int(cards[0][1][1] - 0.53 * actor.height_m / actor.m_per_px)
+    iou = [(x & y).sum() / max(1, (x | y).sum()) for x, y in ((a[: hip_row - 4], b[: hip_row - 4]),
+                                                              (a[hip_row:], b[hip_row:]))]
+    assert iou[0] >= 0.85, f"upper body IoU {iou[0]:.2f}"
+    assert iou[1] <= 0.75, f"legs IoU {iou[1]:.2f}: they do not move"
+
+
+def test_own_walk_shown_where_it_matches_and_standing_actors_are_not_posed():
+    import dataclasses
+
+    from citywalk.agents.gait import Gait
+
+    actor, _ = _subject_actor()
+    walker = dataclasses.replace(actor, cycle=Cycle(actor.cycle.start_frame, actor.cycle.end_frame, 1.0, True, 1.3))
+    side_yaw = float(np.nanmedian(actor.yaw_deg[-4:]))  # the clip's walk heads to image right (~ +90)
+    assert side_yaw > 45
+    _, _, posed_side = _walk_cards(walker, (1.0, 0.0, 0.0), n=4)
+    _, _, posed_front = _walk_cards(walker, (0.0, -1.0, 0.0), n=4)
+    assert not any(posed_side) and all(posed_front)
+    spec = SimpleNamespace(placement="fixed", distance_m=3.0)
+    route = np.array([[0.0, 0.0, 0.0], [30.0, 0.0, 0.0]])
+    standing = actor_track(actor, spec, route, WalkDynamics(), 12.0, 6)
+    assert standing.legs is None
+    ahead = actor_track(actor, SimpleNamespace(placement="ahead", distance_m=3.0), route, WalkDynamics(), 12.0, 24)
+    assert isinstance(ahead.legs, Gait)  # the pedestrians' walk cycle, one walker
+    planted = ahead.legs.contact_point[:, 0]
+    for foot in (0, 1):
+        for k in np.unique(ahead.legs.step_index[:, 0, foot]):
+            sel = (ahead.legs.step_index[:, 0, foot] == k) & (ahead.legs.contact_part[:, 0, foot] == 1)
+            if sel.sum() > 1:
+                assert np.ptp(planted[sel, foot, :2], axis=0).max() < 1e-6

@@ -35,7 +35,9 @@ MAX_TRACK_FRAMES = 100_000
 class ActorTrack:
     """Where the actor is in each of N frames: times_s (N,), ground points positions (N, 3) m,
     unit horizontal headings (N, 3) (the direction they face / walk), frame_index (N,) int
-    into `Actor.frames_rgba`, walked_m (N,) distance walked so far, and whether they walk."""
+    into `Actor.frames_rgba`, walked_m (N,) distance walked so far, whether the capture's own
+    walk plays, and legs: the walk cycle the pedestrians use (`agents.gait.Gait`, one walker)
+    along these positions for views the capture holds no walk for (None when they stand)."""
 
     times_s: np.ndarray
     positions: np.ndarray
@@ -43,6 +45,7 @@ class ActorTrack:
     frame_index: np.ndarray
     walked_m: np.ndarray
     walking: bool
+    legs: object = None
 
     def __len__(self) -> int:
         return int(len(self.times_s))
@@ -65,6 +68,26 @@ def animation_time_s(actor: Actor, walked_m: np.ndarray, times_s: np.ndarray, wa
 def frame_indices(actor: Actor, anim_t_s: np.ndarray) -> np.ndarray:
     """Stored frame (N,) int shown at each animation time, looping over the actor's cycle."""
     return np.array([actor.frame_index_at(float(t)) for t in anim_t_s], np.int64)
+
+
+def walk_legs(actor: Actor, positions: np.ndarray, headings: np.ndarray, fps: float):
+    """The pedestrians' walk cycle (`agents.gait`) for `actor` moving through positions (N, 3):
+    one walker of the actor's height, feet planted on the track's ground; None when it stands."""
+    from ..agents.gait import walk_cycle
+
+    pos = np.asarray(positions, float)
+    steps = np.linalg.norm(np.diff(pos[:, :2], axis=0), axis=1) if len(pos) > 1 else np.zeros(0)
+    if steps.sum() < 0.05:
+        return None
+    moving = steps[steps > 1e-4]
+    speed = float(np.median(moving)) * float(fps)
+
+    def ground(x: float, y: float) -> float:
+        return float(pos[int(np.argmin((pos[:, 0] - x) ** 2 + (pos[:, 1] - y) ** 2)), 2])
+
+    first = np.asarray(headings, float)[:1, :2]
+    return walk_cycle(pos[:, None, :2], float(fps), np.array([actor.height_m]), np.array([1.0]),
+                      np.array([speed]), first, ground)
 
 
 def _check(spec, fps, n_frames) -> tuple[str, float]:
@@ -117,7 +140,8 @@ def actor_track(actor: Actor, spec, route: np.ndarray, dyn, fps: float, n_frames
             raise LikenessError(f"actor track: walker_track has {len(pos)} frames, the shot {n_frames}")
         walked = np.asarray(walker_track.arc_m, float) - float(walker_track.arc_m[0])
         anim = animation_time_s(actor, walked, t, walking)
-        return ActorTrack(t, pos, head, frame_indices(actor, anim), walked, walking)
+        return ActorTrack(t, pos, head, frame_indices(actor, anim), walked, walking,
+                          walk_legs(actor, pos, head, fps))
 
     pts = np.asarray(route, float)
     if pts.ndim != 2 or pts.shape[1] != 3 or len(pts) < 2 or not np.isfinite(pts).all():
@@ -147,7 +171,7 @@ def actor_track(actor: Actor, spec, route: np.ndarray, dyn, fps: float, n_frames
         if placement == "beside":
             pos = pos + BESIDE_OFFSET_M * _left(tangent)
     anim = animation_time_s(actor, walked, t, walking)
-    return ActorTrack(t, pos, head, frame_indices(actor, anim), walked, walking)
+    return ActorTrack(t, pos, head, frame_indices(actor, anim), walked, walking, walk_legs(actor, pos, head, fps))
 
 
-__all__ = ["ActorTrack", "PLACEMENTS", "actor_track", "animation_time_s", "frame_indices"]
+__all__ = ["ActorTrack", "PLACEMENTS", "actor_track", "animation_time_s", "frame_indices", "walk_legs"]

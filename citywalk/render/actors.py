@@ -12,15 +12,19 @@ edges carry no halo.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
 import numpy as np
 
+from ..agents.gait import HIP_H
+from ..agents.gait import J as JOINT
 from ..errors import RenderError
 from .color import LUMA, srgb_to_linear
 from .frame import FrameContext, TextureUnit
 from .gl import check_gl, mat_bytes, set_uniform, shader_source, vec
+from .puppet import LegPose, gait_leg_joints, pose_legs, rest_joints, shift_px, to_card_px
 
 BODY_RADIUS_M = 0.22      # half-width of the rounded body the card is shaded as
 VIS_HEIGHTS = (0.1, 0.35, 0.6, 0.85, 0.97)  # fractions of height where sun visibility is sampled,
@@ -41,6 +45,7 @@ VIEW_BLEND_STEPS = 8      # blend weights between neighbouring views are rounded
 # +90 faces image right, ±180 shows their back; mirroring an image negates it.
 BIN_DEG = 30.0            # one representative stored frame per bin of yaw
 WALK_MATCH_DEG = 35.0     # the walking loop is shown while its yaw is this close to the wanted one
+PUPPET_PAD = 0.35        # share of the person's height added each side of a posed card (striding legs)
 SNAP_DEG = 2.0            # a view this close to the wanted yaw is shown alone (no blend)
 
 
@@ -229,14 +234,7 @@ def _placed(rgba: np.ndarray, anchor_px: np.ndarray, mirror: bool, target_anchor
     ax = (rgba.shape[1] - float(anchor_px[0])) if mirror else float(anchor_px[0])
     dx = int(round(float(target_anchor[0]) - ax))
     dy = int(round(float(target_anchor[1]) - float(anchor_px[1])))
-    out = np.zeros_like(img)
-    h, w = img.shape[:2]
-    if abs(dx) >= w or abs(dy) >= h:
-        return out
-    ys, yd = (slice(0, h - dy), slice(dy, h)) if dy >= 0 else (slice(-dy, h), slice(0, h + dy))
-    xs, xd = (slice(0, w - dx), slice(dx, w)) if dx >= 0 else (slice(-dx, w), slice(0, w + dx))
-    out[yd, xd] = img[ys, xs]
-    return out
+    return shift_px(img, dx, dy)
 
 
 def compose_view(frames_rgba: np.ndarray, anchors_px: np.ndarray, choice: ViewChoice) -> tuple[np.ndarray, np.ndarray]:
@@ -283,56 +281,72 @@ class ActorPass:
         fmt = (self.vbo, "3f 2f 1f", "in_pos", "in_uv", "in_side")
         self.card_vao = ctx.vertex_array(self.card_prog, [fmt])
         self.shadow_vao = ctx.vertex_array(self.shadow_prog, [(self.vbo, "3f 2f 4x", "in_pos", "in_uv")])
+        self.legs = getattr(track, "legs", None)  # the walk cycle for views that hold no walk
+        self.pad_px = int(math.ceil(PUPPET_PAD * float(np.median(actor.height_px)))) if self.legs is not None else 0
         w, h = actor.size_px
-        self.tex = ctx.texture((w, h), 4, dtype="f2")
+        self.size_px = (w + 2 * self.pad_px, h)
+        self.tex = ctx.texture(self.size_px, 4, dtype="f2")
         self.tex.repeat_x = self.tex.repeat_y = False
         self.tex.filter = (moderngl.LINEAR_MIPMAP_LINEAR, moderngl.LINEAR)
         self._loaded = None
-        self._prepared: dict = {}  # stored frame or composed view → defringed premultiplied pixels
-        self._anchors: dict = {}  # composed view key → its foot anchor px
+        self._prepared: dict = {}  # stored frame, composed view or posed frame → defringed premultiplied pixels
+        self._anchors: dict = {}  # the same keys → foot anchor px in the (padded) texture
         self._table = None
         if actor.view_indexed:
             self._table = view_table(actor.yaw_deg)
-        self._cache_limit = max(1, CACHE_BYTES // max(1, w * h * 8))
+        self._cache_limit = max(1, CACHE_BYTES // max(1, self.size_px[0] * h * 8))
         self.last: dict = {}  # what the latest draw used (tests and debugging)
         check_gl(ctx, "actor pass set-up")
 
-    def _upload(self, key, make_rgba) -> None:
-        """Puts the image for `key` (a stored frame, or a composed view) in the texture;
-        make_rgba() gives its straight-alpha pixels when it is not cached."""
+    def _upload(self, key, make) -> np.ndarray:
+        """Puts the image for `key` in the texture and returns its foot anchor px; make() gives
+        its straight-alpha pixels and anchor (padded to the texture) when it is not cached."""
         if key != self._loaded:
             data = self._prepared.get(key)
             if data is None:
-                data = premultiplied_linear(defringe(make_rgba()))
+                rgba, self._anchors[key] = make()
+                data = premultiplied_linear(defringe(rgba))
                 if len(self._prepared) >= self._cache_limit:
                     self._prepared.pop(next(iter(self._prepared)))
                 self._prepared[key] = data
             self.tex.write(data.tobytes())
             self.tex.build_mipmaps()
             self._loaded = key
+        return np.asarray(self._anchors[key], float)
 
-    def _view(self, index: int, heading: np.ndarray, ground: np.ndarray, cam_pos: np.ndarray):
-        """For a view-indexed actor: (texture key, foot anchor px, ViewChoice) of the stored
-        view(s) matching the camera's viewing angle, uploaded; the blend weight is rounded to
-        VIEW_BLEND_STEPS so a turning actor reuses its composed images."""
-        want = viewing_yaw_deg(heading, ground, cam_pos)
-        c = choose_view(self.actor.yaw_deg, index, want, self._table)
+    def _pad(self, rgba: np.ndarray, anchor: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """rgba widened by pad_px empty columns each side (room for striding legs), and its anchor."""
+        if not self.pad_px:
+            return rgba, np.asarray(anchor, float)
+        p = self.pad_px
+        return np.pad(rgba, ((0, 0), (p, p), (0, 0))), np.asarray(anchor, float) + [p, 0.0]
+
+    def _choice(self, index: int, want_deg: float) -> ViewChoice:
+        """The stored view(s) for a view-indexed actor seen at want_deg; the blend weight is
+        rounded to VIEW_BLEND_STEPS so a turning actor reuses its composed images."""
+        c = choose_view(self.actor.yaw_deg, index, want_deg, self._table)
         w = round(c.weight_b * VIEW_BLEND_STEPS) / VIEW_BLEND_STEPS
         if w >= 1.0:
-            c = ViewChoice(c.index_b, c.mirror_b, c.index_b, c.mirror_b, 0.0, c.yaw_shown_deg)
-        else:
-            c = ViewChoice(c.index_a, c.mirror_a, c.index_b, c.mirror_b, w, c.yaw_shown_deg)
-        key = ("view", c.index_a, c.mirror_a, c.index_b, c.mirror_b, c.weight_b)
+            return ViewChoice(c.index_b, c.mirror_b, c.index_b, c.mirror_b, 0.0, c.yaw_shown_deg)
+        return ViewChoice(c.index_a, c.mirror_a, c.index_b, c.mirror_b, w, c.yaw_shown_deg)
 
-        def make() -> np.ndarray:
-            rgba, anchor = compose_view(self.actor.frames_rgba, self.actor.foot_anchor_px, c)
-            self._anchors[key] = anchor
-            return rgba
-
-        self._upload(key, make)
-        if key not in self._anchors:
-            make()
-        return key, np.asarray(self._anchors[key], float), c, want
+    def _posed(self, base, f: int, ground: np.ndarray, right: np.ndarray, to_cam: np.ndarray, cam_pos: np.ndarray):
+        """base() (a padded standing image and anchor) redrawn with its legs in the walk cycle's
+        pose of shot frame f (`render.puppet`), as the camera at cam_pos sees that pose."""
+        rgba, anchor = base()
+        mpp, h_m = float(self.actor.m_per_px), float(self.actor.height_m)
+        f = min(max(int(f), 0), self.legs.joints.shape[0] - 1)
+        joints = np.asarray(self.legs.joints[f, 0], float)
+        pelvis = joints[JOINT["pelvis"]]
+        rest3 = rest_joints(pelvis[:2], np.asarray(self.legs.heading[f, 0], float), float(ground[2]), h_m)
+        tgt3 = gait_leg_joints(joints)
+        hips = tgt3[:, 0] - ground
+        near = int(np.argmax(hips @ np.asarray(to_cam, float)))
+        def px(p):
+            return to_card_px(p, ground, right, anchor, mpp, cam_pos)
+        rest = LegPose(px(rest3), px(np.r_[pelvis[:2], float(ground[2]) + HIP_H * h_m]), near)
+        target = LegPose(px(tgt3), px(pelvis), near)
+        return pose_legs(rgba, rest, target, h_m / mpp), anchor
 
     def update_lighting(self, light) -> None:
         """Nothing to upload: the card is lit from the frame's light when drawn."""
@@ -365,6 +379,34 @@ class ActorPass:
         amb = float(np.dot(np.asarray(L.ambient_up, float), LUMA))
         return 0.95 * direct / max(direct + amb, 1e-12)
 
+    def card(self, frame, ground: np.ndarray, heading: np.ndarray, index: int):
+        """What the card shows in `frame` for the actor at ground facing heading with stored frame
+        index: (texture key, make() → straight-alpha rgba and foot anchor px, right, to_cam,
+        mirrored, view info). Views the capture holds no walk for get the walk cycle's legs."""
+        view, actor = {}, self.actor
+        if self._table is not None:  # view-indexed: the stored side that faces the camera
+            want = viewing_yaw_deg(heading, ground, frame.position)
+            c = self._choice(index, want)
+            right, to_cam, mirrored = card_axes(ground, heading, frame.position, frame.forward, 0.0)
+            view = {"view": c, "view_yaw_deg": want}
+            walk_shown = actor.cycle.walking and c.single and c.index_a == index
+            key = ("view", c.index_a, c.mirror_a, c.index_b, c.mirror_b, c.weight_b)
+
+            def make():
+                return self._pad(*compose_view(actor.frames_rgba, actor.foot_anchor_px, c))
+        else:
+            right, to_cam, mirrored = card_axes(ground, heading, frame.position, frame.forward, self.walks_right)
+            walk_shown, key = actor.cycle.walking, index
+
+            def make():
+                return self._pad(actor.frames_rgba[index], actor.foot_anchor_px[index])
+        posed = self.legs is not None and not walk_shown
+        if posed:
+            key = ("posed", frame.index, key)
+            make = functools.partial(self._posed, make, frame.index, ground, right, to_cam,
+                                     np.asarray(frame.position, float))
+        return key, make, right, to_cam, mirrored, view
+
     def draw(self, fc: FrameContext) -> None:
         """Draw the actor for frame fc.frame into the scene target: ground shadows first, then
         the card's solid core (writing depth), then its soft edge (blended, no depth write)."""
@@ -373,20 +415,13 @@ class ActorPass:
         ctx, frame = self.ctx, fc.frame
         ground, heading, index = self.track.at(frame.index)
         ground = np.asarray(ground, float)
-        view = {}
-        if self._table is not None:  # view-indexed: the stored side that faces the camera
-            _, anchor, choice, want = self._view(index, np.asarray(heading, float), ground, frame.position)
-            right, to_cam, mirrored = card_axes(ground, np.asarray(heading, float), frame.position, frame.forward,
-                                                0.0)
-            view = {"view": choice, "view_yaw_deg": want}
-        else:
-            anchor = self.actor.foot_anchor_px[index]
-            self._upload(index, lambda: self.actor.frames_rgba[index])
-            right, to_cam, mirrored = card_axes(ground, np.asarray(heading, float), frame.position, frame.forward,
-                                                self.walks_right)
-        corners, uv, side = card_corners(ground, right, anchor, self.actor.size_px, float(self.actor.m_per_px))
+        key, make, right, to_cam, mirrored, view = self.card(frame, ground, np.asarray(heading, float), index)
+        posed = key[0] == "posed" if isinstance(key, tuple) else False
+        anchor = self._upload(key, make)
+        corners, uv, side = card_corners(ground, right, anchor, self.size_px, float(self.actor.m_per_px))
         light = self.light(fc.light, ground)
-        self.last = {"ground": ground, "index": index, "mirrored": mirrored, "corners": corners, **view, **light}
+        self.last = {"ground": ground, "index": index, "mirrored": mirrored, "corners": corners, "posed": posed,
+                     "anchor": anchor, **view, **light}
         vp = mat_bytes(fc.view_proj)
         target = fc.targets.scene_fbo
         target.use()
@@ -447,7 +482,7 @@ class ActorPass:
             sun_h /= np.linalg.norm(sun_h)
             # the silhouette as the sun sees it: a card facing the sun, projected on the ground
             s_right = np.array([sun_h[1], -sun_h[0], 0.0])
-            sc, suv, sside = card_corners(ground, s_right, anchor, self.actor.size_px, float(self.actor.m_per_px))
+            sc, suv, sside = card_corners(ground, s_right, anchor, self.size_px, float(self.actor.m_per_px))
             shadow = project_to_ground(sc, sun, lift)
             head = ground + [0.0, 0.0, float(self.actor.height_m)]
             samples = np.stack([ground + f * (project_to_ground(head[None], sun, ground[2])[0] - ground)
