@@ -205,19 +205,21 @@ def write_splat(path, cloud: GaussianCloud) -> None:
 # ---------------------------------------------------------------- dispatch
 
 from .splat_formats import read_gltf_splats, write_gltf_splats  # noqa: E402  (formats that need no 3DGS PLY code)
+from .splat_ksplat import read_ksplat, write_ksplat  # noqa: E402
 from .splat_sog import read_sog, write_sog  # noqa: E402
 
 _READERS = {".ply": read_ply, ".splat": read_splat, ".spz": read_spz,
             ".glb": read_gltf_splats, ".gltf": read_gltf_splats,
-            ".sog": read_sog, ".json": read_sog}  # .json: an unbundled SOG's meta.json
+            ".sog": read_sog, ".json": read_sog,  # .json: an unbundled SOG's meta.json
+            ".ksplat": read_ksplat}
 _WRITERS = {".ply": write_ply, ".splat": write_splat, ".spz": write_spz,
             ".glb": write_gltf_splats, ".gltf": write_gltf_splats,
-            ".sog": write_sog, ".json": write_sog}
+            ".sog": write_sog, ".json": write_sog, ".ksplat": write_ksplat}
 
 
 def load_splat_scene(path, transform=None, crop=None, max_splats: int = MAX_SPLATS,
                      report=None) -> GaussianCloud:
-    """Read .ply/.splat/.spz/.glb/.gltf/.sog (or a SOG meta.json) by extension, then apply an optional
+    """Read .ply/.splat/.spz/.glb/.gltf/.sog/.ksplat (or a SOG meta.json) by extension, then apply an optional
     4×4 similarity `transform` and an optional `crop=(box_min, box_max)` (in the transformed frame).
     What the file holds but is not read (a glTF's further primitives) is counted in `report`."""
     path = Path(path)
@@ -240,7 +242,7 @@ def load_splat_scene(path, transform=None, crop=None, max_splats: int = MAX_SPLA
 
 
 def save_splat_scene(path, cloud: GaussianCloud) -> None:
-    """Write `cloud` in the format named by the extension (.ply/.splat/.spz/.glb/.gltf/.sog, or
+    """Write `cloud` in the format named by the extension (.ply/.splat/.spz/.glb/.gltf/.sog/.ksplat, or
     .json for an unbundled SOG: meta.json with its images beside it)."""
     path = Path(path)
     writer = _WRITERS.get(path.suffix.lower())
@@ -379,6 +381,7 @@ def make_metric_z_up(cloud: GaussianCloud, cameras_c2w=None, scale: float | None
 
 
 __all__ = ["read_ply", "write_ply", "read_splat", "write_splat", "read_spz", "write_spz", "read_sog", "write_sog",
+           "read_ksplat", "write_ksplat",
            "load_splat_scene", "save_splat_scene", "estimate_ground", "scale_from_known_distance",
            "scale_from_camera_height", "metric_z_up_transform", "make_metric_z_up",
            "rotation_between", "matrix_to_quaternion", "MAX_SPLATS", "MAX_DECOMPRESSED_BYTES"]
