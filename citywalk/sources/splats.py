@@ -242,9 +242,13 @@ def load_splat_scene(path, transform=None, crop=None, max_splats: int = MAX_SPLA
 
 
 def save_splat_scene(path, cloud: GaussianCloud) -> None:
-    """Write `cloud` in the format named by the extension (.ply/.splat/.spz/.glb/.gltf/.sog/.ksplat, or
-    .json for an unbundled SOG: meta.json with its images beside it)."""
+    """Write `cloud` in the format named by the extension (.ply/.splat/.spz/.glb/.gltf/.sog/.ksplat,
+    .json for an unbundled SOG: meta.json with its images beside it; a name ending .spz.glb or
+    .spz.gltf writes glTF with the splats SPZ-compressed)."""
     path = Path(path)
+    if path.name.lower().endswith((".spz.glb", ".spz.gltf")):  # glTF with the SPZ compression extension
+        write_gltf_splats(path, cloud, compression="spz")
+        return
     writer = _WRITERS.get(path.suffix.lower())
     if writer is None:
         raise SceneError(f"{path}: unknown splat file extension {path.suffix!r}; "
