@@ -1,13 +1,11 @@
-"""Gaussian splat files → GaussianCloud, and back: 3DGS `.ply`, antimatter15 `.splat`, Niantic `.spz`.
+"""Gaussian splat files → GaussianCloud, and back: 3DGS `.ply` and antimatter15 `.splat` here, and
+dispatch by extension over every format (`.spz` in `splat_spz`, glTF in `splat_formats`, SOG in
+`splat_sog`, `.ksplat` in `splat_ksplat`).
 
 Readers check the header against the real file size *before* allocating and refuse counts above
-`max_splats`; `.spz` is inflated in bounded chunks (never more than the header promises, never more
-than `max_decompressed_bytes`). Losses: `.ply` keeps float32 values (scales/opacities go through
-log/logit, ~1 ulp); `.splat` keeps no SH beyond DC and stores colour, opacity and the quaternion in
-8 bits; `.spz` (v2–v3 one gzip stream, v4 one zstd frame per attribute) stores positions as
-24-bit fixed point (2^-fractional_bits m, 12 → 0.24 mm), log
-scales in steps of 1/16, colour and opacity in 8 bits, quaternions in 8 (v2) or 10 (v3, v4) bits, SH
-degree 1 in 5 bits and degrees 2–3 in 4 bits. Axes are stored as given (no RUB/RDF conversion).
+`max_splats`. Losses: `.ply` keeps float32 values (scales/opacities go through log/logit, ~1 ulp);
+`.splat` keeps no SH beyond DC and stores colour, opacity and the quaternion in 8 bits; the other
+formats say theirs in their own modules. Axes are stored as given.
 
 Also here: ground/up estimation and scale helpers that turn a capture into metric, Z-up world data.
 """
