@@ -49,7 +49,7 @@ SCENE_SOURCES: dict[str, SceneSource] = {s.name: s for s in (
     SceneSource("kmz", "citywalk.sources:load_kmz_source", True, "walk through Google Earth-style KMZ models"),
     SceneSource("tiles", "citywalk.sources:load_tiles_source", True, "walk through local 3D Tiles (tileset.json)"),
     SceneSource("splat", "citywalk.sources:load_splat_source", True,
-                "walk through a Gaussian splat scene (.ply, .splat, .spz) or a captured scene by name"),
+                "walk through a Gaussian splat scene (.ply .splat .spz .sog .ksplat .glb) or a captured scene by name"),
     SceneSource("generated", "citywalk.generate.shot:no_scene", False,
                 "text → first frame → image-to-video (scene.prompt); no geometry",
                 video_route="citywalk.generate.shot:render_generated"),

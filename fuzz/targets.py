@@ -275,7 +275,25 @@ def _splat_targets(tmp: Path) -> list[Target]:
     return [Target("splat_ply", "s.ply", load_splat_scene, ply, {".ply": "text"}),
             Target("splat_splat", "s.splat", load_splat_scene, spl, {}),
             Target("splat_spz", "s.spz", load_splat_scene, spz, {}),
-            Target("splat_gltf", "s.glb", load_splat_scene, gltf, {".gltf": "json"})]
+            Target("splat_gltf", "s.glb", load_splat_scene, gltf, {".gltf": "json"}),
+            *_more_splat_targets(tmp)]
+
+
+def _more_splat_targets(tmp: Path) -> list[Target]:
+    """SOG (bundle and meta.json folder), .ksplat (levels 0-2) and glTF with the SPZ extension."""
+    from citywalk.sources.splat_formats import write_gltf_splats
+    from citywalk.sources.splats import load_splat_scene, write_ksplat, write_sog
+
+    sog = [_one(tmp, "s.sog", lambda p, d=d: write_sog(p, _cloud(20, d))) for d in (0, 1)]
+    sog_dir = [_one(tmp, "meta.json", lambda p: write_sog(p, _cloud(12, 1)))]
+    ksplat = [_one(tmp, "s.ksplat", lambda p, d=d, v=v: write_ksplat(p, _cloud(20, d), v))
+              for d, v in ((0, 0), (1, 1), (2, 2))]
+    gltf_spz = [_one(tmp, "s.glb", lambda p, d=d: write_gltf_splats(p, _cloud(20, d), compression="spz"))
+                for d in (0, 1)]
+    return [Target("splat_sog", "s.sog", load_splat_scene, sog, {".sog": "zip"}),
+            Target("splat_sog_folder", "meta.json", load_splat_scene, sog_dir, {".json": "json"}),
+            Target("splat_ksplat", "s.ksplat", load_splat_scene, ksplat, {}),
+            Target("splat_gltf_spz", "s.glb", load_splat_scene, gltf_spz, {})]
 
 
 # ------------------------------------------------------------------ Shot, actor, camera files

@@ -1,4 +1,5 @@
-"""More Gaussian splat formats: glTF 2.0 with `KHR_gaussian_splatting` (.glb / .gltf).
+"""More Gaussian splat formats: glTF 2.0 with `KHR_gaussian_splatting` (.glb / .gltf), plain or
+with the splats as one SPZ blob (`KHR_gaussian_splatting_compression_spz_2`).
 
 A point primitive (mode 0) carries POSITION (VEC3 float), `KHR_gaussian_splatting:ROTATION`
 (VEC4, x y z w), `:SCALE` (VEC3, linear), `:OPACITY` (SCALAR, 0..1) and the SH coefficients
@@ -22,6 +23,8 @@ from citywalk.scene.gaussians import GaussianCloud
 from citywalk.scene.splat_math import MAX_SH_DEGREE, rgb_from_sh_dc
 
 EXT = "KHR_gaussian_splatting"
+SPZ_EXT = "KHR_gaussian_splatting_compression_spz_2"  # nested in the primitive's EXT object
+_SPZ_EXT_NAMES = (SPZ_EXT, "KHR_gaussian_splatting_compression_spz")  # the draft's earlier name too
 _GLB_MAGIC = 0x46546C67  # "glTF"
 _CHUNK_JSON, _CHUNK_BIN = 0x4E4F534A, 0x004E4942
 _COMPONENTS = {5120: ("i1", 127.0), 5121: ("u1", 255.0), 5122: ("<i2", 32767.0),
@@ -36,8 +39,12 @@ def _sh_semantics(degree: int) -> list[str]:
 
 # ---------------------------------------------------------------- writing
 
-def write_gltf_splats(path, cloud: GaussianCloud) -> None:
-    """Write `cloud` as a binary glTF (.glb) or a .gltf with its buffer as a data URI."""
+def write_gltf_splats(path, cloud: GaussianCloud, compression: str | None = None) -> None:
+    """Write `cloud` as a binary glTF (.glb) or a .gltf with its buffer as a data URI; with
+    compression="spz" the splats are one SPZ (version 3) blob under `KHR_gaussian_splatting_compression_spz_2`
+    and the accessors carry no data."""
+    if compression not in (None, "spz"):
+        raise SceneError(f"write_gltf_splats compression={compression!r}; accepted None or 'spz'")
     path = Path(path)
     n = cloud.count
     srgb = np.clip(rgb_from_sh_dc(cloud.sh[:, 0]), 0.0, 1.0)
@@ -49,22 +56,38 @@ def write_gltf_splats(path, cloud: GaussianCloud) -> None:
                ("COLOR_0", np.c_[linear, cloud.opacities], "VEC4")]
     columns += [(name, cloud.sh[:, j], "VEC3") for j, name in enumerate(_sh_semantics(cloud.sh_degree))]
     blob, views, accessors, attributes = bytearray(), [], [], {}
-    for i, (name, values, kind) in enumerate(columns):
-        data = np.ascontiguousarray(values, np.float32).tobytes()
-        views.append({"buffer": 0, "byteOffset": len(blob), "byteLength": len(data)})
-        acc = {"bufferView": i, "componentType": 5126, "count": n, "type": kind}
+    splat_ext = {"kernel": "ellipse", "colorSpace": "srgb_rec709_display"}
+    if compression == "spz":
+        from .splat_spz import spz_bytes
+
+        blob += spz_bytes(flip_luf_rub(cloud), 3, name=str(path))
+        views.append({"buffer": 0, "byteOffset": 0, "byteLength": len(blob)})
+        blob += b"\0" * (-len(blob) % 4)
+        splat_ext["extensions"] = {SPZ_EXT: {"bufferView": 0}}
+    for name, values, kind in columns:
+        acc = {"componentType": 5126, "count": n, "type": kind}
+        if compression is None:
+            data = np.ascontiguousarray(values, np.float32).tobytes()
+            acc["bufferView"] = len(views)
+            views.append({"buffer": 0, "byteOffset": len(blob), "byteLength": len(data)})
+            blob += data + b"\0" * (-len(data) % 4)
         if name == "POSITION" and n:
             acc["min"] = cloud.means.min(axis=0).tolist()
             acc["max"] = cloud.means.max(axis=0).tolist()
+        attributes[name] = len(accessors)
         accessors.append(acc)
-        attributes[name] = i
-        blob += data
-        blob += b"\0" * (-len(blob) % 4)
     doc = {"asset": {"version": "2.0", "generator": "citywalk"}, "extensionsUsed": [EXT],
            "scene": 0, "scenes": [{"nodes": [0]}], "nodes": [{"mesh": 0}],
-           "meshes": [{"primitives": [{"attributes": attributes, "mode": 0, "extensions": {
-               EXT: {"kernel": "ellipse", "colorSpace": "srgb_rec709_display"}}}]}],
+           "meshes": [{"primitives": [{"attributes": attributes, "mode": 0, "extensions": {EXT: splat_ext}}]}],
            "accessors": accessors, "bufferViews": views, "buffers": [{"byteLength": len(blob)}]}
+    if compression == "spz":
+        doc["extensionsUsed"].append(SPZ_EXT)
+        doc["extensionsRequired"] = [SPZ_EXT]
+    _write_document(path, doc, bytes(blob))
+
+
+def _write_document(path: Path, doc: dict, blob: bytes) -> None:
+    """A .gltf (buffer as a data URI) or a .glb (JSON chunk + BIN chunk) at `path`."""
     if path.suffix.lower() == ".gltf":
         doc["buffers"][0]["uri"] = "data:application/octet-stream;base64," + base64.b64encode(blob).decode()
         path.write_text(json.dumps(doc))
@@ -75,7 +98,20 @@ def write_gltf_splats(path, cloud: GaussianCloud) -> None:
     with open(path, "wb") as f:
         f.write(struct.pack("<III", _GLB_MAGIC, 2, total))
         f.write(struct.pack("<II", len(js), _CHUNK_JSON) + js)
-        f.write(struct.pack("<II", len(blob), _CHUNK_BIN) + bytes(blob))
+        f.write(struct.pack("<II", len(blob), _CHUNK_BIN) + blob)
+
+
+# Sign of each SH coefficient (index 1..15) under x → -x, z → -z (a half turn about y)
+_HALF_TURN_Y_SH_SIGNS = np.array([1, 1, -1, -1, -1, -1, 1, 1, 1, 1, 1, 1, -1, -1, -1, -1], np.float32)
+
+
+def flip_luf_rub(cloud: GaussianCloud) -> GaussianCloud:
+    """glTF's left-up-front axes ↔ SPZ's canonical right-up-back: a half turn about y (x and z
+    negated; quaternion x, z negated; SH coefficients signed by parity). Its own inverse."""
+    k = cloud.sh.shape[1]
+    return GaussianCloud(cloud.means * np.float32([-1, 1, -1]), cloud.scales,
+                         cloud.rotations * np.float32([1, -1, 1, -1]), cloud.opacities,
+                         cloud.sh * _HALF_TURN_Y_SH_SIGNS[:k, None], cloud.sh_degree)
 
 
 # ---------------------------------------------------------------- reading
@@ -91,6 +127,9 @@ def read_gltf_splats(path, max_splats: int = 50_000_000, report=None) -> Gaussia
     attrs = prim.get("attributes", {})
     if not isinstance(attrs, dict):
         raise SceneError(f"{path}: primitive 'attributes' is not an object")
+    spz = _spz_extension(path, prim)
+    if spz is not None:
+        return _read_spz_view(path, doc, buffers, spz, attrs, max_splats)
     need = ["POSITION", f"{EXT}:ROTATION", f"{EXT}:SCALE", f"{EXT}:OPACITY", f"{EXT}:SH_DEGREE_0_COEF_0"]
     missing = [a for a in need if a not in attrs]
     if missing:
@@ -123,6 +162,46 @@ def read_gltf_splats(path, max_splats: int = 50_000_000, report=None) -> Gaussia
     if n and (not np.all(np.isfinite(q)) or np.linalg.norm(q, axis=1).min() < 1e-8):
         raise SceneError(f"{path}: attribute {EXT}:ROTATION holds a zero or non-finite quaternion")
     return GaussianCloud(means, columns["scale"], q[:, [3, 0, 1, 2]], columns["opacity"], sh, degree)
+
+
+def _spz_extension(path: Path, prim: dict) -> dict | None:
+    """The primitive's SPZ compression object (nested in its KHR_gaussian_splatting object), if any."""
+    inner = prim["extensions"][EXT]
+    nested = inner.get("extensions") if isinstance(inner, dict) else None
+    for name in _SPZ_EXT_NAMES:
+        if isinstance(nested, dict) and name in nested:
+            if not isinstance(nested[name], dict):
+                raise SceneError(f"{path}: {name} is not an object")
+            return nested[name]
+    return None
+
+
+def _read_spz_view(path: Path, doc: dict, buffers: list[bytes], spz: dict, attrs: dict,
+                   max_splats: int) -> GaussianCloud:
+    """Decode the SPZ blob a compressed primitive's bufferView holds (SPZ axes → glTF axes); its
+    point count must match the POSITION accessor's."""
+    try:
+        index = spz["bufferView"]
+        view = doc["bufferViews"][index]
+        data = buffers[view["buffer"]]
+        start, length = int(view.get("byteOffset", 0)), int(view["byteLength"])
+    except (KeyError, IndexError, TypeError, ValueError):
+        raise SceneError(f"{path}: {SPZ_EXT} names bufferView {spz.get('bufferView')!r}, which is missing "
+                         "or malformed") from None
+    if start < 0 or length < 0 or start + length > len(data):
+        raise SceneError(f"{path}: {SPZ_EXT} bufferView {index} spans bytes {start}..{start + length}; "
+                         f"its buffer holds {len(data)}")
+    from .splat_spz import read_spz_bytes
+
+    cloud = flip_luf_rub(read_spz_bytes(data[start:start + length], f"{path} (bufferView {index}, SPZ)",
+                                        max_splats=max_splats))
+    try:
+        declared = int(doc["accessors"][attrs["POSITION"]]["count"])
+    except (KeyError, IndexError, TypeError, ValueError):
+        declared = cloud.count  # POSITION is optional beside the SPZ blob
+    if declared != cloud.count:
+        raise SceneError(f"{path}: POSITION accessor declares {declared} splats; the SPZ blob holds {cloud.count}")
+    return cloud
 
 
 def _load_document(path: Path) -> tuple[dict, list[bytes]]:

@@ -18,7 +18,7 @@ JOB_ID_RE = re.compile(r"^[0-9a-f]{32}$")
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 WORLD_SUFFIXES = {  # world upload suffix → Shot scene.source
     ".osm": "osm", ".pbf": "osm", ".glb": "mesh", ".obj": "mesh", ".ply": "mesh", ".kmz": "kmz",
-    ".splat": "splat", ".spz": "splat",
+    ".splat": "splat", ".spz": "splat", ".sog": "splat", ".ksplat": "splat",
 }
 
 

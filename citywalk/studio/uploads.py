@@ -18,7 +18,7 @@ LIKENESS_SUFFIXES = {".mp4": "isobmff", ".mov": "isobmff", ".m4v": "isobmff", ".
 CAPTURE_VIDEO_SUFFIXES = {".mp4": "isobmff", ".mov": "isobmff", ".m4v": "isobmff"}
 CAPTURE_PHOTO_SUFFIXES = {".jpg": "jpeg", ".jpeg": "jpeg", ".png": "png"}
 WORLD_CONTENT = {".osm": "xml", ".pbf": "pbf", ".glb": "glb", ".obj": "text", ".ply": "ply", ".kmz": "zip",
-                 ".splat": "splat", ".spz": "gzip"}
+                 ".splat": "splat", ".spz": "gzip", ".sog": "zip", ".ksplat": "splat"}
 
 
 class UploadRefused(StudioError):
