@@ -162,8 +162,8 @@ def film_subject(size_px=(144, 224), fps: float = 12.0, turn_frames: int = 12, w
     return SubjectClip(np.stack(frames), np.array(yaws, np.float32), np.array(walking), np.stack(pos), fps)
 
 
-__all__ = ["HEIGHT_M", "SubjectClip", "add_subject", "film_frame", "film_subject", "render_subject",
-           "subject_scene", "viewing_yaw"]
+__all__ = ["HEIGHT_M", "SubjectClip", "add_subject", "docs_frames", "docs_walk_strip", "film_frame", "film_subject",
+           "render_subject", "subject_scene", "viewing_yaw"]
 
 
 def docs_frames(out_dir, size_px=(240, 320)) -> list:
@@ -205,8 +205,50 @@ def docs_frames(out_dir, size_px=(240, 320)) -> list:
     return written
 
 
+def docs_walk_strip(out_dir, cell_px=(200, 240), fps: float = 24.0, n_frames: int = 36, per_row: int = 6):
+    """Writes docs/actor_walk.png: the turn-only capture of the subject walking (on the walk
+    cycle's legs, `render.puppet`) toward the camera, across its view and away, noon light."""
+    import dataclasses
+    from pathlib import Path
+
+    from PIL import Image
+
+    from ..look.lighting import resolve_lighting
+    from ..render.actors import ActorPass
+    from ..render.renderer import Renderer
+    from ..shot import LookSpec
+    from .capture import capture_actor
+    from .place import ActorTrack, walk_legs
+
+    clip = film_subject(walk_frames=0)
+    actor = capture_actor(clip.frames, HEIGHT_M, method="chroma", fps=clip.fps, use_pose=False, yaw_deg=clip.yaw_deg)
+    eye = np.array([0.0, -4.5, 1.5])
+    rows = []
+    for start, heading in (((0.0, 1.5, 0.0), (0.0, -1.0, 0.0)), ((-1.2, 0.0, 0.0), (1.0, 0.0, 0.0)),
+                           ((0.0, -1.5, 0.0), (0.0, 1.0, 0.0))):
+        h = np.asarray(heading, float)
+        pos = np.asarray(start, float) + np.outer(np.arange(n_frames) * 1.3 / fps, h)
+        heads = np.tile(h, (n_frames, 1))
+        track = ActorTrack(np.arange(n_frames) / fps, pos, heads, np.zeros(n_frames, np.int64),
+                           np.linalg.norm(pos - pos[0], axis=1), False, walk_legs(actor, pos, heads, fps))
+        r = Renderer(subject_scene(np.zeros(3), 0.0, 0.0, with_subject=False),
+                     resolve_lighting(LookSpec(when="noon")), tuple(cell_px), samples=4)
+        try:
+            r.add_pass(ActorPass(r.ctx, actor, track))
+            frame0 = film_frame(eye, [0.0, 0.0, 0.9], tuple(cell_px), 45.0)
+            step = n_frames // per_row
+            rows.append(np.concatenate([r.render(dataclasses.replace(frame0, index=i))["rgb"]
+                                        for i in range(0, step * per_row, step)], 1))
+        finally:
+            r.close()
+    path = Path(out_dir) / "actor_walk.png"
+    Image.fromarray(np.concatenate(rows, 0)).save(path)
+    return path
+
+
 if __name__ == "__main__":
     import sys
 
     for p in docs_frames(sys.argv[1] if len(sys.argv) > 1 else "docs"):
         print(p)
+    print(docs_walk_strip(sys.argv[1] if len(sys.argv) > 1 else "docs"))
