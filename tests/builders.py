@@ -341,3 +341,28 @@ def _synthetic_splat_street(path, rng):
     write_ply(path, cloud)
 
 
+def make_cloud(n: int, degree: int, rng: np.random.Generator):
+    """n random Gaussians of SH degree `degree` (positions ±20 m, log-uniform scales)."""
+    from citywalk.scene.gaussians import GaussianCloud
+
+    k = (degree + 1) ** 2
+    q = rng.normal(size=(n, 4))
+    q /= np.linalg.norm(q, axis=1, keepdims=True)
+    return GaussianCloud(
+        means=rng.uniform(-20, 20, (n, 3)), scales=np.exp(rng.uniform(-5, 0, (n, 3))),
+        rotations=q, opacities=rng.uniform(0.05, 0.95, n),
+        sh=rng.uniform(-0.9, 0.9, (n, k, 3)), sh_degree=degree)
+
+
+def distinct_sh_cloud(degree: int):
+    """Two Gaussians whose every SH value is distinct and encodes (splat, coeff, channel)."""
+    from citywalk.scene.gaussians import GaussianCloud
+
+    k = (degree + 1) ** 2
+    sh = np.zeros((2, k, 3))
+    for i in range(2):
+        for j in range(k):
+            for c in range(3):
+                sh[i, j, c] = 0.001 * (100 * i + 3 * j + c) - 0.05
+    return GaussianCloud(np.arange(6.0).reshape(2, 3), np.full((2, 3), 0.1),
+                         np.tile([1.0, 0, 0, 0], (2, 1)), np.array([0.5, 0.25]), sh, degree)

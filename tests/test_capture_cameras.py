@@ -92,8 +92,9 @@ def test_exif_rotated_photo_is_read_upright(tmp_path):
 
 
 @pytest.mark.xfail(reason="since the new materials (issue #15) SfM on the synthetic k1 = 0.2 walk keeps the pinhole "
-                          "model or bends the path (streets 3, 7 and 11 tried): a known regression, not fixed yet",
-                   strict=False)
+                          "model or bends the path (streets 3, 7 and 11 tried): a known regression, not fixed yet; "
+                          "not run (it fails after 90 s of SfM): run it with --runxfail",
+                   run=False)
 def test_radial_lens_distortion_is_estimated_and_undistorted(tmp_path):
     """A synthetic walk seen through a lens with k1 = 0.2 (COLMAP SIMPLE_RADIAL, an action-camera
     amount): models grown with the lens free beat the pinhole ones, k1 is recovered, the frames are

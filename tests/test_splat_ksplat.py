@@ -15,7 +15,8 @@ from citywalk.sources.splat_ksplat import (
     write_ksplat,
 )
 from citywalk.sources.splats import load_splat_scene, save_splat_scene
-from tests.test_splat_formats import distinct_sh_cloud, make_cloud
+
+from builders import distinct_sh_cloud, make_cloud
 
 
 @pytest.mark.parametrize("level", [0, 1, 2])

@@ -21,7 +21,8 @@ from citywalk.sources.splat_sog import (
     write_sog,
 )
 from citywalk.sources.splats import load_splat_scene, save_splat_scene
-from tests.test_splat_formats import make_cloud
+
+from builders import make_cloud
 
 pytestmark = pytest.mark.skipif(not __import__("PIL.features").features.check("webp"), reason="Pillow without WebP")
 
@@ -161,6 +162,9 @@ def _replace_image(name, change):
     (_set("sh0.files", ["missing.webp"]), "no entry 'missing.webp'"),
     (_set("shN.count", 3), "label"),
     (_set("shN.bands", 4), "bands=4"),
+    (_set("shN.bands", [3]), "bands=[3]"),
+    (_set("means.mins", [10 ** 400, 0, 0]), "means.mins must be a list of 3 finite numbers"),
+    (_set("means.maxs", [10 ** 30, 0, 0]), "overflow"),
     (_set("means.maxs", [800.0, 800.0, 800.0]), "overflow"),
     (_replace_image("quats.webp", lambda px: np.where(np.arange(4) == 3, 7, px).astype(np.uint8)),
      "quats alpha 7"),
@@ -202,3 +206,12 @@ def test_sog_count_checked_before_images_are_read(tmp_path):
     path = _edited(tmp_path, _set("count", 5000))
     with pytest.raises(SceneError, match="accepted 0..1000"):
         read_sog(path, max_splats=1000)
+
+
+def test_sog_meta_json_over_its_cap_is_refused_before_parsing(tmp_path):
+    files = sog_files(make_cloud(20, 0, np.random.default_rng(6)))
+    meta = json.loads(files["meta.json"])
+    meta["padding"] = "x" * (1 << 20)
+    (tmp_path / "meta.json").write_text(json.dumps(meta))
+    with pytest.raises(SceneError, match="meta.json"):
+        read_sog(tmp_path / "meta.json")

@@ -27,7 +27,7 @@ from citywalk.scene.gaussians import GaussianCloud, sh_coeff_count
 from .splat_common import MAX_SPLATS, check_count
 
 SOG_VERSION = 2
-MAX_SOG_META_BYTES = 64 << 20
+MAX_SOG_META_BYTES = 1 << 20  # a real meta.json is a few KiB (codebooks of 256 numbers)
 MAX_SOG_IMAGE_BYTES = 512 << 20
 SOG_PALETTE_MAX = 1 << 16  # shN labels are 16-bit
 SOG_PALETTE_ROW = 64  # palette entries per row of shN_centroids
@@ -271,7 +271,8 @@ def _parse_meta(path: Path, raw: bytes) -> dict:
         _numbers(path, meta, "shN", "codebook", None)
         _files(path, meta, "shN", 2)
         bands, k = meta["shN"].get("bands"), meta["shN"].get("count")
-        if bands not in _SH_COEFFS or not isinstance(k, int) or not 0 <= k <= SOG_PALETTE_MAX:
+        if (not isinstance(bands, int) or isinstance(bands, bool) or bands not in _SH_COEFFS
+                or not isinstance(k, int) or not 0 <= k <= SOG_PALETTE_MAX):
             raise SceneError(f"{path}: SOG meta.json shN has bands={bands!r}, count={k!r}; accepted "
                              f"bands 1..3 and count 0..{SOG_PALETTE_MAX}")
     return meta
@@ -288,7 +289,7 @@ def _numbers(path: Path, meta: dict, key: str, field: str, length: int | None) -
     """meta[key][field] must be a list of finite numbers: `length` of them, or 1..256."""
     values = _section(path, meta, key).get(field)
     ok = isinstance(values, list) and all(isinstance(v, (int, float)) and not isinstance(v, bool)
-                                          and math.isfinite(v) for v in values)
+                                          and abs(v) < 1e300 and math.isfinite(v) for v in values)
     want = f"{length}" if length else "1..256"
     if not ok or (len(values) != length if length else not 1 <= len(values) <= 256):
         raise SceneError(f"{path}: SOG meta.json {key}.{field} must be a list of {want} finite numbers")
@@ -343,7 +344,7 @@ def _decode(path: Path, meta: dict, fetch) -> GaussianCloud:
 
     lo, hi = img("means", 0), img("means", 1)
     q = lo[:, :3].astype(np.int64) | (hi[:, :3].astype(np.int64) << 8)
-    mins, maxs = np.asarray(meta["means"]["mins"]), np.asarray(meta["means"]["maxs"])
+    mins, maxs = np.asarray(meta["means"]["mins"], np.float64), np.asarray(meta["means"]["maxs"], np.float64)
     v = mins + np.where(maxs != mins, maxs - mins, 1.0) * (q / 65535.0)
     with np.errstate(over="ignore"):
         means = np.sign(v) * np.expm1(np.abs(v))
