@@ -15,6 +15,7 @@ Then the clip-wide steps: scale from height_m, gait period from ankle oscillatio
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import time
@@ -48,6 +49,27 @@ VISIBLE = 0.5
 SCALE_MODES = ("feet", "hips", "shoulders", "mask")
 
 Progress = Callable[[float, str], None]
+STAGES = ("decode", "segmentation", "matte", "pose", "cycle")
+
+
+class _StageClock:
+    """Adds each stage's wall seconds to `times[stage]` and process CPU seconds (all threads)
+    to `times[stage + "_cpu"]`."""
+
+    def __init__(self, times: dict[str, float]):
+        self.times = times
+        for k in STAGES:
+            times.setdefault(k, 0.0)
+            times.setdefault(k + "_cpu", 0.0)
+
+    @contextlib.contextmanager
+    def __call__(self, stage: str):
+        wall0, cpu0 = time.perf_counter(), time.process_time()
+        try:
+            yield
+        finally:
+            self.times[stage] += time.perf_counter() - wall0
+            self.times[stage + "_cpu"] += time.process_time() - cpu0
 
 
 @dataclasses.dataclass
@@ -520,9 +542,10 @@ def capture_actor(
     (gives the metric scale); method: "auto" | "mediapipe" | "chroma" | "background";
     max_frames: frames read from the start of a clip (1..3600); progress: called with
     (fraction done 0..1, stage name); use_pose: MediaPipe landmarks (default: when installed);
-    timings: if given, filled with seconds per stage; yaw_deg: the person's known yaw per
-    frame (degrees, see `likeness.views`; e.g. from a turntable), used instead of the pose's
-    estimate — without MediaPipe landmarks and without it the actor is single-view.
+    timings: if given, filled with wall seconds per stage and process CPU seconds as
+    "<stage>_cpu"; yaw_deg: the person's known yaw per frame (degrees, see `likeness.views`;
+    e.g. from a turntable), used instead of the pose's estimate — without MediaPipe landmarks
+    and without it the actor is single-view.
     Runs offline; nothing leaves the machine.
     """
     if not (0.3 <= float(height_m) <= 2.8):
@@ -531,16 +554,13 @@ def capture_actor(
         raise LikenessError(f"max_frames={max_frames} must be within 1..{MAX_FRAMES}")
     if not (0 < fps <= 240):
         raise LikenessError(f"fps={fps} must be within (0, 240]")
-    times = timings if timings is not None else {}
-    for k in ("decode", "segmentation", "matte", "pose", "cycle"):
-        times.setdefault(k, 0.0)
+    clock = _StageClock(timings if timings is not None else {})
     report = progress or (lambda _f, _s: None)
     clip = _open_source(source, int(max_frames), fps)
 
-    state = _stream_frames(clip, method, use_pose, times, report)
-    t0 = time.perf_counter()
-    actor = _assemble(clip, state, float(height_m), yaw_deg)
-    times["cycle"] += time.perf_counter() - t0
+    state = _stream_frames(clip, method, use_pose, clock, report)
+    with clock("cycle"):
+        actor = _assemble(clip, state, float(height_m), yaw_deg)
     report(1.0, "done")
     return actor
 
@@ -567,23 +587,23 @@ class _Stream:
     yaws: list  # per frame: the person's yaw from the pose's world landmarks (deg, NaN unknown)
 
 
-def _stream_frames(clip: _Clip, method: str, use_pose: bool | None, times: dict, report: Progress) -> _Stream:
+def _stream_frames(clip: _Clip, method: str, use_pose: bool | None, clock: _StageClock,
+                   report: Progress) -> _Stream:
     """Runs decode → mask → alpha → pose per frame, keeping only each frame's person crop."""
     from .quiet import native_stderr_silenced
 
     # MediaPipe's graphs log from their own threads while they run: fd 2 stays silenced
     # from model creation until the models are closed (Python's stderr still shows).
     with native_stderr_silenced():
-        return _stream_frames_quiet(clip, method, use_pose, times, report)
+        return _stream_frames_quiet(clip, method, use_pose, clock, report)
 
 
-def _stream_frames_quiet(clip: _Clip, method: str, use_pose: bool | None, times: dict,
+def _stream_frames_quiet(clip: _Clip, method: str, use_pose: bool | None, clock: _StageClock,
                          report: Progress) -> _Stream:
     """_stream_frames with native logging already silenced."""
     it = clip.frames()
-    t0 = time.perf_counter()
-    first = next(it, None)
-    times["decode"] += time.perf_counter() - t0
+    with clock("decode"):
+        first = next(it, None)
     if first is None:
         raise LikenessError(f"'{clip.name}' holds no frames")
     chosen = _choose_method(method, clip, first)
@@ -598,46 +618,49 @@ def _stream_frames_quiet(clip: _Clip, method: str, use_pose: bool | None, times:
         frame: np.ndarray | None = first
         i = held_px = 0
         while frame is not None:
-            t = time.perf_counter()
-            small = _model_input(frame)
-            coarse = segment(frame, small)
-            times["segmentation"] += time.perf_counter() - t
-            t = time.perf_counter()
-            alpha = _alpha_for_frame(frame, coarse, smoother)
-            times["matte"] += time.perf_counter() - t
-            t = time.perf_counter()
-            lm, yaw = pose(small, (w, h)) if pose is not None else (np.full((N_LANDMARKS, 3), np.nan, np.float32),
-                                                                     float("nan"))
+            with clock("segmentation"):
+                small = _model_input(frame)
+                coarse = segment(frame, small)
+            with clock("matte"):
+                alpha = _alpha_for_frame(frame, coarse, smoother)
+            with clock("pose"):
+                lm, yaw = pose(small, (w, h)) if pose is not None else (
+                    np.full((N_LANDMARKS, 3), np.nan, np.float32), float("nan"))
             st.yaws.append(yaw)
-            times["pose"] += time.perf_counter() - t
-            t = time.perf_counter()
             st.landmarks.append(lm)
-            box = _bbox(alpha >= ALPHA_MIN)
-            if box is None:
-                st.crops.append(None)
-            else:
-                x0, y0, x1, y1 = box
-                a8 = np.round(alpha[y0:y1, x0:x1] * 255).astype(np.uint8)
-                rgba = np.dstack([frame[y0:y1, x0:x1], a8])
-                rgba[a8 == 0, :3] = 0  # keep no background pixels (privacy, smaller files)
-                st.crops.append((x0, y0, rgba))
-                held_px += a8.size
-                if held_px > MAX_CAPTURE_PIXELS:
-                    raise LikenessError(f"'{clip.name}': the person crops of the first {i + 1} frames exceed "
-                                        f"{MAX_CAPTURE_PIXELS} px of memory; pass a smaller max_frames")
-            st.anchors.append({m: _anchor_and_height(alpha, lm, m) for m in SCALE_MODES})
-            st.spreads.append(_leg_spread_px(alpha))
-            times["matte"] += time.perf_counter() - t
+            with clock("matte"):
+                held_px += _keep_frame(st, frame, alpha, lm)
+            if held_px > MAX_CAPTURE_PIXELS:
+                raise LikenessError(f"'{clip.name}': the person crops of the first {i + 1} frames exceed "
+                                    f"{MAX_CAPTURE_PIXELS} px of memory; pass a smaller max_frames")
             i += 1
             report(min(0.95, 0.95 * i / max(clip.n_frames, 1)), "frames")
-            t = time.perf_counter()
-            frame = next(it, None)
-            times["decode"] += time.perf_counter() - t
+            with clock("decode"):
+                frame = next(it, None)
     finally:
         segment.close()
         if pose is not None:
             pose.close()
     return st
+
+
+def _keep_frame(st: _Stream, frame: np.ndarray, alpha: np.ndarray, lm: np.ndarray) -> int:
+    """Stores one frame's person crop (RGBA, no background pixels), anchors and leg spread;
+    returns the crop's pixel count."""
+    box = _bbox(alpha >= ALPHA_MIN)
+    held_px = 0
+    if box is None:
+        st.crops.append(None)
+    else:
+        x0, y0, x1, y1 = box
+        a8 = np.round(alpha[y0:y1, x0:x1] * 255).astype(np.uint8)
+        rgba = np.dstack([frame[y0:y1, x0:x1], a8])
+        rgba[a8 == 0, :3] = 0  # keep no background pixels (privacy, smaller files)
+        st.crops.append((x0, y0, rgba))
+        held_px = a8.size
+    st.anchors.append({m: _anchor_and_height(alpha, lm, m) for m in SCALE_MODES})
+    st.spreads.append(_leg_spread_px(alpha))
+    return held_px
 
 
 def _leg_spread_px(alpha: np.ndarray) -> float:
