@@ -214,6 +214,28 @@ def test_auto_without_mediapipe_needs_plain_backdrop_for_a_photo(monkeypatch):
         cap.capture_actor(frames, 1.7, method="mediapipe")
 
 
+def test_model_thread_gives_the_same_actor_and_passes_its_errors_on(monkeypatch):
+    frames, _ = composite_clip(10, 256, 384, 200, 3, STREET)
+    method = "mediapipe" if cap.mediapipe_available() else "background"
+    threaded, alone = (cap.capture_actor(frames, 1.7, method=method, model_thread=t) for t in (True, False))
+    assert np.array_equal(threaded.frames_rgba, alone.frames_rgba)
+    for field in ("foot_anchor_px", "height_px", "landmarks_px", "yaw_deg", "crop_origin_px"):
+        assert np.array_equal(getattr(threaded, field), getattr(alone, field), equal_nan=True), field
+    assert threaded.cycle == alone.cycle
+    calls = []
+
+    def failing(self, rgb, small=None):
+        calls.append(1)
+        if len(calls) == 4:
+            raise LikenessError("segmentation failed on frame 4")
+        return np.zeros(rgb.shape[:2], np.float32)
+
+    monkeypatch.setattr(cap._Segmenter, "__call__", failing)
+    with pytest.raises(LikenessError, match="frame 4"):
+        cap.capture_actor(frames, 1.7, method="chroma", use_pose=False)
+    assert len(calls) == 4  # the worker stopped at the failing frame
+
+
 def test_temporal_smoothing_reduces_edge_flicker():
     rng = np.random.default_rng(3)
     frames, _ = composite_clip(12, 128, 160, 100, 0, GREEN[:128, :160])

@@ -18,6 +18,8 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime as dt
+import queue
+import threading
 import time
 import warnings
 from collections.abc import Callable, Iterator
@@ -50,17 +52,17 @@ SCALE_MODES = ("feet", "hips", "shoulders", "mask")
 
 Progress = Callable[[float, str], None]
 STAGES = ("decode", "segmentation", "matte", "pose", "cycle")
+AHEAD_FRAMES = 4  # frames the model thread may run ahead of the matte (a few 720p frames of memory)
 
 
 class _StageClock:
-    """Adds each stage's wall seconds to `times[stage]` and process CPU seconds (all threads)
-    to `times[stage + "_cpu"]`."""
+    """Adds each stage's wall seconds to `times[stage]` and, when `cpu`, process CPU seconds (all
+    threads, so only meaningful while stages do not overlap) to `times[stage + "_cpu"]`."""
 
-    def __init__(self, times: dict[str, float]):
-        self.times = times
+    def __init__(self, times: dict[str, float], cpu: bool = True):
+        self.times, self.cpu = times, cpu
         for k in STAGES:
             times.setdefault(k, 0.0)
-            times.setdefault(k + "_cpu", 0.0)
 
     @contextlib.contextmanager
     def __call__(self, stage: str):
@@ -68,8 +70,53 @@ class _StageClock:
         try:
             yield
         finally:
-            self.times[stage] += time.perf_counter() - wall0
-            self.times[stage + "_cpu"] += time.process_time() - cpu0
+            self.times[stage] = self.times.get(stage, 0.0) + time.perf_counter() - wall0
+            if self.cpu:
+                self.times[stage + "_cpu"] = self.times.get(stage + "_cpu", 0.0) + time.process_time() - cpu0
+
+
+class _Ahead:
+    """Runs an iterator on a worker thread up to `n` items ahead of its consumer, in order;
+    an exception in the worker re-raises in the consumer.  MediaPipe releases the GIL while it
+    runs, so the models and the NumPy matte use two cores."""
+
+    def __init__(self, source: Iterator, n: int):
+        self._queue: queue.Queue = queue.Queue(maxsize=max(1, n))
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(source,), name="likeness-models", daemon=True)
+        self._thread.start()
+
+    def _run(self, source: Iterator) -> None:
+        try:
+            for item in source:
+                if not self._put(("item", item)):
+                    return
+            self._put(("end", None))
+        except BaseException as e:  # handed to the consumer, which re-raises it
+            self._put(("error", e))
+
+    def _put(self, message: tuple) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(message, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def __iter__(self) -> Iterator:
+        while True:
+            kind, value = self._queue.get()
+            if kind == "end":
+                return
+            if kind == "error":
+                raise value
+            yield value
+
+    def close(self) -> None:
+        """Stops the worker after its current item and waits for it (before the models close)."""
+        self._stop.set()
+        self._thread.join()
 
 
 @dataclasses.dataclass
@@ -534,6 +581,7 @@ def capture_actor(
     use_pose: bool | None = None,
     timings: dict[str, float] | None = None,
     yaw_deg=None,
+    model_thread: bool = True,
 ) -> Actor:
     """Captures a person from a video or photo as an Actor (see the module docstring).
 
@@ -542,10 +590,13 @@ def capture_actor(
     (gives the metric scale); method: "auto" | "mediapipe" | "chroma" | "background";
     max_frames: frames read from the start of a clip (1..3600); progress: called with
     (fraction done 0..1, stage name); use_pose: MediaPipe landmarks (default: when installed);
-    timings: if given, filled with wall seconds per stage and process CPU seconds as
-    "<stage>_cpu"; yaw_deg: the person's known yaw per frame (degrees, see `likeness.views`;
-    e.g. from a turntable), used instead of the pose's estimate — without MediaPipe landmarks
-    and without it the actor is single-view.
+    timings: if given, filled with wall seconds per stage (busy time: with the model thread
+    stages overlap), "frames"/"frames_cpu" for the whole per-frame part and, with
+    model_thread=False, process CPU seconds per stage as "<stage>_cpu"; yaw_deg: the person's
+    known yaw per frame (degrees, see `likeness.views`; e.g. from a turntable), used instead of
+    the pose's estimate — without MediaPipe landmarks and without it the actor is single-view;
+    model_thread: decode, segmentation and pose run on a worker thread a few frames ahead of
+    the matte (the same actor either way).
     Runs offline; nothing leaves the machine.
     """
     if not (0.3 <= float(height_m) <= 2.8):
@@ -554,12 +605,15 @@ def capture_actor(
         raise LikenessError(f"max_frames={max_frames} must be within 1..{MAX_FRAMES}")
     if not (0 < fps <= 240):
         raise LikenessError(f"fps={fps} must be within (0, 240]")
-    clock = _StageClock(timings if timings is not None else {})
+    clock = _StageClock(timings if timings is not None else {}, cpu=not model_thread)
     report = progress or (lambda _f, _s: None)
     clip = _open_source(source, int(max_frames), fps)
 
-    state = _stream_frames(clip, method, use_pose, clock, report)
-    with clock("cycle"):
+    wall0, cpu0 = time.perf_counter(), time.process_time()
+    state = _stream_frames(clip, method, use_pose, clock, report, model_thread)
+    clock.times["frames"] = time.perf_counter() - wall0  # the whole per-frame part (all threads)
+    clock.times["frames_cpu"] = time.process_time() - cpu0
+    with _StageClock(clock.times)("cycle"):  # alone on the CPU: its CPU seconds are its own
         actor = _assemble(clip, state, float(height_m), yaw_deg)
     report(1.0, "done")
     return actor
@@ -588,18 +642,45 @@ class _Stream:
 
 
 def _stream_frames(clip: _Clip, method: str, use_pose: bool | None, clock: _StageClock,
-                   report: Progress) -> _Stream:
+                   report: Progress, model_thread: bool = True) -> _Stream:
     """Runs decode → mask → alpha → pose per frame, keeping only each frame's person crop."""
     from .quiet import native_stderr_silenced
 
     # MediaPipe's graphs log from their own threads while they run: fd 2 stays silenced
     # from model creation until the models are closed (Python's stderr still shows).
     with native_stderr_silenced():
-        return _stream_frames_quiet(clip, method, use_pose, clock, report)
+        return _stream_frames_quiet(clip, method, use_pose, clock, report, model_thread)
+
+
+@dataclasses.dataclass
+class _ModelOut:
+    """One frame with its model results: coarse mask, pose landmarks and yaw."""
+
+    frame: np.ndarray  # (H, W, 3) uint8
+    coarse: np.ndarray  # (H, W) float32
+    landmarks: np.ndarray  # (33, 3) float32
+    yaw_deg: float
+
+
+def _model_outputs(it: Iterator[np.ndarray], first: np.ndarray, segment: "_Segmenter", pose: "_Pose | None",
+                   clock: _StageClock) -> Iterator[_ModelOut]:
+    """Decode → model input → coarse mask → pose landmarks for each frame, in order."""
+    h, w = first.shape[:2]
+    frame: np.ndarray | None = first
+    while frame is not None:
+        with clock("segmentation"):
+            small = _model_input(frame)
+            coarse = segment(frame, small)
+        with clock("pose"):
+            lm, yaw = pose(small, (w, h)) if pose is not None else (
+                np.full((N_LANDMARKS, 3), np.nan, np.float32), float("nan"))
+        yield _ModelOut(frame, coarse, lm, yaw)
+        with clock("decode"):
+            frame = next(it, None)
 
 
 def _stream_frames_quiet(clip: _Clip, method: str, use_pose: bool | None, clock: _StageClock,
-                         report: Progress) -> _Stream:
+                         report: Progress, model_thread: bool = True) -> _Stream:
     """_stream_frames with native logging already silenced."""
     it = clip.frames()
     with clock("decode"):
@@ -614,30 +695,23 @@ def _stream_frames_quiet(clip: _Clip, method: str, use_pose: bool | None, clock:
     smoother = matte.TemporalSmoother(max_keep=0.0 if clip.still else 0.6)
     h, w = first.shape[:2]
     st = _Stream(("still-" if clip.still else "") + chosen, (w, h), [], [], [], [], [])
+    outputs = _model_outputs(it, first, segment, pose, clock)
+    ahead = _Ahead(outputs, AHEAD_FRAMES) if model_thread and not clip.still else None
     try:
-        frame: np.ndarray | None = first
-        i = held_px = 0
-        while frame is not None:
-            with clock("segmentation"):
-                small = _model_input(frame)
-                coarse = segment(frame, small)
+        held_px = 0
+        for i, out in enumerate(ahead if ahead is not None else outputs):
             with clock("matte"):
-                alpha = _alpha_for_frame(frame, coarse, smoother)
-            with clock("pose"):
-                lm, yaw = pose(small, (w, h)) if pose is not None else (
-                    np.full((N_LANDMARKS, 3), np.nan, np.float32), float("nan"))
-            st.yaws.append(yaw)
-            st.landmarks.append(lm)
-            with clock("matte"):
-                held_px += _keep_frame(st, frame, alpha, lm)
+                alpha = _alpha_for_frame(out.frame, out.coarse, smoother)
+                held_px += _keep_frame(st, out.frame, alpha, out.landmarks)
+            st.yaws.append(out.yaw_deg)
+            st.landmarks.append(out.landmarks)
             if held_px > MAX_CAPTURE_PIXELS:
                 raise LikenessError(f"'{clip.name}': the person crops of the first {i + 1} frames exceed "
                                     f"{MAX_CAPTURE_PIXELS} px of memory; pass a smaller max_frames")
-            i += 1
-            report(min(0.95, 0.95 * i / max(clip.n_frames, 1)), "frames")
-            with clock("decode"):
-                frame = next(it, None)
+            report(min(0.95, 0.95 * (i + 1) / max(clip.n_frames, 1)), "frames")
     finally:
+        if ahead is not None:
+            ahead.close()
         segment.close()
         if pose is not None:
             pose.close()
