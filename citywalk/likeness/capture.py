@@ -342,8 +342,10 @@ def _bbox(mask: np.ndarray) -> tuple[int, int, int, int] | None:
     return int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1
 
 
-def _alpha_for_frame(rgb: np.ndarray, coarse: np.ndarray, smoother: matte.TemporalSmoother) -> np.ndarray:
-    """Coarse mask → clean, soft, temporally smoothed alpha `(H, W) float32`.
+def _alpha_for_frame(rgb: np.ndarray, coarse: np.ndarray, smoother: matte.TemporalSmoother
+                     ) -> tuple[np.ndarray, tuple[slice, slice]]:
+    """Coarse mask → clean, soft, temporally smoothed alpha `(H, W) float32`, and the (rows,
+    cols) slices outside which it is zero.
 
     Specks are removed on a ~180 px tall copy of the mask (the models' own masks are coarser),
     and only the person's neighbourhood is refined at full size, which keeps 720p fast."""
@@ -353,7 +355,7 @@ def _alpha_for_frame(rgb: np.ndarray, coarse: np.ndarray, smoother: matte.Tempor
     box = _bbox(core)
     alpha = np.zeros((h, w), np.float32)
     if box is None:
-        return smoother(rgb, alpha)
+        return smoother(rgb, alpha), (slice(0, h), slice(0, w))
     pad = max(8, h // 30)
     x0, y0 = max(0, box[0] * s - pad), max(0, box[1] * s - pad)
     x1, y1 = min(w, box[2] * s + pad), min(h, box[3] * s + pad)
@@ -366,21 +368,32 @@ def _alpha_for_frame(rgb: np.ndarray, coarse: np.ndarray, smoother: matte.Tempor
     roi_y = slice(min(y0, prev[0].start), max(y1, prev[0].stop)) if prev else slice(y0, y1)
     roi_x = slice(min(x0, prev[1].start), max(x1, prev[1].stop)) if prev else slice(x0, x1)
     smoother.prev_roi = (slice(y0, y1), slice(x0, x1))
-    return smoother(rgb, alpha, (roi_y, roi_x))
+    return smoother(rgb, alpha, (roi_y, roi_x)), (roi_y, roi_x)
 
 
 # ---------------------------------------------------------------------------- clip-wide
-def _head_top_y(alpha: np.ndarray, lm: np.ndarray) -> float:
+@dataclasses.dataclass
+class _Solid:
+    """The solid part (alpha > 0.5) of one frame's matte: a `(h, w) bool` crop holding all of it,
+    the crop's top-left (x0, y0) in the frame, and the frame's width; results are in frame px."""
+
+    mask: np.ndarray
+    x0: int
+    y0: int
+    frame_w: int
+
+
+def _head_top_y(solid: _Solid, lm: np.ndarray) -> float:
     """Topmost solid row of the matte, searched near the nose when landmarks exist."""
-    solid = alpha > 0.5
+    m = solid.mask
     if np.isfinite(lm[NOSE, 0]) and np.isfinite(lm[L_SHOULDER, 0]) and np.isfinite(lm[R_SHOULDER, 0]):
         half = max(4.0, 0.6 * abs(lm[L_SHOULDER, 0] - lm[R_SHOULDER, 0]))
         x0 = int(max(0, lm[NOSE, 0] - half))
-        x1 = int(min(alpha.shape[1], lm[NOSE, 0] + half + 1))
+        x1 = int(min(solid.frame_w, lm[NOSE, 0] + half + 1))
         if x1 > x0:
-            solid = solid[:, x0:x1]
-    rows = np.flatnonzero(solid.any(axis=1))
-    return float(rows[0]) if rows.size else float("nan")
+            m = m[:, max(0, x0 - solid.x0):max(0, x1 - solid.x0)]
+    rows = np.flatnonzero(m.any(axis=1))
+    return float(rows[0] + solid.y0) if rows.size else float("nan")
 
 
 def _scale_mode(landmarks: np.ndarray, h: int) -> str:
@@ -404,19 +417,36 @@ def _scale_mode(landmarks: np.ndarray, h: int) -> str:
     return "mask"
 
 
-def _anchor_and_height(alpha: np.ndarray, lm: np.ndarray, mode: str) -> tuple[float, float, float]:
+def _anchors(solid: _Solid, lm: np.ndarray) -> dict[str, tuple[float, float, float]]:
+    """Foot anchor (x, y) and head-top-to-ground height for one frame in frame pixels, per scale
+    mode (see _anchor_and_height); all NaN for an empty matte or no head top."""
+    top = _head_top_y(solid, lm)
+    rows = np.flatnonzero(solid.mask.any(axis=1))
+    if rows.size == 0 or not np.isfinite(top):
+        return {m: (float("nan"), float("nan"), float("nan")) for m in SCALE_MODES}
+    cols = np.flatnonzero(solid.mask.any(axis=0)) + solid.x0
+    low_cols = np.flatnonzero(solid.mask[rows[-1]]) + solid.x0
+    ground = _Ground(top, float(rows[-1] + solid.y0) + 1.0, 0.5 * (cols[0] + cols[-1]),
+                     float(low_cols.mean()) if low_cols.size else float("nan"))
+    return {m: _anchor_and_height(ground, lm, m) for m in SCALE_MODES}
+
+
+@dataclasses.dataclass
+class _Ground:
+    """What the matte says about one frame (frame px): head-top row, the row below the lowest
+    solid row, the middle of its column span and the mean column of its lowest row."""
+
+    top_y: float
+    bottom_y: float
+    centre_x: float
+    low_x: float
+
+
+def _anchor_and_height(g: _Ground, lm: np.ndarray, mode: str) -> tuple[float, float, float]:
     """Foot anchor (x, y) and head-top-to-ground height for one frame, in frame pixels.
 
     With feet in view the ground is the matte's lowest solid row under the feet; otherwise it
     is extrapolated from hips/shoulders with standard body proportions."""
-    solid = alpha > 0.5
-    top = _head_top_y(alpha, lm)
-    rows = np.flatnonzero(solid.any(axis=1))
-    if rows.size == 0 or not np.isfinite(top):
-        return float("nan"), float("nan"), float("nan")
-    cols = np.flatnonzero(solid.any(axis=0))
-    centre_x = 0.5 * (cols[0] + cols[-1])
-
     def mean_of(idx: list[int], axis: int) -> float:
         v = lm[idx, axis][np.nan_to_num(lm[idx, 2]) > VISIBLE]
         return float(v.mean()) if v.size else float("nan")
@@ -424,18 +454,16 @@ def _anchor_and_height(alpha: np.ndarray, lm: np.ndarray, mode: str) -> tuple[fl
     if mode in ("feet", "mask"):
         foot_x = mean_of([L_ANKLE, R_ANKLE, L_HEEL, R_HEEL], 0) if mode == "feet" else float("nan")
         if not np.isfinite(foot_x):
-            low = solid[rows[-1]]
-            foot_x = float(np.flatnonzero(low).mean()) if low.any() else centre_x
-        foot_y = float(rows[-1]) + 1.0
-        return foot_x, foot_y, foot_y - top
+            foot_x = g.low_x if np.isfinite(g.low_x) else g.centre_x
+        return foot_x, g.bottom_y, g.bottom_y - g.top_y
     idx, frac = (
         ([L_HIP, R_HIP], HEAD_TO_HIP_FRAC) if mode == "hips" else ([L_SHOULDER, R_SHOULDER], HEAD_TO_SHOULDER_FRAC)
     )
     joint_y, joint_x = mean_of(idx, 1), mean_of(idx, 0)
-    if not np.isfinite(joint_y) or joint_y <= top:
+    if not np.isfinite(joint_y) or joint_y <= g.top_y:
         return float("nan"), float("nan"), float("nan")
-    height = (joint_y - top) / frac
-    return (joint_x if np.isfinite(joint_x) else centre_x), top + height, height
+    height = (joint_y - g.top_y) / frac
+    return (joint_x if np.isfinite(joint_x) else g.centre_x), g.top_y + height, height
 
 
 def _fill_nan(x: np.ndarray) -> np.ndarray:
@@ -701,8 +729,8 @@ def _stream_frames_quiet(clip: _Clip, method: str, use_pose: bool | None, clock:
         held_px = 0
         for i, out in enumerate(ahead if ahead is not None else outputs):
             with clock("matte"):
-                alpha = _alpha_for_frame(out.frame, out.coarse, smoother)
-                held_px += _keep_frame(st, out.frame, alpha, out.landmarks)
+                alpha, roi = _alpha_for_frame(out.frame, out.coarse, smoother)
+                held_px += _keep_frame(st, out.frame, alpha, roi, out.landmarks)
             st.yaws.append(out.yaw_deg)
             st.landmarks.append(out.landmarks)
             if held_px > MAX_CAPTURE_PIXELS:
@@ -718,29 +746,35 @@ def _stream_frames_quiet(clip: _Clip, method: str, use_pose: bool | None, clock:
     return st
 
 
-def _keep_frame(st: _Stream, frame: np.ndarray, alpha: np.ndarray, lm: np.ndarray) -> int:
+def _keep_frame(st: _Stream, frame: np.ndarray, alpha: np.ndarray, roi: tuple[slice, slice],
+                lm: np.ndarray) -> int:
     """Stores one frame's person crop (RGBA, no background pixels), anchors and leg spread;
-    returns the crop's pixel count."""
-    box = _bbox(alpha >= ALPHA_MIN)
-    held_px = 0
+    returns the crop's pixel count.  roi: the (rows, cols) outside which alpha is zero."""
+    box = _bbox(alpha[roi] >= ALPHA_MIN)
     if box is None:
         st.crops.append(None)
-    else:
-        x0, y0, x1, y1 = box
-        a8 = np.round(alpha[y0:y1, x0:x1] * 255).astype(np.uint8)
-        rgba = np.dstack([frame[y0:y1, x0:x1], a8])
-        rgba[a8 == 0, :3] = 0  # keep no background pixels (privacy, smaller files)
-        st.crops.append((x0, y0, rgba))
-        held_px = a8.size
-    st.anchors.append({m: _anchor_and_height(alpha, lm, m) for m in SCALE_MODES})
-    st.spreads.append(_leg_spread_px(alpha))
-    return held_px
+        empty = _Solid(np.zeros((0, 0), bool), 0, 0, frame.shape[1])
+        st.anchors.append(_anchors(empty, lm))
+        st.spreads.append(float("nan"))
+        return 0
+    x0, y0 = roi[1].start + box[0], roi[0].start + box[1]
+    x1, y1 = roi[1].start + box[2], roi[0].start + box[3]
+    crop = alpha[y0:y1, x0:x1]
+    a8 = np.round(crop * 255).astype(np.uint8)
+    rgba = np.empty(a8.shape + (4,), np.uint8)
+    rgba[..., :3] = frame[y0:y1, x0:x1]
+    rgba[..., :3] *= (a8 != 0)[..., None]  # keep no background pixels (privacy, smaller files)
+    rgba[..., 3] = a8
+    st.crops.append((x0, y0, rgba))
+    solid = _Solid(crop > 0.5, x0, y0, frame.shape[1])
+    st.anchors.append(_anchors(solid, lm))
+    st.spreads.append(_leg_spread_px(solid.mask))
+    return a8.size
 
 
-def _leg_spread_px(alpha: np.ndarray) -> float:
-    """Horizontal extent of the matte in its lowest 8 % (the feet): wide mid-step, narrow when
-    the feet pass each other.  NaN for an empty matte."""
-    solid = alpha > 0.5
+def _leg_spread_px(solid: np.ndarray) -> float:
+    """Horizontal extent of the solid matte (`(H, W) bool`) in its lowest 8 % (the feet): wide
+    mid-step, narrow when the feet pass each other.  NaN for an empty matte."""
     rows = np.flatnonzero(solid.any(axis=1))
     if rows.size == 0:
         return float("nan")

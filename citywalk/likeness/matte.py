@@ -22,14 +22,26 @@ def luma(rgb: np.ndarray) -> np.ndarray:
 def box_mean(x: np.ndarray, radius_px: int) -> np.ndarray:
     """Mean over a (2r+1)² window clipped at the borders; `(H, W) float32` → same shape.
 
-    Uses running sums, so the cost does not grow with the radius."""
+    Uses running sums (scipy's, accumulated in double, when installed), so the cost does not
+    grow with the radius."""
     if radius_px <= 0:
         return x.astype(np.float32, copy=True)
     h, w = x.shape
     r = int(radius_px)
-    out = _box_sum_axis(_box_sum_axis(x.astype(np.float32), r, 0), r, 1)
-    counts = np.outer(_window_counts(h, r), _window_counts(w, r))
-    out /= counts
+    out = _box_sum(x.astype(np.float32), r)
+    out /= np.outer(_window_counts(h, r), _window_counts(w, r))
+    return out
+
+
+def _box_sum(x: np.ndarray, r: int) -> np.ndarray:
+    """Sum over a (2r+1)² window with zeros outside: `(H, W) float32` → same shape."""
+    try:
+        from scipy import ndimage
+    except ImportError:
+        return _box_sum_axis(_box_sum_axis(x, r, 0), r, 1)
+    k = 2 * r + 1
+    out = ndimage.uniform_filter(x, k, mode="constant", cval=0.0)
+    out *= float(k * k)
     return out
 
 
