@@ -228,12 +228,24 @@ def test_model_thread_gives_the_same_actor_and_passes_its_errors_on(monkeypatch)
         calls.append(1)
         if len(calls) == 4:
             raise LikenessError("segmentation failed on frame 4")
-        return np.zeros(rgb.shape[:2], np.float32)
+        return cap._CoarseMask(np.zeros(rgb.shape[:2], np.float32), rgb.shape[1], rgb.shape[0])
 
     monkeypatch.setattr(cap._Segmenter, "__call__", failing)
     with pytest.raises(LikenessError, match="frame 4"):
         cap.capture_actor(frames, 1.7, method="chroma", use_pose=False)
     assert len(calls) == 4  # the worker stopped at the failing frame
+
+
+@pytest.mark.parametrize("size", [(360, 640, 720, 1280), (180, 320, 720, 1280), (300, 533, 640, 1138),
+                                  (256, 384, 256, 384)])
+def test_resized_grid_and_crop_match_the_full_resize(size):
+    h, w, out_h, out_w = size
+    x = np.random.default_rng(2).random((h, w), dtype=np.float32)
+    full = matte.resize_float(x, out_w, out_h)
+    for step in (1, 3, 4):
+        assert np.array_equal(matte.resized_grid(x, out_w, out_h, step), full[::step, ::step])
+    box = (out_w // 5, out_h // 3, out_w - 7, out_h)
+    assert np.array_equal(matte.resized_crop(x, out_w, out_h, box), full[box[1]:box[3], box[0]:box[2]])
 
 
 def test_temporal_smoothing_reduces_edge_flicker():

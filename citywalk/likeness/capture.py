@@ -236,8 +236,28 @@ def mediapipe_available() -> bool:
         return False
 
 
+class _CoarseMask:
+    """A coarse person mask in [0, 1] that stands for its bilinear resize to the frame size
+    (`matte.resize_float`); only the parts the matte reads are computed."""
+
+    def __init__(self, mask: np.ndarray, frame_w: int, frame_h: int):
+        self.mask, self.shape = np.asarray(mask, np.float32), (int(frame_h), int(frame_w))
+
+    def grid(self, step: int) -> np.ndarray:
+        """Every `step`-th row and column of the frame-size mask."""
+        if self.mask.shape == self.shape:
+            return self.mask[::step, ::step]
+        return matte.resized_grid(self.mask, self.shape[1], self.shape[0], step)
+
+    def crop(self, x0: int, y0: int, x1: int, y1: int) -> np.ndarray:
+        """The frame-size mask's [y0:y1, x0:x1] window."""
+        if self.mask.shape == self.shape:
+            return self.mask[y0:y1, x0:x1]
+        return matte.resized_crop(self.mask, self.shape[1], self.shape[0], (x0, y0, x1, y1))
+
+
 class _Segmenter:
-    """Coarse person mask per frame: `(H, W, 3) uint8` → `(H, W) float32` in [0, 1]."""
+    """Coarse person mask per frame: `(H, W, 3) uint8` → a `_CoarseMask` of the frame's size."""
 
     def __init__(self, method: str, clip: _Clip):
         self.method = method
@@ -252,16 +272,17 @@ class _Segmenter:
                                     "moves over a still backdrop; use method='chroma' for a plain backdrop photo")
             self._bg = matte.median_background(np.stack(sample))
 
-    def __call__(self, rgb: np.ndarray, small: np.ndarray | None = None) -> np.ndarray:
+    def __call__(self, rgb: np.ndarray, small: np.ndarray | None = None) -> _CoarseMask:
         """small: the frame at model resolution (the selfie model works at 256 px anyway)."""
-        if self._seg is not None:
-            m = np.asarray(self._seg.process(rgb if small is None else small).segmentation_mask, np.float32)
-            return m if m.shape == rgb.shape[:2] else matte.resize_float(m, rgb.shape[1], rgb.shape[0])
+        h, w = rgb.shape[:2]
+        if self._seg is not None:  # copied: the matte reads it while the models move on
+            mask = np.array(self._seg.process(rgb if small is None else small).segmentation_mask, np.float32)
+            return _CoarseMask(mask, w, h)
         if self._bg is not None:
-            return matte.background_mask(rgb, self._bg)
+            return _CoarseMask(matte.background_mask(rgb, self._bg), w, h)
         if self._key is None:
             self._key = matte.border_colour(rgb)
-        return matte.chroma_mask(rgb, self._key)
+        return _CoarseMask(matte.chroma_mask(rgb, self._key), w, h)
 
     def close(self) -> None:
         if self._seg is not None:
@@ -342,7 +363,7 @@ def _bbox(mask: np.ndarray) -> tuple[int, int, int, int] | None:
     return int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1
 
 
-def _alpha_for_frame(rgb: np.ndarray, coarse: np.ndarray, smoother: matte.TemporalSmoother
+def _alpha_for_frame(rgb: np.ndarray, coarse: _CoarseMask, smoother: matte.TemporalSmoother
                      ) -> tuple[np.ndarray, tuple[slice, slice]]:
     """Coarse mask → clean, soft, temporally smoothed alpha `(H, W) float32`, and the (rows,
     cols) slices outside which it is zero.
@@ -351,7 +372,7 @@ def _alpha_for_frame(rgb: np.ndarray, coarse: np.ndarray, smoother: matte.Tempor
     and only the person's neighbourhood is refined at full size, which keeps 720p fast."""
     h, w = coarse.shape
     s = max(1, h // 180)
-    core = matte.main_components(matte.clean_mask(coarse[::s, ::s], radius_px=1))
+    core = matte.main_components(matte.clean_mask(coarse.grid(s), radius_px=1))
     box = _bbox(core)
     alpha = np.zeros((h, w), np.float32)
     if box is None:
@@ -362,7 +383,7 @@ def _alpha_for_frame(rgb: np.ndarray, coarse: np.ndarray, smoother: matte.Tempor
     # Keep only the main body (plus a margin for soft edges) before refining.
     near = matte.box_mean(core.astype(np.float32), max(1, pad // (2 * s))) > 0
     support = np.repeat(np.repeat(near, s, axis=0), s, axis=1)[y0:y1, x0:x1]
-    sub = np.where(support, coarse[y0:y1, x0:x1], 0.0).astype(np.float32)
+    sub = np.where(support, coarse.crop(x0, y0, x1, y1), 0.0).astype(np.float32)
     alpha[y0:y1, x0:x1] = matte.refine_alpha(rgb[y0:y1, x0:x1], sub) * support
     prev = smoother.prev_roi
     roi_y = slice(min(y0, prev[0].start), max(y1, prev[0].stop)) if prev else slice(y0, y1)
@@ -685,7 +706,7 @@ class _ModelOut:
     """One frame with its model results: coarse mask, pose landmarks and yaw."""
 
     frame: np.ndarray  # (H, W, 3) uint8
-    coarse: np.ndarray  # (H, W) float32
+    coarse: _CoarseMask
     landmarks: np.ndarray  # (33, 3) float32
     yaw_deg: float
 
@@ -763,8 +784,8 @@ def _keep_frame(st: _Stream, frame: np.ndarray, alpha: np.ndarray, roi: tuple[sl
     a8 = np.round(crop * 255).astype(np.uint8)
     rgba = np.empty(a8.shape + (4,), np.uint8)
     rgba[..., :3] = frame[y0:y1, x0:x1]
-    rgba[..., :3] *= (a8 != 0)[..., None]  # keep no background pixels (privacy, smaller files)
     rgba[..., 3] = a8
+    rgba.view(np.uint32)[..., 0][a8 == 0] = 0  # keep no background pixels (privacy, smaller files)
     st.crops.append((x0, y0, rgba))
     solid = _Solid(crop > 0.5, x0, y0, frame.shape[1])
     st.anchors.append(_anchors(solid, lm))
