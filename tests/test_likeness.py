@@ -382,6 +382,21 @@ def _zip(path: Path, members: dict[str, bytes]) -> Path:
     return path
 
 
+@pytest.mark.parametrize("shape", [(1, 1, 4), (7, 3, 4), (64, 48, 4)])
+def test_actor_frames_are_lossless_pngs(shape):
+    import io
+
+    from PIL import Image
+
+    from citywalk.likeness.actor import _rgba_png
+
+    rgba = np.random.default_rng(5).integers(0, 256, shape, dtype=np.uint8)
+    rgba[: shape[0] // 2, ..., 3] = 0
+    with Image.open(io.BytesIO(_rgba_png(rgba, 1))) as im:
+        assert im.format == "PNG" and im.mode == "RGBA" and im.size == (shape[1], shape[0])
+        assert np.array_equal(np.asarray(im), rgba)
+
+
 @pytest.mark.parametrize("evil", ["../evil.png", "/abs/frames/000000.png", "frames/../../x.png",
                                   "frames\\000001.png", "notes.txt"])
 def test_actor_load_rejects_unexpected_members(tmp_path, evil):
