@@ -248,6 +248,15 @@ def test_resized_grid_and_crop_match_the_full_resize(size):
     assert np.array_equal(matte.resized_crop(x, out_w, out_h, box), full[box[1]:box[3], box[0]:box[2]])
 
 
+def test_subsampled_crop_matches_pillows_padded_crop():
+    from PIL import Image
+
+    img = np.random.default_rng(4).integers(0, 256, (53, 59, 4), dtype=np.uint8)
+    for box, step in (((-4, -8, 30, 50), 3), ((10, 5, 70, 60), 1), ((50, 50, 90, 90), 4), ((-90, 0, -1, 20), 2)):
+        want = np.asarray(Image.fromarray(img, "RGBA").crop(box))[::step, ::step]
+        assert np.array_equal(cap._subsampled_crop(img, box, step), want), box
+
+
 def test_temporal_smoothing_reduces_edge_flicker():
     rng = np.random.default_rng(3)
     frames, _ = composite_clip(12, 128, 160, 100, 0, GREEN[:128, :160])

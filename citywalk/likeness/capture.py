@@ -583,10 +583,24 @@ def appearance_thumbs(frames_rgba: np.ndarray, anchors: np.ndarray, height_px: f
         if not (np.isfinite(ax) and np.isfinite(ay)):
             continue
         box = (int(ax - 0.45 * hh), int(ay - 1.05 * hh), int(ax + 0.45 * hh), int(ay + 0.05 * hh))
-        crop = np.asarray(Image.fromarray(rgba, "RGBA").crop(box))[::step, ::step].astype(np.float32) / 255.0
+        crop = _subsampled_crop(rgba, box, step).astype(np.float32) / 255.0
         crop[..., :3] *= crop[..., 3:]
         for ch in range(4):
             out[i, ..., ch] = matte.resize_float(crop[..., ch], *size_px)
+    return out
+
+
+def _subsampled_crop(img: np.ndarray, box: tuple[int, int, int, int], step: int) -> np.ndarray:
+    """`img[y0:y1:step, x0:x1:step]` of the (x0, y0, x1, y1) box, zeros where the box leaves
+    the image (as Pillow's crop pads), without copying the rest of the image."""
+    x0, y0, x1, y1 = box
+    ys, xs = np.arange(y0, y1, step), np.arange(x0, x1, step)
+    out = np.zeros((len(ys), len(xs)) + img.shape[2:], img.dtype)
+    rows = np.flatnonzero((ys >= 0) & (ys < img.shape[0]))
+    cols = np.flatnonzero((xs >= 0) & (xs < img.shape[1]))
+    if rows.size and cols.size:
+        out[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1] = \
+            img[ys[rows[0]]:ys[rows[-1]] + 1:step, xs[cols[0]]:xs[cols[-1]] + 1:step]
     return out
 
 
