@@ -9,6 +9,9 @@ never used).  Without MediaPipe a plain backdrop still works (chroma key or medi
 Pipeline per frame (streamed, so memory follows the person's size rather than the clip's):
 decode (≤ 720 px tall) → coarse mask (selfie segmentation | chroma | background) → soft alpha
 (fast guided filter) → temporal smoothing (frame-difference guided) → pose landmarks → crop.
+Decode, the models' input, segmentation and pose run on a worker thread a few frames ahead of
+the NumPy matte (MediaPipe releases the GIL: two cores, the same actor); the selfie mask stays
+at model resolution and only the parts the matte reads are upsampled.
 Then the clip-wide steps: scale from height_m, gait period from ankle oscillation
 (autocorrelation), loop in/out frames minimising the appearance jump.
 """
@@ -94,6 +97,10 @@ class _Ahead:
             self._put(("end", None))
         except BaseException as e:  # handed to the consumer, which re-raises it
             self._put(("error", e))
+        finally:
+            close = getattr(source, "close", None)
+            if close is not None:  # a generator: release the video it decodes now
+                close()
 
     def _put(self, message: tuple) -> bool:
         while not self._stop.is_set():
