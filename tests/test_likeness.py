@@ -214,6 +214,49 @@ def test_auto_without_mediapipe_needs_plain_backdrop_for_a_photo(monkeypatch):
         cap.capture_actor(frames, 1.7, method="mediapipe")
 
 
+def test_model_thread_gives_the_same_actor_and_passes_its_errors_on(monkeypatch):
+    frames, _ = composite_clip(10, 256, 384, 200, 3, STREET)
+    method = "mediapipe" if cap.mediapipe_available() else "background"
+    threaded, alone = (cap.capture_actor(frames, 1.7, method=method, model_thread=t) for t in (True, False))
+    assert np.array_equal(threaded.frames_rgba, alone.frames_rgba)
+    for field in ("foot_anchor_px", "height_px", "landmarks_px", "yaw_deg", "crop_origin_px"):
+        assert np.array_equal(getattr(threaded, field), getattr(alone, field), equal_nan=True), field
+    assert threaded.cycle == alone.cycle
+    calls = []
+
+    def failing(self, rgb, small=None):
+        calls.append(1)
+        if len(calls) == 4:
+            raise LikenessError("segmentation failed on frame 4")
+        return cap._CoarseMask(np.zeros(rgb.shape[:2], np.float32), rgb.shape[1], rgb.shape[0])
+
+    monkeypatch.setattr(cap._Segmenter, "__call__", failing)
+    with pytest.raises(LikenessError, match="frame 4"):
+        cap.capture_actor(frames, 1.7, method="chroma", use_pose=False)
+    assert len(calls) == 4  # the worker stopped at the failing frame
+
+
+@pytest.mark.parametrize("size", [(360, 640, 720, 1280), (180, 320, 720, 1280), (300, 533, 640, 1138),
+                                  (256, 384, 256, 384)])
+def test_resized_grid_and_crop_match_the_full_resize(size):
+    h, w, out_h, out_w = size
+    x = np.random.default_rng(2).random((h, w), dtype=np.float32)
+    full = matte.resize_float(x, out_w, out_h)
+    for step in (1, 3, 4):
+        assert np.array_equal(matte.resized_grid(x, out_w, out_h, step), full[::step, ::step])
+    box = (out_w // 5, out_h // 3, out_w - 7, out_h)
+    assert np.array_equal(matte.resized_crop(x, out_w, out_h, box), full[box[1]:box[3], box[0]:box[2]])
+
+
+def test_subsampled_crop_matches_pillows_padded_crop():
+    from PIL import Image
+
+    img = np.random.default_rng(4).integers(0, 256, (53, 59, 4), dtype=np.uint8)
+    for box, step in (((-4, -8, 30, 50), 3), ((10, 5, 70, 60), 1), ((50, 50, 90, 90), 4), ((-90, 0, -1, 20), 2)):
+        want = np.asarray(Image.fromarray(img, "RGBA").crop(box))[::step, ::step]
+        assert np.array_equal(cap._subsampled_crop(img, box, step), want), box
+
+
 def test_temporal_smoothing_reduces_edge_flicker():
     rng = np.random.default_rng(3)
     frames, _ = composite_clip(12, 128, 160, 100, 0, GREEN[:128, :160])
@@ -346,6 +389,21 @@ def _zip(path: Path, members: dict[str, bytes]) -> Path:
         for name, data in members.items():
             zf.writestr(name, data)
     return path
+
+
+@pytest.mark.parametrize("shape", [(1, 1, 4), (7, 3, 4), (64, 48, 4)])
+def test_actor_frames_are_lossless_pngs(shape):
+    import io
+
+    from PIL import Image
+
+    from citywalk.likeness.actor import _rgba_png
+
+    rgba = np.random.default_rng(5).integers(0, 256, shape, dtype=np.uint8)
+    rgba[: shape[0] // 2, ..., 3] = 0
+    with Image.open(io.BytesIO(_rgba_png(rgba, 1))) as im:
+        assert im.format == "PNG" and im.mode == "RGBA" and im.size == (shape[1], shape[0])
+        assert np.array_equal(np.asarray(im), rgba)
 
 
 @pytest.mark.parametrize("evil", ["../evil.png", "/abs/frames/000000.png", "frames/../../x.png",

@@ -198,13 +198,26 @@ def _encode_pngs(frames_rgba: np.ndarray, compress_level: int):
     """PNG bytes per frame, encoded on a few threads (zlib releases the GIL), in order."""
     from concurrent.futures import ThreadPoolExecutor
 
-    def encode(rgba: np.ndarray) -> bytes:
-        buf = io.BytesIO()
-        Image.fromarray(rgba, "RGBA").save(buf, "PNG", compress_level=compress_level)
-        return buf.getvalue()
-
     with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
-        yield from pool.map(encode, frames_rgba)
+        yield from pool.map(lambda rgba: _rgba_png(rgba, compress_level), frames_rgba)
+
+
+def _rgba_png(rgba: np.ndarray, compress_level: int = 1) -> bytes:
+    """An `(H, W, 4) uint8` image as PNG bytes: every row 'Up'-filtered (NumPy) and deflated by
+    zlib — lossless, about as small as Pillow's adaptive filtering at level 1 and half the CPU."""
+    h, w = rgba.shape[:2]
+    rows = np.ascontiguousarray(rgba, np.uint8).reshape(h, w * 4)
+    filtered = np.empty((h, w * 4 + 1), np.uint8)
+    filtered[:, 0] = 2  # filter type Up: each byte minus the byte above (mod 256)
+    filtered[0, 1:] = rows[0]
+    np.subtract(rows[1:], rows[:-1], out=filtered[1:, 1:])
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return len(data).to_bytes(4, "big") + kind + data + zlib.crc32(kind + data).to_bytes(4, "big")
+
+    header = w.to_bytes(4, "big") + h.to_bytes(4, "big") + bytes([8, 6, 0, 0, 0])  # 8-bit RGBA
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
+            + chunk(b"IDAT", zlib.compress(filtered.tobytes(), int(compress_level))) + chunk(b"IEND", b""))
 
 
 def _meta_dict(actor: Actor) -> dict:

@@ -9,14 +9,20 @@ never used).  Without MediaPipe a plain backdrop still works (chroma key or medi
 Pipeline per frame (streamed, so memory follows the person's size rather than the clip's):
 decode (≤ 720 px tall) → coarse mask (selfie segmentation | chroma | background) → soft alpha
 (fast guided filter) → temporal smoothing (frame-difference guided) → pose landmarks → crop.
+Decode, the models' input, segmentation and pose run on a worker thread a few frames ahead of
+the NumPy matte (MediaPipe releases the GIL: two cores, the same actor); the selfie mask stays
+at model resolution and only the parts the matte reads are upsampled.
 Then the clip-wide steps: scale from height_m, gait period from ankle oscillation
 (autocorrelation), loop in/out frames minimising the appearance jump.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
+import queue
+import threading
 import time
 import warnings
 from collections.abc import Callable, Iterator
@@ -48,6 +54,76 @@ VISIBLE = 0.5
 SCALE_MODES = ("feet", "hips", "shoulders", "mask")
 
 Progress = Callable[[float, str], None]
+STAGES = ("decode", "segmentation", "matte", "pose", "cycle")
+AHEAD_FRAMES = 4  # frames the model thread may run ahead of the matte (a few 720p frames of memory)
+
+
+class _StageClock:
+    """Adds each stage's wall seconds to `times[stage]` and, when `cpu`, process CPU seconds (all
+    threads, so only meaningful while stages do not overlap) to `times[stage + "_cpu"]`."""
+
+    def __init__(self, times: dict[str, float], cpu: bool = True):
+        self.times, self.cpu = times, cpu
+        for k in STAGES:
+            times.setdefault(k, 0.0)
+
+    @contextlib.contextmanager
+    def __call__(self, stage: str):
+        wall0, cpu0 = time.perf_counter(), time.process_time()
+        try:
+            yield
+        finally:
+            self.times[stage] = self.times.get(stage, 0.0) + time.perf_counter() - wall0
+            if self.cpu:
+                self.times[stage + "_cpu"] = self.times.get(stage + "_cpu", 0.0) + time.process_time() - cpu0
+
+
+class _Ahead:
+    """Runs an iterator on a worker thread up to `n` items ahead of its consumer, in order;
+    an exception in the worker re-raises in the consumer.  MediaPipe releases the GIL while it
+    runs, so the models and the NumPy matte use two cores."""
+
+    def __init__(self, source: Iterator, n: int):
+        self._queue: queue.Queue = queue.Queue(maxsize=max(1, n))
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(source,), name="likeness-models", daemon=True)
+        self._thread.start()
+
+    def _run(self, source: Iterator) -> None:
+        try:
+            for item in source:
+                if not self._put(("item", item)):
+                    return
+            self._put(("end", None))
+        except BaseException as e:  # handed to the consumer, which re-raises it
+            self._put(("error", e))
+        finally:
+            close = getattr(source, "close", None)
+            if close is not None:  # a generator: release the video it decodes now
+                close()
+
+    def _put(self, message: tuple) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(message, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def __iter__(self) -> Iterator:
+        while True:
+            kind, value = self._queue.get()
+            if kind == "end":
+                return
+            if kind == "error":
+                raise value
+            yield value
+
+    def close(self) -> None:
+        """Stops the worker after its current item and waits for it (before the models close)."""
+        self._stop.set()
+        self._thread.join()
 
 
 @dataclasses.dataclass
@@ -167,8 +243,28 @@ def mediapipe_available() -> bool:
         return False
 
 
+class _CoarseMask:
+    """A coarse person mask in [0, 1] that stands for its bilinear resize to the frame size
+    (`matte.resize_float`); only the parts the matte reads are computed."""
+
+    def __init__(self, mask: np.ndarray, frame_w: int, frame_h: int):
+        self.mask, self.shape = np.asarray(mask, np.float32), (int(frame_h), int(frame_w))
+
+    def grid(self, step: int) -> np.ndarray:
+        """Every `step`-th row and column of the frame-size mask."""
+        if self.mask.shape == self.shape:
+            return self.mask[::step, ::step]
+        return matte.resized_grid(self.mask, self.shape[1], self.shape[0], step)
+
+    def crop(self, x0: int, y0: int, x1: int, y1: int) -> np.ndarray:
+        """The frame-size mask's [y0:y1, x0:x1] window."""
+        if self.mask.shape == self.shape:
+            return self.mask[y0:y1, x0:x1]
+        return matte.resized_crop(self.mask, self.shape[1], self.shape[0], (x0, y0, x1, y1))
+
+
 class _Segmenter:
-    """Coarse person mask per frame: `(H, W, 3) uint8` → `(H, W) float32` in [0, 1]."""
+    """Coarse person mask per frame: `(H, W, 3) uint8` → a `_CoarseMask` of the frame's size."""
 
     def __init__(self, method: str, clip: _Clip):
         self.method = method
@@ -183,16 +279,17 @@ class _Segmenter:
                                     "moves over a still backdrop; use method='chroma' for a plain backdrop photo")
             self._bg = matte.median_background(np.stack(sample))
 
-    def __call__(self, rgb: np.ndarray, small: np.ndarray | None = None) -> np.ndarray:
+    def __call__(self, rgb: np.ndarray, small: np.ndarray | None = None) -> _CoarseMask:
         """small: the frame at model resolution (the selfie model works at 256 px anyway)."""
-        if self._seg is not None:
-            m = np.asarray(self._seg.process(rgb if small is None else small).segmentation_mask, np.float32)
-            return m if m.shape == rgb.shape[:2] else matte.resize_float(m, rgb.shape[1], rgb.shape[0])
+        h, w = rgb.shape[:2]
+        if self._seg is not None:  # copied: the matte reads it while the models move on
+            mask = np.array(self._seg.process(rgb if small is None else small).segmentation_mask, np.float32)
+            return _CoarseMask(mask, w, h)
         if self._bg is not None:
-            return matte.background_mask(rgb, self._bg)
+            return _CoarseMask(matte.background_mask(rgb, self._bg), w, h)
         if self._key is None:
             self._key = matte.border_colour(rgb)
-        return matte.chroma_mask(rgb, self._key)
+        return _CoarseMask(matte.chroma_mask(rgb, self._key), w, h)
 
     def close(self) -> None:
         if self._seg is not None:
@@ -273,45 +370,58 @@ def _bbox(mask: np.ndarray) -> tuple[int, int, int, int] | None:
     return int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1
 
 
-def _alpha_for_frame(rgb: np.ndarray, coarse: np.ndarray, smoother: matte.TemporalSmoother) -> np.ndarray:
-    """Coarse mask → clean, soft, temporally smoothed alpha `(H, W) float32`.
+def _alpha_for_frame(rgb: np.ndarray, coarse: _CoarseMask, smoother: matte.TemporalSmoother
+                     ) -> tuple[np.ndarray, tuple[slice, slice]]:
+    """Coarse mask → clean, soft, temporally smoothed alpha `(H, W) float32`, and the (rows,
+    cols) slices outside which it is zero.
 
     Specks are removed on a ~180 px tall copy of the mask (the models' own masks are coarser),
     and only the person's neighbourhood is refined at full size, which keeps 720p fast."""
     h, w = coarse.shape
     s = max(1, h // 180)
-    core = matte.main_components(matte.clean_mask(coarse[::s, ::s], radius_px=1))
+    core = matte.main_components(matte.clean_mask(coarse.grid(s), radius_px=1))
     box = _bbox(core)
     alpha = np.zeros((h, w), np.float32)
     if box is None:
-        return smoother(rgb, alpha)
+        return smoother(rgb, alpha), (slice(0, h), slice(0, w))
     pad = max(8, h // 30)
     x0, y0 = max(0, box[0] * s - pad), max(0, box[1] * s - pad)
     x1, y1 = min(w, box[2] * s + pad), min(h, box[3] * s + pad)
     # Keep only the main body (plus a margin for soft edges) before refining.
     near = matte.box_mean(core.astype(np.float32), max(1, pad // (2 * s))) > 0
     support = np.repeat(np.repeat(near, s, axis=0), s, axis=1)[y0:y1, x0:x1]
-    sub = np.where(support, coarse[y0:y1, x0:x1], 0.0).astype(np.float32)
+    sub = np.where(support, coarse.crop(x0, y0, x1, y1), 0.0).astype(np.float32)
     alpha[y0:y1, x0:x1] = matte.refine_alpha(rgb[y0:y1, x0:x1], sub) * support
     prev = smoother.prev_roi
     roi_y = slice(min(y0, prev[0].start), max(y1, prev[0].stop)) if prev else slice(y0, y1)
     roi_x = slice(min(x0, prev[1].start), max(x1, prev[1].stop)) if prev else slice(x0, x1)
     smoother.prev_roi = (slice(y0, y1), slice(x0, x1))
-    return smoother(rgb, alpha, (roi_y, roi_x))
+    return smoother(rgb, alpha, (roi_y, roi_x)), (roi_y, roi_x)
 
 
 # ---------------------------------------------------------------------------- clip-wide
-def _head_top_y(alpha: np.ndarray, lm: np.ndarray) -> float:
+@dataclasses.dataclass
+class _Solid:
+    """The solid part (alpha > 0.5) of one frame's matte: a `(h, w) bool` crop holding all of it,
+    the crop's top-left (x0, y0) in the frame, and the frame's width; results are in frame px."""
+
+    mask: np.ndarray
+    x0: int
+    y0: int
+    frame_w: int
+
+
+def _head_top_y(solid: _Solid, lm: np.ndarray) -> float:
     """Topmost solid row of the matte, searched near the nose when landmarks exist."""
-    solid = alpha > 0.5
+    m = solid.mask
     if np.isfinite(lm[NOSE, 0]) and np.isfinite(lm[L_SHOULDER, 0]) and np.isfinite(lm[R_SHOULDER, 0]):
         half = max(4.0, 0.6 * abs(lm[L_SHOULDER, 0] - lm[R_SHOULDER, 0]))
         x0 = int(max(0, lm[NOSE, 0] - half))
-        x1 = int(min(alpha.shape[1], lm[NOSE, 0] + half + 1))
+        x1 = int(min(solid.frame_w, lm[NOSE, 0] + half + 1))
         if x1 > x0:
-            solid = solid[:, x0:x1]
-    rows = np.flatnonzero(solid.any(axis=1))
-    return float(rows[0]) if rows.size else float("nan")
+            m = m[:, max(0, x0 - solid.x0):max(0, x1 - solid.x0)]
+    rows = np.flatnonzero(m.any(axis=1))
+    return float(rows[0] + solid.y0) if rows.size else float("nan")
 
 
 def _scale_mode(landmarks: np.ndarray, h: int) -> str:
@@ -335,19 +445,36 @@ def _scale_mode(landmarks: np.ndarray, h: int) -> str:
     return "mask"
 
 
-def _anchor_and_height(alpha: np.ndarray, lm: np.ndarray, mode: str) -> tuple[float, float, float]:
+def _anchors(solid: _Solid, lm: np.ndarray) -> dict[str, tuple[float, float, float]]:
+    """Foot anchor (x, y) and head-top-to-ground height for one frame in frame pixels, per scale
+    mode (see _anchor_and_height); all NaN for an empty matte or no head top."""
+    top = _head_top_y(solid, lm)
+    rows = np.flatnonzero(solid.mask.any(axis=1))
+    if rows.size == 0 or not np.isfinite(top):
+        return {m: (float("nan"), float("nan"), float("nan")) for m in SCALE_MODES}
+    cols = np.flatnonzero(solid.mask.any(axis=0)) + solid.x0
+    low_cols = np.flatnonzero(solid.mask[rows[-1]]) + solid.x0
+    ground = _Ground(top, float(rows[-1] + solid.y0) + 1.0, 0.5 * (cols[0] + cols[-1]),
+                     float(low_cols.mean()) if low_cols.size else float("nan"))
+    return {m: _anchor_and_height(ground, lm, m) for m in SCALE_MODES}
+
+
+@dataclasses.dataclass
+class _Ground:
+    """What the matte says about one frame (frame px): head-top row, the row below the lowest
+    solid row, the middle of its column span and the mean column of its lowest row."""
+
+    top_y: float
+    bottom_y: float
+    centre_x: float
+    low_x: float
+
+
+def _anchor_and_height(g: _Ground, lm: np.ndarray, mode: str) -> tuple[float, float, float]:
     """Foot anchor (x, y) and head-top-to-ground height for one frame, in frame pixels.
 
     With feet in view the ground is the matte's lowest solid row under the feet; otherwise it
     is extrapolated from hips/shoulders with standard body proportions."""
-    solid = alpha > 0.5
-    top = _head_top_y(alpha, lm)
-    rows = np.flatnonzero(solid.any(axis=1))
-    if rows.size == 0 or not np.isfinite(top):
-        return float("nan"), float("nan"), float("nan")
-    cols = np.flatnonzero(solid.any(axis=0))
-    centre_x = 0.5 * (cols[0] + cols[-1])
-
     def mean_of(idx: list[int], axis: int) -> float:
         v = lm[idx, axis][np.nan_to_num(lm[idx, 2]) > VISIBLE]
         return float(v.mean()) if v.size else float("nan")
@@ -355,18 +482,16 @@ def _anchor_and_height(alpha: np.ndarray, lm: np.ndarray, mode: str) -> tuple[fl
     if mode in ("feet", "mask"):
         foot_x = mean_of([L_ANKLE, R_ANKLE, L_HEEL, R_HEEL], 0) if mode == "feet" else float("nan")
         if not np.isfinite(foot_x):
-            low = solid[rows[-1]]
-            foot_x = float(np.flatnonzero(low).mean()) if low.any() else centre_x
-        foot_y = float(rows[-1]) + 1.0
-        return foot_x, foot_y, foot_y - top
+            foot_x = g.low_x if np.isfinite(g.low_x) else g.centre_x
+        return foot_x, g.bottom_y, g.bottom_y - g.top_y
     idx, frac = (
         ([L_HIP, R_HIP], HEAD_TO_HIP_FRAC) if mode == "hips" else ([L_SHOULDER, R_SHOULDER], HEAD_TO_SHOULDER_FRAC)
     )
     joint_y, joint_x = mean_of(idx, 1), mean_of(idx, 0)
-    if not np.isfinite(joint_y) or joint_y <= top:
+    if not np.isfinite(joint_y) or joint_y <= g.top_y:
         return float("nan"), float("nan"), float("nan")
-    height = (joint_y - top) / frac
-    return (joint_x if np.isfinite(joint_x) else centre_x), top + height, height
+    height = (joint_y - g.top_y) / frac
+    return (joint_x if np.isfinite(joint_x) else g.centre_x), g.top_y + height, height
 
 
 def _fill_nan(x: np.ndarray) -> np.ndarray:
@@ -465,10 +590,24 @@ def appearance_thumbs(frames_rgba: np.ndarray, anchors: np.ndarray, height_px: f
         if not (np.isfinite(ax) and np.isfinite(ay)):
             continue
         box = (int(ax - 0.45 * hh), int(ay - 1.05 * hh), int(ax + 0.45 * hh), int(ay + 0.05 * hh))
-        crop = np.asarray(Image.fromarray(rgba, "RGBA").crop(box))[::step, ::step].astype(np.float32) / 255.0
+        crop = _subsampled_crop(rgba, box, step).astype(np.float32) / 255.0
         crop[..., :3] *= crop[..., 3:]
         for ch in range(4):
             out[i, ..., ch] = matte.resize_float(crop[..., ch], *size_px)
+    return out
+
+
+def _subsampled_crop(img: np.ndarray, box: tuple[int, int, int, int], step: int) -> np.ndarray:
+    """`img[y0:y1:step, x0:x1:step]` of the (x0, y0, x1, y1) box, zeros where the box leaves
+    the image (as Pillow's crop pads), without copying the rest of the image."""
+    x0, y0, x1, y1 = box
+    ys, xs = np.arange(y0, y1, step), np.arange(x0, x1, step)
+    out = np.zeros((len(ys), len(xs)) + img.shape[2:], img.dtype)
+    rows = np.flatnonzero((ys >= 0) & (ys < img.shape[0]))
+    cols = np.flatnonzero((xs >= 0) & (xs < img.shape[1]))
+    if rows.size and cols.size:
+        out[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1] = \
+            img[ys[rows[0]]:ys[rows[-1]] + 1:step, xs[cols[0]]:xs[cols[-1]] + 1:step]
     return out
 
 
@@ -512,6 +651,7 @@ def capture_actor(
     use_pose: bool | None = None,
     timings: dict[str, float] | None = None,
     yaw_deg=None,
+    model_thread: bool = True,
 ) -> Actor:
     """Captures a person from a video or photo as an Actor (see the module docstring).
 
@@ -520,9 +660,13 @@ def capture_actor(
     (gives the metric scale); method: "auto" | "mediapipe" | "chroma" | "background";
     max_frames: frames read from the start of a clip (1..3600); progress: called with
     (fraction done 0..1, stage name); use_pose: MediaPipe landmarks (default: when installed);
-    timings: if given, filled with seconds per stage; yaw_deg: the person's known yaw per
-    frame (degrees, see `likeness.views`; e.g. from a turntable), used instead of the pose's
-    estimate — without MediaPipe landmarks and without it the actor is single-view.
+    timings: if given, filled with wall seconds per stage (busy time: with the model thread
+    stages overlap), "frames"/"frames_cpu" for the whole per-frame part and, with
+    model_thread=False, process CPU seconds per stage as "<stage>_cpu"; yaw_deg: the person's
+    known yaw per frame (degrees, see `likeness.views`; e.g. from a turntable), used instead of
+    the pose's estimate — without MediaPipe landmarks and without it the actor is single-view;
+    model_thread: decode, segmentation and pose run on a worker thread a few frames ahead of
+    the matte (the same actor either way).
     Runs offline; nothing leaves the machine.
     """
     if not (0.3 <= float(height_m) <= 2.8):
@@ -531,16 +675,16 @@ def capture_actor(
         raise LikenessError(f"max_frames={max_frames} must be within 1..{MAX_FRAMES}")
     if not (0 < fps <= 240):
         raise LikenessError(f"fps={fps} must be within (0, 240]")
-    times = timings if timings is not None else {}
-    for k in ("decode", "segmentation", "matte", "pose", "cycle"):
-        times.setdefault(k, 0.0)
+    clock = _StageClock(timings if timings is not None else {}, cpu=not model_thread)
     report = progress or (lambda _f, _s: None)
     clip = _open_source(source, int(max_frames), fps)
 
-    state = _stream_frames(clip, method, use_pose, times, report)
-    t0 = time.perf_counter()
-    actor = _assemble(clip, state, float(height_m), yaw_deg)
-    times["cycle"] += time.perf_counter() - t0
+    wall0, cpu0 = time.perf_counter(), time.process_time()
+    state = _stream_frames(clip, method, use_pose, clock, report, model_thread)
+    clock.times["frames"] = time.perf_counter() - wall0  # the whole per-frame part (all threads)
+    clock.times["frames_cpu"] = time.process_time() - cpu0
+    with _StageClock(clock.times)("cycle"):  # alone on the CPU: its CPU seconds are its own
+        actor = _assemble(clip, state, float(height_m), yaw_deg)
     report(1.0, "done")
     return actor
 
@@ -567,23 +711,50 @@ class _Stream:
     yaws: list  # per frame: the person's yaw from the pose's world landmarks (deg, NaN unknown)
 
 
-def _stream_frames(clip: _Clip, method: str, use_pose: bool | None, times: dict, report: Progress) -> _Stream:
+def _stream_frames(clip: _Clip, method: str, use_pose: bool | None, clock: _StageClock,
+                   report: Progress, model_thread: bool = True) -> _Stream:
     """Runs decode → mask → alpha → pose per frame, keeping only each frame's person crop."""
     from .quiet import native_stderr_silenced
 
     # MediaPipe's graphs log from their own threads while they run: fd 2 stays silenced
     # from model creation until the models are closed (Python's stderr still shows).
     with native_stderr_silenced():
-        return _stream_frames_quiet(clip, method, use_pose, times, report)
+        return _stream_frames_quiet(clip, method, use_pose, clock, report, model_thread)
 
 
-def _stream_frames_quiet(clip: _Clip, method: str, use_pose: bool | None, times: dict,
-                         report: Progress) -> _Stream:
+@dataclasses.dataclass
+class _ModelOut:
+    """One frame with its model results: coarse mask, pose landmarks and yaw."""
+
+    frame: np.ndarray  # (H, W, 3) uint8
+    coarse: _CoarseMask
+    landmarks: np.ndarray  # (33, 3) float32
+    yaw_deg: float
+
+
+def _model_outputs(it: Iterator[np.ndarray], first: np.ndarray, segment: "_Segmenter", pose: "_Pose | None",
+                   clock: _StageClock) -> Iterator[_ModelOut]:
+    """Decode → model input → coarse mask → pose landmarks for each frame, in order."""
+    h, w = first.shape[:2]
+    frame: np.ndarray | None = first
+    while frame is not None:
+        with clock("segmentation"):
+            small = _model_input(frame)
+            coarse = segment(frame, small)
+        with clock("pose"):
+            lm, yaw = pose(small, (w, h)) if pose is not None else (
+                np.full((N_LANDMARKS, 3), np.nan, np.float32), float("nan"))
+        yield _ModelOut(frame, coarse, lm, yaw)
+        with clock("decode"):
+            frame = next(it, None)
+
+
+def _stream_frames_quiet(clip: _Clip, method: str, use_pose: bool | None, clock: _StageClock,
+                         report: Progress, model_thread: bool = True) -> _Stream:
     """_stream_frames with native logging already silenced."""
     it = clip.frames()
-    t0 = time.perf_counter()
-    first = next(it, None)
-    times["decode"] += time.perf_counter() - t0
+    with clock("decode"):
+        first = next(it, None)
     if first is None:
         raise LikenessError(f"'{clip.name}' holds no frames")
     chosen = _choose_method(method, clip, first)
@@ -594,56 +765,58 @@ def _stream_frames_quiet(clip: _Clip, method: str, use_pose: bool | None, times:
     smoother = matte.TemporalSmoother(max_keep=0.0 if clip.still else 0.6)
     h, w = first.shape[:2]
     st = _Stream(("still-" if clip.still else "") + chosen, (w, h), [], [], [], [], [])
+    outputs = _model_outputs(it, first, segment, pose, clock)
+    ahead = _Ahead(outputs, AHEAD_FRAMES) if model_thread and not clip.still else None
     try:
-        frame: np.ndarray | None = first
-        i = held_px = 0
-        while frame is not None:
-            t = time.perf_counter()
-            small = _model_input(frame)
-            coarse = segment(frame, small)
-            times["segmentation"] += time.perf_counter() - t
-            t = time.perf_counter()
-            alpha = _alpha_for_frame(frame, coarse, smoother)
-            times["matte"] += time.perf_counter() - t
-            t = time.perf_counter()
-            lm, yaw = pose(small, (w, h)) if pose is not None else (np.full((N_LANDMARKS, 3), np.nan, np.float32),
-                                                                     float("nan"))
-            st.yaws.append(yaw)
-            times["pose"] += time.perf_counter() - t
-            t = time.perf_counter()
-            st.landmarks.append(lm)
-            box = _bbox(alpha >= ALPHA_MIN)
-            if box is None:
-                st.crops.append(None)
-            else:
-                x0, y0, x1, y1 = box
-                a8 = np.round(alpha[y0:y1, x0:x1] * 255).astype(np.uint8)
-                rgba = np.dstack([frame[y0:y1, x0:x1], a8])
-                rgba[a8 == 0, :3] = 0  # keep no background pixels (privacy, smaller files)
-                st.crops.append((x0, y0, rgba))
-                held_px += a8.size
-                if held_px > MAX_CAPTURE_PIXELS:
-                    raise LikenessError(f"'{clip.name}': the person crops of the first {i + 1} frames exceed "
-                                        f"{MAX_CAPTURE_PIXELS} px of memory; pass a smaller max_frames")
-            st.anchors.append({m: _anchor_and_height(alpha, lm, m) for m in SCALE_MODES})
-            st.spreads.append(_leg_spread_px(alpha))
-            times["matte"] += time.perf_counter() - t
-            i += 1
-            report(min(0.95, 0.95 * i / max(clip.n_frames, 1)), "frames")
-            t = time.perf_counter()
-            frame = next(it, None)
-            times["decode"] += time.perf_counter() - t
+        held_px = 0
+        for i, out in enumerate(ahead if ahead is not None else outputs):
+            with clock("matte"):
+                alpha, roi = _alpha_for_frame(out.frame, out.coarse, smoother)
+                held_px += _keep_frame(st, out.frame, alpha, roi, out.landmarks)
+            st.yaws.append(out.yaw_deg)
+            st.landmarks.append(out.landmarks)
+            if held_px > MAX_CAPTURE_PIXELS:
+                raise LikenessError(f"'{clip.name}': the person crops of the first {i + 1} frames exceed "
+                                    f"{MAX_CAPTURE_PIXELS} px of memory; pass a smaller max_frames")
+            report(min(0.95, 0.95 * (i + 1) / max(clip.n_frames, 1)), "frames")
     finally:
+        if ahead is not None:
+            ahead.close()
         segment.close()
         if pose is not None:
             pose.close()
     return st
 
 
-def _leg_spread_px(alpha: np.ndarray) -> float:
-    """Horizontal extent of the matte in its lowest 8 % (the feet): wide mid-step, narrow when
-    the feet pass each other.  NaN for an empty matte."""
-    solid = alpha > 0.5
+def _keep_frame(st: _Stream, frame: np.ndarray, alpha: np.ndarray, roi: tuple[slice, slice],
+                lm: np.ndarray) -> int:
+    """Stores one frame's person crop (RGBA, no background pixels), anchors and leg spread;
+    returns the crop's pixel count.  roi: the (rows, cols) outside which alpha is zero."""
+    box = _bbox(alpha[roi] >= ALPHA_MIN)
+    if box is None:
+        st.crops.append(None)
+        empty = _Solid(np.zeros((0, 0), bool), 0, 0, frame.shape[1])
+        st.anchors.append(_anchors(empty, lm))
+        st.spreads.append(float("nan"))
+        return 0
+    x0, y0 = roi[1].start + box[0], roi[0].start + box[1]
+    x1, y1 = roi[1].start + box[2], roi[0].start + box[3]
+    crop = alpha[y0:y1, x0:x1]
+    a8 = np.round(crop * 255).astype(np.uint8)
+    rgba = np.empty(a8.shape + (4,), np.uint8)
+    rgba[..., :3] = frame[y0:y1, x0:x1]
+    rgba[..., 3] = a8
+    rgba.view(np.uint32)[..., 0][a8 == 0] = 0  # keep no background pixels (privacy, smaller files)
+    st.crops.append((x0, y0, rgba))
+    solid = _Solid(crop > 0.5, x0, y0, frame.shape[1])
+    st.anchors.append(_anchors(solid, lm))
+    st.spreads.append(_leg_spread_px(solid.mask))
+    return a8.size
+
+
+def _leg_spread_px(solid: np.ndarray) -> float:
+    """Horizontal extent of the solid matte (`(H, W) bool`) in its lowest 8 % (the feet): wide
+    mid-step, narrow when the feet pass each other.  NaN for an empty matte."""
     rows = np.flatnonzero(solid.any(axis=1))
     if rows.size == 0:
         return float("nan")

@@ -22,14 +22,26 @@ def luma(rgb: np.ndarray) -> np.ndarray:
 def box_mean(x: np.ndarray, radius_px: int) -> np.ndarray:
     """Mean over a (2r+1)² window clipped at the borders; `(H, W) float32` → same shape.
 
-    Uses running sums, so the cost does not grow with the radius."""
+    Uses running sums (scipy's, accumulated in double, when installed), so the cost does not
+    grow with the radius."""
     if radius_px <= 0:
         return x.astype(np.float32, copy=True)
     h, w = x.shape
     r = int(radius_px)
-    out = _box_sum_axis(_box_sum_axis(x.astype(np.float32), r, 0), r, 1)
-    counts = np.outer(_window_counts(h, r), _window_counts(w, r))
-    out /= counts
+    out = _box_sum(x.astype(np.float32), r)
+    out /= np.outer(_window_counts(h, r), _window_counts(w, r))
+    return out
+
+
+def _box_sum(x: np.ndarray, r: int) -> np.ndarray:
+    """Sum over a (2r+1)² window with zeros outside: `(H, W) float32` → same shape."""
+    try:
+        from scipy import ndimage
+    except ImportError:
+        return _box_sum_axis(_box_sum_axis(x, r, 0), r, 1)
+    k = 2 * r + 1
+    out = ndimage.uniform_filter(x, k, mode="constant", cval=0.0)
+    out *= float(k * k)
     return out
 
 
@@ -55,6 +67,50 @@ def resize_float(x: np.ndarray, width_px: int, height_px: int) -> np.ndarray:
     """Bilinear resize of an `(H, W) float32` array (Pillow mode F) → `(height_px, width_px)`."""
     img = Image.fromarray(np.ascontiguousarray(x, dtype=np.float32), mode="F")
     return np.asarray(img.resize((int(width_px), int(height_px)), Image.BILINEAR), np.float32)
+
+
+def resized_crop(x: np.ndarray, width_px: int, height_px: int, box: tuple[int, int, int, int]) -> np.ndarray:
+    """The `(x0, y0, x1, y1)` window of `resize_float(x, width_px, height_px)` — the same values.
+
+    When both sides scale by a power of two (the models' halved frames) Pillow resizes just the
+    matching source box with the same, exactly representable, coefficients."""
+    x0, y0, x1, y1 = box
+    if not (_power_of_two_ratio(x.shape[1], width_px) and _power_of_two_ratio(x.shape[0], height_px)):
+        return resize_float(x, width_px, height_px)[y0:y1, x0:x1]
+    sx, sy = x.shape[1] / width_px, x.shape[0] / height_px
+    img = Image.fromarray(np.ascontiguousarray(x, dtype=np.float32), mode="F")
+    return np.asarray(img.resize((x1 - x0, y1 - y0), Image.BILINEAR, box=(x0 * sx, y0 * sy, x1 * sx, y1 * sy)),
+                      np.float32)
+
+
+def _power_of_two_ratio(n_in: int, n_out: int) -> bool:
+    """Whether n_out / n_in or n_in / n_out is a power of two (2, 4, 8 …)."""
+    big, small = max(n_in, n_out), min(n_in, n_out)
+    return small > 0 and big % small == 0 and big != small and (big // small) & (big // small - 1) == 0
+
+
+def resized_grid(x: np.ndarray, width_px: int, height_px: int, step: int) -> np.ndarray:
+    """`resize_float(x, width_px, height_px)[::step, ::step]` without the full-size resize: Pillow's
+    bilinear coefficients (double sums, float32 between the passes) at only those rows and columns."""
+    xi, xw = _bilinear_taps(x.shape[1], int(width_px), np.arange(0, int(width_px), step))
+    yi, yw = _bilinear_taps(x.shape[0], int(height_px), np.arange(0, int(height_px), step))
+    across = (x[:, xi].astype(np.float64) * xw[None]).sum(-1).astype(np.float32)
+    return (across[yi].astype(np.float64) * yw[..., None]).sum(1).astype(np.float32)
+
+
+def _bilinear_taps(n_in: int, n_out: int, out_idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Source indices `(k, taps)` and normalised weights of Pillow's bilinear filter for the
+    output positions `out_idx` of an n_in → n_out resize (zero weights pad short windows)."""
+    scale = n_in / n_out
+    support = max(scale, 1.0)
+    centre = (out_idx + 0.5) * scale
+    lo = np.maximum((centre - support + 0.5).astype(int), 0)
+    hi = np.minimum((centre + support + 0.5).astype(int), n_in)
+    idx = lo[:, None] + np.arange(int((hi - lo).max()))[None]
+    w = np.clip(1.0 - np.abs((idx - centre[:, None] + 0.5) / support), 0.0, None)
+    w[idx >= hi[:, None]] = 0.0
+    w /= w.sum(axis=1, keepdims=True)
+    return np.minimum(idx, n_in - 1), w
 
 
 def guided_filter(
