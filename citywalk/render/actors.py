@@ -281,7 +281,8 @@ class ActorPass:
         fmt = (self.vbo, "3f 2f 1f", "in_pos", "in_uv", "in_side")
         self.card_vao = ctx.vertex_array(self.card_prog, [fmt])
         self.shadow_vao = ctx.vertex_array(self.shadow_prog, [(self.vbo, "3f 2f 4x", "in_pos", "in_uv")])
-        self.legs = getattr(track, "legs", None)  # the walk cycle for views that hold no walk
+        # the walk cycle, for views that hold no walk (a one-view walking capture always has its own)
+        self.legs = getattr(track, "legs", None) if actor.view_indexed or not actor.cycle.walking else None
         self.pad_px = int(math.ceil(PUPPET_PAD * float(np.median(actor.height_px)))) if self.legs is not None else 0
         w, h = actor.size_px
         self.size_px = (w + 2 * self.pad_px, h)
