@@ -87,25 +87,28 @@ def shift_px(img: np.ndarray, dx: int, dy: int) -> np.ndarray:
 
 def _sample(prem: np.ndarray, qx: np.ndarray, qy: np.ndarray) -> np.ndarray:
     """Bilinear samples (N, 4) of premultiplied `prem` (H, W, 4) at continuous px (pixel centres
-    at +0.5); outside the image is empty."""
-    from scipy.ndimage import map_coordinates
-
-    n = len(qx)
-    rows = np.repeat(qy[None] - 0.5, 4, 0)
-    cols = np.repeat(qx[None] - 0.5, 4, 0)
-    chan = np.repeat(np.arange(4, dtype=float)[:, None], n, 1)
-    return map_coordinates(prem, [rows, cols, chan], order=1, mode="constant", cval=0.0).T
+    at +0.5); taps outside the image are empty."""
+    H, W = prem.shape[:2]
+    x, y = qx - 0.5, qy - 0.5
+    x0, y0 = np.floor(x).astype(np.int64), np.floor(y).astype(np.int64)
+    fx, fy = (x - x0).astype(np.float32)[:, None], (y - y0).astype(np.float32)[:, None]
+    out = np.zeros((len(qx), 4), np.float32)
+    for dy, wy in ((0, 1.0 - fy), (1, fy)):
+        for dx, wx in ((0, 1.0 - fx), (1, fx)):
+            yi, xi = y0 + dy, x0 + dx
+            inside = ((yi >= 0) & (yi < H) & (xi >= 0) & (xi < W))[:, None]
+            out += prem[np.clip(yi, 0, H - 1), np.clip(xi, 0, W - 1)] * (wy * wx * inside)
+    return out
 
 
 def _leg_layer(prem, rest, target, band, top_y_rest, radius_px, box) -> np.ndarray:
-    """One leg drawn in its target pose: each output pixel in `box` takes the nearest target bone,
-    maps back along it onto the rest bone, and samples the stored image there — only inside the
-    leg's band of the rest image and below `top_y_rest` (just above its hip)."""
+    """One leg drawn in its target pose over `box` (x0, y0, x1, y1): each output pixel takes the
+    nearest target bone, maps back along it onto the rest bone, and samples the stored image
+    there — only inside the leg's band of the rest image and below `top_y_rest` (just above its
+    hip). Returns the box's premultiplied pixels (y1 − y0, x1 − x0, 4)."""
     x0, y0, x1, y1 = box
-    H, W = prem.shape[:2]
-    layer = np.zeros((H, W, 4), np.float32)
     if x1 <= x0 or y1 <= y0:
-        return layer
+        return np.zeros((max(y1 - y0, 0), max(x1 - x0, 0), 4), np.float32)
     yy, xx = np.mgrid[y0:y1, x0:x1]
     p = np.stack([xx.ravel() + 0.5, yy.ravel() + 0.5], 1)
     best = np.full(len(p), np.inf)
@@ -128,8 +131,7 @@ def _leg_layer(prem, rest, target, band, top_y_rest, radius_px, box) -> np.ndarr
     vals = np.zeros((len(p), 4), np.float32)
     if keep.any():
         vals[keep] = _sample(prem, q[keep, 0], q[keep, 1])
-    layer[y0:y1, x0:x1] = vals.reshape(y1 - y0, x1 - x0, 4)
-    return layer
+    return vals.reshape(y1 - y0, x1 - x0, 4)
 
 
 def _bands(rest_px: np.ndarray, radius_px: float) -> list[tuple[float, float]]:
@@ -168,7 +170,8 @@ def pose_legs(rgba: np.ndarray, rest: LegPose, target: LegPose, height_px: float
         x1 = int(np.clip(np.ceil(pts[:, 0].max() + 1.6 * radius), 0, W))
         y0 = int(np.clip(np.floor(pts[:, 1].min() - overlap), 0, H))
         layer = _leg_layer(prem, rest.legs[leg], pts, bands[leg], hip_y - overlap, radius, (x0, y0, x1, H))
-        out = layer + out * (1.0 - layer[..., 3:])
+        under = out[y0:H, x0:x1]
+        out[y0:H, x0:x1] = layer + under * (1.0 - layer[..., 3:])
     out = body + out * (1.0 - body[..., 3:])
     a = out[..., 3:]
     rgb = out[..., :3] / np.maximum(a, 1e-6)
