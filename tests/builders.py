@@ -366,3 +366,34 @@ def distinct_sh_cloud(degree: int):
                 sh[i, j, c] = 0.001 * (100 * i + 3 * j + c) - 0.05
     return GaussianCloud(np.arange(6.0).reshape(2, 3), np.full((2, 3), 0.1),
                          np.tile([1.0, 0, 0, 0], (2, 1)), np.array([0.5, 0.25]), sh, degree)
+
+
+def write_video(path, frames: np.ndarray, fps: int = 12, metadata: dict | None = None):
+    """Encode (N, H, W, 3) uint8 frames to an H.264 MP4 with optional container tags."""
+    import av
+
+    with av.open(str(path), "w") as c:
+        for k, v in (metadata or {}).items():
+            c.metadata[k] = v
+        s = c.add_stream("libx264", rate=fps)
+        s.width, s.height, s.pix_fmt = frames.shape[2], frames.shape[1], "yuv420p"
+        for f in frames:
+            for pkt in s.encode(av.VideoFrame.from_ndarray(f, format="rgb24")):
+                c.mux(pkt)
+        for pkt in s.encode():
+            c.mux(pkt)
+    return path
+
+
+K = np.array([[40.0, 0, 24], [0, 40, 16], [0, 0, 1]])  # a 48x32 test camera's intrinsics
+
+
+def look_at(eye, target):
+    """OpenCV world→camera (R, t) looking from eye at target, world Z up."""
+    f = np.asarray(target, float) - eye
+    f /= np.linalg.norm(f)
+    r = np.cross(f, [0, 0, 1.0])
+    r /= np.linalg.norm(r)
+    d = np.cross(f, r)
+    R = np.stack([r, d, f])
+    return R, -R @ eye

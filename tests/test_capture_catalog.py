@@ -13,22 +13,9 @@ from citywalk.capture import CaptureError
 from citywalk.capture.catalog import CaptureMeta, Catalog, list_scenes, remove_scene, resolve_scene, show_scene
 from citywalk.capture.intake import submit
 
+from builders import write_video
+
 OK = CaptureMeta(place="Shibuya", contributor="ana", consent=True)
-
-
-def write_video(path: Path, frames: np.ndarray, fps: int = 12, metadata: dict | None = None) -> Path:
-    """Encode (N, H, W, 3) uint8 frames to an H.264 MP4 with optional container tags."""
-    with av.open(str(path), "w") as c:
-        for k, v in (metadata or {}).items():
-            c.metadata[k] = v
-        s = c.add_stream("libx264", rate=fps)
-        s.width, s.height, s.pix_fmt = frames.shape[2], frames.shape[1], "yuv420p"
-        for f in frames:
-            for pkt in s.encode(av.VideoFrame.from_ndarray(f, format="rgb24")):
-                c.mux(pkt)
-        for pkt in s.encode():
-            c.mux(pkt)
-    return path
 
 
 def noise_video(path: Path, n: int = 6, rng=None) -> Path:
@@ -174,7 +161,6 @@ def test_capture_imports_are_light_and_missing_extras_name_the_fix(monkeypatch):
 
 def test_cli_capture_submit_process_failure_and_scenes(tmp_path, capsys):
     """The CLI stores a capture, reports a bad one's reasons, and lists/shows/removes scenes."""
-    import av
 
     from citywalk.cli import main
 

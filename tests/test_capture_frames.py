@@ -12,7 +12,8 @@ from citywalk.capture.frames import FrameOptions, exposure_stats, luma, select_f
 from citywalk.capture.intake import submit
 from citywalk.capture.process import process_capture
 from citywalk.capture.qa import frames_report, write_report
-from tests.test_capture_catalog import write_video
+
+from builders import write_video
 
 OK = CaptureMeta(consent=True)
 

@@ -11,7 +11,8 @@ from citywalk.capture.package import read_scene_package, to_metric_z_up, write_s
 from citywalk.capture.poses import Poses, pose_errors, read_transforms_json, similarity_matrix, umeyama
 from citywalk.scene.gaussians import GaussianCloud
 from citywalk.sources import capture_cameras_c2w
-from tests.test_capture_train import K, look_at
+
+from builders import K, look_at
 
 
 def walk_poses(n=12, rng=None):

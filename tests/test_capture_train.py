@@ -11,7 +11,7 @@ from citywalk.capture.train import SplatTrainer, TrainOptions, TrainView
 from citywalk.render.splat_reference import render_reference
 from citywalk.scene.gaussians import GaussianCloud
 
-K = np.array([[40.0, 0, 24], [0, 40, 16], [0, 0, 1]])
+from builders import K, look_at
 
 
 def random_cloud(rng, n=60, degree=3):
@@ -23,17 +23,6 @@ def random_cloud(rng, n=60, degree=3):
         rng.normal(0, 0.5, (n, (degree + 1) ** 2, 3)),
         degree,
     )
-
-
-def look_at(eye, target):
-    """OpenCV world→camera (R, t) looking from eye at target, world Z up."""
-    f = np.asarray(target, float) - eye
-    f /= np.linalg.norm(f)
-    r = np.cross(f, [0, 0, 1.0])
-    r /= np.linalg.norm(r)
-    d = np.cross(f, r)
-    R = np.stack([r, d, f])
-    return R, -R @ eye
 
 
 @pytest.mark.parametrize("engine", ["tiles", "pairs"])

@@ -63,9 +63,29 @@ def test_bake_darkens_inner_corners_against_open_surfaces():
     assert vol.stats["bake_s"] < 30
 
 
-def test_bake_is_deterministic():
-    a, b = bake_ao(_corner_scene()), bake_ao(_corner_scene())
-    assert np.array_equal(a.vis, b.vis)
+def test_bake_is_deterministic_and_made_once_per_scene():
+    """An equal scene built anew reuses the bake (the metering and the frames' renderers share
+    it); baked afresh it is the same, byte for byte; another scene is baked anew."""
+    from citywalk.render import bake, lamps
+    from citywalk.scene import PointLight
+
+    bake._MEMO.clear()
+    a = bake_ao(_corner_scene())
+    assert bake_ao(_corner_scene()) is a and bake._MEMO.hits == 1
+    assert not a.vis.flags.writeable  # shared, so frozen
+    bake._MEMO.clear()
+    fresh = bake_ao(_corner_scene())
+    assert fresh is not a and np.array_equal(a.vis, fresh.vis)
+    b = MeshBuilder()
+    b.quad(GREY, (-60, -60, 0), (120, 0, 0), (0, 120, 0))
+    b.box(GREY, (0, 0, 0), (10.0, 1.0, 6.0))  # wall A alone
+    one_wall = bake_ao(Scene(meshes=b.build(), bounds_m=((-20, -20, 0), (20, 20, 6))))
+    assert one_wall is not a and not np.array_equal(one_wall.vis, a.vis)
+    lights = [PointLight((0.0, 0.0, 5.0)), PointLight((6.0, 2.0, 5.0))]
+    v1 = lamps.lamp_volume(lights, (-10, -10), (10, 10))
+    assert lamps.lamp_volume(list(lights), (-10, -10), (10, 10)) is v1
+    v2 = lamps.lamp_volume(lights[:1], (-10, -10), (10, 10))
+    assert v2 is not v1 and not np.array_equal(v1.total, v2.total)
 
 
 def test_rendered_corner_is_darker_than_open_ground():

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .memo import ContentMemo, digest
+
 CELL_M = 0.5                      # voxel edge
 RAY_COUNT = 16                    # directions over the upper hemisphere (Fibonacci spiral)
 FINE_STEPS_M = (0.5, 1.0, 1.5)    # marched on the fine grid
@@ -30,6 +32,7 @@ COARSE_STEPS_M = (2.25, 3.25, 4.75, 7.0, 10.0, 14.0)  # on a dilated grid (canno
 MAX_DIST_M = COARSE_STEPS_M[-1]   # occluders farther than this do not darken
 NEAR_M = COARSE_STEPS_M[0]        # contact occlusion: what hides the surroundings' light too
 MAX_CELLS = 12_000_000
+_MEMO = ContentMemo(size=2)       # the metering renderer and the frames' renderer share one bake
 TOP_M = 30.0                      # the volume reaches this far above the scene's floor
 FOCUS_MARGIN_M = 50.0            # around the walk; farther the shader fades to a height heuristic
 AXES = np.array([[1, 0, 0], [-1, 0, 0], [0, 1, 0], [0, -1, 0], [0, 0, 1], [0, 0, -1]], float)
@@ -234,6 +237,14 @@ def bake_ao(scene, focus_points: np.ndarray | None = None, cell_m: float = CELL_
     tris = _triangles(scene, lo, hi)
     if not len(tris):
         return None
+    key = digest(tris, lo, shape, float(cell_m), RAY_COUNT)
+    return _MEMO.get(key, lambda: _bake(tris, lo, shape, float(cell_m), t0))
+
+
+def _bake(tris: np.ndarray, lo: np.ndarray, shape: np.ndarray, cell_m: float, t0: float) -> AOVolume:
+    """Voxelise `tris` into the grid (origin lo, shape cells of cell_m) and bake its visibility."""
+    import time
+
     occ = occupancy(tris, lo, shape, cell_m)
     t1 = time.perf_counter()
     flat = np.flatnonzero(dilate(occ))

@@ -14,8 +14,10 @@ import numpy as np
 
 from ..scene import EMISSIVE, SHOPFRONT, PointLight
 from .color import LUMA
+from .memo import ContentMemo, digest
 
 MAX_CELLS = 4_000_000
+_MEMO = ContentMemo(size=2)  # the metering renderer and the frames' renderer share one volume
 SPILL_PATCH_M = 2.0      # emissive surfaces are gathered into patches this size, one light each
 SPILL_OFFSET_M = 0.8     # each patch's light sits this far in front of it
 SPILL_RANGE_M = 10.0
@@ -92,9 +94,16 @@ class LampVolume:
 
 
 def lamp_volume(lights, lo_m, hi_m, cell_m: float = 0.75, top_m: float = 24.0) -> LampVolume | None:
-    """Sum `lights` (PointLight) over the box [lo_m, hi_m] (xy) × [-1, top_m] (z)."""
+    """Sum `lights` (PointLight) over the box [lo_m, hi_m] (xy) × [-1, top_m] (z); the same
+    inputs are summed once per process (`render.memo`)."""
     if not lights:
         return None
+    key = digest(list(lights), np.asarray(lo_m, float), np.asarray(hi_m, float), float(cell_m), float(top_m))
+    return _MEMO.get(key, lambda: _sum_lamps(lights, lo_m, hi_m, cell_m, top_m))
+
+
+def _sum_lamps(lights, lo_m, hi_m, cell_m: float, top_m: float) -> LampVolume:
+    """The lamp volume of `lights` over the box, summed light by light."""
     lo = np.array([lo_m[0], lo_m[1], -1.0])
     hi = np.array([hi_m[0], hi_m[1], top_m])
     ext = hi - lo
