@@ -18,7 +18,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..agents.gait import HIP_H
 from ..agents.gait import J as JOINT
 from ..errors import RenderError
 from .color import LUMA, srgb_to_linear
@@ -341,11 +340,12 @@ class ActorPass:
         pelvis = joints[JOINT["pelvis"]]
         rest3 = rest_joints(pelvis[:2], np.asarray(self.legs.heading[f, 0], float), float(ground[2]), h_m)
         tgt3 = gait_leg_joints(joints)
-        hips = tgt3[:, 0] - ground
-        near = int(np.argmax(hips @ np.asarray(to_cam, float)))
+        near = int(np.argmax((tgt3[:, 0] - ground) @ np.asarray(to_cam, float)))  # the hip nearer the camera
+
         def px(p):
             return to_card_px(p, ground, right, anchor, mpp, cam_pos)
-        rest = LegPose(px(rest3), px(np.r_[pelvis[:2], float(ground[2]) + HIP_H * h_m]), near)
+
+        rest = LegPose(px(rest3), px(rest3[:, 0].mean(0)), near)  # the rest pelvis: between its hips
         target = LegPose(px(tgt3), px(pelvis), near)
         return pose_legs(rgba, rest, target, h_m / mpp), anchor
 
@@ -417,7 +417,7 @@ class ActorPass:
         ground, heading, index = self.track.at(frame.index)
         ground = np.asarray(ground, float)
         key, make, right, to_cam, mirrored, view = self.card(frame, ground, np.asarray(heading, float), index)
-        posed = key[0] == "posed" if isinstance(key, tuple) else False
+        posed = isinstance(key, tuple) and key[0] == "posed"
         anchor = self._upload(key, make)
         corners, uv, side = card_corners(ground, right, anchor, self.size_px, float(self.actor.m_per_px))
         light = self.light(fc.light, ground)

@@ -32,9 +32,9 @@ COARSE_STEPS_M = (2.25, 3.25, 4.75, 7.0, 10.0, 14.0)  # on a dilated grid (canno
 MAX_DIST_M = COARSE_STEPS_M[-1]   # occluders farther than this do not darken
 NEAR_M = COARSE_STEPS_M[0]        # contact occlusion: what hides the surroundings' light too
 MAX_CELLS = 12_000_000
-_MEMO = ContentMemo(size=2)       # the metering renderer and the frames' renderer share one bake
 TOP_M = 30.0                      # the volume reaches this far above the scene's floor
 FOCUS_MARGIN_M = 50.0            # around the walk; farther the shader fades to a height heuristic
+_MEMO = ContentMemo(size=2)       # the metering renderer and the frames' renderer share one bake
 AXES = np.array([[1, 0, 0], [-1, 0, 0], [0, 1, 0], [0, -1, 0], [0, 0, 1], [0, 0, -1]], float)
 
 

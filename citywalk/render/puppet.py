@@ -33,7 +33,7 @@ class LegPose:
 
 def rest_joints(pelvis_xy: np.ndarray, heading: np.ndarray, ground_z: float, height_m: float,
                 build: float = 1.0) -> np.ndarray:
-    """A person standing straight at pelvis_xy facing `heading` (2,): world joints (2, 4, 3) of
+    """A person standing straight at pelvis_xy facing `heading` (2,): world joints (2, 5, 3) of
     both legs (hip, knee, ankle, heel, toe) in the proportions `agents.gait` walks with."""
     h = float(height_m)
     fwd = np.array([heading[0], heading[1], 0.0]) / max(float(np.hypot(*heading[:2])), 1e-9)
@@ -179,4 +179,4 @@ def pose_legs(rgba: np.ndarray, rest: LegPose, target: LegPose, height_px: float
     return np.clip(np.round(res * 255.0), 0, 255).astype(np.uint8)
 
 
-__all__ = ["LegPose", "gait_leg_joints", "pose_legs", "rest_joints", "to_card_px"]
+__all__ = ["LegPose", "gait_leg_joints", "pose_legs", "rest_joints", "shift_px", "to_card_px"]
