@@ -339,13 +339,17 @@ def test_walking_actor_keeps_feet_on_the_ground_without_sliding(eye):
 
 
 def test_walking_moves_the_legs_and_carries_the_body():
-    """A quarter cycle apart (legs astride, then passing) the leg pixels change while the upper
-    body keeps its shape (it rides on the pelvis, a pixel or two of bob)."""
+    """A quarter cycle apart (legs astride, then passing) the leg pixels change while the head and
+    torso keep their shape (they ride on the pelvis, a pixel or two of bob; the arms swing beside)."""
     actor, _ = _subject_actor()
     cards, legs, _ = _walk_cards(actor, (1.0, 0.0, 0.0), n=24)
     stride_frames = 2 * 0.37 * actor.height_m / 1.4 * WALK_FPS  # frames per cycle, roughly
     a, b = cards[0][0][..., 3] >= 128, cards[int(round(stride_frames / 4))][0][..., 3] >= 128
-    hip_row = int(cards[0][1][1] - 0.53 * actor.height_m / actor.m_per_px)
+    h_px = actor.height_m / actor.m_per_px
+    hip_row = int(cards[0][1][1] - 0.53 * h_px)
+    torso = np.abs(np.arange(a.shape[1]) + 0.5 - cards[0][1][0]) <= 0.06 * h_px
+    a[: hip_row - 4] &= torso
+    b[: hip_row - 4] &= torso
     iou = [(x & y).sum() / max(1, (x | y).sum()) for x, y in ((a[: hip_row - 4], b[: hip_row - 4]),
                                                               (a[hip_row:], b[hip_row:]))]
     assert iou[0] >= 0.85, f"upper body IoU {iou[0]:.2f}"
@@ -376,3 +380,47 @@ def test_own_walk_shown_where_it_matches_and_standing_actors_are_not_posed():
             sel = (ahead.legs.step_index[:, 0, foot] == k) & (ahead.legs.contact_part[:, 0, foot] == 1)
             if sel.sum() > 1:
                 assert np.ptp(planted[sel, foot, :2], axis=0).max() < 1e-6
+
+
+def _arm_reach_and_torso(cards, h_px: float):
+    """Per card: how far the solid pixels at arm height (0.61..0.75 of the height, above the thighs) reach ahead of
+    the torso's middle column, and the torso's solid width (median over 0.6..0.78 of the height,
+    within 0.12 of the height of its middle)."""
+    reach, width = [], []
+    for rgba, anchor, _, _ in cards:
+        def rows(lo, hi):
+            return rgba[int(anchor[1] - hi * h_px): int(anchor[1] - lo * h_px), :, 3] >= 128
+        torso = rows(0.6, 0.78)
+        filled = torso.any(1)
+        mids = [np.flatnonzero(r).mean() + 0.5 for r in torso[filled]]
+        mid = float(np.median(mids)) if mids else float(anchor[0])
+        arm_cols = np.flatnonzero(rows(0.61, 0.75).any(0))
+        reach.append(float(arm_cols.max() + 1 - mid) if len(arm_cols) else 0.0)
+        near = np.abs(np.arange(rgba.shape[1]) + 0.5 - mid) <= 0.12 * h_px
+        width.append(float(np.median((torso & near[None]).sum(1))))
+    return np.array(reach), np.array(width)
+
+
+def test_arms_swing_in_a_side_view_and_the_torso_stays_whole(monkeypatch):
+    """Walking across the view, the arms swing with the cycle: the body's reach ahead at arm height
+    moves by ≥ 0.1 of the height over a cycle (legs-only posing: < 0.05), while the torso keeps
+    ≥ 90 % of its width in every frame (the near arm's place is filled with the body behind it).
+    Seen from the front the arms swing toward the camera and are left as stored."""
+    from citywalk.render import actors
+
+    actor, _ = _subject_actor()
+    h_px = actor.height_m / actor.m_per_px
+    cards, _, posed = _walk_cards(actor, (1.0, 0.0, 0.0), n=24)
+    front, _, _ = _walk_cards(actor, (0.0, -1.0, 0.0), n=6)
+    monkeypatch.setattr(actors, "ARM_POSE_MIN_SIN", 2.0)  # arms never posed: the legs-only puppet
+    still, _, _ = _walk_cards(actor, (1.0, 0.0, 0.0), n=24)
+    front_still, _, _ = _walk_cards(actor, (0.0, -1.0, 0.0), n=6)
+    assert all(posed)
+    reach, torso = _arm_reach_and_torso(cards, h_px)
+    reach_still, torso_still = _arm_reach_and_torso(still, h_px)
+    print("reach px", np.ptp(reach), np.ptp(reach_still), "height px", h_px, "torso", torso, torso_still)
+    assert np.ptp(reach) >= 0.1 * h_px, f"arms reach moves only {np.ptp(reach):.1f} px"
+    assert np.ptp(reach_still) < 0.05 * h_px, f"legs-only reach moves {np.ptp(reach_still):.1f} px"
+    assert (torso >= 0.9 * torso_still).all(), (torso, torso_still)
+    for a, b in zip(front, front_still):
+        assert np.array_equal(a[0], b[0])

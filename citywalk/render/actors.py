@@ -23,7 +23,17 @@ from ..errors import RenderError
 from .color import LUMA, srgb_to_linear
 from .frame import FrameContext, TextureUnit
 from .gl import check_gl, mat_bytes, set_uniform, shader_source, vec
-from .puppet import LegPose, gait_leg_joints, pose_legs, rest_joints, shift_px, to_card_px
+from .puppet import (
+    ARM_POSE_MIN_SIN,
+    LegPose,
+    gait_arm_joints,
+    gait_leg_joints,
+    pose_legs,
+    rest_arms,
+    rest_joints,
+    shift_px,
+    to_card_px,
+)
 
 BODY_RADIUS_M = 0.22      # half-width of the rounded body the card is shaded as
 VIS_HEIGHTS = (0.1, 0.35, 0.6, 0.85, 0.97)  # fractions of height where sun visibility is sampled,
@@ -332,21 +342,36 @@ class ActorPass:
 
     def _posed(self, base, f: int, ground: np.ndarray, right: np.ndarray, to_cam: np.ndarray, cam_pos: np.ndarray):
         """base() (a padded standing image and anchor) redrawn with its legs in the walk cycle's
-        pose of shot frame f (`render.puppet`), as the camera at cam_pos sees that pose."""
+        pose of shot frame f (`render.puppet`), as the camera at cam_pos sees that pose; in views
+        from the side (the arms' swing crosses the view) the arms swing with the cycle too."""
         rgba, anchor = base()
         mpp, h_m = float(self.actor.m_per_px), float(self.actor.height_m)
         f = min(max(int(f), 0), self.legs.joints.shape[0] - 1)
         joints = np.asarray(self.legs.joints[f, 0], float)
         pelvis = joints[JOINT["pelvis"]]
-        rest3 = rest_joints(pelvis[:2], np.asarray(self.legs.heading[f, 0], float), float(ground[2]), h_m)
+        heading = np.asarray(self.legs.heading[f, 0], float)
+        rest3 = rest_joints(pelvis[:2], heading, float(ground[2]), h_m)
         tgt3 = gait_leg_joints(joints)
-        near = int(np.argmax((tgt3[:, 0] - ground) @ np.asarray(to_cam, float)))  # the hip nearer the camera
+        to_cam = np.asarray(to_cam, float)
+        near = int(np.argmax((tgt3[:, 0] - ground) @ to_cam))  # the hip nearer the camera
 
         def px(p):
             return to_card_px(p, ground, right, anchor, mpp, cam_pos)
 
-        rest = LegPose(px(rest3), px(rest3[:, 0].mean(0)), near)  # the rest pelvis: between its hips
-        target = LegPose(px(tgt3), px(pelvis), near)
+        rest_pelvis = px(rest3[:, 0].mean(0))  # between its hips
+        arms_r = arms_t = None
+        near_arm = 0
+        side_on = abs(float(heading @ np.asarray(right, float)[:2])) / max(float(np.hypot(*heading)), 1e-9)
+        if side_on >= ARM_POSE_MIN_SIN:
+            rest_a, tgt_a = rest_arms(pelvis[:2], heading, float(ground[2]), h_m), gait_arm_joints(joints, h_m)
+            near_arm = int(np.argmax((tgt_a[:, 0] - ground) @ to_cam))
+            arms_r = px(rest_a)
+            # the cycle's arms hung from the drawn body's shoulders (it moves with the pelvis only)
+            shift = np.round(px(pelvis) - rest_pelvis)
+            tgt_px = px(tgt_a)
+            arms_t = tgt_px - tgt_px[:, :1] + arms_r[:, :1] + shift
+        rest = LegPose(px(rest3), rest_pelvis, near, arms_r, near_arm)
+        target = LegPose(px(tgt3), px(pelvis), near, arms_t, near_arm)
         return pose_legs(rgba, rest, target, h_m / mpp), anchor
 
     def update_lighting(self, light) -> None:
