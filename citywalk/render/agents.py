@@ -13,25 +13,13 @@ from typing import Callable
 import numpy as np
 
 from .frame import FrameContext, TextureUnit
-from .gl import check_gl, mat_bytes, set_uniform, shader_source, write_uniform
+from .gl import check_gl, float_layout, mat_bytes, set_uniform, shader_source, write_uniform
 from .meshes import MeshPass, mesh_fragment_source
 
 VERTEX_ATTRS = (("in_pos", 3), ("in_nrm", 3), ("in_col", 3), ("in_tint", 1), ("in_rough", 1), ("in_kind", 1),
                 ("in_emit", 1))
 INSTANCE_ATTRS = (("i_x", 3), ("i_y", 3), ("i_z", 3), ("i_o", 3), ("i_col", 3), ("i_taper", 1), ("i_ground", 1))
 MIN_SUN_Z = 0.12       # lower suns cast no flattened shadow (they would be too long to read right)
-
-
-def _layout(prog, buffer, attrs, suffix: str):
-    """A vertex-array entry for interleaved float attributes, padding those the linked program dropped."""
-    fmt, names = [], []
-    for name, n in attrs:
-        if name in prog:
-            fmt.append(f"{n}f")
-            names.append(name)
-        else:
-            fmt.append(f"{4 * n}x")
-    return (buffer, " ".join(fmt) + suffix, *names)
 
 
 class AgentPass(MeshPass):
@@ -50,11 +38,11 @@ class AgentPass(MeshPass):
             vbo = ctx.buffer(mesh.vertex_data().tobytes())
             ibo = ctx.buffer(np.ascontiguousarray(mesh.indices, np.uint32).tobytes())
             inst = ctx.buffer(reserve=17 * 4 * 64, dynamic=True)
-            vao = ctx.vertex_array(self.prog, [_layout(self.prog, vbo, VERTEX_ATTRS, ""),
-                                               _layout(self.prog, inst, INSTANCE_ATTRS, "/i")],
+            vao = ctx.vertex_array(self.prog, [float_layout(self.prog, vbo, VERTEX_ATTRS, ""),
+                                               float_layout(self.prog, inst, INSTANCE_ATTRS, "/i")],
                                    index_buffer=ibo, index_element_size=4)
-            svao = ctx.vertex_array(self.shadow_prog, [_layout(self.shadow_prog, vbo, VERTEX_ATTRS, ""),
-                                                       _layout(self.shadow_prog, inst, INSTANCE_ATTRS, "/i")],
+            svao = ctx.vertex_array(self.shadow_prog, [float_layout(self.shadow_prog, vbo, VERTEX_ATTRS, ""),
+                                                       float_layout(self.shadow_prog, inst, INSTANCE_ATTRS, "/i")],
                                     index_buffer=ibo, index_element_size=4)
             self.parts[name] = [vbo, ibo, inst, vao, svao]
         self.white = ctx.texture_array((1, 1, 1), 4, bytes([255, 255, 255, 255]))
@@ -62,6 +50,10 @@ class AgentPass(MeshPass):
         self.shadow_strength = 0.0
         self.sun_dir = (0.0, 0.0, 1.0)
         check_gl(ctx, "agents pass set-up")
+
+    def programs(self) -> list:
+        """One program for every agent part (their kinds come with the vertices)."""
+        return [self.prog]
 
     def update_lighting(self, light) -> None:
         """The mesh shader's light, and how dark the flattened sun shadows fall."""

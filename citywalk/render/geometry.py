@@ -1,5 +1,6 @@
-"""The scene's meshes on the GPU: one interleaved vertex buffer, one index buffer (one draw call
-for the whole scene) and the surface textures as one 2D array. Built once per shot."""
+"""The scene's meshes on the GPU: one interleaved vertex buffer, one index buffer grouped by
+material kind (one draw call per kind, each with its own shader) and the surface textures as
+one 2D array. Built once per shot."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import numpy as np
 
 from ..errors import RenderError
 from ..scene import PBR_SUFFIX, Scene
-from .gl import mat_bytes, shader_source, write_uniform
+from .gl import float_layout, mat_bytes, shader_source, write_uniform
 
 TEX_SIZE_PX = 256  # the smallest layer size; a scene with bigger textures (sign atlases, material
 MAX_TEX_SIZE_PX = 512  # families) gets up to this, so shop lettering keeps its texel density
@@ -20,15 +21,16 @@ def texture_anisotropy(ctx) -> float:
     name = str(ctx.info.get("GL_RENDERER", "")).lower()
     software = any(s in name for s in ("llvmpipe", "softpipe", "swiftshader", "software"))
     return CPU_ANISOTROPY if software else GPU_ANISOTROPY
-VERTEX_FORMAT = "3f 3f 2f 3f 4f 1f"  # 16 floats, see `interleave`
-VERTEX_ATTRIBUTES = ("in_pos", "in_nrm", "in_uv", "in_col", "in_mat", "in_rough")
+VERTEX_LAYOUT = (("in_pos", 3), ("in_nrm", 3), ("in_uv", 2), ("in_col", 3), ("in_mat", 4), ("in_rough", 1))  # 16 floats
 
 
-def interleave(scene: Scene, layers: dict[str, int]) -> tuple[np.ndarray, np.ndarray]:
+def interleave(scene: Scene, layers: dict[str, int]) -> tuple[np.ndarray, np.ndarray, list[tuple[int, int, int]]]:
     """Vertex array (N, 16) float32: pos, normal, uv, colour, (layer, kind, emissive, variation),
-    roughness; and index array (M,) uint32 — all meshes in one buffer."""
+    roughness; index array (M,) uint32 — all meshes in one buffer, grouped by material kind (in
+    scene order within a kind); and the groups as (kind, first index, index count)."""
     verts, idx, base = [], [], 0
-    for mesh in scene.meshes:
+    ranges: list[list[int]] = []
+    for mesh in sorted(scene.meshes, key=lambda m: int(m.material.kind)):
         n = len(mesh.positions)
         mat = mesh.material
         col = np.asarray(mat.albedo, np.float32)[None, :] * (mesh.colors if mesh.colors is not None else 1.0)
@@ -43,9 +45,14 @@ def interleave(scene: Scene, layers: dict[str, int]) -> tuple[np.ndarray, np.nda
         verts.append(v.astype(np.float32))
         idx.append(mesh.indices.reshape(-1).astype(np.uint32) + base)
         base += n
+        first = ranges[-1][1] + ranges[-1][2] if ranges else 0
+        if ranges and ranges[-1][0] == int(mat.kind):
+            ranges[-1][2] += idx[-1].size
+        else:
+            ranges.append([int(mat.kind), first, idx[-1].size])
     if not verts:  # a world of splats only: one degenerate triangle keeps the passes uniform
-        return np.zeros((3, 16), np.float32), np.zeros(3, np.uint32)
-    return np.concatenate(verts), np.concatenate(idx)
+        return np.zeros((3, 16), np.float32), np.zeros(3, np.uint32), [(0, 0, 3)]
+    return np.concatenate(verts), np.concatenate(idx), [tuple(r) for r in ranges]
 
 
 def _rgba_layer(name: str, a, size: int) -> np.ndarray:
@@ -93,7 +100,7 @@ class SceneGeometry:
             t.build_mipmaps()
             t.filter = (moderngl.LINEAR_MIPMAP_LINEAR, moderngl.LINEAR)
             t.anisotropy = aniso
-        verts, idx = interleave(scene, self.layers)
+        verts, idx, self.kind_ranges = interleave(scene, self.layers)
         self.n_vertices = len(verts)
         self.vbo = ctx.buffer(verts.tobytes())
         self.ibo = ctx.buffer(idx.tobytes())
@@ -104,8 +111,8 @@ class SceneGeometry:
                                                              "in_mat")], self.ibo)
 
     def vertex_array(self, prog):
-        """A vertex array feeding every vertex attribute of the buffer to `prog`."""
-        return self.ctx.vertex_array(prog, [(self.vbo, VERTEX_FORMAT, *VERTEX_ATTRIBUTES)], self.ibo)
+        """A vertex array feeding the buffer's vertex attributes that `prog` reads to it."""
+        return self.ctx.vertex_array(prog, [float_layout(prog, self.vbo, VERTEX_LAYOUT)], self.ibo)
 
     def draw_depth(self, clip_from_world: np.ndarray) -> None:
         """Draw every triangle's depth (no colour) into the bound framebuffer."""

@@ -49,6 +49,19 @@ def write_uniform(prog, name: str, data: bytes) -> None:
         prog[name].write(data)
 
 
+def float_layout(prog, buffer, attrs, suffix: str = ""):
+    """A vertex-array entry for interleaved float attributes `attrs` ((name, count), ...),
+    padding those the linked program dropped (a specialised shader may not read them all)."""
+    fmt, names = [], []
+    for name, n in attrs:
+        if name in prog:
+            fmt.append(f"{n}f")
+            names.append(name)
+        else:
+            fmt.append(f"{4 * n}x")
+    return (buffer, " ".join(fmt) + suffix, *names)
+
+
 def mat_bytes(m) -> bytes:
     """A (4, 4) or (3, 3) matrix as float32 bytes in the column-major order GLSL wants."""
     import numpy as np
@@ -61,12 +74,25 @@ def vec(v) -> tuple[float, ...]:
     return tuple(map(float, v))
 
 
-class Fullscreen:
-    """A program drawing one full-screen triangle (fullscreen.vert + a fragment shader)."""
+def specialize(source: str, constants: dict[str, float]) -> str:
+    """GLSL `source` with the float uniforms named in `constants` made compile-time constants, so
+    the compiler drops what they switch off (llvmpipe would run those branches masked)."""
+    for name, value in constants.items():
+        decl = f"uniform float {name};"
+        if decl not in source:
+            raise RenderError(f"shader has no '{decl}' to specialise")
+        source = source.replace(decl, f"const float {name} = {float(value)!r};", 1)
+    return source
 
-    def __init__(self, ctx, fragment: str):
+
+class Fullscreen:
+    """A program drawing one full-screen triangle (fullscreen.vert + a fragment shader), with
+    the float uniforms in `constants` fixed at compile time (`specialize`)."""
+
+    def __init__(self, ctx, fragment: str, constants: dict[str, float] | None = None):
         self.ctx = ctx
-        self.prog = ctx.program(vertex_shader=shader_source("fullscreen.vert"), fragment_shader=shader_source(fragment))
+        frag = specialize(shader_source(fragment), constants or {})
+        self.prog = ctx.program(vertex_shader=shader_source("fullscreen.vert"), fragment_shader=frag)
         self.vao = ctx.vertex_array(self.prog, [])
 
     def draw(self, fbo, textures: dict | None = None, uniforms: dict | None = None) -> None:

@@ -17,33 +17,47 @@ GROUND_ALBEDO = 0.2  # what the sky's bounce from the ground assumes
 BOUNCE_ALBEDO = 0.3  # mean albedo of the walls and ground that hide the sky (one bounce)
 
 
-def mesh_fragment_source(ctx, soft_shadows: bool | None = None) -> tuple[bool, str]:
+def mesh_fragment_source(ctx, soft_shadows: bool | None = None, kind: int | None = None) -> tuple[bool, str]:
     """(soft shadows on?, mesh.frag source). PCSS costs llvmpipe about 2x the frame even where a
     uniform switches it off (it runs the tap loops masked), so on a software rasteriser it is
-    compiled out unless asked for."""
+    compiled out unless asked for. `kind`: a program for that material kind alone (the others'
+    branches compiled out, and the foliage alpha test with them)."""
     software = "llvmpipe" in ctx.info.get("GL_RENDERER", "").lower()
     soft = not software if soft_shadows is None else bool(soft_shadows)
-    return soft, shader_source("mesh.frag").replace("#define PCSS 1", f"#define PCSS {int(soft)}")
+    src = shader_source("mesh.frag").replace("#define PCSS 1", f"#define PCSS {int(soft)}")
+    if kind is not None:
+        src = src.replace("#version 330\n", f"#version 330\n#define KIND {int(kind)}\n", 1)
+    return soft, src
 
 
 class MeshPass:
     """Draws the scene's meshes into the scene target (HDR linear radiance; alpha = how
-    mirror-like the surface is, for the post pass's wet-ground reflections). soft_shadows: PCSS
-    sun shadows (None: on a GPU, off on llvmpipe, where they would double the frame time)."""
+    mirror-like the surface is, for the post pass's wet-ground reflections), each material kind
+    with its own program. soft_shadows: PCSS sun shadows (None: on a GPU, off on llvmpipe, where
+    they would double the frame time)."""
 
     def __init__(self, ctx, geometry: SceneGeometry, lit_window_share: float = 0.5,
                  soft_shadows: bool | None = None):
         self.ctx, self.geometry = ctx, geometry
         self.lit_window_share = float(lit_window_share)
-        self.soft_shadows, frag = mesh_fragment_source(ctx, soft_shadows)
-        self.prog = ctx.program(vertex_shader=shader_source("mesh.vert"), fragment_shader=frag)
-        self.vao = geometry.vertex_array(self.prog)
+        self.kinds = []  # (program, vertex array, first index, index count) per material kind
+        for kind, first, count in geometry.kind_ranges:
+            self.soft_shadows, frag = mesh_fragment_source(ctx, soft_shadows, kind)
+            prog = ctx.program(vertex_shader=shader_source("mesh.vert"), fragment_shader=frag)
+            self.kinds.append((prog, geometry.vertex_array(prog), first, count))
+
+    def programs(self) -> list:
+        """The programs this pass draws with (their uniforms are set alike)."""
+        return [k[0] for k in self.kinds]
 
     def update_lighting(self, light) -> None:
         """Sun, sky, moon, lamps and weather on the surfaces for the light of the moment."""
+        for p in self.programs():
+            self._light_uniforms(p, light)
+
+    def _light_uniforms(self, p, light) -> None:
         L, w = light.lighting, light.lighting.weather
         e_ground = GROUND_ALBEDO * (L.sun_illuminance * max(L.sun_dir[2], 0.0) + L.ambient_up)
-        p = self.prog
         set_uniform(p, "u_sun_dir", vec(L.sun_dir))
         set_uniform(p, "u_sun_E", vec(L.sun_illuminance))
         set_uniform(p, "u_amb_up", vec(L.ambient_up))
@@ -56,17 +70,17 @@ class MeshPass:
         set_uniform(p, "u_puddles", float(w.puddle_coverage if w.wetness > 0 else 0.0))
         set_uniform(p, "u_snow", float(w.snow_cover))
         set_uniform(p, "u_flash", light.flash_klux)
-        self._ambient_uniforms(light)
+        self._ambient_uniforms(p, light)
         vol = light.lamps.volume
         set_uniform(p, "u_use_lamps", 0.0 if vol is None else 1.0)
         if vol is not None:
             set_uniform(p, "u_lamp_origin", vec(vol.origin_m))
             set_uniform(p, "u_lamp_size", vec(vol.size_m))
 
-    def _ambient_uniforms(self, light) -> None:
+    def _ambient_uniforms(self, p, light) -> None:
         """Sky ambient cube, bounce and the baked AO volume (u_use_ao: 1 baked, 0 cube without
         AO, -1 the pre-bake hemisphere light)."""
-        L, p = light.lighting, self.prog
+        L = light.lighting
         if "u_env" in p:
             p["u_env"].write(np.asarray(light.ambient_cube, np.float32).tobytes())
         # sun on the walls that hide the sky: cos(altitude) / π averaged over their azimuths, half sunlit
@@ -91,33 +105,36 @@ class MeshPass:
         ctx.depth_func = "<="
         self.bind_frame(fc, self.geometry.textures, self.geometry.pbr,
                         float(self.geometry.layers.get("asphalt_wear", -1)))
-        self.vao.render()
+        for _, vao, first, count in self.kinds:
+            vao.render(vertices=count, first=first)
 
     def bind_frame(self, fc: FrameContext, textures, pbr, wear_layer: float = -1.0) -> None:
         """The per-frame uniforms and textures of mesh.frag; the agents pass shades with the same
         program source, so it binds through here too (every sampler on its own unit of its type)."""
-        p, light = self.prog, fc.light
-        write_uniform(p, "u_view_proj", mat_bytes(fc.view_proj))
-        set_uniform(p, "u_cam_pos", vec(fc.cam_pos))
-        write_uniform(p, "u_shadow_mat", mat_bytes(light.shadow.light_mat))
-        set_uniform(p, "u_use_shadow", 1.0 if light.shadow.active else 0.0)
-        set_uniform(p, "u_wear_layer", wear_layer)
-        set_uniform(p, "u_shadow_depth_m", light.shadow.depth_m)
-        set_uniform(p, "u_shadow_extent_m", light.shadow.extent_m)
-        set_uniform(p, "u_sun_softness", SUN_SOFTNESS if light.baked else 0.0)
+        light = fc.light
         light.shadow.depth_sampler.use(int(TextureUnit.SHADOW_DEPTH))
-        set_uniform(p, "u_shadow_depth", int(TextureUnit.SHADOW_DEPTH))
-        for name, unit, tex in (("u_tex", TextureUnit.SURFACES, textures),
-                                ("u_pbr", TextureUnit.SURFACE_PBR, pbr),
-                                ("u_sky", TextureUnit.SKY, light.sky_tex),
-                                ("u_shadow", TextureUnit.SHADOW, light.shadow.texture),
-                                ("u_lamp_total", TextureUnit.LAMP_TOTAL, light.lamps.total),
-                                ("u_lamp_dir", TextureUnit.LAMP_DIR, light.lamps.direction),
-                                ("u_ao_a", TextureUnit.AO_A, light.ao.textures[0]),
-                                ("u_ao_b", TextureUnit.AO_B, light.ao.textures[1])):
+        units = (("u_tex", TextureUnit.SURFACES, textures), ("u_pbr", TextureUnit.SURFACE_PBR, pbr),
+                 ("u_sky", TextureUnit.SKY, light.sky_tex), ("u_shadow", TextureUnit.SHADOW, light.shadow.texture),
+                 ("u_lamp_total", TextureUnit.LAMP_TOTAL, light.lamps.total),
+                 ("u_lamp_dir", TextureUnit.LAMP_DIR, light.lamps.direction),
+                 ("u_ao_a", TextureUnit.AO_A, light.ao.textures[0]), ("u_ao_b", TextureUnit.AO_B, light.ao.textures[1]))
+        for _, unit, tex in units:
             tex.use(unit)
-            set_uniform(p, name, int(unit))
+        view_proj, shadow_mat = mat_bytes(fc.view_proj), mat_bytes(light.shadow.light_mat)
+        for p in self.programs():
+            write_uniform(p, "u_view_proj", view_proj)
+            set_uniform(p, "u_cam_pos", vec(fc.cam_pos))
+            write_uniform(p, "u_shadow_mat", shadow_mat)
+            set_uniform(p, "u_use_shadow", 1.0 if light.shadow.active else 0.0)
+            set_uniform(p, "u_wear_layer", wear_layer)
+            set_uniform(p, "u_shadow_depth_m", light.shadow.depth_m)
+            set_uniform(p, "u_shadow_extent_m", light.shadow.extent_m)
+            set_uniform(p, "u_sun_softness", SUN_SOFTNESS if light.baked else 0.0)
+            set_uniform(p, "u_shadow_depth", int(TextureUnit.SHADOW_DEPTH))
+            for name, unit, _ in units:
+                set_uniform(p, name, int(unit))
 
     def release(self) -> None:
-        self.vao.release()
-        self.prog.release()
+        for prog, vao, _, _ in self.kinds:
+            vao.release()
+            prog.release()

@@ -57,12 +57,22 @@ class PostPass:
     def __init__(self, ctx, fxaa: bool, film: str = "cinema"):
         self.ctx, self.fxaa = ctx, bool(fxaa)
         self.film = film_look(film)
-        self.tone = Fullscreen(ctx, "post.frag")
+        self._tones: dict[tuple[bool, bool, bool], Fullscreen] = {}  # by the features a frame uses
+        self.tone = self._tone(False, False, False)
         self.antialias = Fullscreen(ctx, "fxaa.frag")
         self.linear_fbo = None  # made on the first frame that asks for linear output
 
     def update_lighting(self, light) -> None:
         """Nothing to upload ahead: fog and reflections are set from the frame's light."""
+
+    def _tone(self, reflections: bool, splats: bool, blur: bool) -> Fullscreen:
+        """The tone program with what the frame does not use compiled out (wet-ground reflections,
+        the splat layer, motion blur), built on first use."""
+        key = (reflections, splats, blur)
+        if key not in self._tones:
+            off = {"u_ssr": reflections, "u_has_splats": splats, "u_shutter": blur}
+            self._tones[key] = Fullscreen(self.ctx, "post.frag", {k: 0.0 for k, on in off.items() if not on})
+        return self._tones[key]
 
     def result(self, fc: FrameContext):
         """The framebuffer with the finished sRGB frame."""
@@ -71,6 +81,8 @@ class PostPass:
     def draw(self, fc: FrameContext) -> None:
         import moderngl
 
+        blur = self.film.shutter > 0 and fc.prev_view_proj is not None
+        self.tone = self._tone(bool(fc.light.reflections), fc.targets.splat_fbo is not None, blur)
         self._set_uniforms(fc)
         self._bind_layers(fc)
         fc.targets.ldr_fbo.use()
@@ -141,7 +153,8 @@ class PostPass:
             set_uniform(self.tone.prog, name, int(unit))
 
     def release(self) -> None:
-        self.tone.release()
+        for tone in self._tones.values():
+            tone.release()
         self.antialias.release()
         if self.linear_fbo is not None:
             self.linear_fbo.release()

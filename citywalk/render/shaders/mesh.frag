@@ -362,7 +362,11 @@ void main() {
     if (!gl_FrontFacing) n = -n;
     vec3 v = normalize(u_cam_pos - v_pos);
     int layer = int(v_mat.x + 0.5);
+#ifdef KIND
+    const int kind = KIND;        // one program per material kind: llvmpipe runs every branch of
+#else                             // the shader masked, so each kind then pays only for its own
     int kind = int(v_mat.y + 0.5);
+#endif
     float emissive = v_mat.z * 0.1;  // material emission is in 100 cd/m²
     float variation = v_mat.w;
     float rough = v_rough;
