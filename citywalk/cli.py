@@ -73,6 +73,8 @@ def _add_shot_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--crf", type=int, help="H.264 quality (0 best .. 51 worst, default 20)")
     p.add_argument("--splat-budget", type=int, dest="splat_budget",
                    help="most Gaussians drawn per frame (level of detail beyond); default per device")
+    p.add_argument("--draft", action="store_true",
+                   help="preview cost: half the size, 1 sample, no depth/frames extras (same walk and look)")
 
 
 def build_shot(args: argparse.Namespace) -> tuple["Shot", list[str]]:
@@ -152,6 +154,10 @@ def build_shot(args: argparse.Namespace) -> tuple["Shot", list[str]]:
     if out:
         changes["output"]["path"] = out
     shot = shot.updated({k: v for k, v in changes.items() if v}, source="command line")
+    if getattr(args, "draft", False):
+        from .pipeline import draft_shot
+
+        shot = draft_shot(shot)
     return shot, warnings
 
 

@@ -458,6 +458,21 @@ def _write_extras(paths: dict[str, Path], extras: list[str], index: int, img: di
         write_depth_png16(paths["depth"] / f"{index:06d}.png", img["depth"])
 
 
+DRAFT_SCALE = 0.5  # a draft renders a quarter of the pixels: llvmpipe's cost is per pixel shaded
+DRAFT_EXTRAS = ("camera_track",)  # what a draft still writes beside the video (depth and frames cost)
+
+
+def draft_shot(shot: Shot, box_px: tuple[int, int] | None = None) -> Shot:
+    """The Shot at preview cost, with the same walk, world and look: DRAFT_SCALE of the output
+    size (or fitted inside box_px, never larger), one sample per pixel, only the cheap extras.
+    Used by `--draft`, `citywalk still --draft` and the Studio's live preview."""
+    w, h = shot.output.size
+    s = DRAFT_SCALE if box_px is None else min(box_px[0] / w, box_px[1] / h, 1.0)
+    size = [max(16, int(w * s) // 2 * 2), max(16, int(h * s) // 2 * 2)]
+    extras = [e for e in shot.output.extras if e in DRAFT_EXTRAS]
+    return shot.updated({"output": {"size": size, "samples": 1, "extras": extras}}, source="draft")
+
+
 def render_still(shot: Shot, time_s: float = 0.0) -> np.ndarray:
     """One frame (H, W, 3) uint8 of a Shot at `time_s`, exposed as if the clip had started there."""
     p = prepare(shot)

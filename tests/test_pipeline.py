@@ -160,3 +160,24 @@ def test_actor_walks_in_the_rendered_shot(tmp_path, capsys):
     assert abs(xs.mean() - 64) < 16, "the side rig keeps the walker near the centre line"
     code = main([*base, "--actor", str(tmp_path / "nobody.actor"), "-o", str(tmp_path / "x.mp4")])
     assert code == 2 and "nobody.actor" in capsys.readouterr().err
+
+
+def test_draft_keeps_the_walk_and_look_at_a_quarter_of_the_pixels():
+    """`--draft` (render, still) and the Studio's preview share one draft: half the size (even
+    sides), one sample, only the camera track kept; walk, world, look and timing unchanged."""
+    from citywalk.cli import build_shot, make_parser
+    from citywalk.pipeline import draft_shot
+    from citywalk.studio.preview import preview_shot
+
+    args = make_parser().parse_args(["render", "--size", "1280x720", "--samples", "4", "--time", "night",
+                                     "--extras", "depth,camera_track,frames", "--draft"])
+    shot, _ = build_shot(args)
+    full, _ = build_shot(make_parser().parse_args(["render", "--size", "1280x720", "--time", "night"]))
+    assert tuple(shot.output.size) == (640, 360) and shot.output.samples == 1
+    assert list(shot.output.extras) == ["camera_track"]
+    assert shot.look == full.look and shot.camera == full.camera and shot.scene == full.scene
+    assert shot.output.duration_s == full.output.duration_s and shot.output.fps == full.output.fps
+    odd = draft_shot(full.updated({"output": {"size": [1278, 718]}}))
+    assert tuple(odd.output.size) == (638, 358)  # even sides for the encoder
+    assert tuple(preview_shot(full, (480, 270)).output.size) == (480, 270)
+    assert tuple(preview_shot(full, (4000, 4000)).output.size) == (1280, 720)  # never larger than asked

@@ -29,17 +29,18 @@ class AgentPass(MeshPass):
     def __init__(self, ctx, meshes: dict, instances: Callable[[int, np.ndarray], dict], lit_window_share=0.5):
         self.ctx, self.instances = ctx, instances
         self.lit_window_share = float(lit_window_share)
-        self.soft_shadows, frag = mesh_fragment_source(ctx)
-        self.prog = ctx.program(vertex_shader=shader_source("agents.vert"), fragment_shader=frag)
+        self.progs: dict = {}  # by material kind (None: a part of several kinds), see MeshPass
         self.shadow_prog = ctx.program(vertex_shader=shader_source("agents_shadow.vert"),
                                        fragment_shader=shader_source("agents_shadow.frag"))
         self.parts = {}
         for name, mesh in meshes.items():
+            kinds = np.unique(np.asarray(mesh.kind))
+            prog = self._program(int(kinds[0]) if len(kinds) == 1 else None)
             vbo = ctx.buffer(mesh.vertex_data().tobytes())
             ibo = ctx.buffer(np.ascontiguousarray(mesh.indices, np.uint32).tobytes())
             inst = ctx.buffer(reserve=17 * 4 * 64, dynamic=True)
-            vao = ctx.vertex_array(self.prog, [float_layout(self.prog, vbo, VERTEX_ATTRS, ""),
-                                               float_layout(self.prog, inst, INSTANCE_ATTRS, "/i")],
+            vao = ctx.vertex_array(prog, [float_layout(prog, vbo, VERTEX_ATTRS, ""),
+                                          float_layout(prog, inst, INSTANCE_ATTRS, "/i")],
                                    index_buffer=ibo, index_element_size=4)
             svao = ctx.vertex_array(self.shadow_prog, [float_layout(self.shadow_prog, vbo, VERTEX_ATTRS, ""),
                                                        float_layout(self.shadow_prog, inst, INSTANCE_ATTRS, "/i")],
@@ -51,9 +52,16 @@ class AgentPass(MeshPass):
         self.sun_dir = (0.0, 0.0, 1.0)
         check_gl(ctx, "agents pass set-up")
 
+    def _program(self, kind: int | None):
+        """The agents' program for one material kind (None: the kind read from each vertex)."""
+        if kind not in self.progs:
+            self.soft_shadows, frag = mesh_fragment_source(self.ctx, kind=kind)
+            self.progs[kind] = self.ctx.program(vertex_shader=shader_source("agents.vert"), fragment_shader=frag)
+        return self.progs[kind]
+
     def programs(self) -> list:
-        """One program for every agent part (their kinds come with the vertices)."""
-        return [self.prog]
+        """The programs the agent parts draw with (one per kind among single-kind parts)."""
+        return list(self.progs.values())
 
     def update_lighting(self, light) -> None:
         """The mesh shader's light, and how dark the flattened sun shadows fall."""
@@ -118,5 +126,6 @@ class AgentPass(MeshPass):
                 obj.release()
         self.white.release()
         self.no_pbr.release()
-        self.prog.release()
+        for prog in self.progs.values():
+            prog.release()
         self.shadow_prog.release()

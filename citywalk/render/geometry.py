@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import RenderError
-from ..scene import PBR_SUFFIX, Scene
+from ..scene import FOLIAGE, PBR_SUFFIX, Scene
 from .gl import float_layout, mat_bytes, shader_source, write_uniform
 
 TEX_SIZE_PX = 256  # the smallest layer size; a scene with bigger textures (sign atlases, material
@@ -53,6 +53,19 @@ def interleave(scene: Scene, layers: dict[str, int]) -> tuple[np.ndarray, np.nda
     if not verts:  # a world of splats only: one degenerate triangle keeps the passes uniform
         return np.zeros((3, 16), np.float32), np.zeros(3, np.uint32), [(0, 0, 3)]
     return np.concatenate(verts), np.concatenate(idx), [tuple(r) for r in ranges]
+
+
+def depth_runs(kind_ranges) -> list[tuple[bool, int, int]]:
+    """The index ranges of `interleave`'s kind groups merged into runs (alpha-tested?, first,
+    count): foliage needs the alpha test, the rest draws depth without one."""
+    runs: list[list] = []
+    for kind, first, count in kind_ranges:
+        tested = int(kind) == FOLIAGE
+        if runs and runs[-1][0] == tested and runs[-1][1] + runs[-1][2] == first:
+            runs[-1][2] += count
+        else:
+            runs.append([tested, first, count])
+    return [tuple(r) for r in runs]
 
 
 def _rgba_layer(name: str, a, size: int) -> np.ndarray:
@@ -109,19 +122,27 @@ class SceneGeometry:
         # position, uv and (layer, kind) of the 16-float vertex: foliage is alpha-tested in depth too
         self.depth_vao = ctx.vertex_array(self.depth_prog, [(self.vbo, "3f 12x 2f 12x 2f 12x", "in_pos", "in_uv",
                                                              "in_mat")], self.ibo)
+        solid = shader_source("shadow.frag").replace("#version 330\n", "#version 330\n#define SOLID\n", 1)
+        self.solid_depth_prog = ctx.program(vertex_shader=shader_source("shadow.vert"), fragment_shader=solid)
+        self.solid_depth_vao = ctx.vertex_array(self.solid_depth_prog, [(self.vbo, "3f 52x", "in_pos")], self.ibo)
+        self.depth_runs = depth_runs(self.kind_ranges)
 
     def vertex_array(self, prog):
         """A vertex array feeding the buffer's vertex attributes that `prog` reads to it."""
         return self.ctx.vertex_array(prog, [float_layout(prog, self.vbo, VERTEX_LAYOUT)], self.ibo)
 
     def draw_depth(self, clip_from_world: np.ndarray) -> None:
-        """Draw every triangle's depth (no colour) into the bound framebuffer."""
-        write_uniform(self.depth_prog, "u_light_mat", mat_bytes(clip_from_world))
+        """Draw every triangle's depth (no colour) into the bound framebuffer: foliage through the
+        alpha-tested program, everything else through one without a discard."""
+        for prog in (self.depth_prog, self.solid_depth_prog):
+            write_uniform(prog, "u_light_mat", mat_bytes(clip_from_world))
         self.textures.use(0)  # TextureUnit.SURFACES, for the foliage alpha test
         if "u_tex" in self.depth_prog:
             self.depth_prog["u_tex"].value = 0
-        self.depth_vao.render()
+        for alpha_tested, first, count in self.depth_runs:
+            (self.depth_vao if alpha_tested else self.solid_depth_vao).render(vertices=count, first=first)
 
     def release(self) -> None:
-        for obj in (self.depth_vao, self.depth_prog, self.vbo, self.ibo, self.textures, self.pbr):
+        for obj in (self.depth_vao, self.depth_prog, self.solid_depth_vao, self.solid_depth_prog, self.vbo, self.ibo,
+                    self.textures, self.pbr):
             obj.release()

@@ -31,17 +31,12 @@ class PreviewFailed(StudioError):
     """The preview process crashed or timed out (it is restarted for the next request)."""
 
 
-def preview_size(size_px, box_px) -> tuple[int, int]:
-    """The output size scaled to fit inside box_px, keeping the aspect ratio (even sides, ≥ 16)."""
-    w, h = size_px
-    s = min(box_px[0] / w, box_px[1] / h, 1.0)
-    return max(16, int(w * s) // 2 * 2), max(16, int(h * s) // 2 * 2)
-
-
 def preview_shot(shot, box_px):
-    """The Shot as the preview draws it: same walk and look, small frame, no extras, 1 sample."""
-    return shot.updated({"output": {"size": list(preview_size(shot.output.size, box_px)), "samples": 1,
-                                    "extras": []}}, source="preview")
+    """The Shot as the preview draws it: the pipeline's draft (same walk and look, one sample,
+    cheap extras only) fitted inside box_px."""
+    from ..pipeline import draft_shot
+
+    return draft_shot(shot, box_px)
 
 
 def scene_key(shot) -> str:

@@ -6,5 +6,7 @@ uniform sampler2DArray u_tex;
 in vec2 v_uv;
 flat in vec2 v_mat;
 void main() {
+#ifndef SOLID  // SOLID: the program for every kind but foliage (no discard: early depth tests)
     if (int(v_mat.y + 0.5) == FOLIAGE && texture(u_tex, vec3(v_uv, v_mat.x)).a < 0.5) discard;
+#endif
 }
