@@ -7,6 +7,8 @@ load; on a shared machine, run twice. Usage: python benchmarks/render_splats.py 
 `--lod` instead renders each size under a splat budget (default: the device's) along a walk and
 reports fps, the LOD tree's build time, peak RSS and PSNR of every frame against the full
 (unbudgeted) render; `--plot FILE.png` draws ms per frame against cloud size for both.
+`--reuse` walks at 1.4 m/s (24 fps) under the budget and reports the cut+cull+sort ms saved per
+frame by keeping the LOD cut while the camera moves little, against re-cutting every frame.
 """
 
 from __future__ import annotations
@@ -153,6 +155,49 @@ def bench_lod(ctx, n: int, frames: int, budget: int | None, size=(1280, 720), sh
     return result
 
 
+def bench_reuse(ctx, n: int, frames: int, budget: int | None, size=(1280, 720), sh_degree: int = 3) -> dict:
+    """A walk at 1.4 m/s and 24 fps under the budget, with the LOD cut kept while the camera moves
+    little (the default) and re-cut every frame: ms per frame of each, full sorts, PSNR between."""
+    from citywalk.render.splat_gl import SplatPass, make_splat_target, read_splat_target
+
+    cloud = street_cloud(n, np.random.default_rng(0), sh_degree)
+    keep = SplatPass(ctx, cloud, budget=budget)
+    fresh = SplatPass(ctx, cloud, budget=budget, lod=keep.lod, reuse_move_m=0.0, reuse_turn_deg=0.0)
+    w, h = size
+    f = 0.5 * w / np.tan(np.radians(60.0) / 2)
+    K = np.array([[f, 0, (w - 1) / 2], [0, f, (h - 1) / 2], [0, 0, 1]])
+    fbo, color, zsum = make_splat_target(ctx, size)
+    ms = {"reuse": [], "fresh": []}
+    stage = {"reuse": [], "fresh": []}
+    psnrs = []
+    for i in range(frames + 1):  # frame 0 warms both passes up
+        R, t = walk_pose(-60.0 + 1.4 * i / 24.0)
+        images = []
+        for name, sp in (("reuse", keep), ("fresh", fresh)):
+            s0 = time.perf_counter()
+            sp.draw(R, t, K, size, fbo)
+            dt = 1e3 * (time.perf_counter() - s0)
+            images.append(read_splat_target(color, zsum)["rgb"])
+            if i:
+                ms[name].append(dt)
+                stage[name].append(sp.timings_ms["sort"])
+        if i:
+            psnrs.append(psnr_db(images[0], images[1]))
+    park = ctx.simple_framebuffer((1, 1))
+    park.use()
+    fbo.release(), color.release(), zsum.release()
+    result = {"splats": n, "budget": keep.budget, "frames": frames, "step_m": round(1.4 / 24.0, 4),
+              "reuse_move_m": keep.reuse_move_m, "reuse_turn_deg": keep.reuse_turn_deg,
+              "full_sorts_reuse": keep.full_sorts - 1, "full_sorts_fresh": fresh.full_sorts - 1,
+              "ms_reuse": round(float(np.mean(ms["reuse"])), 1), "ms_fresh": round(float(np.mean(ms["fresh"])), 1),
+              "cut_sort_ms_reuse": round(float(np.mean(stage["reuse"])), 1),
+              "cut_sort_ms_fresh": round(float(np.mean(stage["fresh"])), 1),
+              "psnr_db_min_reuse_vs_fresh": round(min(psnrs), 2)}
+    result["ms_saved_per_frame"] = round(result["cut_sort_ms_fresh"] - result["cut_sort_ms_reuse"], 1)
+    keep.release(), fresh.release()
+    return result
+
+
 def plot_cost(results: list[dict], path: str) -> None:
     """ms per frame against cloud size, budgeted and full."""
     import matplotlib
@@ -181,11 +226,17 @@ def main() -> None:
     parser.add_argument("--primitive", choices=["auto", "quads"], default="auto")
     parser.add_argument("--lod", action="store_true", help="budgeted (LOD) vs full render, with PSNR")
     parser.add_argument("--budget", type=int, default=None, help="splat budget (default: the device's)")
+    parser.add_argument("--reuse", action="store_true",
+                        help="slow walk: LOD cut kept while the camera moves little vs re-cut every frame")
     parser.add_argument("--plot", default=None, help="with --lod: write ms-vs-size to this PNG")
     args = parser.parse_args()
     import moderngl
 
     ctx = moderngl.create_standalone_context(backend="egl")
+    if args.reuse:
+        for n in [int(s) for s in args.sizes.split(",")]:
+            print(json.dumps(bench_reuse(ctx, n, args.frames, args.budget, sh_degree=args.sh_degree)), flush=True)
+        return
     if args.lod:
         sizes = [int(s) for s in args.sizes.split(",")]
         results = []
