@@ -61,14 +61,14 @@ def walk_pose(y_m: float, eye_height_m: float = 1.65):
 
 
 def bench(ctx, n: int, frames: int, size=(1280, 720), sh_degree: int = 3,
-          primitive: str = "auto") -> dict:
+          primitive: str = "auto", gpu_sort: bool | None = None) -> dict:
     from citywalk.render.splat_gl import SplatPass, make_splat_target
 
     rng = np.random.default_rng(0)
     t0 = time.perf_counter()
     cloud = street_cloud(n, rng, sh_degree)
     t1 = time.perf_counter()
-    sp = SplatPass(ctx, cloud, primitive=primitive)
+    sp = SplatPass(ctx, cloud, primitive=primitive, gpu_sort=gpu_sort)
     t2 = time.perf_counter()
     w, h = size
     f = 0.5 * w / np.tan(np.radians(60.0) / 2)  # 60° horizontal FOV
@@ -91,10 +91,33 @@ def bench(ctx, n: int, frames: int, size=(1280, 720), sh_degree: int = 3,
     park.use()
     fbo.release(), color.release(), zsum.release()
     sp.release()
-    return {"splats": n, "sh_degree": sh_degree, "primitive": primitive, "size": list(size), "frames": frames,
+    return {"splats": n, "sh_degree": sh_degree, "primitive": primitive, "gpu_sort": sp.gpu_sort,
+            "size": list(size), "frames": frames,
             "drawn_per_frame": int(np.median(drawn)), "last_frame": stats, "fps": round(1e3 / total, 2),
             "ms": {k: round(v, 1) for k, v in ms.items()}, "ms_total": round(total, 1),
             "build_cloud_s": round(t1 - t0, 2), "upload_init_s": round(t2 - t1, 2)}
+
+
+def bench_sort(ctx, n: int, repeats: int = 3) -> dict:
+    """Median ms to sort n random 16-bit keys: NumPy's stable sort, and the compute shader
+    (glFinish included; the permutation is not read back)."""
+    from citywalk.render.splat_sort_gl import GpuKeySort
+
+    keys = np.random.default_rng(0).integers(0, 65536, n).astype(np.uint16)
+    sorter = GpuKeySort(ctx)
+    times = {"numpy_ms": [], "compute_ms": []}
+    for _ in range(repeats + 1):  # the first round warms up
+        s0 = time.perf_counter()
+        np.argsort(keys, kind="stable")
+        s1 = time.perf_counter()
+        sorter.sort(keys)
+        ctx.finish()
+        s2 = time.perf_counter()
+        times["numpy_ms"].append(1e3 * (s1 - s0))
+        times["compute_ms"].append(1e3 * (s2 - s1))
+    sorter.release()
+    return {"keys": n, "renderer": ctx.info["GL_RENDERER"],
+            **{k: round(float(np.median(v[1:])), 2) for k, v in times.items()}}
 
 
 def psnr_db(a: np.ndarray, b: np.ndarray) -> float:
@@ -224,6 +247,10 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=3)
     parser.add_argument("--sh-degree", type=int, default=3)
     parser.add_argument("--primitive", choices=["auto", "quads"], default="auto")
+    parser.add_argument("--gpu-sort", choices=["auto", "on", "off"], default="auto",
+                        help="depth sort by compute shader (auto: on a hardware GPU)")
+    parser.add_argument("--sort-only", action="store_true",
+                        help="time the compute-shader sort against NumPy's on random keys of each size")
     parser.add_argument("--lod", action="store_true", help="budgeted (LOD) vs full render, with PSNR")
     parser.add_argument("--budget", type=int, default=None, help="splat budget (default: the device's)")
     parser.add_argument("--reuse", action="store_true",
@@ -249,7 +276,12 @@ def main() -> None:
                           "load_avg": [round(x, 2) for x in os.getloadavg()], "lod": results}, indent=1))
         return
     sizes = [100_000] if args.quick else [int(s) for s in args.sizes.split(",")]
-    results = [bench(ctx, n, args.frames, sh_degree=args.sh_degree, primitive=args.primitive)
+    if args.sort_only:
+        for n in sizes:
+            print(json.dumps(bench_sort(ctx, n)), flush=True)
+        return
+    gpu_sort = {"auto": None, "on": True, "off": False}[args.gpu_sort]
+    results = [bench(ctx, n, args.frames, sh_degree=args.sh_degree, primitive=args.primitive, gpu_sort=gpu_sort)
                for n in sizes]
     print(json.dumps({"renderer": ctx.info["GL_RENDERER"], "cpu_count": os.cpu_count(),
                       "load_avg": [round(x, 2) for x in os.getloadavg()],
