@@ -255,3 +255,16 @@ def test_gl_small_move_reuses_the_sorted_cut(ctx):
         _render_pose(ctx, sp, R, t)
         assert sp.full_sorts == before + 1 and not sp.last_cut["reused"]
     sp.release(), fresh.release()
+
+
+def test_grid_bins_equal_searchsorted():
+    """The cut's arithmetic binning of projected sizes equals a binary search of the τ grid,
+    including values on, just below and just above the grid's own values, 0 and ∞."""
+    from citywalk.scene.splat_lod import _GRID, _grid_bins
+
+    rng = np.random.default_rng(8)
+    grid32 = _GRID.astype(np.float32)
+    x = np.concatenate([np.exp(rng.uniform(-12, 14, 50000)), grid32, np.nextafter(grid32, np.float32(0)),
+                        np.nextafter(grid32, np.float32(np.inf)), [0.0, 1e-30, 1e6, np.inf]]).astype(np.float32)
+    for side in ("left", "right"):
+        np.testing.assert_array_equal(_grid_bins(x, side), np.searchsorted(_GRID, x, side=side))
