@@ -70,21 +70,24 @@ def _require_moderngl():
     return moderngl
 
 
-def pack_gaussians(cloud: GaussianCloud) -> tuple[np.ndarray, np.ndarray, int]:
+def pack_gaussians(cloud: GaussianCloud, chunk: int = 1 << 20) -> tuple[np.ndarray, np.ndarray, int]:
     """Per-Gaussian GPU records → (geo (N, 12) float32: mean, opacity, covariance xx xy xz yy yz zz,
-    padding; sh (N, 4·stride) uint32 of packed half floats; stride in uvec4 per Gaussian)."""
+    padding; sh (N, 4·stride) uint32 of packed half floats; stride in uvec4 per Gaussian). Filled
+    `chunk` Gaussians at a time, so no full-size float temporaries (10M splats: GiBs) are made."""
     n = cloud.count
-    geo = np.zeros((n, 12), np.float32)
-    geo[:, 0:3] = cloud.means
-    geo[:, 3] = cloud.opacities
-    cov = cloud.covariances()
-    geo[:, 4:10] = cov[:, [0, 0, 0, 1, 1, 2], [0, 1, 2, 1, 2, 2]]
-    halves = np.clip(cloud.sh.reshape(n, 3 * cloud.sh.shape[1]), -65504, 65504).astype(np.float16)
-    per = halves.shape[1]
+    per = 3 * cloud.sh.shape[1]
     stride = -(-per // 8)  # uvec4 holds 8 halves
-    padded = np.zeros((n, stride * 8), np.float16)
-    padded[:, :per] = halves
-    return geo, padded.view(np.uint32), stride
+    geo = np.zeros((n, 12), np.float32)
+    halves = np.zeros((n, stride * 8), np.float16)
+    for a in range(0, n, chunk):
+        b = min(a + chunk, n)
+        part = cloud.subset(slice(a, b))
+        geo[a:b, 0:3] = part.means
+        geo[a:b, 3] = part.opacities
+        cov = part.covariances()
+        geo[a:b, 4:10] = cov[:, [0, 0, 0, 1, 1, 2], [0, 1, 2, 1, 2, 2]]
+        halves[a:b, :per] = np.clip(part.sh.reshape(b - a, per), -65504, 65504)
+    return geo, halves.view(np.uint32), stride
 
 
 def depth_keys(z_m: np.ndarray, near_m: float, far_m: float) -> np.ndarray:
@@ -161,8 +164,9 @@ class SplatPass:
             self.point_program = ctx.program(vertex_shader=points_vert, fragment_shader=frag)
         except moderngl.Error as exc:
             raise RenderError(f"splat shaders failed to compile/link: {exc}") from None
-        self.geo_buffer = ctx.buffer(geo.tobytes() if len(geo) else bytes(48))
-        self.sh_buffer = ctx.buffer(sh.tobytes() if len(sh) else bytes(16))
+        self.geo_buffer = ctx.buffer(geo if len(geo) else bytes(48))  # the array itself: no bytes copy
+        self.sh_buffer = ctx.buffer(sh if len(sh) else bytes(16))
+        del geo, sh
         self.order_buffer = ctx.buffer(reserve=max(4, 4 * self.count), dynamic=True)
         self.fade_buffer = ctx.buffer(reserve=max(4, 4 * self.count), dynamic=True)
         self._last_view = None  # (view key, order, big, fade) of the previous frame
