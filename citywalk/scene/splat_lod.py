@@ -37,6 +37,7 @@ EXTENT_SIGMA = 3.0       # a node's size is this many std-devs of its largest ax
 LOD_CACHE_VERSION = 1
 CULL_MARGIN_PX = 16.0     # a node counts as visible this far beyond the image border
 _HEADER_HASH_BYTES = 64 << 10
+_BUILD_CHUNK = 1 << 20   # the build gathers and merges about this many nodes at a time
 _GRID = np.geomspace(1e-3, 1e5, 801)  # candidate thresholds τ (px), ratio ≈ 1.023
 _LOG_GRID0 = np.float32(np.log(_GRID[0]))
 _INV_LOG_STEP = np.float32((len(_GRID) - 1) / np.log(_GRID[-1] / _GRID[0]))
@@ -194,8 +195,11 @@ def build_lod(cloud: GaussianCloud) -> SplatLOD:
     n = cloud.count
     if n == 0:
         raise SceneError("build_lod: the cloud is empty; nothing to build a level-of-detail tree over")
-    leaf = (cloud.means.astype(np.float64), _cov6(cloud.covariances()), cloud.opacities.astype(np.float64),
-            cloud.sh.reshape(n, -1).astype(np.float32),
+    cov6 = np.empty((n, 6))
+    for a in range(0, n, _BUILD_CHUNK):  # (chunk, 3, 3) float64 at a time, not the whole cloud's
+        cov6[a:a + _BUILD_CHUNK] = _cov6(cloud.subset(slice(a, a + _BUILD_CHUNK)).covariances())
+    leaf = (cloud.means.astype(np.float64), cov6, cloud.opacities.astype(np.float64),
+            cloud.sh.reshape(n, -1),  # float32 already: a view, not a copy
             np.sqrt(alpha_cutoff_maha(cloud.opacities)) * cloud.scales.max(axis=1))
     store = tuple(np.empty((max(n - 1, 1),) + a.shape[1:], a.dtype) for a in leaf)  # parents
 
@@ -224,10 +228,15 @@ def build_lod(cloud: GaussianCloud) -> SplatLOD:
         member = np.repeat(multi, sizes)
         kids = cur_ids[member]
         k_sizes = sizes[multi]
-        merged = _merge(rows(kids), np.r_[0, np.cumsum(k_sizes)[:-1]])
         new_ids = next_id + np.arange(len(k_sizes))
-        for st, v in zip(store, merged):
-            st[next_id - n:next_id - n + len(new_ids)] = v
+        group_start = np.r_[0, np.cumsum(k_sizes)]
+        # merge the level's groups in batches of about _BUILD_CHUNK children (bounded temporaries)
+        cuts = np.unique(np.r_[np.searchsorted(group_start, np.arange(0, len(kids), _BUILD_CHUNK)), len(k_sizes)])
+        for g0, g1 in zip(cuts[:-1], cuts[1:]):
+            k0, k1 = group_start[g0], group_start[g1]
+            merged = _merge(rows(kids[k0:k1]), group_start[g0:g1] - k0)
+            for st, v in zip(store, merged):
+                st[next_id - n + g0:next_id - n + g1] = v
         links.append((kids, np.repeat(new_ids, k_sizes)))
         children.append(kids)
         child_ptr.extend((child_ptr[-1] + np.cumsum(k_sizes)).tolist())
