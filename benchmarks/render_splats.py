@@ -333,13 +333,14 @@ def main() -> None:
     parser.add_argument("--big", type=int, default=None,
                         help="peak RSS and fps of load + LOD + render of a cloud this big, in child processes")
     parser.add_argument("--big-dir", default="/tmp", help="where --big writes its .ply")
+    parser.add_argument("--big-from", default=None, help="with --plot: a saved --big JSON line to plot")
     parser.add_argument("--big-child", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--plot", default=None, help="with --lod: write ms-vs-size to this PNG")
     args = parser.parse_args()
     if args.big_child:
         print(json.dumps(bench_big_child(args.big_child, args.frames, args.budget)), flush=True)
         return
-    big = None
+    big = json.loads(open(args.big_from).read().strip().splitlines()[-1]) if args.big_from else None
     if args.big:
         big = bench_big(args.big, args.frames, args.budget, args.sh_degree, args.big_dir)
         print(json.dumps(big), flush=True)
