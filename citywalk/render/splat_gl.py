@@ -194,7 +194,13 @@ class SplatPass:
         if self.gpu_sort:
             from citywalk.render.splat_sort_gl import GpuKeySort
 
-            self._gpu_sorter = GpuKeySort(ctx)
+            try:
+                self._gpu_sorter = GpuKeySort(ctx)
+            except RenderError:
+                if gpu_sort:  # asked for by name: say why it cannot be had
+                    raise
+                self.gpu_sort = False  # chosen by default: a driver without working compute sorts on the CPU
+        if self.gpu_sort:
             self._ids_buffer = ctx.buffer(reserve=max(4, 4 * self.count), dynamic=True)
             self._fade_in_buffer = ctx.buffer(reserve=max(4, 4 * self.count), dynamic=True)
 
