@@ -7,6 +7,10 @@ load; on a shared machine, run twice. Usage: python benchmarks/render_splats.py 
 `--lod` instead renders each size under a splat budget (default: the device's) along a walk and
 reports fps, the LOD tree's build time, peak RSS and PSNR of every frame against the full
 (unbudgeted) render; `--plot FILE.png` draws ms per frame against cloud size for both.
+`--big N` writes an N-Gaussian street .ply and, in child processes, loads it, builds (then reads
+back) its LOD tree and renders at the budget: load/LOD seconds, fps and peak RSS (ru_maxrss).
+`--reuse` walks at 1.4 m/s (24 fps) under the budget and reports the cut+cull+sort ms saved per
+frame by keeping the LOD cut while the camera moves little, against re-cutting every frame.
 """
 
 from __future__ import annotations
@@ -59,14 +63,14 @@ def walk_pose(y_m: float, eye_height_m: float = 1.65):
 
 
 def bench(ctx, n: int, frames: int, size=(1280, 720), sh_degree: int = 3,
-          primitive: str = "auto") -> dict:
+          primitive: str = "auto", gpu_sort: bool | None = None) -> dict:
     from citywalk.render.splat_gl import SplatPass, make_splat_target
 
     rng = np.random.default_rng(0)
     t0 = time.perf_counter()
     cloud = street_cloud(n, rng, sh_degree)
     t1 = time.perf_counter()
-    sp = SplatPass(ctx, cloud, primitive=primitive)
+    sp = SplatPass(ctx, cloud, primitive=primitive, gpu_sort=gpu_sort)
     t2 = time.perf_counter()
     w, h = size
     f = 0.5 * w / np.tan(np.radians(60.0) / 2)  # 60° horizontal FOV
@@ -89,10 +93,33 @@ def bench(ctx, n: int, frames: int, size=(1280, 720), sh_degree: int = 3,
     park.use()
     fbo.release(), color.release(), zsum.release()
     sp.release()
-    return {"splats": n, "sh_degree": sh_degree, "primitive": primitive, "size": list(size), "frames": frames,
+    return {"splats": n, "sh_degree": sh_degree, "primitive": primitive, "gpu_sort": sp.gpu_sort,
+            "size": list(size), "frames": frames,
             "drawn_per_frame": int(np.median(drawn)), "last_frame": stats, "fps": round(1e3 / total, 2),
             "ms": {k: round(v, 1) for k, v in ms.items()}, "ms_total": round(total, 1),
             "build_cloud_s": round(t1 - t0, 2), "upload_init_s": round(t2 - t1, 2)}
+
+
+def bench_sort(ctx, n: int, repeats: int = 3) -> dict:
+    """Median ms to sort n random 16-bit keys: NumPy's stable sort, and the compute shader
+    (glFinish included; the permutation is not read back)."""
+    from citywalk.render.splat_sort_gl import GpuKeySort
+
+    keys = np.random.default_rng(0).integers(0, 65536, n).astype(np.uint16)
+    sorter = GpuKeySort(ctx)
+    times = {"numpy_ms": [], "compute_ms": []}
+    for _ in range(repeats + 1):  # the first round warms up
+        s0 = time.perf_counter()
+        np.argsort(keys, kind="stable")
+        s1 = time.perf_counter()
+        sorter.sort(keys)
+        ctx.finish()
+        s2 = time.perf_counter()
+        times["numpy_ms"].append(1e3 * (s1 - s0))
+        times["compute_ms"].append(1e3 * (s2 - s1))
+    sorter.release()
+    return {"keys": n, "renderer": ctx.info["GL_RENDERER"],
+            **{k: round(float(np.median(v[1:])), 2) for k, v in times.items()}}
 
 
 def psnr_db(a: np.ndarray, b: np.ndarray) -> float:
@@ -153,23 +180,139 @@ def bench_lod(ctx, n: int, frames: int, budget: int | None, size=(1280, 720), sh
     return result
 
 
-def plot_cost(results: list[dict], path: str) -> None:
-    """ms per frame against cloud size, budgeted and full."""
+def bench_reuse(ctx, n: int, frames: int, budget: int | None, size=(1280, 720), sh_degree: int = 3) -> dict:
+    """A walk at 1.4 m/s and 24 fps under the budget, with the LOD cut kept while the camera moves
+    little (the default) and re-cut every frame: ms per frame of each, full sorts, PSNR between."""
+    from citywalk.render.splat_gl import SplatPass, make_splat_target, read_splat_target
+
+    cloud = street_cloud(n, np.random.default_rng(0), sh_degree)
+    keep = SplatPass(ctx, cloud, budget=budget)
+    fresh = SplatPass(ctx, cloud, budget=budget, lod=keep.lod, reuse_move_m=0.0, reuse_turn_deg=0.0)
+    w, h = size
+    f = 0.5 * w / np.tan(np.radians(60.0) / 2)
+    K = np.array([[f, 0, (w - 1) / 2], [0, f, (h - 1) / 2], [0, 0, 1]])
+    fbo, color, zsum = make_splat_target(ctx, size)
+    ms = {"reuse": [], "fresh": []}
+    stage = {"reuse": [], "fresh": []}
+    psnrs = []
+    for i in range(frames + 1):  # frame 0 warms both passes up
+        R, t = walk_pose(-60.0 + 1.4 * i / 24.0)
+        images = []
+        for name, sp in (("reuse", keep), ("fresh", fresh)):
+            s0 = time.perf_counter()
+            sp.draw(R, t, K, size, fbo)
+            dt = 1e3 * (time.perf_counter() - s0)
+            images.append(read_splat_target(color, zsum)["rgb"])
+            if i:
+                ms[name].append(dt)
+                stage[name].append(sp.timings_ms["sort"])
+        if i:
+            psnrs.append(psnr_db(images[0], images[1]))
+    park = ctx.simple_framebuffer((1, 1))
+    park.use()
+    fbo.release(), color.release(), zsum.release()
+    result = {"splats": n, "budget": keep.budget, "frames": frames, "step_m": round(1.4 / 24.0, 4),
+              "reuse_move_m": keep.reuse_move_m, "reuse_turn_deg": keep.reuse_turn_deg,
+              "full_sorts_reuse": keep.full_sorts - 1, "full_sorts_fresh": fresh.full_sorts - 1,
+              "ms_reuse": round(float(np.mean(ms["reuse"])), 1), "ms_fresh": round(float(np.mean(ms["fresh"])), 1),
+              "cut_sort_ms_reuse": round(float(np.mean(stage["reuse"])), 1),
+              "cut_sort_ms_fresh": round(float(np.mean(stage["fresh"])), 1),
+              "psnr_db_min_reuse_vs_fresh": round(min(psnrs), 2)}
+    result["ms_saved_per_frame"] = round(result["cut_sort_ms_fresh"] - result["cut_sort_ms_reuse"], 1)
+    keep.release(), fresh.release()
+    return result
+
+
+def plot_cost(results: list[dict], path: str, big: dict | None = None, note: str = "") -> None:
+    """ms per frame against cloud size (log-log), budgeted and full; `big` adds a budgeted point
+    (from --big: load + LOD + render in a child process) labelled with its peak RSS."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    n = [r["splats"] / 1e6 for r in results]
-    fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
-    ax.plot(n, [r["full_ms"] for r in results], "o-", label="full cloud")
-    ax.plot(n, [r["lod_ms"] for r in results], "s-", label=f"LOD, budget {results[0]['budget']:,}")
-    ax.set_xlabel("Gaussians in the cloud (millions)")
+    n = [r["splats"] for r in results]
+    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=100)
+    ax.plot(n, [r["full_ms"] for r in results], "o-", label="full cloud (no budget)")
+    lod_n, lod_ms = n + ([big["splats"]] if big else []), [r["lod_ms"] for r in results] + ([big["ms"]] if big else [])
+    ax.plot(lod_n, lod_ms, "s-", label=f"LOD, budget {results[0]['budget']:,}")
+    for r in results:
+        if np.isfinite(r["psnr_db_min"]):
+            ax.annotate(f"{r['psnr_db_min']:.1f} dB", (r["splats"], r["lod_ms"]), textcoords="offset points",
+                        xytext=(4, -12), fontsize=8)
+    if big:
+        ax.annotate(f"peak RSS {big['peak_rss_mib'] / 1024:.1f} GiB", (big["splats"], big["ms"]),
+                    textcoords="offset points", xytext=(-60, 8), fontsize=8)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("Gaussians in the cloud")
     ax.set_ylabel("ms per 1280×720 frame (draw + readback)")
-    ax.grid(alpha=0.3)
+    ax.set_title(f"Splat frame cost vs cloud size{note}", fontsize=10)
+    ax.grid(alpha=0.3, which="both")
     ax.legend()
     fig.tight_layout()
     fig.savefig(path)
+
+
+def bench_big_child(path: str, frames: int, budget: int | None) -> dict:
+    """In this (fresh) process: load the splat file, build or read its LOD tree, render `frames`
+    walk frames at 1280×720 under the budget → timings, fps and peak RSS (ru_maxrss)."""
+    import resource
+
+    import moderngl
+
+    from citywalk.render.splat_gl import SplatPass, make_splat_target, read_splat_target
+    from citywalk.sources.splats import load_splat_scene
+
+    t0 = time.perf_counter()
+    cloud = load_splat_scene(path)
+    t1 = time.perf_counter()
+    rss_load = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    ctx = moderngl.create_standalone_context(backend="egl")
+    sp = SplatPass(ctx, cloud, budget=budget)
+    t2 = time.perf_counter()
+    size = (1280, 720)
+    w, h = size
+    f = 0.5 * w / np.tan(np.radians(60.0) / 2)
+    K = np.array([[f, 0, (w - 1) / 2], [0, f, (h - 1) / 2], [0, 0, 1]])
+    fbo, color, zsum = make_splat_target(ctx, size)
+    ms = []
+    for i in range(frames + 1):
+        R, t = walk_pose(-60.0 + 1.4 * i / 24.0 * 10)
+        s0 = time.perf_counter()
+        sp.draw(R, t, K, size, fbo)
+        read_splat_target(color, zsum)
+        if i:
+            ms.append(1e3 * (time.perf_counter() - s0))
+    return {"splats": cloud.count, "budget": sp.budget, "lod_nodes": sp.count, "load_s": round(t1 - t0, 1),
+            "lod_s": round(t2 - t1, 1), "ms": round(float(np.median(ms)), 1),
+            "fps": round(1e3 / float(np.median(ms)), 2), "drawn": sp.last_stats["drawn"],
+            "peak_rss_mib_after_load": round(rss_load, 1),
+            "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1)}
+
+
+def bench_big(n: int, frames: int, budget: int | None, sh_degree: int, folder: str) -> dict:
+    """Write an n-Gaussian street .ply into `folder` (if not there), then measure bench_big_child
+    twice in fresh processes: first building the LOD tree (and its sidecar), then reading it."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from citywalk.scene.splat_lod import lod_sidecar_path
+    from citywalk.sources.splats import write_ply
+
+    path = Path(folder) / f"street_{n}_sh{sh_degree}.ply"
+    if not path.is_file():
+        write_ply(path, street_cloud(n, np.random.default_rng(0), sh_degree))
+    lod_sidecar_path(path).unlink(missing_ok=True)
+    out = {"file": str(path), "file_mib": round(path.stat().st_size / 2**20, 1)}
+    for run in ("build", "cached"):
+        cmd = [sys.executable, __file__, "--big-child", str(path), "--frames", str(frames)]
+        if budget is not None:
+            cmd += ["--budget", str(budget)]
+        done = subprocess.run(cmd, capture_output=True, text=True, check=True)
+        out[run] = json.loads(done.stdout.strip().splitlines()[-1])
+    return out
 
 
 def main() -> None:
@@ -179,13 +322,37 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=3)
     parser.add_argument("--sh-degree", type=int, default=3)
     parser.add_argument("--primitive", choices=["auto", "quads"], default="auto")
+    parser.add_argument("--gpu-sort", choices=["auto", "on", "off"], default="auto",
+                        help="depth sort by compute shader (auto: on a hardware GPU)")
+    parser.add_argument("--sort-only", action="store_true",
+                        help="time the compute-shader sort against NumPy's on random keys of each size")
     parser.add_argument("--lod", action="store_true", help="budgeted (LOD) vs full render, with PSNR")
     parser.add_argument("--budget", type=int, default=None, help="splat budget (default: the device's)")
+    parser.add_argument("--reuse", action="store_true",
+                        help="slow walk: LOD cut kept while the camera moves little vs re-cut every frame")
+    parser.add_argument("--big", type=int, default=None,
+                        help="peak RSS and fps of load + LOD + render of a cloud this big, in child processes")
+    parser.add_argument("--big-dir", default="/tmp", help="where --big writes its .ply")
+    parser.add_argument("--big-from", default=None, help="with --plot: a saved --big JSON line to plot")
+    parser.add_argument("--big-child", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--plot", default=None, help="with --lod: write ms-vs-size to this PNG")
     args = parser.parse_args()
+    if args.big_child:
+        print(json.dumps(bench_big_child(args.big_child, args.frames, args.budget)), flush=True)
+        return
+    big = json.loads(open(args.big_from).read().strip().splitlines()[-1]) if args.big_from else None
+    if args.big:
+        big = bench_big(args.big, args.frames, args.budget, args.sh_degree, args.big_dir)
+        print(json.dumps(big), flush=True)
+        if not args.lod:
+            return
     import moderngl
 
     ctx = moderngl.create_standalone_context(backend="egl")
+    if args.reuse:
+        for n in [int(s) for s in args.sizes.split(",")]:
+            print(json.dumps(bench_reuse(ctx, n, args.frames, args.budget, sh_degree=args.sh_degree)), flush=True)
+        return
     if args.lod:
         sizes = [int(s) for s in args.sizes.split(",")]
         results = []
@@ -193,12 +360,18 @@ def main() -> None:
             results.append(bench_lod(ctx, n, args.frames, args.budget, sh_degree=args.sh_degree))
             print(json.dumps(results[-1]), flush=True)
         if args.plot:
-            plot_cost(results, args.plot)
+            note = f" ({os.cpu_count()} CPU cores, load {os.getloadavg()[0]:.1f}, {ctx.info['GL_RENDERER'][:8]})"
+            plot_cost(results, args.plot, big=big["build"] if big else None, note=note)
         print(json.dumps({"renderer": ctx.info["GL_RENDERER"], "cpu_count": os.cpu_count(),
                           "load_avg": [round(x, 2) for x in os.getloadavg()], "lod": results}, indent=1))
         return
     sizes = [100_000] if args.quick else [int(s) for s in args.sizes.split(",")]
-    results = [bench(ctx, n, args.frames, sh_degree=args.sh_degree, primitive=args.primitive)
+    if args.sort_only:
+        for n in sizes:
+            print(json.dumps(bench_sort(ctx, n)), flush=True)
+        return
+    gpu_sort = {"auto": None, "on": True, "off": False}[args.gpu_sort]
+    results = [bench(ctx, n, args.frames, sh_degree=args.sh_degree, primitive=args.primitive, gpu_sort=gpu_sort)
                for n in sizes]
     print(json.dumps({"renderer": ctx.info["GL_RENDERER"], "cpu_count": os.cpu_count(),
                       "load_avg": [round(x, 2) for x in os.getloadavg()],

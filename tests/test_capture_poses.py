@@ -90,7 +90,9 @@ def test_package_is_metric_z_up_and_readable_by_the_splat_source(tmp_path):
     times = {name: (3 * i, 3 * i / 24) for i, name in enumerate(poses.names)}
     ply = write_scene_package(tmp_path / "pkg", placed, poses, times, 24.0, ground, {"name": "t", "arr": np.ones(2)})
     pkg = read_scene_package(tmp_path / "pkg")
-    assert pkg["cloud"].count == n and len(pkg["cameras"]["frames"]) == len(poses.names)
+    floaters = pkg["metadata"]["floaters"]  # ground behind the first camera was never seen: pruned
+    assert pkg["cloud"].count == floaters["kept"] == n - floaters["pruned"] and 0 < floaters["kept"] < n
+    assert len(pkg["cameras"]["frames"]) == len(poses.names)
     assert pkg["cameras"]["frames"][2]["index"] == 6 and pkg["metadata"]["arr"] == [1.0, 1.0]
     c2w = capture_cameras_c2w(ply)
     assert c2w is not None and np.allclose(c2w[:, :3, 3], poses.centres, atol=1e-9)

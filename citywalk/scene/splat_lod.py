@@ -37,7 +37,10 @@ EXTENT_SIGMA = 3.0       # a node's size is this many std-devs of its largest ax
 LOD_CACHE_VERSION = 1
 CULL_MARGIN_PX = 16.0     # a node counts as visible this far beyond the image border
 _HEADER_HASH_BYTES = 64 << 10
+_BUILD_CHUNK = 1 << 20   # the build gathers and merges about this many nodes at a time
 _GRID = np.geomspace(1e-3, 1e5, 801)  # candidate thresholds τ (px), ratio ≈ 1.023
+_LOG_GRID0 = np.float32(np.log(_GRID[0]))
+_INV_LOG_STEP = np.float32((len(_GRID) - 1) / np.log(_GRID[-1] / _GRID[0]))
 
 
 @dataclass
@@ -82,6 +85,8 @@ class SplatLOD:
         owner = np.repeat(np.arange(len(self._n_children)), self._n_children)
         is_leaf = self.children < n
         self._leaf_kids, self._leaf_owner = self.children[is_leaf], owner[is_leaf]
+        # the leaf children of parent j are _leaf_kids[_leaf_ptr[j]:_leaf_ptr[j + 1]] (owner is sorted)
+        self._leaf_ptr = np.searchsorted(self._leaf_owner, np.arange(len(self._n_children) + 1))
 
     def _level(self, lv: int):
         """(children ids, reduceat offsets, parent ids) of parent level `lv`."""
@@ -113,10 +118,14 @@ class SplatLOD:
         w_parent = ramp_lo - ramp_hi
         eps = 1.0 / 1024.0
         p_sel = np.flatnonzero(w_parent > eps)
-        w_leaf = 1.0 - ramp_lo[self._leaf_owner]  # a leaf's weight: its parent not yet faded in
-        take = w_leaf > eps
-        sel = np.concatenate([self._leaf_kids[take], n + p_sel])
-        weight = np.concatenate([w_leaf[take], w_parent[p_sel]]).astype(np.float32)
+        # a leaf's weight is 1 − ramp_lo of its parent (not yet faded in): only the leaves of
+        # parents still open are gathered, by their ranges in the owner-sorted leaf list
+        w_open = 1.0 - ramp_lo
+        open_p = np.flatnonzero(w_open > eps)
+        first, count = self._leaf_ptr[open_p], np.diff(self._leaf_ptr)[open_p]
+        at = np.repeat(first - np.cumsum(count) + count, count) + np.arange(int(count.sum()))
+        sel = np.concatenate([self._leaf_kids[at], n + p_sel])
+        weight = np.concatenate([np.repeat(w_open[open_p], count), w_parent[p_sel]]).astype(np.float32)
         return sel, weight, float(tau)
 
     def parent_px(self, R_w2c, t_w2c, K, size_px) -> np.ndarray:
@@ -144,15 +153,37 @@ class SplatLOD:
         return px
 
 
+def _grid_bins(x: np.ndarray, side: str) -> np.ndarray:
+    """np.searchsorted(_GRID, x, side) for x ≥ 0, exactly, in a few passes instead of a binary
+    search per value (4× faster on millions): the grid is geometric, so a log gives the bin to
+    within one, and comparisons with the grid's own values settle it."""
+    g = len(_GRID)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        approx = np.floor((np.log(x.astype(np.float32)) - _LOG_GRID0) * _INV_LOG_STEP) + 1.0
+    k = np.clip(np.nan_to_num(approx, nan=0.0, posinf=g, neginf=0.0), 0, g).astype(np.int64)
+    xd = x.astype(np.float64)
+    for _ in range(2):  # 'right' counts grid values ≤ x, 'left' those < x
+        below = _GRID[np.minimum(k, g - 1)]
+        k += (k < g) & ((below <= xd) if side == "right" else (below < xd))
+        above = _GRID[np.maximum(k - 1, 0)]
+        k -= (k > 0) & ((above > xd) if side == "right" else (above >= xd))
+    return k
+
+
 def _threshold_for_budget(px: np.ndarray, n_children: np.ndarray, n_leaves: int, budget: int) -> float:
     """The smallest grid τ whose soft cut fits the budget. Its size is n_leaves + #{parents with
     px < τ} − Σ children of parents with px · FADE_BAND ≤ τ (those children have faded out)."""
     g = len(_GRID)
-    lo_bin = np.searchsorted(_GRID, px, side="right")  # px < grid[k] ⇔ bin ≤ k
-    hi_bin = np.searchsorted(_GRID, px * np.float32(FADE_BAND), side="left")  # ≤ grid[k] ⇔ bin ≤ k
+    # off-screen parents (px = 0) are in bin 0 of both: a constant, counted without binning them
+    on = np.flatnonzero(px > 0)
+    off_children = int(n_children.sum()) - int(n_children[on].sum())
+    base = n_leaves + (len(px) - len(on)) - off_children
+    px, n_children = px[on], n_children[on]
+    lo_bin = _grid_bins(px, "right")  # px < grid[k] ⇔ bin ≤ k
+    hi_bin = _grid_bins(px * np.float32(FADE_BAND), "left")  # ≤ grid[k] ⇔ bin ≤ k
     count_lo = np.cumsum(np.bincount(lo_bin, minlength=g + 1)[:g])
     count_hi = np.cumsum(np.bincount(hi_bin, weights=n_children, minlength=g + 1)[:g])
-    fits = np.flatnonzero(n_leaves + count_lo - count_hi <= budget)
+    fits = np.flatnonzero(base + count_lo - count_hi <= budget)
     return float(_GRID[fits[0]] if len(fits) else _GRID[-1])
 
 
@@ -164,8 +195,11 @@ def build_lod(cloud: GaussianCloud) -> SplatLOD:
     n = cloud.count
     if n == 0:
         raise SceneError("build_lod: the cloud is empty; nothing to build a level-of-detail tree over")
-    leaf = (cloud.means.astype(np.float64), _cov6(cloud.covariances()), cloud.opacities.astype(np.float64),
-            cloud.sh.reshape(n, -1).astype(np.float32),
+    cov6 = np.empty((n, 6))
+    for a in range(0, n, _BUILD_CHUNK):  # (chunk, 3, 3) float64 at a time, not the whole cloud's
+        cov6[a:a + _BUILD_CHUNK] = _cov6(cloud.subset(slice(a, a + _BUILD_CHUNK)).covariances())
+    leaf = (cloud.means.astype(np.float64), cov6, cloud.opacities.astype(np.float64),
+            cloud.sh.reshape(n, -1),  # float32 already: a view, not a copy
             np.sqrt(alpha_cutoff_maha(cloud.opacities)) * cloud.scales.max(axis=1))
     store = tuple(np.empty((max(n - 1, 1),) + a.shape[1:], a.dtype) for a in leaf)  # parents
 
@@ -194,10 +228,15 @@ def build_lod(cloud: GaussianCloud) -> SplatLOD:
         member = np.repeat(multi, sizes)
         kids = cur_ids[member]
         k_sizes = sizes[multi]
-        merged = _merge(rows(kids), np.r_[0, np.cumsum(k_sizes)[:-1]])
         new_ids = next_id + np.arange(len(k_sizes))
-        for st, v in zip(store, merged):
-            st[next_id - n:next_id - n + len(new_ids)] = v
+        group_start = np.r_[0, np.cumsum(k_sizes)]
+        # merge the level's groups in batches of about _BUILD_CHUNK children (bounded temporaries)
+        cuts = np.unique(np.r_[np.searchsorted(group_start, np.arange(0, len(kids), _BUILD_CHUNK)), len(k_sizes)])
+        for g0, g1 in zip(cuts[:-1], cuts[1:]):
+            k0, k1 = group_start[g0], group_start[g1]
+            merged = _merge(rows(kids[k0:k1]), group_start[g0:g1] - k0)
+            for st, v in zip(store, merged):
+                st[next_id - n + g0:next_id - n + g1] = v
         links.append((kids, np.repeat(new_ids, k_sizes)))
         children.append(kids)
         child_ptr.extend((child_ptr[-1] + np.cumsum(k_sizes)).tolist())

@@ -85,6 +85,9 @@ def _parse_ply_header(path) -> tuple[int, int, list[tuple[str, str]], str]:
     return nl + 1, count, props, fmt
 
 
+PLY_CHUNK = 1 << 20  # rows read at a time (a 3DGS SH-3 row is 248 B: 260 MB a chunk)
+
+
 def read_ply(path, max_splats: int = MAX_SPLATS) -> GaussianCloud:
     """Read a 3DGS training `.ply` (binary little-endian); SH degree 0–3 from the f_rest count."""
     path = Path(path)
@@ -108,34 +111,46 @@ def read_ply(path, max_splats: int = MAX_SPLATS) -> GaussianCloud:
     if size < need:
         raise SceneError(f"{path}: truncated: header declares {n} splats × {dtype.itemsize} B "
                          f"= {need} B with header, file has {size} B")
-    rows = np.memmap(path, dtype=dtype, mode="r", offset=header_len, shape=(n,)) if n else \
-        np.zeros(0, dtype)
-
-    def col(*keys) -> np.ndarray:
-        out = np.empty((n, len(keys)), np.float32)
-        for i, k in enumerate(keys):
-            out[:, i] = rows[k]  # noqa: F821 - rows is deleted after the last col() call
-        _finite_or_raise(path, "/".join(keys[:1]) + ("…" if len(keys) > 1 else ""), out)
-        return out
-
-    means = col("x", "y", "z")
-    dc = col("f_dc_0", "f_dc_1", "f_dc_2")
     k = sh_coeff_count(degree)
+    means = np.empty((n, 3), np.float32)
     sh = np.empty((n, k, 3), np.float32)
-    sh[:, 0] = dc
-    if degree:
-        f_rest = col(*[f"f_rest_{i}" for i in range(3 * (k - 1))])
-        sh[:, 1:] = f_rest.reshape(n, 3, k - 1).transpose(0, 2, 1)  # stored channel by channel
-    scales = np.exp(col("scale_0", "scale_1", "scale_2").astype(np.float64))
-    opac = _sigmoid(col("opacity")[:, 0].astype(np.float64))
-    rot = col("rot_0", "rot_1", "rot_2", "rot_3")
-    norm = np.linalg.norm(rot, axis=1)
-    if n and norm.min() == 0:
-        raise SceneError(f"{path}: zero rotation quaternion at splat {int(np.argmin(norm))}")
-    del rows
-    if not np.all(np.isfinite(scales)):
-        raise SceneError(f"{path}: scale_* too large (exp overflows); expected log scales")
+    scales = np.empty((n, 3), np.float32)
+    opac = np.empty(n, np.float32)
+    rot = np.empty((n, 4), np.float32)
+    rest_names = [f"f_rest_{i}" for i in range(3 * (k - 1))]
+    # read PLY_CHUNK rows at a time: no mapping of the whole file and no full-size temporaries
+    with open(path, "rb") as f:
+        f.seek(header_len)
+        for a in range(0, n, PLY_CHUNK):
+            rows = np.fromfile(f, dtype=dtype, count=min(PLY_CHUNK, n - a))
+            z = a + len(rows)
+
+            def col(*keys, rows=rows) -> np.ndarray:
+                return _ply_columns(path, rows, keys)
+
+            means[a:z] = col("x", "y", "z")
+            sh[a:z, 0] = col("f_dc_0", "f_dc_1", "f_dc_2")
+            if degree:
+                sh[a:z, 1:] = col(*rest_names).reshape(z - a, 3, k - 1).transpose(0, 2, 1)  # channel by channel
+            scale = np.exp(col("scale_0", "scale_1", "scale_2").astype(np.float64))
+            if not np.all(np.isfinite(scale)):
+                raise SceneError(f"{path}: scale_* too large (exp overflows); expected log scales")
+            scales[a:z] = scale
+            opac[a:z] = _sigmoid(col("opacity")[:, 0].astype(np.float64))
+            rot[a:z] = col("rot_0", "rot_1", "rot_2", "rot_3")
+            norm = np.linalg.norm(rot[a:z], axis=1)
+            if norm.min() == 0:
+                raise SceneError(f"{path}: zero rotation quaternion at splat {a + int(np.argmin(norm))}")
     return GaussianCloud(means, scales, rot, opac, sh, degree)
+
+
+def _ply_columns(path, rows: np.ndarray, keys) -> np.ndarray:
+    """The named float properties of PLY rows as (M, len(keys)) float32, all finite."""
+    out = np.empty((len(rows), len(keys)), np.float32)
+    for i, key in enumerate(keys):
+        out[:, i] = rows[key]
+    _finite_or_raise(path, "/".join(keys[:1]) + ("…" if len(keys) > 1 else ""), out)
+    return out
 
 
 def write_ply(path, cloud: GaussianCloud) -> None:
