@@ -8,12 +8,15 @@ out vec4 f_color;
 float luma(vec3 c) { return dot(c, vec3(0.299, 0.587, 0.114)); }
 void main() {
     vec2 uv = v_ndc * 0.5 + 0.5;
-    vec3 cM = texture(u_ldr, uv).rgb;
+    // the centre and its diagonal neighbours sit on texel centres: unfiltered fetches (cheaper on
+    // llvmpipe than filtered ones), clamped to the edge as the sampler would
+    ivec2 px = ivec2(gl_FragCoord.xy), last = textureSize(u_ldr, 0) - 1;
+    vec3 cM = texelFetch(u_ldr, px, 0).rgb;
     float lM = luma(cM);
-    float lNW = luma(texture(u_ldr, uv + vec2(-1.0, -1.0) * u_texel).rgb);
-    float lNE = luma(texture(u_ldr, uv + vec2(1.0, -1.0) * u_texel).rgb);
-    float lSW = luma(texture(u_ldr, uv + vec2(-1.0, 1.0) * u_texel).rgb);
-    float lSE = luma(texture(u_ldr, uv + vec2(1.0, 1.0) * u_texel).rgb);
+    float lNW = luma(texelFetch(u_ldr, clamp(px + ivec2(-1, -1), ivec2(0), last), 0).rgb);
+    float lNE = luma(texelFetch(u_ldr, clamp(px + ivec2(1, -1), ivec2(0), last), 0).rgb);
+    float lSW = luma(texelFetch(u_ldr, clamp(px + ivec2(-1, 1), ivec2(0), last), 0).rgb);
+    float lSE = luma(texelFetch(u_ldr, clamp(px + ivec2(1, 1), ivec2(0), last), 0).rgb);
     float lo = min(lM, min(min(lNW, lNE), min(lSW, lSE)));
     float hi = max(lM, max(max(lNW, lNE), max(lSW, lSE)));
     if (hi - lo < max(0.04, hi * 0.12)) { f_color = vec4(cM, 1.0); return; }
