@@ -397,3 +397,24 @@ def look_at(eye, target):
     d = np.cross(f, r)
     R = np.stack([r, d, f])
     return R, -R @ eye
+
+
+def gl_context_or_skip(need_compute: bool = False):
+    """A standalone EGL context parked on a live 1x1 framebuffer (moderngl re-binds its last-used
+    framebuffer when making another, so a released target is never named); the calling test is
+    skipped where there is no OpenGL, or no compute shaders when need_compute."""
+    import moderngl
+    import pytest
+
+    try:
+        context = moderngl.create_standalone_context(backend="egl")
+    except Exception as exc:  # no EGL/GL on this machine
+        pytest.skip(f"no OpenGL context: {exc}")
+    if need_compute:
+        from citywalk.render.splat_sort_gl import compute_supported
+
+        if not compute_supported(context):
+            pytest.skip("no OpenGL 4.3 compute shaders")
+    context.parking = context.simple_framebuffer((1, 1))
+    context.parking.use()
+    return context

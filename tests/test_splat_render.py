@@ -14,22 +14,16 @@ from citywalk.sources.splats import rotation_between
 moderngl = pytest.importorskip("moderngl")
 from citywalk.render.splat_gl import SplatPass, make_splat_target, read_splat_target, sort_back_to_front  # noqa: E402
 
+from builders import gl_context_or_skip  # noqa: E402
+
 W, H = 128, 96
 K = np.array([[110.0, 0, 63.5], [0, 105.0, 47.5], [0, 0, 1]])
 
 
 @pytest.fixture(scope="module")
 def ctx():
-    try:
-        context = moderngl.create_standalone_context(backend="egl")
-    except Exception as exc:  # no EGL/GL on this machine
-        pytest.skip(f"no OpenGL context: {exc}")
+    context = gl_context_or_skip()
     assert context.error == "GL_NO_ERROR"
-    # moderngl re-binds its last-used framebuffer when creating a new one; park on a live one
-    # before releasing targets so that never names a deleted framebuffer
-    parking = context.simple_framebuffer((1, 1))
-    parking.use()
-    context.parking = parking
     yield context
     assert context.error == "GL_NO_ERROR"
     context.release()

@@ -15,20 +15,15 @@ from citywalk.render.splat_gl import (  # noqa: E402
     read_splat_target,
     sort_back_to_front,
 )
-from citywalk.render.splat_sort_gl import GpuKeySort, compute_supported  # noqa: E402
+from citywalk.render.splat_sort_gl import GpuKeySort  # noqa: E402
 from citywalk.scene.gaussians import GaussianCloud  # noqa: E402
+
+from builders import gl_context_or_skip  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def ctx():
-    try:
-        context = moderngl.create_standalone_context(backend="egl")
-    except Exception as exc:  # no EGL/GL on this machine
-        pytest.skip(f"no OpenGL context: {exc}")
-    if not compute_supported(context):
-        pytest.skip("no OpenGL 4.3 compute shaders")
-    parking = context.simple_framebuffer((1, 1))
-    parking.use()
+    context = gl_context_or_skip(need_compute=True)
     yield context
     context.release()
 
