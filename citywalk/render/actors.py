@@ -365,11 +365,7 @@ class ActorPass:
         if side_on >= ARM_POSE_MIN_SIN:
             rest_a, tgt_a = rest_arms(pelvis[:2], heading, float(ground[2]), h_m), gait_arm_joints(joints, h_m)
             near_arm = int(np.argmax((tgt_a[:, 0] - ground) @ to_cam))
-            arms_r = px(rest_a)
-            # the cycle's arms hung from the drawn body's shoulders (it moves with the pelvis only)
-            shift = np.round(px(pelvis) - rest_pelvis)
-            tgt_px = px(tgt_a)
-            arms_t = tgt_px - tgt_px[:, :1] + arms_r[:, :1] + shift
+            arms_r, arms_t = px(rest_a), px(tgt_a)
         rest = LegPose(px(rest3), rest_pelvis, near, arms_r, near_arm)
         target = LegPose(px(tgt3), px(pelvis), near, arms_t, near_arm)
         return pose_legs(rgba, rest, target, h_m / mpp), anchor

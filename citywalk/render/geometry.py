@@ -8,7 +8,7 @@ import numpy as np
 
 from ..errors import RenderError
 from ..scene import FOLIAGE, PBR_SUFFIX, Scene
-from .gl import float_layout, mat_bytes, shader_source, write_uniform
+from .gl import float_layout, is_software_renderer, mat_bytes, shader_source, write_uniform
 
 TEX_SIZE_PX = 256  # the smallest layer size; a scene with bigger textures (sign atlases, material
 MAX_TEX_SIZE_PX = 512  # families) gets up to this, so shop lettering keeps its texel density
@@ -18,9 +18,7 @@ CPU_ANISOTROPY = 1.0  # llvmpipe: 8x anisotropic lookups tripled the frame time;
 
 def texture_anisotropy(ctx) -> float:
     """Anisotropic filtering for this GL device: cheap on GPUs, dear on software rasterisers."""
-    name = str(ctx.info.get("GL_RENDERER", "")).lower()
-    software = any(s in name for s in ("llvmpipe", "softpipe", "swiftshader", "software"))
-    return CPU_ANISOTROPY if software else GPU_ANISOTROPY
+    return CPU_ANISOTROPY if is_software_renderer(ctx) else GPU_ANISOTROPY
 VERTEX_LAYOUT = (("in_pos", 3), ("in_nrm", 3), ("in_uv", 2), ("in_col", 3), ("in_mat", 4), ("in_rough", 1))  # 16 floats
 
 

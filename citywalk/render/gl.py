@@ -30,6 +30,13 @@ def shader_source(name: str) -> str:
     return resources.files("citywalk.render").joinpath("shaders", name).read_text(encoding="utf-8")
 
 
+def is_software_renderer(ctx) -> bool:
+    """Whether the GL device is a CPU rasteriser (llvmpipe, softpipe, SwiftShader): what the
+    passes choose their cheaper paths by."""
+    name = str(ctx.info.get("GL_RENDERER", "")).lower()
+    return any(s in name for s in ("llvmpipe", "softpipe", "swiftshader", "software"))
+
+
 def check_gl(ctx, where: str) -> None:
     """Raise a RenderError if the context has a pending GL error."""
     err = ctx.error

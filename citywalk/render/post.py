@@ -58,7 +58,7 @@ class PostPass:
         self.ctx, self.fxaa = ctx, bool(fxaa)
         self.film = film_look(film)
         self._tones: dict[tuple[bool, bool, bool], Fullscreen] = {}  # by the features a frame uses
-        self.tone = self._tone(False, False, False)
+        self.tone: Fullscreen | None = None  # the program of the latest frame, chosen in draw
         self.antialias = Fullscreen(ctx, "fxaa.frag")
         self.linear_fbo = None  # made on the first frame that asks for linear output
 

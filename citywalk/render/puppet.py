@@ -36,8 +36,8 @@ SIDES = ("l", "r")
 class LegPose:
     """Joints of both legs on the card, image px (x right, y down), (2, 5, 2): leg (l, r) ×
     (hip, knee, ankle, heel, toe); the pelvis (2,); which leg is nearer the camera (0 l, 1 r);
-    arms (2, 4, 2) (shoulder, elbow, wrist, fingertips) or None to leave the stored arms be,
-    and which arm is nearer."""
+    arms (2, 4, 2) (shoulder, elbow, wrist, fingertips; a target's are hung from the drawn
+    body's shoulders by `pose_legs`) or None to leave the stored arms be, and which arm is nearer."""
 
     legs: np.ndarray
     pelvis: np.ndarray
@@ -193,13 +193,13 @@ def _limb_layer(prem, rest, target, bones, box, keep_fn) -> np.ndarray:
     return vals.reshape(y1 - y0, x1 - x0, 4)
 
 
-def _limb_box(pts: np.ndarray, reach_px: float, size: tuple[int, int], y1: int | None = None) -> tuple[int, ...]:
+def _limb_box(pts: np.ndarray, reach_px: float, size: tuple[int, int]) -> tuple[int, int, int, int]:
     """The image box (x0, y0, x1, y1) round joints pts (N, 2) widened by reach_px, inside the image."""
     H, W = size
     x0 = int(np.clip(np.floor(pts[:, 0].min() - reach_px), 0, W))
     x1 = int(np.clip(np.ceil(pts[:, 0].max() + reach_px), 0, W))
     y0 = int(np.clip(np.floor(pts[:, 1].min() - reach_px), 0, H))
-    y1 = int(np.clip(np.ceil(pts[:, 1].max() + reach_px), 0, H)) if y1 is None else y1
+    y1 = int(np.clip(np.ceil(pts[:, 1].max() + reach_px), 0, H))
     return x0, y0, x1, y1
 
 
@@ -286,17 +286,18 @@ def pose_legs(rgba: np.ndarray, rest: LegPose, target: LegPose, height_px: float
     src = rgba.astype(np.float32) / 255.0
     prem = np.concatenate([src[..., :3] * src[..., 3:], src[..., 3:]], -1)
     radius, arm_r = LEG_RADIUS * height_px, ARM_RADIUS * height_px
+    shift = np.round(target.pelvis - rest.pelvis).astype(int)
     with_arms = rest.arms is not None and target.arms is not None
     if with_arms:
         dx = centre_arm_dx(src[..., 3], rest.arms[target.near_arm], height_px)
         rest = dataclasses.replace(rest, arms=rest.arms + [dx, 0.0])
-        target = dataclasses.replace(target, arms=target.arms + [dx, 0.0])
+        # the cycle's arms hung from the drawn body's shoulders (the body moves with the pelvis only)
+        target = dataclasses.replace(target, arms=target.arms - target.arms[:, :1] + rest.arms[:, :1] + shift)
     # only the near arm is cut from the body: the far one hides behind it in a side view, and
     # both swing with the near arm's pixels
     body_src = _without_arm(prem, rest.arms[target.near_arm], arm_r) if with_arms else prem
     hip_y = float(np.mean(rest.legs[:, 0, 1]))
     overlap = HIP_OVERLAP * height_px
-    shift = np.round(target.pelvis - rest.pelvis).astype(int)
     cut = int(np.clip(np.ceil(hip_y + overlap), 0, H))
     upper = np.zeros_like(prem)
     upper[:cut] = body_src[:cut]
@@ -314,8 +315,8 @@ def pose_legs(rgba: np.ndarray, rest: LegPose, target: LegPose, height_px: float
     top = hip_y - overlap
     for leg in (1 - target.near, target.near):
         pts = target.legs[leg]
-        box = _limb_box(pts, 1.6 * radius, (H, W), y1=H)
-        box = (box[0], int(np.clip(np.floor(pts[:, 1].min() - overlap), 0, H)), box[2], H)
+        x0, _, x1, _ = _limb_box(pts, 1.6 * radius, (H, W))
+        box = (x0, int(np.clip(np.floor(pts[:, 1].min() - overlap), 0, H)), x1, H)  # down to the image's foot
         lo, hi = bands[leg]
 
         def keep(best, q, lo=lo, hi=hi):

@@ -38,6 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from citywalk.errors import MissingExtra, RenderError
+from citywalk.render.gl import is_software_renderer
 from citywalk.scene.gaussians import GaussianCloud
 from citywalk.scene.splat_math import DILATION_PX2, JACOBIAN_CLAMP, alpha_cutoff_maha
 
@@ -48,12 +49,6 @@ _SORT_BITS = 16
 MIN_SPLAT_BUDGET = 10_000
 CPU_SPLAT_BUDGET = 300_000     # llvmpipe: 1M-Gaussian street at 33.6 dB PSNR vs the full render
 GPU_SPLAT_BUDGET = 1_500_000   # a desktop GPU
-
-
-def is_software_renderer(ctx) -> bool:
-    """Whether the GL device is a CPU rasteriser (llvmpipe, softpipe, SwiftShader)."""
-    name = str(ctx.info.get("GL_RENDERER", "")).lower()
-    return any(s in name for s in ("llvmpipe", "softpipe", "swiftshader", "software"))
 
 
 def default_splat_budget(ctx) -> int:
