@@ -171,7 +171,8 @@ def open_renderer(shot: Shot, p: Prepared):
 
     renderer = Renderer(p.scene, p.lighting, tuple(shot.output.size), shot.output.samples,
                         focus_points=p.route, exposure_ev=shot.look.exposure_ev,
-                        splat_budget=shot.output.splat_budget, film=shot.look.film)
+                        splat_budget=shot.output.splat_budget, film=shot.look.film,
+                        render_scale=shot.output.render_scale)
     add_actors(renderer, shot, p.route, p.walker, len(p.frames))
     if p.agents is not None:
         from .agents import unit_meshes
@@ -192,9 +193,11 @@ def side_paths(video: Path) -> dict[str, Path]:
 
 
 def render_shot(shot: Shot, out_path: str | Path | None = None,
-                on_fraction: Callable[[float], None] | None = None) -> RenderResult:
+                on_fraction: Callable[[float], None] | None = None,
+                on_frame: Callable[[int, np.ndarray], None] | None = None) -> RenderResult:
     """Render a Shot to an MP4 (and the extras it asks for). Deterministic for a given Shot; the
-    farm (citywalk.farm) renders the same frames in chunks through the same two passes."""
+    farm (citywalk.farm) renders the same frames in chunks through the same two passes.
+    `on_frame(index, rgb)` sees each frame before it is encoded (benchmarks compare them)."""
     from .video.encode import VideoWriter
     from .video.progress import progress
 
@@ -222,6 +225,8 @@ def render_shot(shot: Shot, out_path: str | Path | None = None,
         with progress(n, "rendering", on_fraction=_phase(on_fraction, METER_SHARE, 1.0)) as bar:
             for cam, img in render_frames(shot, 0, n, exposures, p, want_depth="depth" in out.extras,
                                           report=_bar_report(bar), stats=stats):
+                if on_frame is not None:
+                    on_frame(cam.index, img["rgb"])
                 writer.write(img["rgb"])
                 if per_frame_files:
                     _write_extras(paths, out.extras, cam.index, img)
@@ -278,7 +283,8 @@ def meter_frames(shot: Shot, start: int, stop: int, p: Prepared | None = None,
     p = p or prepare(shot)
     _check_range(start, stop, len(p.frames))
     size = meter_size_px(shot.output.size)
-    small = shot.model_copy(update={"output": shot.output.model_copy(update={"size": list(size), "samples": 1})})
+    small = shot.model_copy(update={"output": shot.output.model_copy(
+        update={"size": list(size), "samples": 1, "render_scale": 1.0})})
     # the meter reads the HDR target before splats are composited: their upload and sort are waste
     bare = dataclasses.replace(p, scene=dataclasses.replace(p.scene, gaussians=[]))
     renderer = open_renderer(small, bare)
@@ -358,12 +364,9 @@ def _check_range(start: int, stop: int, n: int) -> None:
 
 def _resized(cam, size_px: tuple[int, int]):
     """The same camera for an image of `size_px` (intrinsics scaled per axis)."""
-    import dataclasses
+    from .render.frame import resized_frame
 
-    K = cam.K.copy()
-    K[0] *= size_px[0] / cam.size_px[0]
-    K[1] *= size_px[1] / cam.size_px[1]
-    return dataclasses.replace(cam, K=K, size_px=tuple(size_px))
+    return resized_frame(cam, size_px)
 
 
 def _phase(on_fraction: Callable[[float], None] | None, lo: float, hi: float):

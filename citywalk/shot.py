@@ -204,6 +204,9 @@ class OutputSpec(_Model):
     # Gaussians drawn per frame at most (a level-of-detail cut beyond it); None = per device:
     # 300k on a CPU rasteriser, 1.5M on a GPU (render/splat_gl.py)
     splat_budget: int | None = Field(None, ge=10_000, le=100_000_000)
+    # each side drawn this much smaller, then widened to `size` (grain added at the output's
+    # pixels): 0.67 shades 45 % of the pixels; 1 = draw at the output size
+    render_scale: float = Field(1.0, ge=0.25, le=1.0)
     restyle: RestyleSpec | None = None
 
     @field_validator("size")

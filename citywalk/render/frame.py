@@ -139,6 +139,14 @@ class FrameContext:
         return self.frame.position
 
 
+def resized_frame(frame: CameraFrame, size_px: tuple[int, int]) -> CameraFrame:
+    """The same camera for an image of `size_px` (intrinsics scaled per axis)."""
+    K = frame.K.copy()
+    K[0] *= size_px[0] / frame.size_px[0]
+    K[1] *= size_px[1] / frame.size_px[1]
+    return replace(frame, K=K, size_px=tuple(size_px))
+
+
 class Pass(Protocol):
     """One step of a frame. `update_lighting` runs when the light changes (between frames),
     `draw` once per frame in the renderer's pass order, `release` frees the pass's GL objects."""

@@ -49,13 +49,19 @@ def film_look(name: str) -> FilmLook:
     return FILM_PRESETS[name]
 
 
+def grain_offset(index: int) -> np.ndarray:
+    """(2,) offset of frame `index`'s grain pattern, in pixels: seeded by the frame number."""
+    return np.random.default_rng([GRAIN_SEED, max(int(index), 0)]).uniform(0.0, 4096.0, 2)
+
+
 class PostPass:
     """Tone-maps into targets.ldr_fbo (and, with fc.linear, exposed linear radiance into its own
     float target); with `fxaa`, anti-aliases into targets.final_fbo. `result` names the
-    framebuffer holding the finished frame."""
+    framebuffer holding the finished frame. With `grain_later` the frame leaves without grain
+    and dither (an upscale pass adds them at the output's pixels: `grain_at`)."""
 
-    def __init__(self, ctx, fxaa: bool, film: str = "cinema"):
-        self.ctx, self.fxaa = ctx, bool(fxaa)
+    def __init__(self, ctx, fxaa: bool, film: str = "cinema", grain_later: bool = False):
+        self.ctx, self.fxaa, self.grain_later = ctx, bool(fxaa), bool(grain_later)
         self.film = film_look(film)
         self._tones: dict[tuple[bool, bool, bool], Fullscreen] = {}  # by the features a frame uses
         self.tone: Fullscreen | None = None  # the program of the latest frame, chosen in draw
@@ -77,6 +83,10 @@ class PostPass:
     def result(self, fc: FrameContext):
         """The framebuffer with the finished sRGB frame."""
         return fc.targets.final_fbo if self.fxaa else fc.targets.ldr_fbo
+
+    def result_texture(self, fc: FrameContext):
+        """The finished frame as a texture (targets made with display_float)."""
+        return fc.targets.final_tex if self.fxaa else fc.targets.ldr_tex
 
     def draw(self, fc: FrameContext) -> None:
         import moderngl
@@ -134,9 +144,9 @@ class PostPass:
         set_uniform(q, "u_shutter", blur)
         if blur > 0:
             write_uniform(q, "u_prev_view_proj", mat_bytes(fc.prev_view_proj))
-        set_uniform(q, "u_grain", f.grain)
-        offset = np.random.default_rng([GRAIN_SEED, max(int(fc.index), 0)]).uniform(0.0, 4096.0, 2)
-        set_uniform(q, "u_grain_offset", vec(offset))
+        set_uniform(q, "u_grain", 0.0 if self.grain_later else f.grain)
+        set_uniform(q, "u_grain_offset", vec(grain_offset(fc.index)))
+        set_uniform(q, "u_dither", 0.0 if self.grain_later else 1.0)
 
     def _bind_layers(self, fc: FrameContext) -> None:
         """Bind the images the tone pass reads (reflections and splats only when present)."""

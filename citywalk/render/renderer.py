@@ -17,16 +17,17 @@ from ..errors import RenderError
 from ..look.lighting import Lighting
 from ..scene import Scene
 from .exposure import CameraExposure, ExposureState
-from .frame import FrameContext, Pass, depth_to_distance, ray_lengths
+from .frame import FrameContext, Pass, depth_to_distance, ray_lengths, resized_frame
 from .geometry import SceneGeometry
 from .gl import check_gl, create_context
 from .glow import GlowPass
 from .lights import SceneLight
 from .meshes import MeshPass
-from .post import PostPass
+from .post import DITHER_PERIOD, PostPass, grain_offset
 from .precipitation import PrecipitationPass
 from .sky import SkyPass
 from .targets import Targets
+from .upscale import UpscalePass, inner_size_px, nearest_resize
 
 
 def _msaa_samples(ctx, samples: int) -> int:
@@ -45,17 +46,21 @@ class Renderer:
     auto_exposure: meter every frame (camera-like, adapting over time) instead of the
     Lighting's fixed exposure; exposure_ev: an offset on top, in stops. baked_light: bake ambient
     occlusion and shop/sign light spill (bake.py, lamps.py; False: the light before the bake).
-    film: the camera look of post.py's FILM_PRESETS (cinema, phone, none)."""
+    film: the camera look of post.py's FILM_PRESETS (cinema, phone, none). render_scale < 1:
+    draw each side that much smaller and widen the frame to `size_px` (upscale.py)."""
 
     def __init__(self, scene: Scene, lighting: Lighting, size_px: tuple[int, int], samples: int = 0,
                  focus_points: np.ndarray | None = None, auto_exposure: bool = True, exposure_ev: float = 0.0,
-                 splat_budget: int | None = None, baked_light: bool = True, film: str = "cinema"):
+                 splat_budget: int | None = None, baked_light: bool = True, film: str = "cinema",
+                 render_scale: float = 1.0):
         self.scene, self.size = scene, (int(size_px[0]), int(size_px[1]))
+        self.inner_size = inner_size_px(self.size, render_scale)
+        scaled = self.inner_size != self.size
         self.ctx = ctx = create_context()
         self.samples = _msaa_samples(ctx, samples)
         self.stats = {"frames": 0, "draw_s": 0.0, "readback_s": 0.0}
         self.geometry = SceneGeometry(ctx, scene)
-        self.targets = Targets(ctx, self.size, self.samples, splats=bool(scene.gaussians))
+        self.targets = Targets(ctx, self.inner_size, self.samples, splats=bool(scene.gaussians), display_float=scaled)
         self.light = SceneLight(ctx, scene, self.geometry, lighting, focus_points, baked=baked_light)
         self.camera_exposure = CameraExposure(ctx, auto_exposure, exposure_ev)
         lit_share = float(scene.lit_window_share)
@@ -64,8 +69,9 @@ class Renderer:
         if scene.gaussians:
             from .splats import SplatLayerPass
 
-            self.layer_passes.append(SplatLayerPass(ctx, scene.gaussians, self.size, splat_budget))
-        self.post = PostPass(ctx, fxaa=self.samples == 0, film=film)
+            self.layer_passes.append(SplatLayerPass(ctx, scene.gaussians, self.inner_size, splat_budget))
+        self.post = PostPass(ctx, fxaa=self.samples == 0, film=film, grain_later=scaled)
+        self.upscale = UpscalePass(ctx, self.inner_size, self.size) if scaled else None
         self.display_passes: list[Pass] = [GlowPass(ctx, self.targets.glow_tex), self.post]
         for p in self.passes:
             p.update_lighting(self.light)
@@ -132,6 +138,9 @@ class Renderer:
         t_start = time.perf_counter()
         if tuple(frame.size_px) != self.size:
             raise RenderError(f"frame size {frame.size_px} differs from the renderer's {self.size}")
+        if self.upscale is not None:
+            frame = resized_frame(frame, self.inner_size)
+            previous = None if previous is None else resized_frame(previous, self.inner_size)
         fc = FrameContext.build(frame, self.targets, self.light, linear, previous)
         self.targets.begin()
         for p in self.scene_passes:
@@ -145,6 +154,9 @@ class Renderer:
             fc = fc.exposed(float(exposure) * 2.0 ** self.camera_exposure.ev_offset)
         for p in self.display_passes:
             p.draw(fc)
+        if self.upscale is not None:
+            self.upscale.draw(self.post.result_texture(fc), self.post.film.grain, grain_offset(fc.index),
+                              float(fc.index % DITHER_PERIOD))
         self.ctx.finish()
         t_drawn = time.perf_counter()
         out = self._read_back(fc, want_depth)
@@ -155,22 +167,35 @@ class Renderer:
         return out
 
     def _read_back(self, fc: FrameContext, want_depth: bool) -> dict[str, np.ndarray]:
+        """The frame's images at the output size (depth and linear radiance drawn smaller are
+        widened by nearest pixel: no blending across edges)."""
         w, h = self.size
-        rgb = np.frombuffer(self.post.result(fc).read(components=3), np.uint8).reshape(h, w, 3)[::-1]
+        shown = self.post.result(fc) if self.upscale is None else self.upscale.fbo
+        rgb = np.frombuffer(shown.read(components=3), np.uint8).reshape(h, w, 3)[::-1]
         out = {"rgb": np.ascontiguousarray(rgb)}
+        inner = self._read_inner(fc, want_depth)
+        if self.upscale is not None:
+            inner = {k: nearest_resize(v, self.size) for k, v in inner.items()}
+        out.update(inner)
+        return out
+
+    def _read_inner(self, fc: FrameContext, want_depth: bool) -> dict[str, np.ndarray]:
+        """Linear radiance and depth at the drawn size, as asked for."""
+        w, h = self.inner_size
+        out = {}
         if fc.linear:
             lin = np.frombuffer(self.post.linear_fbo.read(components=3, dtype="f4"), np.float32).reshape(h, w, 3)[::-1]
             out["linear"] = np.ascontiguousarray(lin)
         if want_depth:
             K = fc.frame.K
             z = np.frombuffer(self.targets.depth_tex.read(), np.float32).reshape(h, w)[::-1]
-            out["depth"] = depth_to_distance(z, K, self.size)
+            out["depth"] = depth_to_distance(z, K, self.inner_size)
             if self.targets.splat_fbo is not None:
                 from .splat_gl import read_splat_target
 
                 sp = read_splat_target(self.targets.splat_color, self.targets.splat_z)
                 solid = sp["alpha"] > 0.5
-                out["depth"][solid] = (sp["depth"] * ray_lengths(K, self.size))[solid]
+                out["depth"][solid] = (sp["depth"] * ray_lengths(K, self.inner_size))[solid]
         return out
 
     def close(self) -> None:

@@ -17,9 +17,11 @@ class Targets:
       depth_tex but never writing it;
     splat_fbo/splat_color/splat_z: the splat layer (see splat_gl), None without splats;
     glow_tex: quarter-resolution bloom; ldr_fbo/ldr_tex: the tone-mapped sRGB 8-bit frame;
-    final_fbo: the frame after edge anti-aliasing."""
+    final_fbo/final_tex: the frame after edge anti-aliasing (final_tex only with display_float).
+    display_float: the display images in half floats, for an upscale pass that grains and
+    dithers after them (render/upscale.py); 8-bit otherwise."""
 
-    def __init__(self, ctx, size_px: tuple[int, int], samples: int, splats: bool):
+    def __init__(self, ctx, size_px: tuple[int, int], samples: int, splats: bool, display_float: bool = False):
         import moderngl
 
         self.ctx = ctx
@@ -33,10 +35,12 @@ class Targets:
         self.depth_tex = ctx.depth_texture((w, h))
         self.depth_tex.compare_func = ""  # sampled as plain depth values (fog, splat occlusion)
         self.hdr_fbo = ctx.framebuffer(self.hdr_tex, self.depth_tex)
-        self.ldr_tex = ctx.texture((w, h), 4)
+        display = "f2" if display_float else "f1"
+        self.ldr_tex = ctx.texture((w, h), 4, dtype=display)
         self.ldr_tex.filter = (moderngl.LINEAR, moderngl.LINEAR)
         self.ldr_fbo = ctx.framebuffer(self.ldr_tex)
-        self.final_fbo = ctx.framebuffer(ctx.renderbuffer((w, h), 4))
+        self.final_tex = ctx.texture((w, h), 4, dtype=display) if display_float else None
+        self.final_fbo = ctx.framebuffer(self.final_tex or ctx.renderbuffer((w, h), 4))
         self.glow_tex = ctx.texture((max(1, w // 4), max(1, h // 4)), 4, dtype="f2")
         self.glow_tex.filter = (moderngl.LINEAR, moderngl.LINEAR)
         self.glow_tex.repeat_x = self.glow_tex.repeat_y = False

@@ -16,6 +16,7 @@ void main() {
     c += texture(u_hdr, uv + u_texel * vec2(-1.0, 1.0)).rgb;
     c += texture(u_hdr, uv + u_texel * vec2(1.0, 1.0)).rgb;
     c *= 0.25 * u_exposure;
+    if (any(isnan(c)) || any(isinf(c))) c = vec3(0.0);  // one bad pixel must not become a blurred box
     float peak = max(max(c.r, c.g), c.b);
     float excess = max(peak - u_threshold, 0.0);
     excess = excess / (1.0 + excess / 3.0);

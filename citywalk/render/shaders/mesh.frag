@@ -516,5 +516,8 @@ void main() {
         float fres = f0 + (1.0 - f0) * pow(1.0 - max(dot(n, v), 0.0), 5.0);
         radiance += sky_lookup(rdir) * fres * reflectivity * 0.8;
     }
+    // a degenerate normal (normalize of zero) at a rare pixel gives NaN: black here, not a NaN the
+    // bloom blur would spread into a black box
+    if (any(isnan(radiance)) || any(isinf(radiance))) radiance = vec3(0.0);
     f_color = vec4(radiance, ssr);  // alpha: how mirror-like this pixel is (screen-space reflections)
 }

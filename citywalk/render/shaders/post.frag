@@ -32,6 +32,7 @@ uniform int u_tone;            // 0 ACES filmic, 1 phone (flatter, lifted shadow
 uniform float u_vignette;      // 0..1 of the lens's cos⁴ fall-off
 uniform float u_grain;         // grain amplitude (relative, display-linear)
 uniform vec2 u_grain_offset;   // per-frame seeded offset of the grain pattern
+uniform float u_dither;        // 1: dither to 8 bits here; 0: an upscale pass grains and dithers later
 uniform float u_saturation;
 out vec4 f_color;
 
@@ -169,6 +170,6 @@ void main() {
         c = max(c * (1.0 + g * u_grain * (0.35 + mid)), 0.0);
     }
     c = to_srgb(c);
-    c += (hash12(gl_FragCoord.xy + u_frame * 7.31) - 0.5) / 255.0;
+    c += u_dither * (hash12(gl_FragCoord.xy + u_frame * 7.31) - 0.5) / 255.0;
     f_color = vec4(c, 1.0);
 }
