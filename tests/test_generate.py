@@ -26,7 +26,7 @@ def _one_torch_thread():
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
-    """Folders of every tiny pipeline kind (sdxl, sd, controlnet_depth, svd, inpaint)."""
+    """Folders of every tiny pipeline kind (sdxl, sd, controlnet_depth, svd, inpaint, ltx, wan, cogvideox)."""
     from citywalk.generate.tiny import TINY_KINDS, build_tiny
 
     root = tmp_path_factory.mktemp("tiny_models")
@@ -98,6 +98,76 @@ def test_image_to_video_chains_chunks_deterministically(tiny):
     assert np.array_equal(a, b) and np.array_equal(a[0], image)
     c = image_to_video(image, frames=3, fps=8, seed=2, model=tiny["svd"], steps=2)
     assert c.shape == (3, 32, 40, 3) and np.abs(c[1:].astype(int) - a[1:3]).mean() > 0.5
+
+
+@pytest.fixture
+def pipe_calls(monkeypatch):
+    """calls(cls) → a list that gets the keyword arguments of every call of diffusers pipeline `cls`."""
+    import diffusers
+
+    def calls(cls_name):
+        cls, seen = getattr(diffusers, cls_name), []
+        real = cls.__call__
+
+        def spy(self, *args, **kwargs):
+            seen.append({k: v for k, v in kwargs.items() if k not in ("image", "generator")})
+            return real(self, *args, **kwargs)
+
+        monkeypatch.setattr(cls, "__call__", spy)
+        return seen
+
+    return calls
+
+
+def _three_runs(model, frames, **kw):
+    """Two runs with seed 1 and one with seed 2 of a random 32x40 image (the first frame kept)."""
+    from citywalk.generate import image_to_video
+
+    image = np.random.default_rng(0).integers(0, 255, (32, 40, 3), dtype=np.uint8)
+    a, b, c = (image_to_video(image, frames, seed=s, model=model, steps=2, **kw) for s in (1, 1, 2))
+    assert a.shape == (frames, 32, 40, 3) and a.dtype == np.uint8 and np.array_equal(a[0], image)
+    assert np.array_equal(a, b) and np.abs(a[1:].astype(int) - c[1:]).mean() > 0.5
+    return image, a
+
+
+def test_ltx_image_to_video_chains_at_its_frame_rule_and_takes_the_frame_rate(tiny, pipe_calls):
+    from citywalk.generate import image_to_video
+
+    seen = pipe_calls("LTXImageToVideoPipeline")
+    image, a = _three_runs(tiny["ltx"], 8, fps=24, chunk_frames=5)
+    # 4x4x4 VAE (the real one 32x32x8): 4k+1 frames, sizes in multiples of 32 at the trained token grid
+    assert [(c["width"], c["height"], c["num_frames"], c["frame_rate"]) for c in seen[:2]] == [(96, 64, 5, 24)] * 2
+    slow = image_to_video(image, 8, fps=8, seed=1, model=tiny["ltx"], steps=2, chunk_frames=5)
+    assert seen[-1]["frame_rate"] == 8 and not np.array_equal(slow[1:], a[1:])  # the rate conditions the model
+
+
+def test_wan_image_to_video_chains_with_its_clip_image_encoder(tiny, pipe_calls):
+    pytest.importorskip("accelerate")  # Wan's transformer does not load without it (diffusers 0.42.1)
+    pytest.importorskip("ftfy")  # Wan's prompt cleaning calls it
+    seen = pipe_calls("WanImageToVideoPipeline")
+    _three_runs(tiny["wan"], 8, fps=16, chunk_frames=5, side_px=32)
+    assert [(c["width"], c["height"], c["num_frames"]) for c in seen[:2]] == [(32, 32, 5)] * 2
+    assert "frame_rate" not in seen[0] and seen[0]["prompt"]
+
+
+def test_wan_without_its_extra_packages_names_them(tiny, monkeypatch):
+    import importlib.util
+
+    from citywalk.errors import MissingExtra
+    from citywalk.generate import image_to_video
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "accelerate" else real(name, *a))
+    with pytest.raises(MissingExtra, match="'accelerate'.*citywalk\\[generate\\]"):
+        image_to_video(np.zeros((32, 32, 3), np.uint8), 2, 8, 0, model=tiny["wan"], steps=2)
+
+
+def test_cogvideox_image_to_video_runs_at_its_one_size_and_own_clip_length(tiny, pipe_calls):
+    seen = pipe_calls("CogVideoXImageToVideoPipeline")
+    _three_runs(tiny["cogvideox"], 12, fps=8)
+    # learned positional embeddings: only the trained 32x32; clip length from the config (9 frames)
+    assert [(c["width"], c["height"], c["num_frames"], c["max_sequence_length"]) for c in seen[:2]] == \
+        [(32, 32, 9, 16)] * 2
 
 
 def test_camera_path_needs_an_adapter_and_adapters_get_the_cameras(tiny):

@@ -34,7 +34,7 @@ BACKENDS: dict[str, Backend] = {b.name: b for b in (
             ("stable-diffusion-v1-5/stable-diffusion-v1-5", "stabilityai/sdxl-turbo"),
             "SDXL: a GPU with 10 GB (fp16); a CPU works but takes minutes per image",
             ("StableDiffusionXLPipeline", "StableDiffusionPipeline", "any diffusers text-to-image pipeline")),
-    Backend("image_to_video", "image → video (SVD-class; LTX-Video, Wan 2.x, CogVideoX image-to-video)",
+    Backend("image_to_video", "image → video (SVD, LTX-Video, Wan 2.1, CogVideoX image-to-video)",
             {"base": "stabilityai/stable-video-diffusion-img2vid-xt"},
             ("Lightricks/LTX-Video", "Wan-AI/Wan2.1-I2V-14B-480P-Diffusers", "THUDM/CogVideoX-5b-I2V"),
             "SVD-XT at 1024x576: a GPU with 16 GB (fp16, decode in chunks); Wan 14B: 40 GB or CPU offload",

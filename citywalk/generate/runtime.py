@@ -26,6 +26,7 @@ def import_diffusers() -> tuple[Any, Any]:
     import transformers
 
     transformers.utils.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()  # its weight loading/saving bars
     import diffusers
     import torch
 
@@ -78,27 +79,45 @@ def load_model_class(folder: Path, cls_name: str, device: str | None = None):
         raise CitywalkError(f"cannot load {cls_name} from {folder}: {first}") from None
 
 
+def vae_spatial_factor(pipe) -> int:
+    """How many pixels one latent cell spans: the pipeline's VAE scale factor, whatever it calls it
+    (SD/SVD `vae_scale_factor`, LTX-Video `vae_spatial_compression_ratio`, Wan and CogVideoX
+    `vae_scale_factor_spatial`)."""
+    for name in ("vae_scale_factor", "vae_spatial_compression_ratio", "vae_scale_factor_spatial"):
+        value = getattr(pipe, name, None)
+        if value:
+            return int(value)
+    return 8
+
+
+def pixels_per_token(pipe) -> int:
+    """Pixels along one side of a transformer token: VAE factor x the transformer's spatial patch."""
+    patch = getattr(getattr(getattr(pipe, "transformer", None), "config", None), "patch_size", 2) or 2
+    patch = patch[-1] if isinstance(patch, (tuple, list)) else patch
+    return vae_spatial_factor(pipe) * int(patch)
+
+
 def size_multiple(pipe) -> int:
     """Pixel multiple the pipeline's image size must be: VAE downsampling x the UNet's (or
     transformer's) own downsampling of the latent, and a multiple of 8 (the pipelines check it)."""
-    vae_factor = int(getattr(pipe, "vae_scale_factor", 8) or 8)
     net = getattr(pipe, "unet", None)
     if net is not None and hasattr(net.config, "down_block_types"):
-        return math.lcm(8, vae_factor * 2 ** (len(net.config.down_block_types) - 1))
-    patch = getattr(getattr(getattr(pipe, "transformer", None), "config", None), "patch_size", 2) or 2
-    patch = patch[-1] if isinstance(patch, (tuple, list)) else patch
-    return math.lcm(8, vae_factor * int(patch))
+        return math.lcm(8, vae_spatial_factor(pipe) * 2 ** (len(net.config.down_block_types) - 1))
+    return math.lcm(8, pixels_per_token(pipe))
 
 
 def native_side_px(pipe, fallback: int = 512) -> int:
-    """The side of the square image area the checkpoint was trained at (sample_size x VAE factor)."""
+    """The side of the square image area the checkpoint was trained at (its latent sample size x VAE factor)."""
     net = getattr(pipe, "unet", None) or getattr(pipe, "transformer", None)
-    sample = getattr(getattr(net, "config", None), "sample_size", None)
+    cfg = getattr(net, "config", None)
+    sample = getattr(cfg, "sample_size", None)
+    if sample is None and getattr(cfg, "sample_height", None) and getattr(cfg, "sample_width", None):
+        sample = (cfg.sample_height, cfg.sample_width)  # CogVideoX
     if isinstance(sample, (tuple, list)):
         sample = int(math.sqrt(sample[0] * sample[1]))
     if not sample:
         return fallback
-    return int(sample) * int(getattr(pipe, "vae_scale_factor", 8) or 8)
+    return int(sample) * vae_spatial_factor(pipe)
 
 
 def working_size(size_px: tuple[int, int], multiple: int, native_side: int) -> tuple[int, int]:
