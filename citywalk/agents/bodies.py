@@ -82,7 +82,7 @@ def _limb_rows(a, b, fwd, rx, ry, color, taper=1.0, ground=None, extend=0.0):
     z = b - a
     length = np.maximum(np.linalg.norm(z, axis=1, keepdims=True), 1e-6)
     zh = z / length
-    if extend:
+    if np.any(extend):
         ext = zh * (np.maximum(rx, ry) * extend)[:, None] if np.ndim(rx) else zh * max(rx, ry) * extend
         a, z = a - ext, z + 2 * ext
     f = fwd - zh * np.sum(fwd * zh, axis=1, keepdims=True)
@@ -101,6 +101,27 @@ def _limb_rows(a, b, fwd, rx, ry, color, taper=1.0, ground=None, extend=0.0):
     return rows
 
 
+class _LimbBatch:
+    """The arguments of many _limb_rows calls, turned into rows by one vectorised call (a
+    frame's pedestrians take 16 calls: NumPy's per-call overhead was most of their cost)."""
+
+    def __init__(self):
+        self.calls: list[tuple] = []
+
+    def append(self, a, b, fwd, rx, ry, color, taper=1.0, ground=None, extend=0.0) -> None:
+        self.calls.append((a, b, fwd, rx, ry, color, taper, ground, extend))
+
+    def rows(self) -> np.ndarray:
+        """(n, 17) rows in the order the limbs were appended."""
+        cols = [[] for _ in range(9)]
+        for call in self.calls:
+            n = len(call[0])
+            for k, v in enumerate(call):
+                v = 0.0 if v is None else v
+                cols[k].append(np.broadcast_to(v, (n, 3) if k in (0, 1, 2, 5) else (n,)))
+        return _limb_rows(*(np.concatenate(c) for c in cols))
+
+
 def pedestrian_instances(joints: np.ndarray, heading: np.ndarray, height: np.ndarray, build: np.ndarray,
                          colors: np.ndarray, skirt: np.ndarray, ground_z: np.ndarray,
                          detail: bool = True) -> dict[str, np.ndarray]:
@@ -117,41 +138,41 @@ def pedestrian_instances(joints: np.ndarray, heading: np.ndarray, height: np.nda
     top, bottom, shoes, skin, hair = (colors[:, i] for i in range(5))
     g = ground_z
     jt = {k: joints[:, i] for k, i in J.items()}
-    limbs, ells = [], []
+    limbs, ells = _LimbBatch(), _LimbBatch()
     hs = s[:, 0]
     bs = b[:, 0]
     # pelvis and torso
     pelvis = jt["pelvis"]
-    limbs.append(_limb_rows(pelvis - UP * 0.09 * hs[:, None], pelvis + UP * 0.09 * hs[:, None], fwd,
-                            0.165 * hs * bs, 0.11 * hs * bs, bottom, 1.0, g))
+    limbs.append(pelvis - UP * 0.09 * hs[:, None], pelvis + UP * 0.09 * hs[:, None], fwd,
+                            0.165 * hs * bs, 0.11 * hs * bs, bottom, 1.0, g)
     neck = jt["neck"]
-    limbs.append(_limb_rows(pelvis + UP * 0.02 * hs[:, None], neck, fwd, 0.16 * hs * bs, 0.105 * hs * bs, top,
-                            1.12, g))
+    limbs.append(pelvis + UP * 0.02 * hs[:, None], neck, fwd, 0.16 * hs * bs, 0.105 * hs * bs, top,
+                            1.12, g)
     if detail:
-        limbs.append(_limb_rows(neck - UP * 0.03 * hs[:, None], neck + UP * 0.07 * hs[:, None], fwd, 0.045 * hs,
-                                0.045 * hs, skin, 1.0, g))
+        limbs.append(neck - UP * 0.03 * hs[:, None], neck + UP * 0.07 * hs[:, None], fwd, 0.045 * hs,
+                                0.045 * hs, skin, 1.0, g)
     head_c = jt["head"]
     hh = 0.118 * hs
-    ells.append(_limb_rows(head_c - UP * hh[:, None], head_c + UP * hh[:, None], fwd, 0.078 * hs, 0.095 * hs,
-                           skin, 1.0, g))
-    ells.append(_limb_rows(head_c - UP * (0.02 * hs)[:, None] - fwd * (0.025 * hs)[:, None],
+    ells.append(head_c - UP * hh[:, None], head_c + UP * hh[:, None], fwd, 0.078 * hs, 0.095 * hs,
+                           skin, 1.0, g)
+    ells.append(head_c - UP * (0.02 * hs)[:, None] - fwd * (0.025 * hs)[:, None],
                            head_c + UP * (hh + 0.015 * hs)[:, None] - fwd * (0.01 * hs)[:, None], fwd,
-                           0.085 * hs, 0.095 * hs, hair, 1.0, g))
+                           0.085 * hs, 0.095 * hs, hair, 1.0, g)
     for side in ("l", "r"):
-        limbs.append(_limb_rows(jt["shoulder_" + side], jt["elbow_" + side], fwd, 0.048 * hs * bs, 0.05 * hs * bs,
-                                top, 0.85, g, 0.6))
-        limbs.append(_limb_rows(jt["elbow_" + side], jt["wrist_" + side], fwd, 0.04 * hs * bs, 0.04 * hs * bs,
-                                top, 0.8, g, 0.3))
+        limbs.append(jt["shoulder_" + side], jt["elbow_" + side], fwd, 0.048 * hs * bs, 0.05 * hs * bs,
+                                top, 0.85, g, 0.6)
+        limbs.append(jt["elbow_" + side], jt["wrist_" + side], fwd, 0.04 * hs * bs, 0.04 * hs * bs,
+                                top, 0.8, g, 0.3)
         w, e = jt["wrist_" + side], jt["elbow_" + side]
         d = (w - e) / (FOREARM * 1.7 * hs[:, None])
         if detail:
-            ells.append(_limb_rows(w - d * (0.01 * hs)[:, None], w + d * (0.1 * hs)[:, None], fwd, 0.03 * hs,
-                                   0.045 * hs, skin, 1.0, g))
+            ells.append(w - d * (0.01 * hs)[:, None], w + d * (0.1 * hs)[:, None], fwd, 0.03 * hs,
+                                   0.045 * hs, skin, 1.0, g)
         leg_col = np.where(skirt[:, None], skin * 0.8, bottom)
-        limbs.append(_limb_rows(jt["hip_" + side], jt["knee_" + side], fwd, 0.075 * hs * bs, 0.08 * hs * bs,
-                                bottom, 0.72, g, 0.5))
-        limbs.append(_limb_rows(jt["knee_" + side], jt["ankle_" + side], fwd, 0.055 * hs * bs, 0.06 * hs * bs,
-                                leg_col, 0.7, g, 0.3))
+        limbs.append(jt["hip_" + side], jt["knee_" + side], fwd, 0.075 * hs * bs, 0.08 * hs * bs,
+                                bottom, 0.72, g, 0.5)
+        limbs.append(jt["knee_" + side], jt["ankle_" + side], fwd, 0.055 * hs * bs, 0.06 * hs * bs,
+                                leg_col, 0.7, g, 0.3)
         heel, toe = jt["heel_" + side], jt["toe_" + side]
         ft = toe - heel
         ft_n = ft / np.maximum(np.linalg.norm(ft, axis=1, keepdims=True), 1e-9)
@@ -159,11 +180,11 @@ def pedestrian_instances(joints: np.ndarray, heading: np.ndarray, height: np.nda
         up_f /= np.maximum(np.linalg.norm(up_f, axis=1, keepdims=True), 1e-9)
         foot_h = 0.045 * hs
         a, bb = heel + up_f * foot_h[:, None] - ft_n * (0.01 * hs)[:, None], toe + up_f * foot_h[:, None]
-        limbs.append(_limb_rows(a, bb, up_f, 0.05 * hs, foot_h, shoes, 0.85, g))
+        limbs.append(a, bb, up_f, 0.05 * hs, foot_h, shoes, 0.85, g)
     if skirt.any():
         k = np.flatnonzero(skirt)
         top_pt = pelvis[k] + UP * 0.06 * hs[k, None]
         knee_mid = (jt["knee_l"][k] + jt["knee_r"][k]) / 2 + UP * 0.05 * hs[k, None]
-        limbs.append(_limb_rows(top_pt, knee_mid, fwd[k], 0.15 * hs[k] * bs[k], 0.11 * hs[k] * bs[k],
-                                bottom[k], 1.45, g[k]))
-    return {"limb": np.concatenate(limbs), "ellipsoid": np.concatenate(ells)}
+        limbs.append(top_pt, knee_mid, fwd[k], 0.15 * hs[k] * bs[k], 0.11 * hs[k] * bs[k],
+                                bottom[k], 1.45, g[k])
+    return {"limb": limbs.rows(), "ellipsoid": ells.rows()}
