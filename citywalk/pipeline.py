@@ -266,6 +266,7 @@ def write_side_outputs(video: Path, shot: Shot, cameras: list[dict]) -> dict[str
 
 METER_WIDTH_PX = 64  # the metering pass draws the shot this wide (at the output's aspect)
 METER_SHARE = 0.1    # share of a render's progress given to the metering pass
+METER_EVERY = 3      # the meter reads every third frame (8 readings a second at 24 fps)
 
 
 def meter_size_px(size_px) -> tuple[int, int]:
@@ -277,7 +278,10 @@ def meter_size_px(size_px) -> tuple[int, int]:
 def meter_frames(shot: Shot, start: int, stop: int, p: Prepared | None = None,
                  report: Callable[[int], None] | None = None) -> np.ndarray:
     """Log-average and 95th-percentile luminance (kcd/m²), (stop - start, 2), of frames [start,
-    stop) drawn small under the shot's light: what the camera meters, before any adaptation."""
+    stop) drawn small under the shot's light: what the camera meters, before any adaptation.
+    The meter reads every METER_EVERY'th frame of the shot and holds its reading over the frames
+    up to the next (a camera's meter runs slower than its frames; adaptation takes seconds), so
+    a range starting between two readings draws the reading frame before it."""
     import dataclasses
 
     p = p or prepare(shot)
@@ -291,12 +295,14 @@ def meter_frames(shot: Shot, start: int, stop: int, p: Prepared | None = None,
     try:
         light = LightTimeline(shot, p.lighting)
         meters = np.empty((stop - start, 2))
-        for k, cam in enumerate(p.frames[start:stop]):
+        for key in range(start - start % METER_EVERY, stop, METER_EVERY):
+            cam = p.frames[key]
             light.apply(renderer, cam.time_s)
             renderer.render(_resized(cam, size), exposure=1.0)
-            meters[k] = renderer.metered_luminance()
+            lo, hi = max(key, start), min(key + METER_EVERY, stop)
+            meters[lo - start:hi - start] = renderer.metered_luminance()
             if report is not None:
-                report(k + 1)
+                report(hi - start)
         return meters
     finally:
         renderer.close()

@@ -122,18 +122,21 @@ def _sum_lamps(lights, lo_m, hi_m, cell_m: float, top_m: float) -> LampVolume:
         if any(len(k) == 0 for k in idx):
             continue
         xs, ys, zs = (centres[i][idx[i]] for i in range(3))
-        d = np.stack(np.meshgrid(p[2] - zs, p[1] - ys, p[0] - xs, indexing="ij"), -1)[
-            ..., ::-1
-        ]  # (z, y, x, [dx dy dz])
-        dist2 = np.maximum((d * d).sum(-1), 0.04)
+        dx, dy, dz = p[0] - xs, p[1] - ys, p[2] - zs  # toward the lamp, per axis: broadcast, no grid
+        dist2 = np.maximum(dz[:, None, None] ** 2 + dy[None, :, None] ** 2 + dx[None, None, :] ** 2, 0.04)
         win = np.clip(1.0 - dist2 / (r * r), 0.0, 1.0) ** 2
         e = win / dist2 * (light.intensity / 1000.0)  # klux per unit colour
-        rgb = e[..., None] * np.asarray(light.color)
-        lum = rgb @ LUMA
+        color = np.asarray(light.color, float)
+        lum = e * float(color @ LUMA)
         sl = np.s_[idx[2][0]:idx[2][-1] + 1, idx[1][0]:idx[1][-1] + 1, idx[0][0]:idx[0][-1] + 1]
-        total[sl][..., :3] += rgb
-        total[sl][..., 3] += lum
-        direction[sl][..., :3] += (d / np.sqrt(dist2)[..., None]) * lum[..., None]
+        box, towards = total[sl], direction[sl]
+        for c in range(3):
+            box[..., c] += e * color[c]
+        box[..., 3] += lum
+        lum_per_m = lum / np.sqrt(dist2)
+        towards[..., 0] += dx[None, None, :] * lum_per_m
+        towards[..., 1] += dy[None, :, None] * lum_per_m
+        towards[..., 2] += dz[:, None, None] * lum_per_m
     return LampVolume(total.astype(np.float16), direction.astype(np.float16), lo, size)
 
 
