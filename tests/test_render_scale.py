@@ -1,6 +1,7 @@
-"""Drawing below the output size (output.render_scale): the frame comes out at the output size,
-close to the native one, grained at the output's own pixels, deterministic; bad scales refused;
-a NaN pixel from any pass stays one pixel (the glow does not spread it)."""
+"""Cheaper frames. Drawing below the output size (output.render_scale): the frame comes out at
+the output size, close to the native one, grained at the output's own pixels, deterministic; bad
+scales refused. Culling: cells out of view are skipped, the pixels unchanged. A NaN pixel from
+any pass stays one pixel (the glow does not spread it)."""
 
 import types
 
@@ -119,3 +120,31 @@ def test_a_nan_pixel_does_not_become_a_black_box():
     assert np.isfinite(out).all()
     assert out[..., :3].max() > 0.0, "the bright frame still glows"
     ctx.release()
+
+
+def test_culling_draws_fewer_triangles_and_the_same_pixels(street):
+    """Cells of triangles wholly outside the view are not drawn; what is drawn is unchanged."""
+    from citywalk.render.frame import FrameContext
+    from citywalk.render.geometry import boxes_in_view
+
+    shot, p = street
+    r = pipeline.open_renderer(shot, p)
+    try:
+        g = r.geometry
+        fc = FrameContext.build(p.frames[0], r.targets, r.light)
+        first, count = g.visible(fc.view_proj)
+        assert 0 < count.sum() < 0.8 * g.cell_count.sum(), (count.sum(), g.cell_count.sum())
+        assert g.cell_count.sum() == sum(c for _, _, c in g.kind_ranges), "every triangle is in one cell"
+        culled = r.render(p.frames[0], want_depth=True, exposure=1.0)
+        g.cull = False
+        full = r.render(p.frames[0], want_depth=True, exposure=1.0)
+    finally:
+        r.close()
+    assert np.array_equal(culled["rgb"], full["rgb"])
+    assert np.array_equal(culled["depth"], full["depth"])
+    # a box behind the camera is out, one straddling the view is in
+    eye, ahead = p.frames[0].position, p.frames[0].R[2]
+    behind = eye - 30 * ahead
+    inside = eye + 10 * ahead
+    lo, hi = np.array([behind - 1, inside - 1]), np.array([behind + 1, inside + 1])
+    assert boxes_in_view(fc.view_proj, lo, hi).tolist() == [False, True]

@@ -19,6 +19,9 @@ CPU_ANISOTROPY = 1.0  # llvmpipe: 8x anisotropic lookups tripled the frame time;
 def texture_anisotropy(ctx) -> float:
     """Anisotropic filtering for this GL device: cheap on GPUs, dear on software rasterisers."""
     return CPU_ANISOTROPY if is_software_renderer(ctx) else GPU_ANISOTROPY
+
+
+CULL_CELL_M = 24.0  # triangles are grouped by this xy grid (of their centroid) within a kind, for culling
 VERTEX_LAYOUT = (("in_pos", 3), ("in_nrm", 3), ("in_uv", 2), ("in_col", 3), ("in_mat", 4), ("in_rough", 1))  # 16 floats
 
 
@@ -51,6 +54,56 @@ def interleave(scene: Scene, layers: dict[str, int]) -> tuple[np.ndarray, np.nda
     if not verts:  # a world of splats only: one degenerate triangle keeps the passes uniform
         return np.zeros((3, 16), np.float32), np.zeros(3, np.uint32), [(0, 0, 3)]
     return np.concatenate(verts), np.concatenate(idx), [tuple(r) for r in ranges]
+
+
+def cull_cells(verts: np.ndarray, idx: np.ndarray, kind_ranges, cell_m: float = CULL_CELL_M):
+    """Reorder each kind's triangles of `idx` (in place) by the CULL_CELL_M grid cell of their
+    centroid, so a cell's triangles are one index range → (first (C,), count (C,), lo (C, 3),
+    hi (C, 3)): every cell's index range and the box around its triangles' vertices."""
+    firsts, counts, los, his = [], [], [], []
+    for _, first, count in kind_ranges:
+        tris = idx[first:first + count].reshape(-1, 3)
+        if len(tris) == 0:
+            continue
+        corners = verts[tris, :3]  # (T, 3 corners, xyz)
+        cell = np.floor(corners.mean(1)[:, :2] / cell_m).astype(np.int64)
+        cell -= cell.min(0)
+        key = cell[:, 0] * (cell[:, 1].max() + 1) + cell[:, 1]
+        order = np.argsort(key, kind="stable")
+        tris, key, corners = tris[order], key[order], corners[order]
+        idx[first:first + count] = tris.reshape(-1)
+        starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+        ends = np.r_[starts[1:], len(key)]
+        lo, hi = corners.min(1), corners.max(1)
+        firsts.append(first + 3 * starts)
+        counts.append(3 * (ends - starts))
+        los.append(np.minimum.reduceat(lo, starts))
+        his.append(np.maximum.reduceat(hi, starts))
+    if not firsts:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((0, 3)), np.zeros((0, 3))
+    return np.concatenate(firsts), np.concatenate(counts), np.concatenate(los), np.concatenate(his)
+
+
+def boxes_in_view(clip_from_world: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """(C,) bool: which axis-aligned boxes (lo, hi (C, 3) world metres) may show in the view of
+    the 4x4 `clip_from_world` — False only for a box wholly outside one of the frustum's planes."""
+    m = np.asarray(clip_from_world, float)
+    planes = np.stack([m[3] + m[0], m[3] - m[0], m[3] + m[1], m[3] - m[1], m[3] + m[2], m[3] - m[2]])
+    normal = planes[:, :3]
+    # per plane, the box corner farthest along its normal: if even it is behind, the box is out
+    far = np.where(normal[None, :, :] >= 0, hi[:, None, :], lo[:, None, :])  # (C, 6, 3)
+    return ((far * normal[None]).sum(-1) + planes[None, :, 3] >= 0).all(1)
+
+
+def _merged(firsts: np.ndarray, counts: np.ndarray) -> list[tuple[int, int]]:
+    """Index ranges (first, count) sorted, with touching ranges joined (fewer draw calls)."""
+    out: list[list[int]] = []
+    for f, c in zip(firsts.tolist(), counts.tolist()):
+        if out and out[-1][0] + out[-1][1] == f:
+            out[-1][1] += c
+        else:
+            out.append([f, c])
+    return [(f, c) for f, c in out]
 
 
 def depth_runs(kind_ranges) -> list[tuple[bool, int, int]]:
@@ -112,6 +165,8 @@ class SceneGeometry:
             t.filter = (moderngl.LINEAR_MIPMAP_LINEAR, moderngl.LINEAR)
             t.anisotropy = aniso
         verts, idx, self.kind_ranges = interleave(scene, self.layers)
+        self.cell_first, self.cell_count, self.cell_lo, self.cell_hi = cull_cells(verts, idx, self.kind_ranges)
+        self.cull = True  # False: draw every cell (tests compare the two)
         self.n_vertices = len(verts)
         self.vbo = ctx.buffer(verts.tobytes())
         self.ibo = ctx.buffer(idx.tobytes())
@@ -129,16 +184,33 @@ class SceneGeometry:
         """A vertex array feeding the buffer's vertex attributes that `prog` reads to it."""
         return self.ctx.vertex_array(prog, [float_layout(prog, self.vbo, VERTEX_LAYOUT)], self.ibo)
 
+    def visible(self, clip_from_world: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(first, count) of the cells that may show in the view of `clip_from_world`, in index
+        order (all of them with cull off)."""
+        if not self.cull or len(self.cell_first) == 0:
+            return self.cell_first, self.cell_count
+        keep = boxes_in_view(clip_from_world, self.cell_lo, self.cell_hi)
+        return self.cell_first[keep], self.cell_count[keep]
+
+    def ranges_in(self, visible: tuple[np.ndarray, np.ndarray], first: int, count: int) -> list[tuple[int, int]]:
+        """The visible index ranges inside [first, first + count), touching ones joined."""
+        f, c = visible
+        inside = (f >= first) & (f < first + count)
+        return _merged(f[inside], c[inside])
+
     def draw_depth(self, clip_from_world: np.ndarray) -> None:
-        """Draw every triangle's depth (no colour) into the bound framebuffer: foliage through the
-        alpha-tested program, everything else through one without a discard."""
+        """Draw the depth (no colour) of every triangle in view into the bound framebuffer:
+        foliage through the alpha-tested program, everything else through one without a discard."""
         for prog in (self.depth_prog, self.solid_depth_prog):
             write_uniform(prog, "u_light_mat", mat_bytes(clip_from_world))
         self.textures.use(0)  # TextureUnit.SURFACES, for the foliage alpha test
         if "u_tex" in self.depth_prog:
             self.depth_prog["u_tex"].value = 0
+        visible = self.visible(clip_from_world)
         for alpha_tested, first, count in self.depth_runs:
-            (self.depth_vao if alpha_tested else self.solid_depth_vao).render(vertices=count, first=first)
+            vao = self.depth_vao if alpha_tested else self.solid_depth_vao
+            for f, c in self.ranges_in(visible, first, count):
+                vao.render(vertices=c, first=f)
 
     def release(self) -> None:
         for obj in (self.depth_vao, self.depth_prog, self.solid_depth_vao, self.solid_depth_prog, self.vbo, self.ibo,

@@ -105,8 +105,10 @@ class MeshPass:
         ctx.depth_func = "<="
         self.bind_frame(fc, self.geometry.textures, self.geometry.pbr,
                         float(self.geometry.layers.get("asphalt_wear", -1)))
+        visible = self.geometry.visible(fc.view_proj)
         for _, vao, first, count in self.kinds:
-            vao.render(vertices=count, first=first)
+            for f, c in self.geometry.ranges_in(visible, first, count):
+                vao.render(vertices=c, first=f)
 
     def bind_frame(self, fc: FrameContext, textures, pbr, wear_layer: float = -1.0) -> None:
         """The per-frame uniforms and textures of mesh.frag; the agents pass shades with the same
