@@ -268,3 +268,52 @@ def test_grid_bins_equal_searchsorted():
                         np.nextafter(grid32, np.float32(np.inf)), [0.0, 1e-30, 1e6, np.inf]]).astype(np.float32)
     for side in ("left", "right"):
         np.testing.assert_array_equal(_grid_bins(x, side), np.searchsorted(_GRID, x, side=side))
+
+
+def _full_cut(lod, view, budget):
+    """The cut computed the long way: every parent measured (sizes capped by the parent's, top
+    down), τ from all of them — what the walk from the roots must reproduce."""
+    from citywalk.scene.splat_lod import _GRID, FADE_BAND, _cut_sizes
+
+    n = lod.n_leaves
+    px = lod.parent_px(*view)
+    grand = lod.parent[n:] - n
+    for lv in reversed(range(len(lod.level_ptr) - 1)):
+        ids = np.arange(lod.level_ptr[lv], lod.level_ptr[lv + 1])
+        up = grand[ids] >= 0
+        px[ids[up]] = np.minimum(px[ids[up]], px[grand[ids[up]]])
+    nc = np.diff(lod.child_ptr)
+    fits = np.flatnonzero(_cut_sizes(px, nc, n) <= budget)
+    tau = float(_GRID[fits[0]] if len(fits) else _GRID[-1])
+    hi = np.where(grand >= 0, px[np.maximum(grand, 0)], np.inf).astype(np.float32)
+    with np.errstate(divide="ignore"):
+        lo_r = np.clip(np.log(tau / px) / np.log(FADE_BAND), 0, 1)
+        hi_r = np.clip(np.log(tau / hi) / np.log(FADE_BAND), 0, 1)
+    w = np.zeros(lod.count)
+    w[n:] = lo_r - hi_r
+    has_parent = lod.parent[:n] >= 0
+    w[:n][has_parent] = 1.0 - lo_r[lod.parent[:n][has_parent] - n]
+    return w, tau
+
+
+def test_cut_walked_from_the_roots_equals_measuring_every_parent():
+    """The cut visits only subtrees that may be open, yet picks the same nodes, weights and τ as
+    measuring every parent, whatever threshold it starts looking at."""
+    rng = np.random.default_rng(5)
+    lod = build_lod(street(40000, rng))
+    visited = []
+    for y, budget in ((0.0, 3000), (30.0, 8000), (-20.0, 12000)):
+        view = (*pose(y), K, (W, H))
+        w_ref, tau_ref = _full_cut(lod, view, budget)
+        for hint in (1e-3, 4.0, 500.0):
+            lod._tau_hint = hint
+            sel, weight, tau = lod.cut(*view, budget)
+            assert tau == tau_ref and len(sel) <= budget
+            got = np.zeros(lod.count)
+            got[sel] = weight
+            keep = w_ref > 1.0 / 1024.0
+            assert np.array_equal(np.sort(sel), np.flatnonzero(keep))
+            np.testing.assert_allclose(got[keep], w_ref[keep], rtol=1e-5)
+            assert np.all(np.diff(sel[sel < lod.n_leaves]) != 0)
+        visited.append(len(lod._measure(*view, budget)[0]))
+    assert min(visited) < 0.5 * (lod.count - lod.n_leaves), visited

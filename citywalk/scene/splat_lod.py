@@ -7,11 +7,14 @@ its children's moments
 children's means), SH as the weighted mean, and opacity so the opacity-weighted area is kept.
 
 Per frame, each node gets a projected size in pixels (3σ extent · f / distance, 0 off-screen),
-made monotone up the tree (a parent is at least as large as any child). For a threshold τ px a
+made monotone up the tree (a parent is at least as large as any child; a child's size is also
+capped by its parent's, so floating point cannot break that). For a threshold τ px a
 node is drawn with weight ramp(lo) − ramp(hi), where lo is its own size (0 for leaves), hi its
 parent's (∞ at the root) and ramp(x) = clamp(log(τ/x) / log FADE_BAND, 0, 1): along every
 root-to-leaf path the weights sum to 1, so a parent fades in as its children fade out over a
 band of projected sizes instead of popping. τ is the smallest value whose cut fits the budget.
+The cut walks down from the roots and stops where a subtree is closed for every τ it can pick,
+so its cost follows the cut's size rather than the cloud's.
 
 The tree is cached beside the source file (`<file>.lod.npz`), keyed by the file's size, mtime,
 a hash of its first 64 KiB and a fingerprint of the cloud (so a transform or crop rebuilds it).
@@ -35,6 +38,7 @@ MORTON_BITS = 21         # octree depth: cells down to span / 2^21
 FADE_BAND = 1.6          # a parent and its children cross-fade over this ratio of projected sizes
 EXTENT_SIGMA = 3.0       # a node's size is this many std-devs of its largest axis
 LOD_CACHE_VERSION = 1
+_HINT_MARGIN = 1.05       # the cut starts looking just below the previous frame's τ
 CULL_MARGIN_PX = 16.0     # a node counts as visible this far beyond the image border
 _HEADER_HASH_BYTES = 64 << 10
 _BUILD_CHUNK = 1 << 20   # the build gathers and merges about this many nodes at a time
@@ -87,6 +91,23 @@ class SplatLOD:
         self._leaf_kids, self._leaf_owner = self.children[is_leaf], owner[is_leaf]
         # the leaf children of parent j are _leaf_kids[_leaf_ptr[j]:_leaf_ptr[j + 1]] (owner is sorted)
         self._leaf_ptr = np.searchsorted(self._leaf_owner, np.arange(len(self._n_children) + 1))
+        # the parent children of parent j (relative ids) are _pkids[_pkid_ptr[j]:_pkid_ptr[j + 1]]
+        self._pkids = self.children[~is_leaf] - n
+        self._pkid_ptr = np.searchsorted(owner[~is_leaf], np.arange(len(self._n_children) + 1))
+        self._leaf_count, self._pkid_count = np.diff(self._leaf_ptr), np.diff(self._pkid_ptr)
+        self._roots = np.flatnonzero(self._grand < 0)
+        # per parent, Σ (1 − children) over the parents below it: what a subtree closed at any
+        # threshold adds to the cut's size beyond its own root (so the cut need not visit it)
+        below = np.zeros(len(self._n_children), np.int64)
+        for lv in range(len(self.level_ptr) - 1):
+            kids, offs, ids = self._level(lv)
+            rel = kids - n
+            inner = rel >= 0
+            term = np.zeros(len(kids), np.int64)
+            term[inner] = 1 - self._n_children[rel[inner]] + below[rel[inner]]
+            below[ids - n] = np.add.reduceat(term, offs)
+        self._below = below
+        self._tau_hint = 4.0  # where the next cut starts looking (any value gives the same cut)
 
     def _level(self, lv: int):
         """(children ids, reduceat offsets, parent ids) of parent level `lv`."""
@@ -102,46 +123,101 @@ class SplatLOD:
         """Nodes to draw for this view under `budget` splats → (indices (S,) int64, fade (S,)
         float32 in (0, 1], threshold τ px). With budget ≥ n_leaves every leaf is returned at
         full weight (the exact cloud). Only parents are measured: a leaf's weight follows its
-        parent's projected size."""
+        parent's projected size. The tree is walked from the roots and a subtree is entered only
+        while it may still be open, so a frame's cost follows the cut, not the cloud."""
         n = self.n_leaves
         if budget >= n or self.count == n:
             return np.arange(n), np.ones(n, np.float32), 0.0
-        px = self.parent_px(R_w2c, t_w2c, K, size_px)
-        hi = np.full(len(px), np.inf, np.float32)
-        has = self._grand >= 0
-        hi[has] = px[self._grand[has]]
-        tau = _threshold_for_budget(px, self._n_children, n, budget)
+        ids, px, tau = self._measure(R_w2c, t_w2c, K, size_px, budget)
+        self._tau_hint = tau
+        n_par = len(self._n_children)
+        px_of = np.empty(n_par, np.float32)  # only the measured entries are ever read
+        px_of[ids] = px
+        grand = self._grand[ids]
+        hi = np.full(len(ids), np.inf, np.float32)
+        has = grand >= 0
+        hi[has] = px_of[grand[has]]
         inv = 1.0 / np.log(FADE_BAND)
         with np.errstate(divide="ignore"):
             ramp_lo = np.clip(np.log(tau / px) * inv, 0.0, 1.0)  # px = 0 (off-screen) → 1
             ramp_hi = np.clip(np.log(tau / hi) * inv, 0.0, 1.0)  # root: hi = ∞ → 0
-        w_parent = ramp_lo - ramp_hi
         eps = 1.0 / 1024.0
-        p_sel = np.flatnonzero(w_parent > eps)
+        # parents in id order (the depth sort is stable: ties keep this order, frame after frame)
+        w_of = np.zeros(n_par, np.float32)
+        w_of[ids] = ramp_lo - ramp_hi
+        p_sel = np.flatnonzero(w_of > eps)
+        w_parent = w_of[p_sel]
         # a leaf's weight is 1 − ramp_lo of its parent (not yet faded in): only the leaves of
         # parents still open are gathered, by their ranges in the owner-sorted leaf list
-        w_open = 1.0 - ramp_lo
-        open_p = np.flatnonzero(w_open > eps)
-        first, count = self._leaf_ptr[open_p], np.diff(self._leaf_ptr)[open_p]
-        at = np.repeat(first - np.cumsum(count) + count, count) + np.arange(int(count.sum()))
-        sel = np.concatenate([self._leaf_kids[at], n + p_sel])
-        weight = np.concatenate([np.repeat(w_open[open_p], count), w_parent[p_sel]]).astype(np.float32)
+        w_of[:] = 0.0
+        w_of[ids] = 1.0 - ramp_lo
+        open_p = np.flatnonzero(w_of > eps)
+        first, count = self._leaf_ptr[open_p], self._leaf_count[open_p]
+        sel = np.concatenate([self._leaf_kids[_ranges(first, count)], n + p_sel])
+        weight = np.concatenate([np.repeat(w_of[open_p], count), w_parent]).astype(np.float32)
         return sel, weight, float(tau)
+
+    def _measure(self, R_w2c, t_w2c, K, size_px, budget: int) -> tuple[np.ndarray, np.ndarray, float]:
+        """The parents a cut may need → (ids (V,) relative, px (V,), τ). A parent is measured
+        when every ancestor is open at a trial threshold x (px · FADE_BAND > x); a subtree below
+        one closed at x is closed at every τ ≥ x and adds a known constant to the cut's size, so
+        sizes for all grid τ ≥ x are exact. If even the smallest of those fits the budget, x is
+        lowered and the walk goes deeper. A node's px is capped by its parent's (monotone by
+        construction), so the result does not depend on x."""
+        view = self._view(R_w2c, t_w2c, K, size_px)
+        n_children = self._n_children
+        roots = self._roots
+        seen_ids, seen_px = [roots], [self._px(roots, view)]
+        frontier, frontier_px = roots, seen_px[0]
+        x = self._tau_hint / _HINT_MARGIN
+        while True:
+            closed, closed_px = [], []
+            expand, expand_px = frontier, frontier_px
+            while len(expand):
+                is_open = expand_px * np.float32(FADE_BAND) > x
+                closed.append(expand[~is_open])
+                closed_px.append(expand_px[~is_open])
+                expand, parent_px = expand[is_open], expand_px[is_open]
+                kid_count = self._pkid_count[expand]
+                kids = self._pkids[_ranges(self._pkid_ptr[expand], kid_count)]
+                if not len(kids):
+                    break
+                expand_px = np.minimum(self._px(kids, view), np.repeat(parent_px, kid_count))
+                expand = kids
+                seen_ids.append(kids)
+                seen_px.append(expand_px)
+            ids, px = np.concatenate(seen_ids), np.concatenate(seen_px)
+            frontier, frontier_px = np.concatenate(closed), np.concatenate(closed_px)
+            g0 = int(np.searchsorted(_GRID, x, "left"))
+            base = self.n_leaves + int(self._below[frontier].sum())
+            sizes = _cut_sizes(px, n_children[ids], base)
+            if g0 == 0 or sizes[g0] > budget:
+                fits = np.flatnonzero(sizes[g0:] <= budget)
+                tau = float(_GRID[g0 + fits[0]] if len(fits) else _GRID[-1])
+                return ids, px, tau
+            x = x / FADE_BAND if x / FADE_BAND >= _GRID[0] else 0.0
+
+    def _view(self, R_w2c, t_w2c, K, size_px) -> tuple:
+        """The camera as parent_px reads it: rotation and translation float32, intrinsics, size."""
+        return (np.asarray(R_w2c, np.float32), np.asarray(t_w2c, np.float32), np.asarray(K, np.float64),
+                tuple(size_px))
 
     def parent_px(self, R_w2c, t_w2c, K, size_px) -> np.ndarray:
         """Per parent (P,) float32: f · (largest extent in its subtree) / (distance − subtree
         spread), an upper bound on every descendant's projected size; 0 where the node's
         bounding sphere is outside the view."""
-        r = np.asarray(R_w2c, np.float32)
-        t = np.asarray(t_w2c, np.float32)
-        k = np.asarray(K, np.float64)
-        mx, my, mz = self._pm
+        return self._px(None, self._view(R_w2c, t_w2c, K, size_px))
+
+    def _px(self, ids, view) -> np.ndarray:
+        """parent_px for the parents `ids` (relative; None: all of them)."""
+        r, t, k, (w, h) = view
+        sel = (lambda a: a) if ids is None else (lambda a: a[ids])
+        mx, my, mz = (sel(a) for a in self._pm)
         pc = [mx * r[i, 0] + my * r[i, 1] + mz * r[i, 2] + t[i] for i in range(3)]
         dist = np.sqrt(pc[0] * pc[0] + pc[1] * pc[1] + pc[2] * pc[2])
         f = np.float32(max(k[0, 0], k[1, 1]))
-        px = f * self._sub_extent_m / np.maximum(dist - self._sub_spread_m, np.float32(1e-3))
-        w, h = size_px
-        b = self.bound_m[self.n_leaves:]
+        px = f * sel(self._sub_extent_m) / np.maximum(dist - sel(self._sub_spread_m), np.float32(1e-3))
+        b = sel(self.bound_m[self.n_leaves:])
         out = pc[2] + b < 0.0
         for axis, focal, c, side in ((0, k[0, 0], k[0, 2], w), (1, k[1, 1], k[1, 2], h)):
             for slope, sign in (((side - 0.5 - c + CULL_MARGIN_PX) / focal, 1.0),
@@ -151,6 +227,11 @@ class SplatLOD:
                 out |= d > b
         px[out] = 0.0
         return px
+
+
+def _ranges(first: np.ndarray, count: np.ndarray) -> np.ndarray:
+    """The positions first[i] .. first[i] + count[i] − 1 of every range, concatenated."""
+    return np.repeat(first - np.cumsum(count) + count, count) + np.arange(int(count.sum()))
 
 
 def _grid_bins(x: np.ndarray, side: str) -> np.ndarray:
@@ -170,21 +251,20 @@ def _grid_bins(x: np.ndarray, side: str) -> np.ndarray:
     return k
 
 
-def _threshold_for_budget(px: np.ndarray, n_children: np.ndarray, n_leaves: int, budget: int) -> float:
-    """The smallest grid τ whose soft cut fits the budget. Its size is n_leaves + #{parents with
-    px < τ} − Σ children of parents with px · FADE_BAND ≤ τ (those children have faded out)."""
+def _cut_sizes(px: np.ndarray, n_children: np.ndarray, base: int) -> np.ndarray:
+    """The soft cut's size at every grid τ (len(_GRID),): base + #{parents with px < τ} −
+    Σ children of parents with px · FADE_BAND ≤ τ (those children have faded out), over the
+    parents given; `base` holds the leaves and whatever is not listed."""
     g = len(_GRID)
     # off-screen parents (px = 0) are in bin 0 of both: a constant, counted without binning them
     on = np.flatnonzero(px > 0)
-    off_children = int(n_children.sum()) - int(n_children[on].sum())
-    base = n_leaves + (len(px) - len(on)) - off_children
+    base = base + (len(px) - len(on)) - (int(n_children.sum()) - int(n_children[on].sum()))
     px, n_children = px[on], n_children[on]
     lo_bin = _grid_bins(px, "right")  # px < grid[k] ⇔ bin ≤ k
     hi_bin = _grid_bins(px * np.float32(FADE_BAND), "left")  # ≤ grid[k] ⇔ bin ≤ k
     count_lo = np.cumsum(np.bincount(lo_bin, minlength=g + 1)[:g])
     count_hi = np.cumsum(np.bincount(hi_bin, weights=n_children, minlength=g + 1)[:g])
-    fits = np.flatnonzero(base + count_lo - count_hi <= budget)
-    return float(_GRID[fits[0]] if len(fits) else _GRID[-1])
+    return base + count_lo - count_hi
 
 
 # ---------------------------------------------------------------- building
