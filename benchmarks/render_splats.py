@@ -287,6 +287,7 @@ def bench_big_child(path: str, frames: int, budget: int | None) -> dict:
     return {"splats": cloud.count, "budget": sp.budget, "lod_nodes": sp.count, "load_s": round(t1 - t0, 1),
             "lod_s": round(t2 - t1, 1), "ms": round(float(np.median(ms)), 1),
             "fps": round(1e3 / float(np.median(ms)), 2), "drawn": sp.last_stats["drawn"],
+            "stage_ms": {k: round(float(v), 1) for k, v in sp.timings_ms.items()},
             "peak_rss_mib_after_load": round(rss_load, 1),
             "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1)}
 
@@ -299,11 +300,11 @@ def bench_big(n: int, frames: int, budget: int | None, sh_degree: int, folder: s
     from pathlib import Path
 
     from citywalk.scene.splat_lod import lod_sidecar_path
-    from citywalk.sources.splats import write_ply
 
     path = Path(folder) / f"street_{n}_sh{sh_degree}.ply"
-    if not path.is_file():
-        write_ply(path, street_cloud(n, np.random.default_rng(0), sh_degree))
+    if not path.is_file():  # in its own process: a child's peak RSS starts at its parent's size
+        subprocess.run([sys.executable, __file__, "--big-write", str(path), "--big", str(n),
+                        "--sh-degree", str(sh_degree)], check=True)
     lod_sidecar_path(path).unlink(missing_ok=True)
     out = {"file": str(path), "file_mib": round(path.stat().st_size / 2**20, 1)}
     for run in ("build", "cached"):
@@ -335,10 +336,16 @@ def main() -> None:
     parser.add_argument("--big-dir", default="/tmp", help="where --big writes its .ply")
     parser.add_argument("--big-from", default=None, help="with --plot: a saved --big JSON line to plot")
     parser.add_argument("--big-child", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--big-write", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--plot", default=None, help="with --lod: write ms-vs-size to this PNG")
     args = parser.parse_args()
     if args.big_child:
         print(json.dumps(bench_big_child(args.big_child, args.frames, args.budget)), flush=True)
+        return
+    if args.big_write:
+        from citywalk.sources.splats import write_ply
+
+        write_ply(args.big_write, street_cloud(args.big, np.random.default_rng(0), args.sh_degree))
         return
     big = json.loads(open(args.big_from).read().strip().splitlines()[-1]) if args.big_from else None
     if args.big:
