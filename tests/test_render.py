@@ -202,3 +202,30 @@ def test_an_added_pass_gets_the_frame_context_and_the_light():
     np.testing.assert_allclose(fc.view_proj, gl_projection(frames[1].K, SIZE) @ gl_view(frames[1].R, frames[1].t))
     assert fc.time_s == frames[1].time_s and fc.targets is r.targets
     assert probe.lit[-1] is night and len(probe.lit) == 2
+
+
+def test_a_far_wire_stays_an_unbroken_line(monkeypatch):
+    """A 2.4-cm cable 40 m away is a tenth of a pixel wide here: drawn as modelled it breaks up
+    into dashes (or vanishes); as a THIN tube it is widened to about a pixel in every column."""
+    from citywalk.render import meshes
+    from citywalk.scene import THIN
+
+    b = MeshBuilder()
+    b.quad(Material("ground", (0.3, 0.3, 0.3), 0.9), (-2000, -2000, 0), (4000, 0, 0), (0, 4000, 0))
+    xs = np.linspace(-60.0, 60.0, 25)
+    b.tube(Material("wire", (0.02, 0.02, 0.02), 0.6, kind=THIN), np.c_[xs, np.full(25, 40.0), np.full(25, 9.0)],
+           0.012, sides=3)
+    scene = Scene(meshes=b.build(), bounds_m=((-60, -30, 0), (60, 45, 9)))
+    frame = _frame((0.0, 0.0, 1.6), (0.0, 40.0, 9.0))
+    row = int(round(frame.project(np.array([[0.0, 40.0, 9.0]]))[0, 1]))
+
+    def wire_columns():
+        lum = _render(scene, "noon", frame)["rgb"].astype(float).mean(-1)
+        band, sky = lum[row - 2:row + 3], np.median(lum[row - 8:row - 4], axis=0)
+        return band.min(0) < 0.6 * sky  # a column the wire darkens
+
+    widened = wire_columns()
+    monkeypatch.setattr(meshes, "THIN_MIN_RADIUS_PX", 0.0)
+    as_modelled = wire_columns()
+    assert widened[4:-4].all(), np.flatnonzero(~widened)
+    assert as_modelled.mean() < 0.5, as_modelled.mean()

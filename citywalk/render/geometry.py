@@ -8,7 +8,7 @@ import numpy as np
 
 from ..errors import RenderError
 from ..scene import FOLIAGE, PBR_SUFFIX, Scene
-from .gl import float_layout, is_software_renderer, mat_bytes, shader_source, write_uniform
+from .gl import float_layout, is_software_renderer, mat_bytes, set_uniform, shader_source, write_uniform
 
 TEX_SIZE_PX = 256  # the smallest layer size; a scene with bigger textures (sign atlases, material
 MAX_TEX_SIZE_PX = 512  # families) gets up to this, so shop lettering keeps its texel density
@@ -172,12 +172,13 @@ class SceneGeometry:
         self.ibo = ctx.buffer(idx.tobytes())
         self.depth_prog = ctx.program(vertex_shader=shader_source("shadow.vert"),
                                       fragment_shader=shader_source("shadow.frag"))
-        # position, uv and (layer, kind) of the 16-float vertex: foliage is alpha-tested in depth too
-        self.depth_vao = ctx.vertex_array(self.depth_prog, [(self.vbo, "3f 12x 2f 12x 2f 12x", "in_pos", "in_uv",
-                                                             "in_mat")], self.ibo)
+        # position, normal, uv and (layer, kind) of the 16-float vertex: foliage is alpha-tested in
+        # depth too, and thin tubes are widened as in the mesh pass
+        depth_layout = [(self.vbo, "3f 3f 2f 12x 2f 12x", "in_pos", "in_nrm", "in_uv", "in_mat")]
+        self.depth_vao = ctx.vertex_array(self.depth_prog, depth_layout, self.ibo)
         solid = shader_source("shadow.frag").replace("#version 330\n", "#version 330\n#define SOLID\n", 1)
         self.solid_depth_prog = ctx.program(vertex_shader=shader_source("shadow.vert"), fragment_shader=solid)
-        self.solid_depth_vao = ctx.vertex_array(self.solid_depth_prog, [(self.vbo, "3f 52x", "in_pos")], self.ibo)
+        self.solid_depth_vao = ctx.vertex_array(self.solid_depth_prog, depth_layout, self.ibo)
         self.depth_runs = depth_runs(self.kind_ranges)
 
     def vertex_array(self, prog):
@@ -198,11 +199,15 @@ class SceneGeometry:
         inside = (f >= first) & (f < first + count)
         return _merged(f[inside], c[inside])
 
-    def draw_depth(self, clip_from_world: np.ndarray) -> None:
+    def draw_depth(self, clip_from_world: np.ndarray, eye_m=None, thin_radius_per_m: float = 0.0) -> None:
         """Draw the depth (no colour) of every triangle in view into the bound framebuffer:
-        foliage through the alpha-tested program, everything else through one without a discard."""
+        foliage through the alpha-tested program, everything else through one without a discard.
+        A camera's prepass gives its `eye_m` and `thin_radius_per_m` (meshes.thin_radius_per_m) so thin
+        tubes are widened as the mesh pass widens them; a shadow map leaves them as modelled."""
         for prog in (self.depth_prog, self.solid_depth_prog):
             write_uniform(prog, "u_light_mat", mat_bytes(clip_from_world))
+            set_uniform(prog, "u_thin_radius_per_m", float(thin_radius_per_m))
+            set_uniform(prog, "u_cam_pos", tuple(float(v) for v in (eye_m if eye_m is not None else (0, 0, 0))))
         self.textures.use(0)  # TextureUnit.SURFACES, for the foliage alpha test
         if "u_tex" in self.depth_prog:
             self.depth_prog["u_tex"].value = 0

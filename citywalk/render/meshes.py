@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..scene import PLAIN, THIN
 from .bake import SAMPLE_OFFSET_CELLS
 from .frame import FrameContext, TextureUnit
 from .geometry import SceneGeometry
@@ -15,6 +16,15 @@ from .shadow import SUN_SOFTNESS
 
 GROUND_ALBEDO = 0.2  # what the sky's bounce from the ground assumes
 BOUNCE_ALBEDO = 0.3  # mean albedo of the walls and ground that hide the sky (one bounce)
+
+
+THIN_MIN_RADIUS_PX = 0.7  # a 3-sided tube of this circumradius is at least ~1 px wide from any side
+
+
+def thin_radius_per_m(fc: FrameContext) -> float:
+    """The least radius a THIN tube keeps per metre from the camera: THIN_MIN_RADIUS_PX of this
+    frame's pixels (its focal length is in the pixels being drawn, render scale included)."""
+    return THIN_MIN_RADIUS_PX / float(fc.frame.K[0, 0])
 
 
 def mesh_fragment_source(ctx, soft_shadows: bool | None = None, kind: int | None = None) -> tuple[bool, str]:
@@ -41,14 +51,18 @@ class MeshPass:
         self.ctx, self.geometry = ctx, geometry
         self.lit_window_share = float(lit_window_share)
         self.kinds = []  # (program, vertex array, first index, index count) per material kind
+        made: dict[int, tuple] = {}  # THIN tubes share the PLAIN program (the vertex shader widens them)
         for kind, first, count in geometry.kind_ranges:
-            self.soft_shadows, frag = mesh_fragment_source(ctx, soft_shadows, kind)
-            prog = ctx.program(vertex_shader=shader_source("mesh.vert"), fragment_shader=frag)
-            self.kinds.append((prog, geometry.vertex_array(prog), first, count))
+            shade = PLAIN if kind == THIN else int(kind)
+            if shade not in made:
+                self.soft_shadows, frag = mesh_fragment_source(ctx, soft_shadows, shade)
+                prog = ctx.program(vertex_shader=shader_source("mesh.vert"), fragment_shader=frag)
+                made[shade] = (prog, geometry.vertex_array(prog))
+            self.kinds.append((*made[shade], first, count))
 
     def programs(self) -> list:
         """The programs this pass draws with (their uniforms are set alike)."""
-        return [k[0] for k in self.kinds]
+        return list({id(k[0]): k[0] for k in self.kinds}.values())
 
     def update_lighting(self, light) -> None:
         """Sun, sky, moon, lamps and weather on the surfaces for the light of the moment."""
@@ -101,7 +115,7 @@ class MeshPass:
         ctx.enable(moderngl.DEPTH_TEST)
         ctx.disable(moderngl.CULL_FACE)
         ctx.depth_func = "<"
-        self.geometry.draw_depth(fc.view_proj)
+        self.geometry.draw_depth(fc.view_proj, fc.cam_pos, thin_radius_per_m(fc))
         ctx.depth_func = "<="
         self.bind_frame(fc, self.geometry.textures, self.geometry.pbr,
                         float(self.geometry.layers.get("asphalt_wear", -1)))
@@ -126,6 +140,7 @@ class MeshPass:
         for p in self.programs():
             write_uniform(p, "u_view_proj", view_proj)
             set_uniform(p, "u_cam_pos", vec(fc.cam_pos))
+            set_uniform(p, "u_thin_radius_per_m", thin_radius_per_m(fc))
             write_uniform(p, "u_shadow_mat", shadow_mat)
             set_uniform(p, "u_use_shadow", 1.0 if light.shadow.active else 0.0)
             set_uniform(p, "u_wear_layer", wear_layer)
@@ -137,6 +152,6 @@ class MeshPass:
                 set_uniform(p, name, int(unit))
 
     def release(self) -> None:
-        for prog, vao, _, _ in self.kinds:
+        for prog, vao in {id(k[0]): k[:2] for k in self.kinds}.values():
             vao.release()
             prog.release()

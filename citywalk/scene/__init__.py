@@ -15,6 +15,9 @@ from .report import LoadReport  # noqa: F401  (the type of Scene.report)
 
 # Shading kinds understood by the renderer (Material.kind).
 PLAIN, FACADE, SHOPFRONT, EMISSIVE, ROAD, FOLIAGE = 0, 1, 2, 3, 4, 5
+# THIN: a tube built by MeshBuilder.tube (uv.x = its radius, normals radial), shaded as PLAIN and
+# widened in the vertex shader to about a pixel wherever it would be thinner (wires stay lines)
+THIN = 6
 # Scene.textures[name + PBR_SUFFIX], when present, is the texture's normal + roughness layer.
 PBR_SUFFIX = ".pbr"
 

@@ -191,7 +191,8 @@ class MeshBuilder:
             self.add(mat, cpos, [axis] * (sides + 1), np.zeros((sides + 1, 2)), cidx, color, variation)
 
     def tube(self, mat: Material, points, radius_m: float, sides: int = 4, color=(1, 1, 1)) -> None:
-        """A thin tube along a polyline (K, 3): wires and cables."""
+        """A thin tube along a polyline (K, 3): wires and cables. The uv holds (radius, 0), which
+        a THIN material's vertex shader reads to keep the tube a pixel wide far away."""
         p = np.asarray(points, np.float64)
         k = len(p)
         tang = np.gradient(p, axis=0)
@@ -205,6 +206,7 @@ class MeshBuilder:
         pos = (p[:, None, :] + radius_m * ring).reshape(-1, 3)
         nrm = ring.reshape(-1, 3)
         uv = np.zeros((k * sides, 2))
+        uv[:, 0] = radius_m
         idx = []
         for i in range(k - 1):
             for j in range(sides):

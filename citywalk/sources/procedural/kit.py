@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ...errors import SceneError
-from ...scene import EMISSIVE, FACADE, ROAD, SHOPFRONT, Material, Mesh, PointLight
+from ...scene import EMISSIVE, FACADE, ROAD, SHOPFRONT, THIN, Material, Mesh, PointLight
 from ..geometry import MeshBuilder
 from . import facade as fp
 from . import props
@@ -61,7 +61,7 @@ def materials(style: Style) -> Mats:
         roof=Material("roof", (0.28, 0.28, 0.29), 0.9, "concrete"),
         pole=Material("pole", (0.42, 0.42, 0.40), 0.8, "concrete"),
         metal=Material("metal", (0.30, 0.31, 0.33), 0.5, "metal"),
-        wire=Material("wire", (0.02, 0.02, 0.02), 0.6),
+        wire=Material("wire", (0.02, 0.02, 0.02), 0.6, kind=THIN),
         glass=Material("shopfront", (0.25, 0.27, 0.30), 0.1, "glass", kind=SHOPFRONT, emissive=0.35),
         shutter=Material("shutter", (0.48, 0.49, 0.50), 0.7, "shutter"),
         awning=Material("awning", (1.0, 1.0, 1.0), 0.8, "awning"),
