@@ -1,5 +1,5 @@
-"""Render jobs: a Shot split into frame chunks on an Executor, assembled into one MP4 whose
-decoded frames equal the local render's.
+"""Render jobs: a Shot split into frame chunks on an Executor, assembled into one MP4 of the
+very frames the local render encodes.
 
 Two passes, as in pipeline.render_shot: metering tasks draw the shot small and return meter
 readings; the driver turns the whole shot's readings into the exposure track; render tasks
@@ -7,7 +7,9 @@ each build the scene once, open their own GL context and return their chunk's fr
 slice of the track. The driver writes frames in order into one x264 encoder: separately
 encoded segments joined by stream copy decode to different pixels than one pass (x264's rate
 control and reference choices depend on the frames before), so they cannot match the local
-video; one encode of the ordered frames does, and at these sizes x264 outruns the renderers.
+video; one encode of the ordered frames does (as far as x264 repeats itself: the libx264 in
+PyAV 18.1's wheels sometimes encodes the same frames a level or so differently from one run to
+the next), and at these sizes x264 outruns the renderers.
 """
 
 from __future__ import annotations
@@ -147,10 +149,10 @@ def _add_stats(stats: dict, prefix: str, task_stats: dict) -> None:
 class _Assembler:
     """Writes chunk results into the video (and per-frame extras) strictly in frame order."""
 
-    def __init__(self, writer, shot: Shot, video: Path, chunks: list[tuple[int, int]]):
+    def __init__(self, writer, shot: Shot, video: Path, chunks: list[tuple[int, int]], on_frame=None):
         from ..pipeline import side_paths
 
-        self.writer, self.shot, self.chunks = writer, shot, chunks
+        self.writer, self.shot, self.chunks, self.on_frame = writer, shot, chunks, on_frame
         self.paths = side_paths(video)
         self.waiting: dict[int, dict] = {}
         self.next = 0
@@ -170,6 +172,8 @@ class _Assembler:
 
         extras = self.shot.output.extras
         for k, rgb in enumerate(r["rgb"]):
+            if self.on_frame is not None:
+                self.on_frame(int(r["cameras"][k]["index"]), rgb)
             self.writer.write(rgb)
             if "depth" in extras or "frames" in extras:
                 img = {"rgb": rgb, "depth": r["depth"][k] if r["depth"] is not None else None}
@@ -180,9 +184,12 @@ class _Assembler:
 
 def render_shot(shot: Shot, executor: Executor, out_path: str | Path | None = None,
                 on_fraction: Callable[[float], None] | None = None,
-                chunk_frames: int | None = None):
+                chunk_frames: int | None = None,
+                on_frame: Callable[[int, np.ndarray], None] | None = None):
     """Render a Shot on `executor` in chunks of `chunk_frames` (auto: one per slot) → the same
-    RenderResult, and the same decoded frames, as pipeline.render_shot."""
+    RenderResult, and the same frames bit for bit, as pipeline.render_shot; `on_frame(index,
+    rgb)` sees each frame, in order, before it is encoded. (The videos decode alike, though not
+    always bit for bit: this libx264 build does not repeat itself exactly from run to run.)"""
     from ..pipeline import METER_SHARE, RenderResult, _phase, write_side_outputs
     from ..video.encode import VideoWriter
     from ..video.progress import progress
@@ -201,7 +208,7 @@ def render_shot(shot: Shot, executor: Executor, out_path: str | Path | None = No
         chunks = plan_chunks(n, chunk_frames or auto_chunk_frames(n, executor.slots(probe), out.size))
         tasks = [Task(render_chunk, (shot, a, b, exposures[a:b], "depth" in out.extras), name="citywalk-render",
                       env=_task_env(probe)) for a, b in chunks]
-        assembler = _Assembler(writer, shot, video, chunks)
+        assembler = _Assembler(writer, shot, video, chunks, on_frame)
         with progress(n, "rendering", on_fraction=_phase(on_fraction, METER_SHARE, 1.0)) as bar:
             phase = _Phase(bar, chunks)
 
