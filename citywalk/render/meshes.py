@@ -11,7 +11,7 @@ from ..scene import PLAIN, THIN
 from .bake import SAMPLE_OFFSET_CELLS
 from .frame import FrameContext, TextureUnit
 from .geometry import SceneGeometry
-from .gl import mat_bytes, set_uniform, shader_source, vec, write_uniform
+from .gl import is_software_renderer, mat_bytes, set_uniform, shader_source, vec, write_uniform
 from .shadow import SUN_SOFTNESS
 
 GROUND_ALBEDO = 0.2  # what the sky's bounce from the ground assumes
@@ -32,8 +32,7 @@ def mesh_fragment_source(ctx, soft_shadows: bool | None = None, kind: int | None
     uniform switches it off (it runs the tap loops masked), so on a software rasteriser it is
     compiled out unless asked for. `kind`: a program for that material kind alone (the others'
     branches compiled out, and the foliage alpha test with them)."""
-    software = "llvmpipe" in ctx.info.get("GL_RENDERER", "").lower()
-    soft = not software if soft_shadows is None else bool(soft_shadows)
+    soft = not is_software_renderer(ctx) if soft_shadows is None else bool(soft_shadows)
     src = shader_source("mesh.frag").replace("#define PCSS 1", f"#define PCSS {int(soft)}")
     if kind is not None:
         src = src.replace("#version 330\n", f"#version 330\n#define KIND {int(kind)}\n", 1)
