@@ -74,7 +74,7 @@ def _add_shot_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--splat-budget", type=int, dest="splat_budget",
                    help="most Gaussians drawn per frame (level of detail beyond); default per device")
     p.add_argument("--render-scale", type=float, dest="render_scale",
-                   help="draw each side this much smaller (0.25..1) and upscale to --size: 0.67 is ~2x faster")
+                   help="draw each side this much smaller (0.25..1), then upscale to --size: 0.67 ~1.5x faster")
     p.add_argument("--draft", action="store_true",
                    help="preview cost: half the size, 1 sample, no depth/frames extras (same walk and look)")
 
