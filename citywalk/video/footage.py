@@ -273,10 +273,12 @@ def smooth(values: np.ndarray, sigma: float) -> np.ndarray:
 def ground_speed_mps(flow: np.ndarray, f_px: float, camera_height_m: float, fps: float) -> float:
     """Forward speed from the road's vertical flow in a level pinhole view (flow in that view's pixels):
     a road point r rows below the horizon is f·h/r metres ahead, and coming dz nearer moves it
-    r²·dz/(f·h) rows down, so dz = flow_v·f·h/r². Median over the bottom quarter's middle."""
+    r²·dz/(f·h) rows down, so dz = flow_v·f·h/r². Median over the bottom quarter's middle, less
+    its last eighth: there the road leaves the frame and pyramidal flow reads it 2-4x too fast
+    (a road image warped by a known motion: 9.9 m/s for 8 with those rows, 8.15 without)."""
     h, w = flow.shape[:2]
     r = np.arange(h) + 0.5 - h / 2
-    rows = r > 0.25 * h
+    rows = (r > 0.25 * h) & (np.arange(h) < h - max(4, round(h / 8)))
     fv = flow[rows, int(0.2 * w): int(0.8 * w), 1]
     dz = fv * f_px * camera_height_m / r[rows, None] ** 2
     return float(np.median(dz) * fps)
