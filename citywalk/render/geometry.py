@@ -8,7 +8,7 @@ import numpy as np
 
 from ..errors import RenderError
 from ..scene import FOLIAGE, PBR_SUFFIX, Scene
-from .gl import float_layout, is_software_renderer, mat_bytes, set_uniform, shader_source, write_uniform
+from .gl import float_layout, is_software_renderer, mat_bytes, set_uniform, shader_source, vec, write_uniform
 
 TEX_SIZE_PX = 256  # the smallest layer size; a scene with bigger textures (sign atlases, material
 MAX_TEX_SIZE_PX = 512  # families) gets up to this, so shop lettering keeps its texel density
@@ -207,7 +207,7 @@ class SceneGeometry:
         for prog in (self.depth_prog, self.solid_depth_prog):
             write_uniform(prog, "u_light_mat", mat_bytes(clip_from_world))
             set_uniform(prog, "u_thin_radius_per_m", float(thin_radius_per_m))
-            set_uniform(prog, "u_cam_pos", tuple(float(v) for v in (eye_m if eye_m is not None else (0, 0, 0))))
+            set_uniform(prog, "u_cam_pos", vec(eye_m if eye_m is not None else (0, 0, 0)))
         self.textures.use(0)  # TextureUnit.SURFACES, for the foliage alpha test
         if "u_tex" in self.depth_prog:
             self.depth_prog["u_tex"].value = 0

@@ -4,9 +4,12 @@ triangle."""
 
 from __future__ import annotations
 
+import re
 from importlib import resources
 
 from ..errors import RenderError
+
+_INCLUDE = re.compile(r'^#include "([\w.]+)"[ \t]*$', re.MULTILINE)
 
 
 def create_context():
@@ -26,8 +29,10 @@ def create_context():
 
 
 def shader_source(name: str) -> str:
-    """Text of a GLSL file shipped in citywalk/render/shaders/."""
-    return resources.files("citywalk.render").joinpath("shaders", name).read_text(encoding="utf-8")
+    """Text of a GLSL file shipped in citywalk/render/shaders/, with each `#include "other.glsl"`
+    line replaced by that file's text (code two shaders must share word for word)."""
+    text = resources.files("citywalk.render").joinpath("shaders", name).read_text(encoding="utf-8")
+    return _INCLUDE.sub(lambda m: shader_source(m.group(1)), text)
 
 
 def is_software_renderer(ctx) -> bool:
