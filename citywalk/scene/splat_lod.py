@@ -149,8 +149,7 @@ class SplatLOD:
         w_parent = w_of[p_sel]
         # a leaf's weight is 1 − ramp_lo of its parent (not yet faded in): only the leaves of
         # parents still open are gathered, by their ranges in the owner-sorted leaf list
-        w_of[:] = 0.0
-        w_of[ids] = 1.0 - ramp_lo
+        w_of[ids] = 1.0 - ramp_lo  # every entry set above is overwritten; the rest stay 0
         open_p = np.flatnonzero(w_of > eps)
         first, count = self._leaf_ptr[open_p], self._leaf_count[open_p]
         sel = np.concatenate([self._leaf_kids[_ranges(first, count)], n + p_sel])
