@@ -11,6 +11,8 @@ reports fps, the LOD tree's build time, peak RSS and PSNR of every frame against
 back) its LOD tree and renders at the budget: load/LOD seconds, fps and peak RSS (ru_maxrss).
 `--reuse` walks at 1.4 m/s (24 fps) under the budget and reports the cut+cull+sort ms saved per
 frame by keeping the LOD cut while the camera moves little, against re-cutting every frame.
+`--coverage constant` sizes the splats so every count covers the 1M street's summed area (a finer
+capture of the same street); the default, fixed sizes, makes a 10M street ten layers thicker.
 """
 
 from __future__ import annotations
@@ -25,11 +27,19 @@ import numpy as np
 from citywalk.scene.gaussians import GaussianCloud
 
 
+COVERAGE_REF_SPLATS = 1_000_000  # --coverage constant: splats are sized as at this count
+
+
 def street_cloud(n: int, rng: np.random.Generator, sh_degree: int = 3,
-                 length_m: float = 300.0) -> GaussianCloud:
+                 length_m: float = 300.0, coverage: str = "fixed") -> GaussianCloud:
     """A street-like cloud: 45% road/sidewalk surface, 40% facades (±8 m, up to 18 m), 15% clutter
     (trees, cars, poles) beside a free walking corridor; 3DGS-like sizes (mostly 1–10 cm, some
-    large) and opacities."""
+    large) and opacities. coverage "fixed": those sizes at any count, so the splats' summed area
+    (and the overdraw of every view) grows with n; "constant": sides scaled by
+    √(COVERAGE_REF_SPLATS / n), so the summed area stays that of the 1M street, as a finer
+    capture of the same street would have it (3DGS densifies by splitting splats)."""
+    if coverage not in ("fixed", "constant"):
+        raise ValueError(f"street_cloud coverage={coverage!r}; accepted 'fixed' or 'constant'")
     n_ground, n_wall = int(0.45 * n), int(0.40 * n)
     n_clutter = n - n_ground - n_wall
     half = length_m / 2
@@ -44,6 +54,8 @@ def street_cloud(n: int, rng: np.random.Generator, sh_degree: int = 3,
                     rng.uniform(-half, half, n_clutter), rng.gamma(2.0, 1.0, n_clutter)]
     means = np.vstack([ground, wall, clutter]).astype(np.float32)
     scales = np.exp(rng.normal(np.log(0.04), 0.7, (n, 3))).astype(np.float32)
+    if coverage == "constant":
+        scales *= np.float32(np.sqrt(COVERAGE_REF_SPLATS / n))
     scales[:n_ground, 2] *= 0.2  # flat on the road
     scales[n_ground:n_ground + n_wall, 0] *= 0.2  # flat on facades
     q = rng.normal(size=(n, 4)).astype(np.float32)
@@ -128,13 +140,14 @@ def psnr_db(a: np.ndarray, b: np.ndarray) -> float:
     return float("inf") if mse == 0 else -10.0 * np.log10(mse)
 
 
-def bench_lod(ctx, n: int, frames: int, budget: int | None, size=(1280, 720), sh_degree: int = 3) -> dict:
+def bench_lod(ctx, n: int, frames: int, budget: int | None, size=(1280, 720), sh_degree: int = 3,
+              coverage: str = "fixed") -> dict:
     """Budgeted render vs the full render of an n-Gaussian street: fps of each, PSNR per frame."""
     import resource
 
     from citywalk.render.splat_gl import SplatPass, make_splat_target, read_splat_target
 
-    cloud = street_cloud(n, np.random.default_rng(0), sh_degree)
+    cloud = street_cloud(n, np.random.default_rng(0), sh_degree, coverage=coverage)
     t0 = time.perf_counter()
     lod_pass = SplatPass(ctx, cloud, budget=budget)
     t1 = time.perf_counter()
@@ -162,6 +175,7 @@ def bench_lod(ctx, n: int, frames: int, budget: int | None, size=(1280, 720), sh
     fbo.release(), color.release(), zsum.release()
     result = {
         "splats": n,
+        "coverage": coverage,
         "budget": lod_pass.budget,
         "lod_nodes": lod_pass.count,
         "lod_build_s": round(t1 - t0, 2),
@@ -292,7 +306,8 @@ def bench_big_child(path: str, frames: int, budget: int | None) -> dict:
             "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1)}
 
 
-def bench_big(n: int, frames: int, budget: int | None, sh_degree: int, folder: str) -> dict:
+def bench_big(n: int, frames: int, budget: int | None, sh_degree: int, folder: str,
+              coverage: str = "fixed") -> dict:
     """Write an n-Gaussian street .ply into `folder` (if not there), then measure bench_big_child
     twice in fresh processes: first building the LOD tree (and its sidecar), then reading it."""
     import subprocess
@@ -301,12 +316,12 @@ def bench_big(n: int, frames: int, budget: int | None, sh_degree: int, folder: s
 
     from citywalk.scene.splat_lod import lod_sidecar_path
 
-    path = Path(folder) / f"street_{n}_sh{sh_degree}.ply"
+    path = Path(folder) / f"street_{n}_sh{sh_degree}{'' if coverage == 'fixed' else '_' + coverage}.ply"
     if not path.is_file():  # in its own process: a child's peak RSS starts at its parent's size
         subprocess.run([sys.executable, __file__, "--big-write", str(path), "--big", str(n),
-                        "--sh-degree", str(sh_degree)], check=True)
+                        "--sh-degree", str(sh_degree), "--coverage", coverage], check=True)
     lod_sidecar_path(path).unlink(missing_ok=True)
-    out = {"file": str(path), "file_mib": round(path.stat().st_size / 2**20, 1)}
+    out = {"file": str(path), "file_mib": round(path.stat().st_size / 2**20, 1), "coverage": coverage}
     for run in ("build", "cached"):
         cmd = [sys.executable, __file__, "--big-child", str(path), "--frames", str(frames)]
         if budget is not None:
@@ -334,6 +349,9 @@ def main() -> None:
     parser.add_argument("--big", type=int, default=None,
                         help="peak RSS and fps of load + LOD + render of a cloud this big, in child processes")
     parser.add_argument("--big-dir", default="/tmp", help="where --big writes its .ply")
+    parser.add_argument("--coverage", choices=["fixed", "constant"], default="fixed",
+                        help="street splat sizes: fixed (overdraw grows with the count) or constant "
+                             "summed area (a finer capture of the same street)")
     parser.add_argument("--big-from", default=None, help="with --plot: a saved --big JSON line to plot")
     parser.add_argument("--big-child", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--big-write", default=None, help=argparse.SUPPRESS)
@@ -345,11 +363,12 @@ def main() -> None:
     if args.big_write:
         from citywalk.sources.splats import write_ply
 
-        write_ply(args.big_write, street_cloud(args.big, np.random.default_rng(0), args.sh_degree))
+        write_ply(args.big_write, street_cloud(args.big, np.random.default_rng(0), args.sh_degree,
+                                               coverage=args.coverage))
         return
     big = json.loads(open(args.big_from).read().strip().splitlines()[-1]) if args.big_from else None
     if args.big:
-        big = bench_big(args.big, args.frames, args.budget, args.sh_degree, args.big_dir)
+        big = bench_big(args.big, args.frames, args.budget, args.sh_degree, args.big_dir, args.coverage)
         print(json.dumps(big), flush=True)
         if not args.lod:
             return
@@ -364,7 +383,8 @@ def main() -> None:
         sizes = [int(s) for s in args.sizes.split(",")]
         results = []
         for n in sizes:
-            results.append(bench_lod(ctx, n, args.frames, args.budget, sh_degree=args.sh_degree))
+            results.append(bench_lod(ctx, n, args.frames, args.budget, sh_degree=args.sh_degree,
+                                     coverage=args.coverage))
             print(json.dumps(results[-1]), flush=True)
         if args.plot:
             note = f" ({os.cpu_count()} CPU cores, load {os.getloadavg()[0]:.1f}, {ctx.info['GL_RENDERER'][:8]})"
