@@ -26,7 +26,6 @@ import numpy as np
 
 from citywalk.scene.gaussians import GaussianCloud
 
-
 COVERAGE_REF_SPLATS = 1_000_000  # --coverage constant: splats are sized as at this count
 
 
