@@ -215,21 +215,27 @@ def render_shot(shot: Shot, out_path: str | Path | None = None,
         timings["scene_s"] = time.perf_counter() - t
         n = len(p.frames)
         t = time.perf_counter()
-        with progress(n, "metering", on_fraction=_phase(on_fraction, 0.0, METER_SHARE)) as bar:
-            meters = meter_frames(shot, 0, n, p, report=_bar_report(bar))
-        exposures = exposure_track(meters, [f.time_s for f in p.frames])
-        timings["meter_s"] = time.perf_counter() - t
-        paths = side_paths(video)
-        per_frame_files = "depth" in out.extras or "frames" in out.extras
-        stats: dict[str, float] = {}
-        with progress(n, "rendering", on_fraction=_phase(on_fraction, METER_SHARE, 1.0)) as bar:
-            for cam, img in render_frames(shot, 0, n, exposures, p, want_depth="depth" in out.extras,
-                                          report=_bar_report(bar), stats=stats):
-                if on_frame is not None:
-                    on_frame(cam.index, img["rgb"])
-                writer.write(img["rgb"])
-                if per_frame_files:
-                    _write_extras(paths, out.extras, cam.index, img)
+        renderer = open_renderer(shot, p)  # one GL set-up meters the shot and draws its frames
+        timings["gl_setup_s"] = time.perf_counter() - t
+        try:
+            t = time.perf_counter()
+            with progress(n, "metering", on_fraction=_phase(on_fraction, 0.0, METER_SHARE)) as bar:
+                meters = meter_frames(shot, 0, n, p, report=_bar_report(bar), renderer=renderer)
+            exposures = exposure_track(meters, [f.time_s for f in p.frames])
+            timings["meter_s"] = time.perf_counter() - t
+            paths = side_paths(video)
+            per_frame_files = "depth" in out.extras or "frames" in out.extras
+            stats: dict[str, float] = {}
+            with progress(n, "rendering", on_fraction=_phase(on_fraction, METER_SHARE, 1.0)) as bar:
+                for cam, img in render_frames(shot, 0, n, exposures, p, want_depth="depth" in out.extras,
+                                              report=_bar_report(bar), stats=stats, renderer=renderer):
+                    if on_frame is not None:
+                        on_frame(cam.index, img["rgb"])
+                    writer.write(img["rgb"])
+                    if per_frame_files:
+                        _write_extras(paths, out.extras, cam.index, img)
+        finally:
+            renderer.close()
         timings.update(stats)
         t = time.perf_counter()
         writer.close()
@@ -276,36 +282,39 @@ def meter_size_px(size_px) -> tuple[int, int]:
 
 
 def meter_frames(shot: Shot, start: int, stop: int, p: Prepared | None = None,
-                 report: Callable[[int], None] | None = None) -> np.ndarray:
+                 report: Callable[[int], None] | None = None, renderer=None) -> np.ndarray:
     """Log-average and 95th-percentile luminance (kcd/m²), (stop - start, 2), of frames [start,
     stop) drawn small under the shot's light: what the camera meters, before any adaptation.
     The meter reads every METER_EVERY'th frame of the shot and holds its reading over the frames
     up to the next (a camera's meter runs slower than its frames; adaptation takes seconds), so
-    a range starting between two readings draws the reading frame before it."""
+    a range starting between two readings draws the reading frame before it. `renderer`: the
+    shot's own (Renderer.meter_reading draws into small targets of its own); None: a small one
+    of the scene without splats (the meter reads the HDR image before they are composited) is
+    opened and closed here. Either gives the same readings."""
     import dataclasses
 
     p = p or prepare(shot)
     _check_range(start, stop, len(p.frames))
     size = meter_size_px(shot.output.size)
-    small = shot.model_copy(update={"output": shot.output.model_copy(
-        update={"size": list(size), "samples": 1, "render_scale": 1.0})})
-    # the meter reads the HDR target before splats are composited: their upload and sort are waste
-    bare = dataclasses.replace(p, scene=dataclasses.replace(p.scene, gaussians=[]))
-    renderer = open_renderer(small, bare)
+    own = renderer is None
+    if own:
+        small = shot.model_copy(update={"output": shot.output.model_copy(
+            update={"size": list(size), "samples": 1, "render_scale": 1.0})})
+        renderer = open_renderer(small, dataclasses.replace(p, scene=dataclasses.replace(p.scene, gaussians=[])))
     try:
         light = LightTimeline(shot, p.lighting)
         meters = np.empty((stop - start, 2))
         for key in range(start - start % METER_EVERY, stop, METER_EVERY):
             cam = p.frames[key]
             light.apply(renderer, cam.time_s)
-            renderer.render(_resized(cam, size), exposure=1.0)
             lo, hi = max(key, start), min(key + METER_EVERY, stop)
-            meters[lo - start:hi - start] = renderer.metered_luminance()
+            meters[lo - start:hi - start] = renderer.meter_reading(_resized(cam, size))
             if report is not None:
                 report(hi - start)
         return meters
     finally:
-        renderer.close()
+        if own:
+            renderer.close()
 
 
 def exposure_track(meters: np.ndarray, times_s) -> np.ndarray:
@@ -326,10 +335,11 @@ def exposure_track(meters: np.ndarray, times_s) -> np.ndarray:
 
 def render_frames(shot: Shot, start: int, stop: int, exposures, p: Prepared | None = None,
                   want_depth: bool = False, report: Callable[[int], None] | None = None,
-                  stats: dict | None = None) -> Iterator[tuple[object, dict]]:
+                  stats: dict | None = None, renderer=None) -> Iterator[tuple[object, dict]]:
     """Frames [start, stop) of the Shot → (CameraFrame, {'rgb', 'depth'?}) in order, each exposed
-    by `exposures` (one per frame of the range, from exposure_track). Own GL context, closed at
-    the end; `stats` receives seconds of scene build, GL set-up, drawing and read-back."""
+    by `exposures` (one per frame of the range, from exposure_track). Drawn by `renderer` (the
+    caller's, left open) or by a GL context of its own, closed at the end; `stats` receives
+    seconds of scene build, GL set-up, drawing and read-back."""
     stats = stats if stats is not None else {}
     if p is None:
         t = time.perf_counter()
@@ -339,9 +349,12 @@ def render_frames(shot: Shot, start: int, stop: int, exposures, p: Prepared | No
     exposures = np.asarray(exposures, float)
     if exposures.shape != (stop - start,):
         raise ValueError(f"render_frames: {exposures.shape} exposures for frames {start}..{stop}")
-    t = time.perf_counter()
-    renderer = open_renderer(shot, p)
-    stats["gl_setup_s"] = time.perf_counter() - t
+    own = renderer is None
+    if own:
+        t = time.perf_counter()
+        renderer = open_renderer(shot, p)
+        stats["gl_setup_s"] = time.perf_counter() - t
+    draw_s0, readback_s0 = renderer.stats["draw_s"], renderer.stats["readback_s"]
     try:
         notice = _copyright_overlay(p.scene, tuple(shot.output.size))
         light = LightTimeline(shot, p.lighting)
@@ -354,13 +367,14 @@ def render_frames(shot: Shot, start: int, stop: int, exposures, p: Prepared | No
             if notice is not None:
                 img["rgb"] = notice.apply(img["rgb"])
             render_s += time.perf_counter() - t
-            stats.update(render_s=render_s, draw_s=renderer.stats["draw_s"],
-                         readback_s=renderer.stats["readback_s"])
+            stats.update(render_s=render_s, draw_s=renderer.stats["draw_s"] - draw_s0,
+                         readback_s=renderer.stats["readback_s"] - readback_s0)
             yield cam, img
             if report is not None:
                 report(k + 1)
     finally:
-        renderer.close()
+        if own:
+            renderer.close()
 
 
 def _check_range(start: int, stop: int, n: int) -> None:
@@ -420,7 +434,9 @@ class LightTimeline:
         self.step_s = 1.0 / shot.output.fps if keyed else self.STEP_S
         self.changes = keyed or shot.output.duration_s > 60.0
         self._step, self._lighting = 0, first
-        self.applied = (0, 0.0)  # (step, flash klux) the renderer holds
+        # (step, flash klux) the renderer holds; None: unknown, so the first apply uploads (a
+        # renderer that metered the shot holds its last frame's light, not the first)
+        self.applied: tuple[int, float] | None = None
 
     def step_at(self, t_s: float) -> int:
         """Index of the lighting interval holding shot time t (0 for steady light)."""

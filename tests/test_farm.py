@@ -382,3 +382,21 @@ def test_capture_process_runs_sfm_and_training_as_ray_tasks(ray_farm, tmp_path):
     assert seen and seen[-1] == pytest.approx(1.0)
     assert entry.qa["training"]["device"] == "cpu" and entry.qa["training"]["iterations"] == 20
     assert resolve_scene("walk", root).is_file()
+
+
+def test_a_renderer_that_metered_the_shot_draws_what_a_fresh_one_does(shot):
+    """pipeline.render_shot meters and draws with one renderer: its meter readings are those of
+    the small renderer a farm's metering task opens, and its frames those of a fresh renderer,
+    though the metering left it holding the storm's light of the last frame."""
+    p = pipeline.prepare(shot)
+    n = len(p.frames)
+    own = pipeline.meter_frames(shot, 0, n, p)
+    r = pipeline.open_renderer(shot, p)
+    try:
+        assert np.array_equal(pipeline.meter_frames(shot, 0, n, p, renderer=r), own)
+        exposures = pipeline.exposure_track(own, [f.time_s for f in p.frames])
+        shared = [_hash(img["rgb"]) for _, img in pipeline.render_frames(shot, 0, n, exposures, p, renderer=r)]
+    finally:
+        r.close()
+    fresh = [_hash(img["rgb"]) for _, img in pipeline.render_frames(shot, 0, n, exposures, p)]
+    assert shared == fresh

@@ -73,6 +73,7 @@ class Renderer:
         self.post = PostPass(ctx, fxaa=self.samples == 0, film=film, grain_later=scaled)
         self.upscale = UpscalePass(ctx, self.inner_size, self.size) if scaled else None
         self.display_passes: list[Pass] = [GlowPass(ctx, self.targets.glow_tex), self.post]
+        self._meter_targets: Targets | None = None  # meter_reading's, made on first use
         for p in self.passes:
             p.update_lighting(self.light)
         check_gl(ctx, "renderer set-up")
@@ -125,6 +126,23 @@ class Renderer:
     def metered_luminance(self) -> tuple[float, float]:
         """Log-average and 95th-percentile luminance (kcd/m²) of the HDR frame just drawn."""
         return self.camera_exposure.meter.measure(self.targets.hdr_tex)
+
+    def meter_reading(self, frame) -> tuple[float, float]:
+        """metered_luminance of `frame` drawn at its own (small) size by the scene passes alone,
+        into targets of their own without multisampling: what the exposure meter reads (before
+        the layers and display passes, which leave the HDR image as it is). The renderer of a
+        shot's frames meters the shot too, without a second GL set-up; its own targets and
+        state are untouched."""
+        size = (int(frame.size_px[0]), int(frame.size_px[1]))
+        if self._meter_targets is None or self._meter_targets.size_px != size:
+            self._meter_targets = Targets(self.ctx, size, 0, splats=False)
+        fc = FrameContext.build(frame, self._meter_targets, self.light)
+        self._meter_targets.begin()
+        for p in self.scene_passes:
+            p.draw(fc)
+        reading = self.camera_exposure.meter.measure(self._meter_targets.hdr_tex)
+        check_gl(self.ctx, "meter reading")
+        return reading
 
     # ---- frames ---------------------------------------------------------------------------
     def render(self, frame, want_depth: bool = False, linear: bool = False,
