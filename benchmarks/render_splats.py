@@ -236,33 +236,43 @@ def bench_reuse(ctx, n: int, frames: int, budget: int | None, size=(1280, 720), 
     return result
 
 
-def plot_cost(results: list[dict], path: str, big: dict | None = None, note: str = "") -> None:
-    """ms per frame against cloud size (log-log), budgeted and full; `big` adds a budgeted point
-    (from --big: load + LOD + render in a child process) labelled with its peak RSS."""
+def plot_cost(results: list[dict], path: str, bigs: list[dict] | None = None, note: str = "") -> None:
+    """ms per frame against cloud size (log-log), budgeted and full, one pair of lines per
+    coverage in `results`; each of `bigs` (from --big: load + LOD + render in a child process)
+    extends its coverage's budgeted line, labelled with its peak RSS."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    n = [r["splats"] for r in results]
     fig, ax = plt.subplots(figsize=(7, 4.5), dpi=100)
-    ax.plot(n, [r["full_ms"] for r in results], "o-", label="full cloud (no budget)")
-    lod_n, lod_ms = n + ([big["splats"]] if big else []), [r["lod_ms"] for r in results] + ([big["ms"]] if big else [])
-    ax.plot(lod_n, lod_ms, "s-", label=f"LOD, budget {results[0]['budget']:,}")
-    for r in results:
-        if np.isfinite(r["psnr_db_min"]):
-            ax.annotate(f"{r['psnr_db_min']:.1f} dB", (r["splats"], r["lod_ms"]), textcoords="offset points",
-                        xytext=(4, -12), fontsize=8)
-    if big:
-        ax.annotate(f"peak RSS {big['peak_rss_mib'] / 1024:.1f} GiB", (big["splats"], big["ms"]),
-                    textcoords="offset points", xytext=(-60, 8), fontsize=8)
+    for coverage, colour in (("fixed", "tab:blue"), ("constant", "tab:orange")):
+        rows = [r for r in results if r.get("coverage", "fixed") == coverage]
+        big = [b for b in bigs or [] if b.get("coverage", "fixed") == coverage]
+        if not rows and not big:
+            continue
+        what = "fixed splat sizes" if coverage == "fixed" else "constant coverage"
+        n = [r["splats"] for r in rows]
+        if rows:
+            ax.plot(n, [r["full_ms"] for r in rows], "o--", color=colour, alpha=0.6, label=f"full cloud, {what}")
+        lod_n = n + [b["build"]["splats"] for b in big]
+        lod_ms = [r["lod_ms"] for r in rows] + [b["build"]["ms"] for b in big]
+        budget = (rows or [b["build"] for b in big])[0]["budget"]
+        ax.plot(lod_n, lod_ms, "s-", color=colour, label=f"LOD budget {budget:,}, {what}")
+        for r in rows:
+            if np.isfinite(r["psnr_db_min"]):
+                ax.annotate(f"{r['psnr_db_min']:.1f} dB", (r["splats"], r["lod_ms"]), textcoords="offset points",
+                            xytext=(4, -12) if coverage == "fixed" else (4, 6), fontsize=8, color=colour)
+        for b in (b["build"] for b in big):
+            ax.annotate(f"peak RSS {b['peak_rss_mib'] / 1024:.1f} GiB", (b["splats"], b["ms"]),
+                        textcoords="offset points", xytext=(-70, 8), fontsize=8, color=colour)
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("Gaussians in the cloud")
     ax.set_ylabel("ms per 1280×720 frame (draw + readback)")
     ax.set_title(f"Splat frame cost vs cloud size{note}", fontsize=10)
     ax.grid(alpha=0.3, which="both")
-    ax.legend()
+    ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path)
 
@@ -348,14 +358,15 @@ def main() -> None:
     parser.add_argument("--big", type=int, default=None,
                         help="peak RSS and fps of load + LOD + render of a cloud this big, in child processes")
     parser.add_argument("--big-dir", default="/tmp", help="where --big writes its .ply")
-    parser.add_argument("--coverage", choices=["fixed", "constant"], default="fixed",
-                        help="street splat sizes: fixed (overdraw grows with the count) or constant "
-                             "summed area (a finer capture of the same street)")
-    parser.add_argument("--big-from", default=None, help="with --plot: a saved --big JSON line to plot")
+    parser.add_argument("--coverage", choices=["fixed", "constant", "both"], default="fixed",
+                        help="street splat sizes: fixed (overdraw grows with the count), constant "
+                             "summed area (a finer capture of the same street), or both in turn")
+    parser.add_argument("--big-from", default=None, help="with --plot: saved --big JSON lines to plot (comma list)")
     parser.add_argument("--big-child", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--big-write", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--plot", default=None, help="with --lod: write ms-vs-size to this PNG")
     args = parser.parse_args()
+    coverages = ["fixed", "constant"] if args.coverage == "both" else [args.coverage]
     if args.big_child:
         print(json.dumps(bench_big_child(args.big_child, args.frames, args.budget)), flush=True)
         return
@@ -363,12 +374,14 @@ def main() -> None:
         from citywalk.sources.splats import write_ply
 
         write_ply(args.big_write, street_cloud(args.big, np.random.default_rng(0), args.sh_degree,
-                                               coverage=args.coverage))
+                                               coverage=coverages[0]))
         return
-    big = json.loads(open(args.big_from).read().strip().splitlines()[-1]) if args.big_from else None
+    saved = args.big_from.split(",") if args.big_from else []
+    bigs = [json.loads(open(f).read().strip().splitlines()[-1]) for f in saved]
     if args.big:
-        big = bench_big(args.big, args.frames, args.budget, args.sh_degree, args.big_dir, args.coverage)
-        print(json.dumps(big), flush=True)
+        for coverage in coverages:
+            bigs.append(bench_big(args.big, args.frames, args.budget, args.sh_degree, args.big_dir, coverage))
+            print(json.dumps(bigs[-1]), flush=True)
         if not args.lod:
             return
     import moderngl
@@ -381,13 +394,14 @@ def main() -> None:
     if args.lod:
         sizes = [int(s) for s in args.sizes.split(",")]
         results = []
-        for n in sizes:
-            results.append(bench_lod(ctx, n, args.frames, args.budget, sh_degree=args.sh_degree,
-                                     coverage=args.coverage))
-            print(json.dumps(results[-1]), flush=True)
+        for coverage in coverages:
+            for n in sizes:
+                results.append(bench_lod(ctx, n, args.frames, args.budget, sh_degree=args.sh_degree,
+                                         coverage=coverage))
+                print(json.dumps(results[-1]), flush=True)
         if args.plot:
             note = f" ({os.cpu_count()} CPU cores, load {os.getloadavg()[0]:.1f}, {ctx.info['GL_RENDERER'][:8]})"
-            plot_cost(results, args.plot, big=big["build"] if big else None, note=note)
+            plot_cost(results, args.plot, bigs=bigs, note=note)
         print(json.dumps({"renderer": ctx.info["GL_RENDERER"], "cpu_count": os.cpu_count(),
                           "load_avg": [round(x, 2) for x in os.getloadavg()], "lod": results}, indent=1))
         return
