@@ -206,12 +206,18 @@ def test_chunks_of_1_3_and_whole_render_the_same_pixels(shot):
     assert np.ptp([f.mean() for f in whole]) > 1.0, "the light changes in the shot"
 
 
-def test_local_executor_in_chunks_matches_the_local_render(shot, reference, tmp_path):
+def test_local_executor_in_chunks_matches_the_local_render(shot, reference, tmp_path, monkeypatch):
+    opened = []
+    real_open = pipeline.open_renderer
+    monkeypatch.setattr(pipeline, "open_renderer", lambda *a, **k: opened.append(1) or real_open(*a, **k))
     seen = []
     res, hashes, indices = farm_frames(shot, LocalExecutor(), tmp_path / "farm.mp4", on_fraction=seen.append,
                                        chunk_frames=5)
     assert_same_video(res, reference, hashes, indices)
     assert res.timings_s["render_tasks"] == 5 and seen[-1] == pytest.approx(1.0)
+    # the metering task's renderer draws the first chunk; each later chunk opens its own
+    assert res.timings_s["meter_tasks"] == 1 and len(opened) == 5
+    assert not farm_render._RENDERER and not farm_render._PREPARED, "nothing kept after the render"
     assert np.all(np.diff(seen) >= 0)
     assert (tmp_path / "farm.camera.json").read_text() == reference.result.extras["camera_track"].read_text()
 

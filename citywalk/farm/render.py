@@ -3,8 +3,10 @@ very frames the local render encodes.
 
 Two passes, as in pipeline.render_shot: metering tasks draw the shot small and return meter
 readings; the driver turns the whole shot's readings into the exposure track; render tasks
-each build the scene once, open their own GL context and return their chunk's frames with its
-slice of the track. The driver writes frames in order into one x264 encoder: separately
+return their chunk's frames with its slice of the track. A worker builds the scene once per
+Shot, and a render task draws with the renderer its worker's metering task opened, if it ran
+one there (closed after the chunk; a worker that only metered keeps it until its next Shot).
+The driver writes frames in order into one x264 encoder: separately
 encoded segments joined by stream copy decode to different pixels than one pass (x264's rate
 control and reference choices depend on the frames before), so they cannot match the local
 video; one encode of the ordered frames does (as far as x264 repeats itself: the libx264 in
@@ -45,6 +47,7 @@ def auto_chunk_frames(n_frames: int, slots: int, size_px) -> int:
 
 
 _PREPARED: dict[str, object] = {}  # this process's last prepared Shot, by its JSON
+_RENDERER: dict[str, object] = {}  # and the renderer a metering task opened for it
 
 
 def prepared(shot: Shot):
@@ -54,9 +57,36 @@ def prepared(shot: Shot):
 
     key = shot.to_json()
     if key not in _PREPARED:
-        _PREPARED.clear()
+        forget()
         _PREPARED[key] = prepare(shot)
     return _PREPARED[key]
+
+
+def shot_renderer(shot: Shot):
+    """The renderer of the prepared Shot in this process, kept from a metering task for the next
+    render task (which closes it when its chunk is done): a worker that meters and then renders
+    sets GL up once, as pipeline.render_shot does."""
+    from ..pipeline import open_renderer
+
+    key = shot.to_json()
+    p = prepared(shot)
+    if key not in _RENDERER:
+        close_renderer()
+        _RENDERER[key] = open_renderer(shot, p)
+    return _RENDERER[key]
+
+
+def close_renderer() -> None:
+    """Close the kept renderer, if any."""
+    for r in _RENDERER.values():
+        r.close()
+    _RENDERER.clear()
+
+
+def forget() -> None:
+    """Drop this process's prepared Shot and close its renderer."""
+    close_renderer()
+    _PREPARED.clear()
 
 
 def _worker_tag() -> str:
@@ -70,9 +100,12 @@ def meter_chunk(shot: Shot, start: int, stop: int, report: Callable[[int], None]
     t = time.perf_counter()
     p = prepared(shot)
     scene_s = time.perf_counter() - t
-    meters = meter_frames(shot, start, stop, p, report=report)
+    renderer = shot_renderer(shot)
+    gl_setup_s = time.perf_counter() - t - scene_s
+    meters = meter_frames(shot, start, stop, p, report=report, renderer=renderer)
     return {"meters": meters, "times_s": np.array([f.time_s for f in p.frames[start:stop]]),
-            "stats": {"scene_s": scene_s, "meter_s": time.perf_counter() - t - scene_s}, "worker": _worker_tag()}
+            "stats": {"scene_s": scene_s, "gl_setup_s": gl_setup_s,
+                      "meter_s": time.perf_counter() - t - scene_s - gl_setup_s}, "worker": _worker_tag()}
 
 
 def render_chunk(shot: Shot, start: int, stop: int, exposures: np.ndarray, want_depth: bool,
@@ -84,13 +117,19 @@ def render_chunk(shot: Shot, start: int, stop: int, exposures: np.ndarray, want_
     t = time.perf_counter()
     p = prepared(shot)
     stats: dict[str, float] = {"scene_s": time.perf_counter() - t}
+    t = time.perf_counter()
+    renderer = shot_renderer(shot)
+    stats["gl_setup_s"] = time.perf_counter() - t
     rgb, depth, cameras = [], [], []
-    for cam, img in render_frames(shot, start, stop, exposures, p, want_depth=want_depth, report=report,
-                                  stats=stats):
-        rgb.append(img["rgb"])
-        if want_depth:
-            depth.append(img["depth"])
-        cameras.append(cam.to_dict())
+    try:
+        for cam, img in render_frames(shot, start, stop, exposures, p, want_depth=want_depth, report=report,
+                                      stats=stats, renderer=renderer):
+            rgb.append(img["rgb"])
+            if want_depth:
+                depth.append(img["depth"])
+            cameras.append(cam.to_dict())
+    finally:
+        close_renderer()  # an idle worker holds no GL context; a second chunk here opens one again
     return {"rgb": np.stack(rgb), "depth": np.stack(depth) if want_depth else None, "cameras": cameras,
             "copyright": list(p.scene.copyright), "stats": stats, "worker": _worker_tag()}
 
@@ -226,7 +265,7 @@ def render_shot(shot: Shot, executor: Executor, out_path: str | Path | None = No
         writer.abort()
         raise
     finally:
-        _PREPARED.clear()  # a LocalExecutor built the scene in this process: do not keep it
+        forget()  # a LocalExecutor built the scene (and its renderer) in this process: do not keep them
     extras = write_side_outputs(video, shot, assembler.cameras)
     timings.update(render_tasks=len(chunks), chunk_frames=chunks[0][1] - chunks[0][0],
                    workers=len(assembler.workers), encode_s=float(writer.stats.get("encode_s", 0.0)))
