@@ -15,3 +15,12 @@ def osm_city_path(tmp_path_factory):
     path = tmp_path_factory.mktemp("osm_city") / "city.osm"
     path.write_text(city.xml())
     return path
+
+
+def pytest_configure(config):
+    """No disk cache of derived light data in tests (each bakes afresh, as the tests expect), in
+    this process and the CLI processes the tests start; test_memo_disk turns one on in a
+    temporary folder."""
+    import os
+
+    os.environ["CITYWALK_CACHE_DIR"] = "off"

@@ -20,10 +20,11 @@ procedural, OSM, imported meshes — gets it at upload, and no stage before rend
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
-from .memo import ContentMemo, digest
+from .memo import ContentMemo, DiskStore, digest
 
 CELL_M = 0.5                      # voxel edge
 RAY_COUNT = 16                    # directions over the upper hemisphere (Fibonacci spiral)
@@ -74,6 +75,9 @@ class AOVolume:
 
 
 SAMPLE_OFFSET_CELLS = 0.6  # the shader samples this many cells off the surface along the normal
+
+
+_MEMO.disk = DiskStore("ao", AOVolume, Path(__file__).read_bytes(), compress=True)  # kept between runs (memo.py)
 
 
 def ray_directions(n: int = RAY_COUNT) -> np.ndarray:

@@ -9,12 +9,13 @@ exact for a single lamp (k = 1) and the hemispherical average for light from eve
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from ..scene import EMISSIVE, SHOPFRONT, PointLight
 from .color import LUMA
-from .memo import ContentMemo, digest
+from .memo import ContentMemo, DiskStore, digest
 
 MAX_CELLS = 4_000_000
 _MEMO = ContentMemo(size=2)  # the metering renderer and the frames' renderer share one volume
@@ -91,6 +92,9 @@ class LampVolume:
     direction: np.ndarray
     origin_m: np.ndarray
     size_m: np.ndarray
+
+
+_MEMO.disk = DiskStore("lamps", LampVolume, Path(__file__).read_bytes())  # kept between runs too (memo.py)
 
 
 def lamp_volume(lights, lo_m, hi_m, cell_m: float = 0.75, top_m: float = 24.0) -> LampVolume | None:
