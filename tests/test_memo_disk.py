@@ -95,3 +95,19 @@ def test_nothing_is_written_when_the_cache_is_off(tmp_path, monkeypatch):
     lamps.lamp_volume(_lights(), (-10, -10), (10, 10))
     lamps._MEMO.clear()
     assert len(list((tmp_path / "xdg" / "citywalk" / "light").glob("lamps-*.npz"))) == 1
+
+
+def test_a_crashed_writers_partial_file_is_cleared_later(cache):
+    """A writer killed mid-file leaves a .part, never an .npz: the next save clears it once it is
+    an hour old, and leaves a younger one (another process may still be writing it)."""
+    import os
+    import time
+
+    cache.mkdir(parents=True)
+    old, young = cache / ".a1.part", cache / ".b2.part"
+    old.write_bytes(b"half a file")
+    young.write_bytes(b"being written")
+    os.utime(old, (time.time() - 7200, time.time() - 7200))
+    lamps.lamp_volume(_lights(), (-10, -10), (10, 10))
+    assert not old.exists() and young.exists()
+    assert len(list(cache.glob("*.npz"))) == 1

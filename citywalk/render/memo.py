@@ -9,6 +9,7 @@ between processes too, in the user's cache folder (`cache_dir`), bounded in size
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -16,6 +17,7 @@ import os
 import pickle
 import tempfile
 import threading
+import time
 from collections import OrderedDict
 from pathlib import Path
 from typing import Callable, TypeVar
@@ -47,6 +49,7 @@ def freeze(value):
 
 
 DISK_CACHE_MAX_BYTES = 1 << 30  # a DiskStore drops its least recently used files beyond this
+PART_SUFFIX = ".part"           # a file being written (renamed to .npz when whole)
 
 
 def cache_dir() -> Path | None:
@@ -87,11 +90,13 @@ class DiskStore:
                 values = json.loads(str(z["__meta__"]))
                 values.update({k: z[k] for k in z.files if k != "__meta__"})
             value = self.cls(**values)
-            os.utime(path)  # recently used
-            return value
         except Exception:  # noqa: BLE001 - a truncated or foreign file: make the result again
-            path.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                path.unlink(missing_ok=True)
             return None
+        with contextlib.suppress(OSError):
+            os.utime(path)  # recently used
+        return value
 
     def save(self, key: str, value) -> None:
         """Store `value` under `key` (best effort: a full or read-only disk only loses the cache)."""
@@ -106,7 +111,7 @@ class DiskStore:
             return
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".part-", suffix=".npz")
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=PART_SUFFIX)
             try:
                 with os.fdopen(fd, "wb") as fh:
                     save = np.savez_compressed if self.compress else np.savez
@@ -121,7 +126,12 @@ class DiskStore:
 
     def _trim(self, keep: Path) -> None:
         """Drop the least recently used stored files (never `keep`, just written) until the
-        folder holds at most max_bytes."""
+        folder holds at most max_bytes, and partial files a crashed writer left over an hour ago."""
+        stale = time.time() - 3600.0
+        for f in keep.parent.glob(f"*{PART_SUFFIX}"):
+            with contextlib.suppress(OSError):
+                if f.stat().st_mtime < stale:
+                    f.unlink()
         files = []
         for f in keep.parent.glob("*.npz"):
             try:
@@ -134,7 +144,8 @@ class DiskStore:
             if total <= self.max_bytes:
                 break
             if f != keep:
-                f.unlink(missing_ok=True)
+                with contextlib.suppress(OSError):
+                    f.unlink(missing_ok=True)
                 total -= size
 
 
