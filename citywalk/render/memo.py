@@ -17,7 +17,6 @@ import os
 import pickle
 import tempfile
 import threading
-import time
 from collections import OrderedDict
 from pathlib import Path
 from typing import Callable, TypeVar
@@ -127,7 +126,10 @@ class DiskStore:
     def _trim(self, keep: Path) -> None:
         """Drop the least recently used stored files (never `keep`, just written) until the
         folder holds at most max_bytes, and partial files a crashed writer left over an hour ago."""
-        stale = time.time() - 3600.0
+        try:
+            stale = keep.stat().st_mtime - 3600.0  # the file system's clock, not this process's
+        except OSError:
+            return
         for f in keep.parent.glob(f"*{PART_SUFFIX}"):
             with contextlib.suppress(OSError):
                 if f.stat().st_mtime < stale:
