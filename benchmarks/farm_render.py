@@ -98,8 +98,8 @@ def model_figures(figures: dict, frames: int, size: list[int], label: str) -> di
     the metering cost per frame, the lone encoder's speed and the frame transfer."""
     local, best = figures["local"], min(figures["farm"], key=lambda r: r["total_wall_s"])
     node_frame_s = best["task_ms_per_frame"] / 1000 / best["workers"]  # a node renders `workers` chunks at once
-    # the local render meters with its frames' renderer (no GL set-up of its own); a farm's
-    # metering task opens a small one, which task_overhead_s does not hold: not modelled
+    # the local render meters with its frames' renderer (no GL set-up of its own), as a farm
+    # worker's metering and render tasks share one
     meter_frame_s = local["meter_s"] / frames
     overheads = (local["scene_s"] + local["gl_setup_s"], best["task_overhead_s"])
     args = (frames, node_frame_s, meter_frame_s, overheads, local["encode_alone_fps"])

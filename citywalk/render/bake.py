@@ -35,7 +35,6 @@ NEAR_M = COARSE_STEPS_M[0]        # contact occlusion: what hides the surroundin
 MAX_CELLS = 12_000_000
 TOP_M = 30.0                      # the volume reaches this far above the scene's floor
 FOCUS_MARGIN_M = 50.0            # around the walk; farther the shader fades to a height heuristic
-_MEMO = ContentMemo(size=2)       # the metering renderer and the frames' renderer share one bake
 AXES = np.array([[1, 0, 0], [-1, 0, 0], [0, 1, 0], [0, -1, 0], [0, 0, 1], [0, 0, -1]], float)
 
 
@@ -77,7 +76,8 @@ class AOVolume:
 SAMPLE_OFFSET_CELLS = 0.6  # the shader samples this many cells off the surface along the normal
 
 
-_MEMO.disk = DiskStore("ao", AOVolume, Path(__file__).read_bytes(), compress=True)  # kept between runs (memo.py)
+# the renderers of one street share one result, and later processes read it from disk (memo.py)
+_MEMO = ContentMemo(size=2, disk=DiskStore("ao", AOVolume, Path(__file__).read_bytes(), compress=True))
 
 
 def ray_directions(n: int = RAY_COUNT) -> np.ndarray:

@@ -18,7 +18,6 @@ from .color import LUMA
 from .memo import ContentMemo, DiskStore, digest
 
 MAX_CELLS = 4_000_000
-_MEMO = ContentMemo(size=2)  # the metering renderer and the frames' renderer share one volume
 SPILL_PATCH_M = 2.0      # emissive surfaces are gathered into patches this size, one light each
 SPILL_OFFSET_M = 0.8     # each patch's light sits this far in front of it
 SPILL_RANGE_M = 10.0
@@ -94,7 +93,8 @@ class LampVolume:
     size_m: np.ndarray
 
 
-_MEMO.disk = DiskStore("lamps", LampVolume, Path(__file__).read_bytes())  # kept between runs too (memo.py)
+# the renderers of one street share one result, and later processes read it from disk (memo.py)
+_MEMO = ContentMemo(size=2, disk=DiskStore("lamps", LampVolume, Path(__file__).read_bytes()))
 
 
 def lamp_volume(lights, lo_m, hi_m, cell_m: float = 0.75, top_m: float = 24.0) -> LampVolume | None:

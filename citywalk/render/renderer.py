@@ -136,13 +136,17 @@ class Renderer:
         size = (int(frame.size_px[0]), int(frame.size_px[1]))
         if self._meter_targets is None or self._meter_targets.size_px != size:
             self._meter_targets = Targets(self.ctx, size, 0, splats=False)
-        fc = FrameContext.build(frame, self._meter_targets, self.light)
-        self._meter_targets.begin()
-        for p in self.scene_passes:
-            p.draw(fc)
+        self._draw_scene(FrameContext.build(frame, self._meter_targets, self.light))
         reading = self.camera_exposure.meter.measure(self._meter_targets.hdr_tex)
         check_gl(self.ctx, "meter reading")
         return reading
+
+    def _draw_scene(self, fc: FrameContext) -> None:
+        """Clear fc's targets, draw the scene passes into them and resolve the HDR image."""
+        fc.targets.begin()
+        for p in self.scene_passes:
+            p.draw(fc)
+        fc.targets.resolve()
 
     # ---- frames ---------------------------------------------------------------------------
     def render(self, frame, want_depth: bool = False, linear: bool = False,
@@ -160,10 +164,7 @@ class Renderer:
             frame = resized_frame(frame, self.inner_size)
             previous = None if previous is None else resized_frame(previous, self.inner_size)
         fc = FrameContext.build(frame, self.targets, self.light, linear, previous)
-        self.targets.begin()
-        for p in self.scene_passes:
-            p.draw(fc)
-        self.targets.resolve()
+        self._draw_scene(fc)
         for p in self.layer_passes:
             p.draw(fc)
         if exposure is None:
