@@ -274,3 +274,34 @@ def test_kind_programs_draw_what_the_generic_program_draws():
     assert len(ranges) == 6 and specialised.std() > 5
     diff = np.abs(specialised - plain)
     assert diff.max() <= 2 and diff.mean() < 0.05, (diff.max(), diff.mean())
+
+
+def test_mesh_programs_compile_in_only_the_light_they_need():
+    """llvmpipe pays for a shader branch that a uniform switches off, so the mesh pass compiles in
+    the sun, lamp and weather branches only for a light that has them: the programs follow the light,
+    draw what the programs with every branch draw, and a light met again reuses its programs."""
+    from citywalk.render.meshes import LIGHT_FEATURES
+
+    frame = _frame((0.0, 14.0, 2.5), (0.0, 0.0, 0.5))
+    looks = [LookSpec(when="night", weather="rain"), LookSpec(when="noon"), LookSpec(when="noon", weather="snow")]
+    r = Renderer(_shop_scene(), resolve_lighting(looks[0]), SIZE, samples=1, auto_exposure=False, film="none")
+    try:
+        mesh, features = r.scene_passes[0], []
+        for look in looks:
+            r.update_lighting(resolve_lighting(look))
+            features.append(set(mesh.features))
+            own = r.render(frame, linear=True)["linear"]
+            mesh._use_features(LIGHT_FEATURES)
+            for p in mesh.programs():
+                mesh._light_uniforms(p, r.light)
+            every = r.render(frame, linear=True)["linear"]
+            assert own.std() > 0.01 and np.allclose(own, every, rtol=1e-4, atol=1e-6), np.abs(own - every).max()
+        made = len(mesh._made)
+        r.update_lighting(resolve_lighting(looks[0]))
+        assert len(mesh._made) == made and set(mesh.features) == features[0]
+    finally:
+        r.close()
+    night, noon, snow = features
+    assert {"HAS_LAMPS", "HAS_WET", "HAS_PUDDLES", "HAS_AMBIENT_CUBE"} <= night and "HAS_SUN" not in night
+    assert "HAS_SUN" in noon and not noon & {"HAS_LAMPS", "HAS_WET", "HAS_SNOW"}
+    assert "HAS_SNOW" in snow and "HAS_SUN" in snow

@@ -12,8 +12,9 @@ from typing import Callable
 
 import numpy as np
 
+from ..errors import RenderError
 from .frame import FrameContext, TextureUnit
-from .gl import check_gl, float_layout, mat_bytes, set_uniform, shader_source, write_uniform
+from .gl import check_gl, float_layout, is_software_renderer, mat_bytes, set_uniform, shader_source, write_uniform
 from .meshes import MeshPass, mesh_fragment_source
 
 VERTEX_ATTRS = (("in_pos", 3), ("in_nrm", 3), ("in_col", 3), ("in_tint", 1), ("in_rough", 1), ("in_kind", 1),
@@ -29,39 +30,49 @@ class AgentPass(MeshPass):
     def __init__(self, ctx, meshes: dict, instances: Callable[[int, np.ndarray], dict], lit_window_share=0.5):
         self.ctx, self.instances = ctx, instances
         self.lit_window_share = float(lit_window_share)
-        self.progs: dict = {}  # by material kind (None: a part of several kinds), see MeshPass
+        self.soft_shadows = not is_software_renderer(ctx)
+        self.features: tuple[str, ...] | None = None  # the light's (meshes.light_features): update_lighting sets them
+        self.progs: dict = {}  # (material kind or None for a part of several kinds, features) -> program
         self.shadow_prog = ctx.program(vertex_shader=shader_source("agents_shadow.vert"),
                                        fragment_shader=shader_source("agents_shadow.frag"))
-        self.parts = {}
+        self.parts = {}  # name -> [vbo, ibo, instance buffer, shadow vertex array]
+        self.part_kind: dict[str, int | None] = {}
+        self.vaos: dict[tuple, object] = {}  # (part name, features) -> vertex array of its program
         for name, mesh in meshes.items():
             kinds = np.unique(np.asarray(mesh.kind))
-            prog = self._program(int(kinds[0]) if len(kinds) == 1 else None)
+            self.part_kind[name] = int(kinds[0]) if len(kinds) == 1 else None
             vbo = ctx.buffer(mesh.vertex_data().tobytes())
             ibo = ctx.buffer(np.ascontiguousarray(mesh.indices, np.uint32).tobytes())
             inst = ctx.buffer(reserve=17 * 4 * 64, dynamic=True)
-            vao = ctx.vertex_array(prog, [float_layout(prog, vbo, VERTEX_ATTRS, ""),
-                                          float_layout(prog, inst, INSTANCE_ATTRS, "/i")],
-                                   index_buffer=ibo, index_element_size=4)
             svao = ctx.vertex_array(self.shadow_prog, [float_layout(self.shadow_prog, vbo, VERTEX_ATTRS, ""),
                                                        float_layout(self.shadow_prog, inst, INSTANCE_ATTRS, "/i")],
                                     index_buffer=ibo, index_element_size=4)
-            self.parts[name] = [vbo, ibo, inst, vao, svao]
+            self.parts[name] = [vbo, ibo, inst, svao]
         self.white = ctx.texture_array((1, 1, 1), 4, bytes([255, 255, 255, 255]))
         self.no_pbr = ctx.texture_array((1, 1, 1), 4, bytes(4))  # zeros: keep the mesh normal
         self.shadow_strength = 0.0
         self.sun_dir = (0.0, 0.0, 1.0)
         check_gl(ctx, "agents pass set-up")
 
-    def _program(self, kind: int | None):
-        """The agents' program for one material kind (None: the kind read from each vertex)."""
-        if kind not in self.progs:
-            self.soft_shadows, frag = mesh_fragment_source(self.ctx, kind=kind)
-            self.progs[kind] = self.ctx.program(vertex_shader=shader_source("agents.vert"), fragment_shader=frag)
-        return self.progs[kind]
+    def _use_features(self, features: tuple[str, ...]) -> None:
+        """Shade with the programs compiled for `features` (each made on first use, then kept)."""
+        self.features = features
+        for name, kind in self.part_kind.items():
+            if (name, features) in self.vaos:
+                continue
+            if (kind, features) not in self.progs:
+                _, frag = mesh_fragment_source(self.ctx, self.soft_shadows, kind, features)
+                self.progs[(kind, features)] = self.ctx.program(vertex_shader=shader_source("agents.vert"),
+                                                                fragment_shader=frag)
+            prog = self.progs[(kind, features)]
+            vbo, ibo, inst, _ = self.parts[name]
+            self.vaos[(name, features)] = self.ctx.vertex_array(
+                prog, [float_layout(prog, vbo, VERTEX_ATTRS, ""), float_layout(prog, inst, INSTANCE_ATTRS, "/i")],
+                index_buffer=ibo, index_element_size=4)
 
     def programs(self) -> list:
-        """The programs the agent parts draw with (one per kind among single-kind parts)."""
-        return list(self.progs.values())
+        """The programs the agent parts draw with now (one per kind among single-kind parts)."""
+        return [p for (_, f), p in self.progs.items() if f == self.features]
 
     def update_lighting(self, light) -> None:
         """The mesh shader's light, and how dark the flattened sun shadows fall."""
@@ -92,10 +103,12 @@ class AgentPass(MeshPass):
                 part[2].write(data.tobytes())
         if not any(counts.values()):
             return
+        if self.features is None:
+            raise RenderError("AgentPass.draw before update_lighting: no light to compile the programs for")
         self.bind_frame(fc, self.white, self.no_pbr)
-        for name, part in self.parts.items():
+        for name in self.parts:
             if counts[name]:
-                part[3].render(instances=counts[name])
+                self.vaos[(name, self.features)].render(instances=counts[name])
         if self.shadow_strength > 0.0:
             self._draw_shadows(fc, counts)
 
@@ -116,11 +129,13 @@ class AgentPass(MeshPass):
         fc.targets.scene_fbo.depth_mask = True
         for name, part in self.parts.items():
             if counts[name] and not name.endswith("_far"):
-                part[4].render(instances=counts[name])
+                part[3].render(instances=counts[name])
         ctx.disable(moderngl.BLEND)
         ctx.blend_func = moderngl.DEFAULT_BLENDING
 
     def release(self) -> None:
+        for vao in self.vaos.values():
+            vao.release()
         for part in self.parts.values():
             for obj in reversed(part):
                 obj.release()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import RenderError
 from ..scene import PLAIN, THIN
 from .bake import SAMPLE_OFFSET_CELLS
 from .frame import FrameContext, TextureUnit
@@ -27,13 +28,38 @@ def thin_radius_per_m(fc: FrameContext) -> float:
     return THIN_MIN_RADIUS_PX / float(fc.frame.K[0, 0])
 
 
-def mesh_fragment_source(ctx, soft_shadows: bool | None = None, kind: int | None = None) -> tuple[bool, str]:
+# mesh.frag's light and weather branches (`#define NAME 1`), compiled in only when the light of
+# the moment has them: llvmpipe runs a branch at full cost even when a uniform switches it off
+# (a sun that has set cost the dusk demo ~10 ms a frame at render scale 0.67).
+LIGHT_FEATURES = ("HAS_SUN", "HAS_MOON", "HAS_LAMPS", "HAS_WET", "HAS_PUDDLES", "HAS_SNOW", "HAS_AMBIENT_CUBE")
+
+
+def light_features(light) -> tuple[str, ...]:
+    """The LIGHT_FEATURES that `light` (a SceneLight) needs: each one whose branch would add
+    nothing is left out (the sun below the horizon, lamps off or absent, dry ground, no snow)."""
+    L, w = light.lighting, light.lighting.weather
+    on = {"HAS_SUN": float(np.asarray(L.sun_illuminance)[1]) > 0.0,
+          "HAS_MOON": float(L.moon_illuminance) > 0.0,
+          "HAS_LAMPS": light.lamps.volume is not None and float(L.lights_on) > 0.0,
+          "HAS_WET": float(w.wetness) > 0.0,
+          "HAS_PUDDLES": float(w.wetness) > 0.0 and float(w.puddle_coverage) > 0.0,
+          "HAS_SNOW": float(w.snow_cover) > 0.0,
+          "HAS_AMBIENT_CUBE": bool(light.baked)}
+    return tuple(name for name in LIGHT_FEATURES if on[name])
+
+
+def mesh_fragment_source(ctx, soft_shadows: bool | None = None, kind: int | None = None,
+                         features: tuple[str, ...] = LIGHT_FEATURES) -> tuple[bool, str]:
     """(soft shadows on?, mesh.frag source). PCSS costs llvmpipe about 2x the frame even where a
     uniform switches it off (it runs the tap loops masked), so on a software rasteriser it is
     compiled out unless asked for. `kind`: a program for that material kind alone (the others'
-    branches compiled out, and the foliage alpha test with them)."""
+    branches compiled out, and the foliage alpha test with them). `features`: the LIGHT_FEATURES
+    compiled in (all by default)."""
     soft = not is_software_renderer(ctx) if soft_shadows is None else bool(soft_shadows)
     src = shader_source("mesh.frag").replace("#define PCSS 1", f"#define PCSS {int(soft)}")
+    for name in LIGHT_FEATURES:
+        if name not in features:
+            src = src.replace(f"#define {name} 1", f"#define {name} 0", 1)
     if kind is not None:
         src = src.replace("#version 330\n", f"#version 330\n#define KIND {int(kind)}\n", 1)
     return soft, src
@@ -49,22 +75,35 @@ class MeshPass:
                  soft_shadows: bool | None = None):
         self.ctx, self.geometry = ctx, geometry
         self.lit_window_share = float(lit_window_share)
+        self.soft_shadows = not is_software_renderer(ctx) if soft_shadows is None else bool(soft_shadows)
+        self.features: tuple[str, ...] | None = None  # those of the programs in use: update_lighting sets them
+        self._made: dict[tuple, tuple] = {}  # (kind, features) -> (program, vertex array)
         self.kinds = []  # (program, vertex array, first index, index count) per material kind
-        made: dict[int, tuple] = {}  # THIN tubes share the PLAIN program (the vertex shader widens them)
-        for kind, first, count in geometry.kind_ranges:
-            shade = PLAIN if kind == THIN else int(kind)
-            if shade not in made:
-                self.soft_shadows, frag = mesh_fragment_source(ctx, soft_shadows, shade)
-                prog = ctx.program(vertex_shader=shader_source("mesh.vert"), fragment_shader=frag)
-                made[shade] = (prog, geometry.vertex_array(prog))
-            self.kinds.append((*made[shade], first, count))
+
+    def _use_features(self, features: tuple[str, ...]) -> None:
+        """Draw with the programs compiled for `features` (made on first use, then kept: a shot
+        whose light goes back and forth compiles each set once)."""
+        if features == self.features:
+            return
+        kinds = []
+        for kind, first, count in self.geometry.kind_ranges:
+            shade = PLAIN if kind == THIN else int(kind)  # THIN tubes share the PLAIN program (mesh.vert widens them)
+            key = (shade, features)
+            if key not in self._made:
+                _, frag = mesh_fragment_source(self.ctx, self.soft_shadows, shade, features)
+                prog = self.ctx.program(vertex_shader=shader_source("mesh.vert"), fragment_shader=frag)
+                self._made[key] = (prog, self.geometry.vertex_array(prog))
+            kinds.append((*self._made[key], first, count))
+        self.features, self.kinds = features, kinds
 
     def programs(self) -> list:
-        """The programs this pass draws with (their uniforms are set alike)."""
+        """The programs this pass draws with now (their uniforms are set alike)."""
         return list({id(k[0]): k[0] for k in self.kinds}.values())
 
     def update_lighting(self, light) -> None:
-        """Sun, sky, moon, lamps and weather on the surfaces for the light of the moment."""
+        """Sun, sky, moon, lamps and weather on the surfaces for the light of the moment, with the
+        programs that compile in only the branches this light needs."""
+        self._use_features(light_features(light))
         for p in self.programs():
             self._light_uniforms(p, light)
 
@@ -109,6 +148,8 @@ class MeshPass:
     def draw(self, fc: FrameContext) -> None:
         import moderngl
 
+        if self.features is None:
+            raise RenderError("MeshPass.draw before update_lighting: no light to compile the programs for")
         ctx = self.ctx
         fc.targets.scene_fbo.use()
         ctx.enable(moderngl.DEPTH_TEST)
@@ -151,6 +192,7 @@ class MeshPass:
                 set_uniform(p, name, int(unit))
 
     def release(self) -> None:
-        for prog, vao in {id(k[0]): k[:2] for k in self.kinds}.values():
+        for prog, vao in self._made.values():
             vao.release()
             prog.release()
+        self._made.clear()

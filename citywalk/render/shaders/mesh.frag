@@ -8,6 +8,15 @@
 #define ROAD 4
 #define FOLIAGE 5
 #define PCSS 1   // soft, contact-hardening sun shadows; MeshPass sets 0 on a software rasteriser
+// Which lights and weather the frame has (meshes.light_features): llvmpipe runs a branch whose
+// uniform condition is false at full cost, so MeshPass compiles out what the light lacks.
+#define HAS_SUN 1
+#define HAS_MOON 1
+#define HAS_LAMPS 1
+#define HAS_WET 1
+#define HAS_PUDDLES 1
+#define HAS_SNOW 1
+#define HAS_AMBIENT_CUBE 1
 
 in vec3 v_pos;
 in vec3 v_nrm;
@@ -455,18 +464,26 @@ void main() {
     // weather on surfaces: snow settles on what faces up; water darkens and glosses, pools on flat ground
     float up_facing = smoothstep(0.55, 0.9, n.z);
     float ssr = 0.0;
+#if HAS_SNOW
     if (u_snow > 0.0 && up_facing > 0.0) {
         float drift = value_noise(v_pos.xy * 0.7) * 0.5 + value_noise(v_pos.xy * 3.1) * 0.5;
         float cover = up_facing * smoothstep(0.0, 0.35, u_snow - 0.5 * drift + 0.25);
         albedo = mix(albedo, vec3(0.85, 0.87, 0.9), cover);
         rough = mix(rough, 0.75, cover);
         emit *= 1.0 - cover;
-    } else if (u_wetness > 0.0 && kind != EMISSIVE) {
+    }
+#endif
+#if HAS_SNOW && HAS_WET
+    else
+#endif
+#if HAS_WET
+    if (u_wetness > 0.0 && kind != EMISSIVE) {
         float w = u_wetness * mix(0.25, 1.0, up_facing);
         albedo *= 1.0 - 0.45 * w;
         rough = mix(rough, 0.12, w);
         if (up_facing > 0.0) {
             ssr = 0.35 * w * up_facing;
+#if HAS_PUDDLES
             if (u_puddles > 0.0) {
                 float pn = value_noise(v_pos.xy * 0.22) * 0.65 + value_noise(v_pos.xy * 0.9) * 0.35;
                 float puddle = smoothstep(1.0 - u_puddles, 1.0 - u_puddles + 0.06, pn) * up_facing;
@@ -474,28 +491,34 @@ void main() {
                 rough = mix(rough, 0.02, puddle);
                 ssr = mix(ssr, 0.95, puddle);
             }
+#endif
         }
     }
+#endif
 
     // sun and moon
     float ndl = max(dot(n, u_sun_dir), 0.0);
     vec3 light = vec3(0.0);
     vec3 spec = vec3(0.0);
+#if HAS_SUN
     if (u_sun_E.g > 0.0 && ndl > 0.0) {
         float sh = sun_shadow(v_pos, n);
         light += u_sun_E * ndl * sh;
         spec += specular(n, v, u_sun_dir, u_sun_E, max(rough, 0.08), f0) * sh;
     }
+#endif
+#if HAS_MOON
     if (u_moon_E > 0.0) light += vec3(0.75, 0.82, 1.0) * u_moon_E * max(dot(n, u_moon_dir), 0.0);
+#endif
     // sky and ground bounce; street canyons see less sky near the ground
-    if (u_use_ao > -0.5) {  // uniform: the same side for every pixel
-        light += ambient_light(v_pos, n) + vec3(u_flash) * (0.5 + 0.5 * n.z);
-    } else {
-        float canyon = mix(0.7, 1.0, smoothstep(0.0, 12.0, v_pos.z));
-        light += mix(u_amb_ground, u_amb_up + vec3(u_flash), 0.5 + 0.5 * n.z) * canyon;
-    }
-    // lamps
+#if HAS_AMBIENT_CUBE
+    light += ambient_light(v_pos, n) + vec3(u_flash) * (0.5 + 0.5 * n.z);
+#else
+    float canyon = mix(0.7, 1.0, smoothstep(0.0, 12.0, v_pos.z));
+    light += mix(u_amb_ground, u_amb_up + vec3(u_flash), 0.5 + 0.5 * n.z) * canyon;
+#endif
     // lamps, from the irradiance volume (sampled half a cell off the surface)
+#if HAS_LAMPS
     if (u_use_lamps > 0.5) {
         vec3 vc = (v_pos + n * 0.4 - u_lamp_origin) / u_lamp_size;
         if (all(greaterThanEqual(vc, vec3(0.0))) && all(lessThanEqual(vc, vec3(1.0)))) {
@@ -510,6 +533,7 @@ void main() {
             }
         }
     }
+#endif
     vec3 radiance = albedo / PI * light + spec + emit;
     if (reflectivity > 0.0) {
         vec3 rdir = reflect(-v, n);
