@@ -62,11 +62,24 @@ class PostPass:
 
     def __init__(self, ctx, fxaa: bool, film: str = "cinema", grain_later: bool = False):
         self.ctx, self.fxaa, self.grain_later = ctx, bool(fxaa), bool(grain_later)
-        self.film = film_look(film)
         self._tones: dict[tuple[bool, bool, bool], Fullscreen] = {}  # by the features a frame uses
+        self.film = film_look(film)
         self.tone: Fullscreen | None = None  # the program of the latest frame, chosen in draw
         self.antialias = Fullscreen(ctx, "fxaa.frag")
         self.linear_fbo = None  # made on the first frame that asks for linear output
+
+    @property
+    def film(self) -> FilmLook:
+        """The film look; setting another drops the tone programs compiled for the old one."""
+        return self._film
+
+    @film.setter
+    def film(self, look: FilmLook) -> None:
+        for prog in self._tones.values():
+            prog.release()
+        self._tones.clear()
+        self.tone = None
+        self._film = look
 
     def update_lighting(self, light) -> None:
         """Nothing to upload ahead: fog and reflections are set from the frame's light."""
@@ -77,8 +90,18 @@ class PostPass:
         key = (reflections, splats, blur)
         if key not in self._tones:
             off = {"u_ssr": reflections, "u_has_splats": splats, "u_shutter": blur}
-            self._tones[key] = Fullscreen(self.ctx, "post.frag", {k: 0.0 for k, on in off.items() if not on})
+            constants = {k: 0.0 for k, on in off.items() if not on} | self._film_constants()
+            self._tones[key] = Fullscreen(self.ctx, "post.frag", constants)
         return self._tones[key]
+
+    def _film_constants(self) -> dict[str, float]:
+        """The film look's uniforms, fixed for this pass's life, as compile-time constants: the
+        compiler then drops the tone curve not taken, and the grain and dither of a frame that an
+        upscale pass grains later (llvmpipe would run them all)."""
+        f = self.film
+        return {"u_bloom_strength": f.bloom, "u_tone": float(f.tone), "u_saturation": f.saturation,
+                "u_vignette": f.vignette, "u_grain": 0.0 if self.grain_later else f.grain,
+                "u_dither": 0.0 if self.grain_later else 1.0}
 
     def result(self, fc: FrameContext):
         """The framebuffer with the finished sRGB frame."""
@@ -134,19 +157,14 @@ class PostPass:
         self._film_uniforms(fc)
 
     def _film_uniforms(self, fc: FrameContext) -> None:
-        """Tone curve, motion blur (only with a previous camera), vignette and seeded grain."""
+        """Motion blur (only with a previous camera) and where the grain pattern lies this frame (the
+        rest of the film look is compiled in: `_film_constants`)."""
         q, f = self.tone.prog, self.film
-        set_uniform(q, "u_bloom_strength", f.bloom)
-        set_uniform(q, "u_tone", f.tone)
-        set_uniform(q, "u_saturation", f.saturation)
-        set_uniform(q, "u_vignette", f.vignette)
         blur = f.shutter if fc.prev_view_proj is not None else 0.0
         set_uniform(q, "u_shutter", blur)
         if blur > 0:
             write_uniform(q, "u_prev_view_proj", mat_bytes(fc.prev_view_proj))
-        set_uniform(q, "u_grain", 0.0 if self.grain_later else f.grain)
         set_uniform(q, "u_grain_offset", vec(grain_offset(fc.index)))
-        set_uniform(q, "u_dither", 0.0 if self.grain_later else 1.0)
 
     def _bind_layers(self, fc: FrameContext) -> None:
         """Bind the images the tone pass reads (reflections and splats only when present)."""

@@ -28,7 +28,7 @@ uniform sampler2D u_splat;     // premultiplied display-linear splat colour + al
 uniform sampler2D u_splat_z;   // alpha-weighted camera z
 uniform mat4 u_prev_view_proj; // the previous frame's camera (motion blur)
 uniform float u_shutter;       // share of the frame interval the shutter is open; 0: no blur
-uniform int u_tone;            // 0 ACES filmic, 1 phone (flatter, lifted shadows)
+uniform float u_tone;          // 0 ACES filmic, 1 phone (flatter, lifted shadows)
 uniform float u_vignette;      // 0..1 of the lens's cos⁴ fall-off
 uniform float u_grain;         // grain amplitude (relative, display-linear)
 uniform vec2 u_grain_offset;   // per-frame seeded offset of the grain pattern
@@ -146,7 +146,7 @@ void main() {
     c = c * u_exposure + texture(u_bloom, uv).rgb * u_bloom_strength;
     float luma = dot(c, vec3(0.2126, 0.7152, 0.0722));
     c = max(mix(vec3(luma), c, u_saturation), 0.0);
-    c = u_tone == 1 ? phone_curve(c) : aces(c);
+    c = u_tone > 0.5 ? phone_curve(c) : aces(c);
     if (u_has_splats > 0.5) {
         // splats carry baked, display-referred light: composite after tone mapping, fogged by depth
         vec4 s = texture(u_splat, uv);
