@@ -153,10 +153,13 @@ class SplatPass:
         vert = (_SHADERS / "splat.vert").read_text().replace(
             "#version 430\n", "#version 430\n" + defines, 1)
         frag = (_SHADERS / "splat.frag").read_text()
+        depth_frag = frag.replace("#version 430\n", "#version 430\n#define SCENE_DEPTH\n", 1)
         points_vert = vert.replace("#version 430\n", "#version 430\n#define SPLAT_POINTS\n", 1)
         try:
-            self.program = ctx.program(vertex_shader=vert, fragment_shader=frag)
-            self.point_program = ctx.program(vertex_shader=points_vert, fragment_shader=frag)
+            # (quads, points) programs by whether splats are hidden behind a scene depth image
+            self.programs = {hidden: (ctx.program(vertex_shader=vert, fragment_shader=f),
+                                      ctx.program(vertex_shader=points_vert, fragment_shader=f))
+                             for hidden, f in ((False, frag), (True, depth_frag))}
         except moderngl.Error as exc:
             raise RenderError(f"splat shaders failed to compile/link: {exc}") from None
         self.geo_buffer = ctx.buffer(geo if len(geo) else bytes(48))  # the array itself: no bytes copy
@@ -172,9 +175,9 @@ class SplatPass:
         quad = np.array([0, 1, 2, 2, 1, 3], np.uint32)
         corners = (np.arange(max(self.count, 1), dtype=np.uint32)[:, None] * 4 + quad).ravel()
         self.index_buffer = ctx.buffer(corners.tobytes())
-        self.vao = ctx.vertex_array(self.program, [], index_buffer=self.index_buffer,
-                                    index_element_size=4)
-        self.point_vao = ctx.vertex_array(self.point_program, [])
+        self.vaos = {hidden: (ctx.vertex_array(quads, [], index_buffer=self.index_buffer, index_element_size=4),
+                              ctx.vertex_array(points, []))
+                     for hidden, (quads, points) in self.programs.items()}
         self._mx, self._my, self._mz = (np.ascontiguousarray(drawn_cloud.means[:, i]) for i in range(3))
         # Conservative world radius beyond which alpha < 1/255 (k sigma of the largest axis).
         self._k_sigma = np.sqrt(alpha_cutoff_maha(drawn_cloud.opacities)).astype(np.float32)
@@ -182,7 +185,6 @@ class SplatPass:
         self._visible = drawn_cloud.opacities >= 1.0 / 255.0
         self.timings_ms: dict[str, float] = {}
         self.last_stats: dict[str, int] = {}
-        self._dummy_depth = ctx.texture((1, 1), 1, dtype="f4")
         # Depth sort by compute shader (None: where it pays, a hardware GPU; see gpu_sort_by_default)
         self.gpu_sort = gpu_sort_by_default(ctx) if gpu_sort is None else bool(gpu_sort)
         self._gpu_sorter = self._ids_buffer = self._fade_in_buffer = None
@@ -201,8 +203,9 @@ class SplatPass:
 
     def release(self) -> None:
         """Free GL objects."""
-        for obj in (self.vao, self.point_vao, self.index_buffer, self.order_buffer, self.fade_buffer, self.sh_buffer,
-                    self.geo_buffer, self.program, self.point_program, self._dummy_depth,
+        for obj in (*(v for pair in self.vaos.values() for v in pair), self.index_buffer, self.order_buffer,
+                    self.fade_buffer, self.sh_buffer, self.geo_buffer,
+                    *(p for pair in self.programs.values() for p in pair),
                     self._gpu_sorter, self._ids_buffer, self._fade_in_buffer):
             if obj is not None:
                 obj.release()
@@ -323,12 +326,12 @@ class SplatPass:
                 quads[a:a + c] = True
         return [(bool(quads[a]), int(a), int(c)) for a, c in zip(starts, lengths)]
 
-    def _set_uniforms(self, prog, r, t, k, w, h, near_m, far_m, use_depth: bool, depth_unit: int) -> None:
+    def _set_uniforms(self, prog, r, t, k, w, h, near_m, far_m, depth_unit: int) -> None:
         values = {
             "u_t": tuple(t), "u_intr": (k[0, 0], k[1, 1], k[0, 2], k[1, 2]), "u_size": (w, h),
             "u_height": h, "u_guard": self.GUARD_PX, "u_cam_pos": tuple(-r.T @ t),
             "u_near": near_m, "u_far": far_m, "u_to_linear": int(self.colors_are_srgb),
-            "u_use_scene_depth": int(use_depth), "u_scene_depth": int(depth_unit)}
+            "u_scene_depth": int(depth_unit)}
         prog["u_R"].write(r.T.astype(np.float32).tobytes())  # GLSL mat3 is column-major
         for name, value in values.items():
             if name in prog:  # a driver may drop uniforms a variant does not use
@@ -368,9 +371,12 @@ class SplatPass:
         r = np.asarray(R_w2c, np.float64)
         t = np.asarray(t_w2c, np.float64)
         k = np.asarray(K, np.float64)
-        for prog in (self.program, self.point_program):
-            self._set_uniforms(prog, r, t, k, w, h, near_m, far_m, scene_depth is not None, scene_depth_unit)
-        (scene_depth if scene_depth is not None else self._dummy_depth).use(location=scene_depth_unit)
+        hidden = scene_depth is not None
+        for prog in self.programs[hidden]:
+            self._set_uniforms(prog, r, t, k, w, h, near_m, far_m, scene_depth_unit)
+        if hidden:
+            scene_depth.use(location=scene_depth_unit)
+        quads_vao, points_vao = self.vaos[hidden]
         ctx = self.ctx
         previous_fbo = ctx.fbo
         target.use()
@@ -388,9 +394,9 @@ class SplatPass:
         self.fade_buffer.bind_to_storage_buffer(3)
         for as_quads, first, count in runs:
             if as_quads:
-                self.vao.render(moderngl.TRIANGLES, vertices=6 * count, first=6 * first)
+                quads_vao.render(moderngl.TRIANGLES, vertices=6 * count, first=6 * first)
             else:
-                self.point_vao.render(moderngl.POINTS, vertices=count, first=first)
+                points_vao.render(moderngl.POINTS, vertices=count, first=first)
         ctx.finish()
         ctx.disable(moderngl.BLEND | moderngl.PROGRAM_POINT_SIZE)
         ctx.viewport = (0, 0, w, h)
