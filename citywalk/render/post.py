@@ -15,6 +15,7 @@ import numpy as np
 from ..errors import RenderError
 from .frame import FAR_M, NEAR_M, FrameContext, TextureUnit
 from .gl import Fullscreen, mat_bytes, set_uniform, vec, write_uniform
+from .precipitation import particle_counts
 
 BLOOM_STRENGTH = 0.5  # glow added to the exposed radiance before the tone curve
 DITHER_PERIOD = 64    # the dither pattern repeats after this many frames
@@ -62,7 +63,7 @@ class PostPass:
 
     def __init__(self, ctx, fxaa: bool, film: str = "cinema", grain_later: bool = False):
         self.ctx, self.fxaa, self.grain_later = ctx, bool(fxaa), bool(grain_later)
-        self._tones: dict[tuple[bool, bool, bool], Fullscreen] = {}  # by the features a frame uses
+        self._tones: dict[tuple[bool, bool, bool, bool], Fullscreen] = {}  # by the features a frame uses
         self.film = film_look(film)
         self.tone: Fullscreen | None = None  # the program of the latest frame, chosen in draw
         self.antialias = Fullscreen(ctx, "fxaa.frag")
@@ -84,12 +85,12 @@ class PostPass:
     def update_lighting(self, light) -> None:
         """Nothing to upload ahead: fog and reflections are set from the frame's light."""
 
-    def _tone(self, reflections: bool, splats: bool, blur: bool) -> Fullscreen:
+    def _tone(self, reflections: bool, splats: bool, blur: bool, precip: bool) -> Fullscreen:
         """The tone program with what the frame does not use compiled out (wet-ground reflections,
-        the splat layer, motion blur), built on first use."""
-        key = (reflections, splats, blur)
+        the splat layer, motion blur, the rain and snow layer), built on first use."""
+        key = (reflections, splats, blur, precip)
         if key not in self._tones:
-            off = {"u_ssr": reflections, "u_has_splats": splats, "u_shutter": blur}
+            off = {"u_ssr": reflections, "u_has_splats": splats, "u_shutter": blur, "u_has_precip": precip}
             constants = {k: 0.0 for k, on in off.items() if not on} | self._film_constants()
             self._tones[key] = Fullscreen(self.ctx, "post.frag", constants)
         return self._tones[key]
@@ -115,7 +116,8 @@ class PostPass:
         import moderngl
 
         blur = self.film.shutter > 0 and fc.prev_view_proj is not None
-        self.tone = self._tone(bool(fc.light.reflections), fc.targets.splat_fbo is not None, blur)
+        precip = any(particle_counts(fc.light.lighting.weather))  # PrecipitationPass drew the layer
+        self.tone = self._tone(bool(fc.light.reflections), fc.targets.splat_fbo is not None, blur, precip)
         self._set_uniforms(fc)
         self._bind_layers(fc)
         fc.targets.ldr_fbo.use()
@@ -152,6 +154,7 @@ class PostPass:
         set_uniform(q, "u_frame", float(fc.index % DITHER_PERIOD))
         set_uniform(q, "u_has_splats", 1.0 if fc.targets.splat_fbo is not None else 0.0)
         set_uniform(q, "u_ssr", 1.0 if light.reflections else 0.0)
+        set_uniform(q, "u_has_precip", 1.0)  # compiled to 0 in the program of a frame without
         if light.reflections:
             write_uniform(q, "u_view_proj", mat_bytes(fc.view_proj))
         self._film_uniforms(fc)

@@ -22,6 +22,7 @@ uniform vec3 u_cam_pos;
 uniform sampler2D u_sky;
 uniform float u_ssr;           // 1 when anything is wet
 uniform sampler2D u_precip;    // rain (additive) and snow (premultiplied over) layer
+uniform float u_has_precip;    // 1 when anything falls this frame (else the layer is clear)
 uniform sampler2D u_bloom;     // blurred exposed glow, quarter resolution
 uniform float u_bloom_strength;
 uniform sampler2D u_splat;     // premultiplied display-linear splat colour + alpha
@@ -122,8 +123,10 @@ void main() {
     if (u_ssr > 0.5 && hdr.a > 0.01 && z < 1.0) {
         c += reflection(uv, z, c) * hdr.a * 0.8;
     }
-    vec4 pr = texture(u_precip, uv);
-    c = c * (1.0 - pr.a) + pr.rgb;
+    if (u_has_precip > 0.5) {
+        vec4 pr = texture(u_precip, uv);
+        c = c * (1.0 - pr.a) + pr.rgb;
+    }
     if (z < 1.0) {
         float zn = z * 2.0 - 1.0;
         float view_z = 2.0 * u_near * u_far / (u_far + u_near - zn * (u_far - u_near));
