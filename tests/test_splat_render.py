@@ -182,3 +182,54 @@ def test_empty_cloud_draws_nothing(ctx):
 
     out = render_gl(ctx, empty_cloud(2), np.eye(3), np.zeros(3))
     assert out["drawn"] == 0 and out["alpha"].max() == 0.0
+
+
+def test_splat_layer_reads_scene_depth_only_when_something_draws_depth():
+    """A splat world without meshes draws its splats with the program that reads no scene depth
+    (llvmpipe would read it for every fragment), and the frame is the one the depth-reading
+    program draws; meshes, or a pass added later (an actor), make the layer hide behind them."""
+    from citywalk.camera.track import CameraFrame, intrinsics
+    from citywalk.camera.track import look_at as cam_look_at
+    from citywalk.look.lighting import resolve_lighting
+    from citywalk.render.renderer import Renderer
+    from citywalk.render.splats import SplatLayerPass
+    from citywalk.scene import Material, Scene
+    from citywalk.shot import LookSpec
+    from citywalk.sources.geometry import MeshBuilder
+
+    size = (96, 64)
+    R, t = cam_look_at(np.array([0.0, 0.0, 1.5]), np.array([0.0, 6.0, 1.5]))
+    frame = CameraFrame(0, 0.0, R, t, intrinsics(60.0, size), size)
+    cloud = one_splat((0.0, 6.0, 1.5), scale=0.5)
+    light = resolve_lighting(LookSpec(when="noon"))
+
+    class NoDraw:
+        def update_lighting(self, light): ...
+        def draw(self, fc): ...
+        def release(self): ...
+
+    def splat_alpha(scene, add=False, occluded=None):
+        r = Renderer(scene, light, size, samples=1, auto_exposure=False)
+        try:
+            layer = next(p for p in r.layer_passes if isinstance(p, SplatLayerPass))
+            if add:
+                r.add_pass(NoDraw())
+            if occluded is not None:
+                layer.occluded = occluded
+            state = layer.occluded
+            rgb = r.render(frame, exposure=1.0)["rgb"]
+            return state, rgb
+        finally:
+            r.close()
+
+    free = Scene(gaussians=[cloud], bounds_m=((-5, 0, 0), (5, 10, 3)))
+    state, rgb = splat_alpha(free)
+    assert state is False and rgb.std() > 5
+    assert splat_alpha(free, occluded=True)[1].tolist() == rgb.tolist()  # nothing in the depth: same frame
+    assert splat_alpha(free, add=True)[0] is True
+    b = MeshBuilder()
+    b.quad(Material("wall", (0.4, 0.4, 0.4), 0.9), (-5, 3, 0), (10, 0, 0), (0, 0, 4))  # between camera and splat
+    walled = Scene(meshes=b.build(), gaussians=[cloud], bounds_m=((-5, 0, 0), (5, 10, 4)))
+    state, hidden = splat_alpha(walled)
+    assert state is True and not np.array_equal(hidden, rgb)
+    assert splat_alpha(walled, occluded=False)[1].tolist() != hidden.tolist()  # the wall hides the splat

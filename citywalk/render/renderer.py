@@ -69,7 +69,8 @@ class Renderer:
         if scene.gaussians:
             from .splats import SplatLayerPass
 
-            self.layer_passes.append(SplatLayerPass(ctx, scene.gaussians, self.inner_size, splat_budget))
+            self.layer_passes.append(SplatLayerPass(ctx, scene.gaussians, self.inner_size, splat_budget,
+                                                    occluded=scene.triangle_count > 0))
         self.post = PostPass(ctx, fxaa=self.samples == 0, film=film, grain_later=scaled)
         self.upscale = UpscalePass(ctx, self.inner_size, self.size) if scaled else None
         self.display_passes: list[Pass] = [GlowPass(ctx, self.targets.glow_tex), self.post]
@@ -89,6 +90,11 @@ class Renderer:
         occlusion treat it like a mesh."""
         p.update_lighting(self.light)
         self.scene_passes.append(p)
+        from .splats import SplatLayerPass
+
+        for layer in self.layer_passes:
+            if isinstance(layer, SplatLayerPass):
+                layer.occluded = True  # the splats now hide behind what it draws
 
     @property
     def lighting(self) -> Lighting:

@@ -12,10 +12,12 @@ from .gl import Fullscreen
 class SplatLayerPass:
     """Draws `clouds` (merged into one, so one depth sort covers them all) into
     targets.splat_fbo for frames of `size_px`, at most `budget` Gaussians a frame (a
-    level-of-detail cut beyond it; None: the device default)."""
+    level-of-detail cut beyond it; None: the device default). `occluded`: whether anything
+    draws depth before it (meshes, actors, agents); without, the splats are drawn by a program
+    that reads no scene depth (llvmpipe would read it for every fragment)."""
 
     def __init__(self, ctx, clouds: list[GaussianCloud], size_px: tuple[int, int],
-                 budget: int | None = None):
+                 budget: int | None = None, occluded: bool = True):
         from .splat_gl import SplatPass
 
         cloud = clouds[0] if len(clouds) == 1 else GaussianCloud.concatenate(clouds)
@@ -24,15 +26,18 @@ class SplatLayerPass:
         self.mesh_z_tex = ctx.texture(tuple(size_px), 1, dtype="f4")  # camera z (m) of the meshes
         self.mesh_z_fbo = ctx.framebuffer(self.mesh_z_tex)
         self.linear_depth = Fullscreen(ctx, "linear_depth.frag")
+        self.occluded = bool(occluded)
 
     def update_lighting(self, light) -> None:
         """Nothing: splats carry their own (baked) light."""
 
     def draw(self, fc: FrameContext) -> None:
-        self.linear_depth.draw(self.mesh_z_fbo, {"u_depth": (TextureUnit.DEPTH, fc.targets.depth_tex)},
-                               {"u_near": NEAR_M, "u_far": FAR_M})
+        if self.occluded:
+            self.linear_depth.draw(self.mesh_z_fbo, {"u_depth": (TextureUnit.DEPTH, fc.targets.depth_tex)},
+                                   {"u_near": NEAR_M, "u_far": FAR_M})
         f = fc.frame
-        self.splats.draw(f.R, f.t, f.K, fc.size_px, fc.targets.splat_fbo, scene_depth=self.mesh_z_tex,
+        self.splats.draw(f.R, f.t, f.K, fc.size_px, fc.targets.splat_fbo,
+                         scene_depth=self.mesh_z_tex if self.occluded else None,
                          near_m=NEAR_M, far_m=FAR_M, scene_depth_unit=int(TextureUnit.MESH_Z))
 
     def release(self) -> None:
