@@ -15,13 +15,14 @@ import hashlib
 import json
 import os
 import pickle
-import tempfile
 import threading
 from collections import OrderedDict
 from pathlib import Path
 from typing import Callable, TypeVar
 
 import numpy as np
+
+from ..safeio import temp_beside
 
 T = TypeVar("T")
 
@@ -110,7 +111,7 @@ class DiskStore:
             return
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=PART_SUFFIX)
+            fd, tmp = temp_beside(path, PART_SUFFIX)
             try:
                 with os.fdopen(fd, "wb") as fh:
                     save = np.savez_compressed if self.compress else np.savez
