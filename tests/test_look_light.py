@@ -296,9 +296,9 @@ def test_mesh_programs_compile_in_only_the_light_they_need():
                 mesh._light_uniforms(p, r.light)
             every = r.render(frame, linear=True)["linear"]
             assert own.std() > 0.01 and np.allclose(own, every, rtol=1e-4, atol=1e-6), np.abs(own - every).max()
-        made = len(mesh._made)
+        made = len(mesh.progs)
         r.update_lighting(resolve_lighting(looks[0]))
-        assert len(mesh._made) == made and set(mesh.features) == features[0]
+        assert len(mesh.progs) == made and set(mesh.features) == features[0]
     finally:
         r.close()
     night, noon, snow = features

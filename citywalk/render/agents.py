@@ -15,7 +15,7 @@ import numpy as np
 from ..errors import RenderError
 from .frame import FrameContext, TextureUnit
 from .gl import check_gl, float_layout, is_software_renderer, mat_bytes, set_uniform, shader_source, write_uniform
-from .meshes import MeshPass, mesh_fragment_source
+from .meshes import MeshPass
 
 VERTEX_ATTRS = (("in_pos", 3), ("in_nrm", 3), ("in_col", 3), ("in_tint", 1), ("in_rough", 1), ("in_kind", 1),
                 ("in_emit", 1))
@@ -60,11 +60,7 @@ class AgentPass(MeshPass):
         for name, kind in self.part_kind.items():
             if (name, features) in self.vaos:
                 continue
-            if (kind, features) not in self.progs:
-                _, frag = mesh_fragment_source(self.ctx, self.soft_shadows, kind, features)
-                self.progs[(kind, features)] = self.ctx.program(vertex_shader=shader_source("agents.vert"),
-                                                                fragment_shader=frag)
-            prog = self.progs[(kind, features)]
+            prog = self._program(kind, features, "agents.vert")
             vbo, ibo, inst, _ = self.parts[name]
             self.vaos[(name, features)] = self.ctx.vertex_array(
                 prog, [float_layout(prog, vbo, VERTEX_ATTRS, ""), float_layout(prog, inst, INSTANCE_ATTRS, "/i")],

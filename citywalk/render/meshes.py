@@ -77,8 +77,18 @@ class MeshPass:
         self.lit_window_share = float(lit_window_share)
         self.soft_shadows = not is_software_renderer(ctx) if soft_shadows is None else bool(soft_shadows)
         self.features: tuple[str, ...] | None = None  # those of the programs in use: update_lighting sets them
-        self._made: dict[tuple, tuple] = {}  # (kind, features) -> (program, vertex array)
+        self.progs: dict[tuple, object] = {}  # (kind, features) -> program (`_program`)
+        self._vaos: dict[tuple, object] = {}  # (kind, features) -> the geometry's vertex array for it
         self.kinds = []  # (program, vertex array, first index, index count) per material kind
+
+    def _program(self, kind: int | None, features: tuple[str, ...], vertex_shader: str):
+        """mesh.frag for material `kind` (None: read from each vertex) with `features` compiled
+        in, behind `vertex_shader`; made on first use, then kept."""
+        key = (kind, features)
+        if key not in self.progs:
+            _, frag = mesh_fragment_source(self.ctx, self.soft_shadows, kind, features)
+            self.progs[key] = self.ctx.program(vertex_shader=shader_source(vertex_shader), fragment_shader=frag)
+        return self.progs[key]
 
     def _use_features(self, features: tuple[str, ...]) -> None:
         """Draw with the programs compiled for `features` (made on first use, then kept: a shot
@@ -88,12 +98,10 @@ class MeshPass:
         kinds = []
         for kind, first, count in self.geometry.kind_ranges:
             shade = PLAIN if kind == THIN else int(kind)  # THIN tubes share the PLAIN program (mesh.vert widens them)
-            key = (shade, features)
-            if key not in self._made:
-                _, frag = mesh_fragment_source(self.ctx, self.soft_shadows, shade, features)
-                prog = self.ctx.program(vertex_shader=shader_source("mesh.vert"), fragment_shader=frag)
-                self._made[key] = (prog, self.geometry.vertex_array(prog))
-            kinds.append((*self._made[key], first, count))
+            prog = self._program(shade, features, "mesh.vert")
+            if (shade, features) not in self._vaos:
+                self._vaos[(shade, features)] = self.geometry.vertex_array(prog)
+            kinds.append((prog, self._vaos[(shade, features)], first, count))
         self.features, self.kinds = features, kinds
 
     def programs(self) -> list:
@@ -192,7 +200,7 @@ class MeshPass:
                 set_uniform(p, name, int(unit))
 
     def release(self) -> None:
-        for prog, vao in self._made.values():
-            vao.release()
-            prog.release()
-        self._made.clear()
+        for obj in (*self._vaos.values(), *self.progs.values()):
+            obj.release()
+        self._vaos.clear()
+        self.progs.clear()
