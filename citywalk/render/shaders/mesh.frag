@@ -221,6 +221,9 @@ void manhole(vec2 p, inout vec3 albedo, inout vec3 n, inout float rough) {
 // lit at night as the street's are) on a plane `across_m` in front of this wall, up to a
 // hashed height. Radiance.
 vec3 mirrored(vec3 p, vec3 rdir, vec3 n_geo, vec3 tu, float across_m) {
+    vec3 d = rdir;              // one sky lookup for both the sky and the far side's windows
+    float sky_share = 1.0;
+    vec3 add = vec3(0.0);
     float dn = dot(rdir, n_geo);
     if (dn > 0.05) {
         vec3 hit = p + rdir * (across_m / dn);
@@ -229,17 +232,19 @@ vec3 mirrored(vec3 p, vec3 rdir, vec3 n_geo, vec3 tu, float across_m) {
         float top = 9.0 + 14.0 * hash12(vec2(bld, 5.0));
         if (hit.z < top && hit.z > 0.0) {
             vec2 gf = fract(g), gc = floor(g);
-            vec3 wallc = mix(vec3(0.42, 0.38, 0.33), vec3(0.55, 0.55, 0.53), hash12(vec2(bld, 2.0)));
-            vec3 E = u_amb_up * 0.55 + u_sun_E * 0.25 * max(u_sun_dir.z, 0.0);
-            vec3 c = wallc / PI * E;
             if (hit.z > 3.3 && gf.x > 0.22 && gf.x < 0.78 && gf.y > 0.3 && gf.y < 0.8) {
                 float on = step(hash12(gc + 41.0), u_lit_share * u_lights_on);
-                c = sky_lookup(vec3(-rdir.xy, max(rdir.z, 0.05))) * 0.08 + on * vec3(1.0, 0.72, 0.45) * 0.02;
+                d = vec3(-rdir.xy, max(rdir.z, 0.05));
+                sky_share = 0.08;
+                add = on * vec3(1.0, 0.72, 0.45) * 0.02;
+            } else {
+                vec3 wallc = mix(vec3(0.42, 0.38, 0.33), vec3(0.55, 0.55, 0.53), hash12(vec2(bld, 2.0)));
+                vec3 E = u_amb_up * 0.55 + u_sun_E * 0.25 * max(u_sun_dir.z, 0.0);
+                return wallc / PI * E;
             }
-            return c;
         }
     }
-    return sky_lookup(rdir);
+    return sky_lookup(d) * sky_share + add;
 }
 
 // Per-room look behind a window: wall colour, floor, furniture, curtains; hashed per cell.
