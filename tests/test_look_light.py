@@ -305,3 +305,39 @@ def test_mesh_programs_compile_in_only_the_light_they_need():
     assert {"HAS_LAMPS", "HAS_WET", "HAS_PUDDLES", "HAS_AMBIENT_CUBE"} <= night and "HAS_SUN" not in night
     assert "HAS_SUN" in noon and not noon & {"HAS_LAMPS", "HAS_WET", "HAS_SNOW"}
     assert "HAS_SNOW" in snow and "HAS_SUN" in snow
+
+
+def test_a_part_of_two_kinds_compiles_only_their_branches():
+    """An agent mesh of several material kinds (a car: paint and lamps) is shaded by a program
+    holding only those kinds' branches (llvmpipe would run the facade's rooms and the road's
+    manholes masked on every car pixel): its frame equals the every-kind program's."""
+    from citywalk.agents.bodies import INSTANCE_FLOATS
+    from citywalk.agents.traffic import car_mesh
+    from citywalk.render.agents import AgentPass
+    from citywalk.scene import EMISSIVE, PLAIN
+
+    b = MeshBuilder()
+    b.quad(GREY, (-30, -30, 0), (60, 0, 0), (0, 60, 0), uv=((0, 0), (15, 15)))
+    scene = Scene(meshes=b.build(), bounds_m=((-20, -20, 0), (20, 20, 5)))
+    row = np.zeros((1, INSTANCE_FLOATS), np.float32)
+    row[0, 0:3], row[0, 3:6], row[0, 6:9] = (1, 0, 0), (0, 1, 0), (0, 0, 1)
+    row[0, 9:12], row[0, 12:15], row[0, 15] = (0, 0, 0), (0.6, 0.1, 0.1), 1.0
+    frame = _frame((3.0, -6.0, 1.6), (0.0, 0.0, 0.6))
+    r = Renderer(scene, resolve_lighting(LookSpec(when="night")), SIZE, samples=1, auto_exposure=False, film="none")
+    try:
+        shown: dict = {}
+        cars = AgentPass(r.ctx, {"car": car_mesh()}, lambda index, cam: shown)
+        r.add_pass(cars)
+        assert cars.part_kind["car"] == frozenset({PLAIN, EMISSIVE})
+        road = r.render(frame, linear=True)["linear"]
+        shown["car"] = row
+        own = r.render(frame, linear=True)["linear"]
+        cars.part_kind["car"] = None  # the program that reads every kind from the vertex
+        cars.vaos.clear()
+        cars.update_lighting(r.light)
+        every = r.render(frame, linear=True)["linear"]
+    finally:
+        r.close()
+    car = np.abs(own - road).sum(-1) > 1e-6
+    assert car.mean() > 0.05 and own[car].max() > 4 * np.median(own[car])  # paint and lit lamps
+    assert np.allclose(own, every, rtol=1e-4, atol=1e-6), np.abs(own - every).max()

@@ -32,15 +32,15 @@ class AgentPass(MeshPass):
         self.lit_window_share = float(lit_window_share)
         self.soft_shadows = not is_software_renderer(ctx)
         self.features: tuple[str, ...] | None = None  # the light's (meshes.light_features): update_lighting sets them
-        self.progs: dict = {}  # (material kind or None for a part of several kinds, features) -> program
+        self.progs: dict = {}  # (material kind, or the set of them of a part of several, features) -> program
         self.shadow_prog = ctx.program(vertex_shader=shader_source("agents_shadow.vert"),
                                        fragment_shader=shader_source("agents_shadow.frag"))
         self.parts = {}  # name -> [vbo, ibo, instance buffer, shadow vertex array]
-        self.part_kind: dict[str, int | None] = {}
+        self.part_kind: dict[str, int | frozenset[int]] = {}
         self.vaos: dict[tuple, object] = {}  # (part name, features) -> vertex array of its program
         for name, mesh in meshes.items():
             kinds = np.unique(np.asarray(mesh.kind))
-            self.part_kind[name] = int(kinds[0]) if len(kinds) == 1 else None
+            self.part_kind[name] = int(kinds[0]) if len(kinds) == 1 else frozenset(int(k) for k in kinds)
             vbo = ctx.buffer(mesh.vertex_data().tobytes())
             ibo = ctx.buffer(np.ascontiguousarray(mesh.indices, np.uint32).tobytes())
             inst = ctx.buffer(reserve=17 * 4 * 64, dynamic=True)

@@ -48,19 +48,23 @@ def light_features(light) -> tuple[str, ...]:
     return tuple(name for name in LIGHT_FEATURES if on[name])
 
 
-def mesh_fragment_source(ctx, soft_shadows: bool | None = None, kind: int | None = None,
+def mesh_fragment_source(ctx, soft_shadows: bool | None = None, kind: int | frozenset[int] | None = None,
                          features: tuple[str, ...] = LIGHT_FEATURES) -> tuple[bool, str]:
     """(soft shadows on?, mesh.frag source). PCSS costs llvmpipe about 2x the frame even where a
     uniform switches it off (it runs the tap loops masked), so on a software rasteriser it is
     compiled out unless asked for. `kind`: a program for that material kind alone (the others'
-    branches compiled out, and the foliage alpha test with them). `features`: the LIGHT_FEATURES
-    compiled in (all by default)."""
+    branches compiled out, and the foliage alpha test with them), or for a set of kinds read from
+    each vertex (the branches of the kinds outside it compiled out); None: every kind.
+    `features`: the LIGHT_FEATURES compiled in (all by default)."""
     soft = not is_software_renderer(ctx) if soft_shadows is None else bool(soft_shadows)
     src = shader_source("mesh.frag").replace("#define PCSS 1", f"#define PCSS {int(soft)}")
     for name in LIGHT_FEATURES:
         if name not in features:
             src = src.replace(f"#define {name} 1", f"#define {name} 0", 1)
-    if kind is not None:
+    if isinstance(kind, frozenset):
+        shaded = {PLAIN if k == THIN else int(k) for k in kind}
+        src = src.replace("#define KIND_SET 63", f"#define KIND_SET {sum(1 << k for k in shaded)}", 1)
+    elif kind is not None:
         src = src.replace("#version 330\n", f"#version 330\n#define KIND {int(kind)}\n", 1)
     return soft, src
 
@@ -81,8 +85,8 @@ class MeshPass:
         self._vaos: dict[tuple, object] = {}  # (kind, features) -> the geometry's vertex array for it
         self.kinds = []  # (program, vertex array, first index, index count) per material kind
 
-    def _program(self, kind: int | None, features: tuple[str, ...], vertex_shader: str):
-        """mesh.frag for material `kind` (None: read from each vertex) with `features` compiled
+    def _program(self, kind: int | frozenset[int] | None, features: tuple[str, ...], vertex_shader: str):
+        """mesh.frag for material `kind` (a set or None: read from each vertex) with `features` compiled
         in, behind `vertex_shader`; made on first use, then kept."""
         key = (kind, features)
         if key not in self.progs:

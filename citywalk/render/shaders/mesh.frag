@@ -7,6 +7,8 @@
 #define EMISSIVE 3
 #define ROAD 4
 #define FOLIAGE 5
+#define KIND_SET 63   // bit k: material kind k may be drawn (an uber program compiles only those)
+#define MAY_BE(k) ((KIND_SET & (1 << (k))) != 0)
 #define PCSS 1   // soft, contact-hardening sun shadows; MeshPass sets 0 on a software rasteriser
 // Which lights and weather the frame has (meshes.light_features): llvmpipe runs a branch whose
 // uniform condition is false at full cost, so MeshPass compiles out what the light lacks.
@@ -389,8 +391,8 @@ void main() {
     vec3 n_geo = n;
     vec3 dpdu, dpdv;
     uv_frame(dpdu, dpdv);
-    vec2 tuv = kind == FACADE ? v_uv * vec2(length(dpdu), length(dpdv)) / FACADE_TILE_M : v_uv;
-    if (kind == FOLIAGE && texture(u_tex, vec3(tuv, float(layer))).a < 0.5) discard;  // leaf cards (as shadow.frag)
+    vec2 tuv = (MAY_BE(FACADE) && kind == FACADE) ? v_uv * vec2(length(dpdu), length(dpdv)) / FACADE_TILE_M : v_uv;
+    if (MAY_BE(FOLIAGE) && kind == FOLIAGE && texture(u_tex, vec3(tuv, float(layer))).a < 0.5) discard;  // leaf cards (as shadow.frag)
     vec3 tex = pow(texture(u_tex, vec3(tuv, float(layer))).rgb, vec3(2.2));
     vec4 pbr = texture(u_pbr, vec3(tuv, float(layer)));
     if (pbr.z > 0.25) {               // the layer has a normal + roughness map
@@ -403,7 +405,7 @@ void main() {
     vec3 emit = vec3(0.0);
     float reflectivity = 0.0;   // extra mirror-like sky reflection (glass)
 
-    if (kind == FACADE) {
+    if (MAY_BE(FACADE) && kind == FACADE) {
         vec2 cell = floor(v_uv);
         vec2 f = fract(v_uv);
         int wstyle = int(floor(variation * 4.0));
@@ -422,7 +424,7 @@ void main() {
         } else if (cell.y >= 0.0 && f.y < 0.1) {
             albedo *= 0.8;  // floor band
         }
-    } else if (kind == SHOPFRONT) {
+    } else if (MAY_BE(SHOPFRONT) && kind == SHOPFRONT) {
         // glass in front of a lit shop (uv in metres from the glass's lower corner): shelves of
         // small coloured goods, a bright ceiling strip, mullions every 1.6 m
         vec2 f = v_uv;
@@ -449,7 +451,7 @@ void main() {
             emit = interior * tint * emissive;
         }
         emissive = 0.0;
-    } else if (kind == ROAD) {
+    } else if (MAY_BE(ROAD) && kind == ROAD) {
         // wear at a 16 m repeat over the 4 m asphalt, a broad tone that repeats with neither, covers
         if (u_wear_layer >= 0.0) {
             vec3 wuv = vec3(v_uv * 0.25, u_wear_layer);
@@ -462,7 +464,7 @@ void main() {
         albedo *= 0.8 + 0.4 * value_noise(v_pos.xy * 0.045 + 3.0) * (0.6 + 0.4 * value_noise(v_pos.xy * 0.21));
         manhole(v_pos.xy, albedo, n, rough);
     }
-    if (kind == EMISSIVE) {
+    if (MAY_BE(EMISSIVE) && kind == EMISSIVE) {
         emit = albedo * emissive * mix(0.25, 1.0, u_lights_on) * (1.0 - variation);  // variation damps a glow
     }
 
