@@ -401,3 +401,37 @@ def test_importing_citywalk_video_loads_no_codecs() -> None:
     code = "import sys, citywalk.video; print('av' in sys.modules, 'PIL' in sys.modules, 'tqdm' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False", "False"]
+
+
+def _decode_all_and_exit(path: str) -> None:
+    """Child body for the fork test: exit 0 when every frame of `path` decodes."""
+    import os
+
+    from citywalk.media import VideoFile
+
+    os._exit(0 if len(list(VideoFile(path).frames(size_px=(32, 32)))) == 30 else 3)
+
+
+def test_a_process_forked_after_decoding_still_decodes(tmp_path: Path) -> None:
+    """Workers forked from a process that has already decoded (the fuzz pool, forked services)
+    decode too. PyAV 18.1.1 hangs there, so pyproject keeps it out; this fails if such a build
+    is installed again."""
+    import multiprocessing as mp
+
+    from citywalk.media import VideoFile
+
+    path = tmp_path / "v.mp4"
+    rng = np.random.default_rng(0)
+    with VideoWriter(path, 24, (64, 64)) as w:
+        for _ in range(30):
+            w.write(rng.integers(0, 255, (64, 64, 3), dtype=np.uint8))
+    assert len(list(VideoFile(path).frames(size_px=(32, 32)))) == 30  # the parent decodes first
+    child = mp.get_context("fork").Process(target=_decode_all_and_exit, args=(str(path),))
+    child.start()
+    child.join(30)
+    hung = child.is_alive()
+    if hung:
+        child.kill()
+        child.join()
+    assert not hung, "decoding in a process forked after the parent decoded hung"
+    assert child.exitcode == 0
