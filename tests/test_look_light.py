@@ -314,7 +314,8 @@ def test_a_part_of_two_kinds_compiles_only_their_branches():
     from citywalk.agents.bodies import INSTANCE_FLOATS
     from citywalk.agents.traffic import car_mesh
     from citywalk.render.agents import AgentPass
-    from citywalk.scene import EMISSIVE, PLAIN
+    from citywalk.render.meshes import mesh_fragment_source
+    from citywalk.scene import EMISSIVE, PLAIN, THIN
 
     b = MeshBuilder()
     b.quad(GREY, (-30, -30, 0), (60, 0, 0), (0, 60, 0), uv=((0, 0), (15, 15)))
@@ -329,6 +330,8 @@ def test_a_part_of_two_kinds_compiles_only_their_branches():
         cars = AgentPass(r.ctx, {"car": car_mesh()}, lambda index, cam: shown)
         r.add_pass(cars)
         assert cars.part_kind["car"] == frozenset({PLAIN, EMISSIVE})
+        _, src = mesh_fragment_source(r.ctx, kind=frozenset({PLAIN, EMISSIVE, THIN}))
+        assert f"#define KIND_SET {(1 << PLAIN) | (1 << EMISSIVE)} " in src  # thin tubes shade as plain
         road = r.render(frame, linear=True)["linear"]
         shown["car"] = row
         own = r.render(frame, linear=True)["linear"]
