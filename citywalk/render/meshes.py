@@ -48,6 +48,15 @@ def light_features(light) -> tuple[str, ...]:
     return tuple(name for name in LIGHT_FEATURES if on[name])
 
 
+def _redefine(src: str, name: str, default: str, value) -> str:
+    """`src` with mesh.frag's `#define name default` set to `value`; a define that is not there
+    (an edited shader) raises instead of leaving the default silently in place."""
+    line = f"#define {name} {default}"
+    if line not in src:
+        raise RenderError(f"mesh.frag has no '{line}' to set")
+    return src.replace(line, f"#define {name} {value}", 1)
+
+
 def mesh_fragment_source(ctx, soft_shadows: bool | None = None, kind: int | frozenset[int] | None = None,
                          features: tuple[str, ...] = LIGHT_FEATURES) -> tuple[bool, str]:
     """(soft shadows on?, mesh.frag source). PCSS costs llvmpipe about 2x the frame even where a
@@ -57,13 +66,13 @@ def mesh_fragment_source(ctx, soft_shadows: bool | None = None, kind: int | froz
     each vertex (the branches of the kinds outside it compiled out); None: every kind.
     `features`: the LIGHT_FEATURES compiled in (all by default)."""
     soft = not is_software_renderer(ctx) if soft_shadows is None else bool(soft_shadows)
-    src = shader_source("mesh.frag").replace("#define PCSS 1", f"#define PCSS {int(soft)}")
+    src = _redefine(shader_source("mesh.frag"), "PCSS", "1", int(soft))
     for name in LIGHT_FEATURES:
         if name not in features:
-            src = src.replace(f"#define {name} 1", f"#define {name} 0", 1)
+            src = _redefine(src, name, "1", 0)
     if isinstance(kind, frozenset):
         shaded = {PLAIN if k == THIN else int(k) for k in kind}
-        src = src.replace("#define KIND_SET 63", f"#define KIND_SET {sum(1 << k for k in shaded)}", 1)
+        src = _redefine(src, "KIND_SET", "63", sum(1 << k for k in shaded))
     elif kind is not None:
         src = src.replace("#version 330\n", f"#version 330\n#define KIND {int(kind)}\n", 1)
     return soft, src
